@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the test suite drives for real: Postfix and swaks (proxy end-to-end),
+# Dovecot (LMTP next hop), PostgreSQL (shared index), Chromium (download page), and the
+# js-ipfs node under ipfs/ (a Kubo-compatible RPC API; Kubo itself cannot be installed here).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v postfix >/dev/null || need+=(postfix)
+command -v swaks >/dev/null || need+=(swaks)
+[ -x /usr/lib/dovecot/dovecot-lmtp ] || need+=(dovecot-lmtpd dovecot-imapd)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v chromium >/dev/null || need+=(chromium)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if [ -f ipfs/package-lock.json ] && [ ! -d ipfs/node_modules ]; then
+  (cd ipfs && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,7 @@
+namespace Detach.Crypto.Tests;
+
+public class SmokeTests
+{
+    [Fact]
+    public void Builds() => Assert.True(true);
+}

@@ -1,0 +1,7 @@
+namespace Detach.Smtp.Tests;
+
+public class SmokeTests
+{
+    [Fact]
+    public void Builds() => Assert.True(true);
+}
