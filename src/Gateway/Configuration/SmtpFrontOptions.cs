@@ -1,0 +1,127 @@
+using System.Net;
+
+namespace Detach.Gateway.Configuration;
+
+/// <summary>The SMTP front (section "Smtp"): where Postfix hands sessions over and where mail goes next.</summary>
+public sealed class SmtpFrontOptions
+{
+    /// <summary>Address the proxy listens on; Postfix's smtpd_proxy_filter points here. Empty disables the SMTP front.</summary>
+    public string Listen { get; set; } = "127.0.0.1:10025";
+
+    /// <summary>
+    /// smtp://host:port (the after-filter smtpd, with XFORWARD), lmtp://host:port or lmtp:/path/to/socket (Dovecot),
+    /// or empty: rewritten mail is written to the Maildir under the data folder.
+    /// </summary>
+    public string? NextHop { get; set; }
+
+    /// <summary>Name in the banner and EHLO reply.</summary>
+    public string ServerName { get; set; } = "detach.localhost";
+
+    /// <summary>Largest message accepted, announced as SIZE in EHLO; keep it ≥ Postfix's message_size_limit.</summary>
+    public long MaxMessageBytes { get; set; } = 64L * 1024 * 1024;
+
+    public int MaxConnections { get; set; } = 100;
+
+    /// <summary>Seconds a client may stay silent between commands.</summary>
+    public int IdleTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>Seconds one session may last in all.</summary>
+    public int SessionTimeoutSeconds { get; set; } = 1800;
+
+    /// <summary>Seconds to wait for each reply of the next hop.</summary>
+    public int NextHopTimeoutSeconds { get; set; } = 90;
+
+    /// <summary>Networks whose XFORWARD/XCLIENT attributes are trusted (the before-filter Postfix).</summary>
+    public List<string> AuthorizedXforwardNetworks { get; set; } = ["127.0.0.0/8", "::1/128"];
+
+    /// <summary>PEM certificate (with its key in TlsKeyPath, or a PFX) for STARTTLS; empty disables STARTTLS.</summary>
+    public string? TlsCertificatePath { get; set; }
+
+    public string? TlsKeyPath { get; set; }
+
+    public IEnumerable<string> Validate()
+    {
+        if (!string.IsNullOrWhiteSpace(Listen) && !IPEndPoint.TryParse(Listen, out _))
+        {
+            yield return $"Smtp:Listen must be an address and port such as 127.0.0.1:10025, not '{Listen}'.";
+        }
+
+        if (!string.IsNullOrWhiteSpace(NextHop) && !NextHopAddress.TryParse(NextHop, out _, out var error))
+        {
+            yield return $"Smtp:NextHop {error}";
+        }
+
+        if (MaxMessageBytes < 1024)
+        {
+            yield return "Smtp:MaxMessageBytes must be at least 1024.";
+        }
+
+        if (MaxConnections < 1)
+        {
+            yield return "Smtp:MaxConnections must be at least 1.";
+        }
+
+        if (IdleTimeoutSeconds < 1 || SessionTimeoutSeconds < IdleTimeoutSeconds)
+        {
+            yield return "Smtp:IdleTimeoutSeconds must be at least 1 and Smtp:SessionTimeoutSeconds at least as long.";
+        }
+
+        if (NextHopTimeoutSeconds < 1)
+        {
+            yield return "Smtp:NextHopTimeoutSeconds must be at least 1.";
+        }
+
+        foreach (var network in AuthorizedXforwardNetworks)
+        {
+            if (!IPNetwork.TryParse(network, out _))
+            {
+                yield return $"Smtp:AuthorizedXforwardNetworks has '{network}', which is not a CIDR network such as 127.0.0.0/8.";
+            }
+        }
+
+        if (!string.IsNullOrEmpty(TlsCertificatePath) && !File.Exists(TlsCertificatePath))
+        {
+            yield return $"Smtp:TlsCertificatePath names '{TlsCertificatePath}', which does not exist.";
+        }
+    }
+}
+
+/// <summary>Where rewritten mail goes after the proxy: an SMTP or LMTP server, over TCP or a unix socket.</summary>
+public sealed record NextHopAddress(bool Lmtp, string? Host, int Port, string? SocketPath)
+{
+    public static bool TryParse(string text, out NextHopAddress? address, out string error)
+    {
+        address = null;
+        error = "";
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || (uri.Scheme != "smtp" && uri.Scheme != "lmtp"))
+        {
+            error = $"must be smtp://host:port, lmtp://host:port or lmtp:/path/to/socket, not '{text}'.";
+            return false;
+        }
+
+        var lmtp = uri.Scheme == "lmtp";
+        if (string.IsNullOrEmpty(uri.Host))
+        {
+            if (!lmtp || string.IsNullOrEmpty(uri.AbsolutePath) || uri.AbsolutePath == "/")
+            {
+                error = $"must name a host and port (or, for lmtp, a socket path), not '{text}'.";
+                return false;
+            }
+
+            address = new NextHopAddress(true, null, 0, uri.AbsolutePath);
+            return true;
+        }
+
+        if (uri.IsDefaultPort || uri.Port <= 0)
+        {
+            error = $"must give the port explicitly, as in {uri.Scheme}://{uri.Host}:{(lmtp ? 24 : 10026)}.";
+            return false;
+        }
+
+        address = new NextHopAddress(lmtp, uri.Host, uri.Port, null);
+        return true;
+    }
+
+    public override string ToString() =>
+        SocketPath is not null ? $"lmtp:{SocketPath}" : $"{(Lmtp ? "lmtp" : "smtp")}://{Host}:{Port}";
+}

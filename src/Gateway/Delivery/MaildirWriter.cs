@@ -1,0 +1,94 @@
+using System.Globalization;
+
+namespace Detach.Gateway.Delivery;
+
+/// <summary>
+/// Delivers a message into a Maildir the way qmail defined it: written under tmp/, flushed to disk,
+/// then renamed into new/, so a reader never sees half a message and a crash never loses an accepted one.
+/// </summary>
+public sealed class MaildirWriter(string root)
+{
+    private static long sequence;
+
+    public string Root { get; } = Path.GetFullPath(root);
+
+    public async Task<string> DeliverAsync(Stream message, CancellationToken cancellationToken)
+    {
+        foreach (var sub in (ReadOnlySpan<string>)["tmp", "new", "cur"])
+        {
+            Directory.CreateDirectory(Path.Combine(Root, sub));
+        }
+
+        var name = UniqueName();
+        var tmp = Path.Combine(Root, "tmp", name);
+        var target = Path.Combine(Root, "new", name);
+        try
+        {
+            await using (var file = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous))
+            {
+                await message.CopyToAsync(file, cancellationToken).ConfigureAwait(false);
+                await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
+            }
+
+            File.Move(tmp, target);
+            DirectorySync.Flush(Path.Combine(Root, "new"));
+            return target;
+        }
+        catch
+        {
+            File.Delete(tmp);
+            throw;
+        }
+    }
+
+    private static string UniqueName()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var seq = Interlocked.Increment(ref sequence);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{now.ToUnixTimeSeconds()}.M{now.Millisecond * 1000}P{Environment.ProcessId}Q{seq}.{Environment.MachineName}");
+    }
+}
+
+/// <summary>Makes a rename durable: on Linux the new directory entry is on disk only once the folder itself is fsync'd.</summary>
+internal static partial class DirectorySync
+{
+    private const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY
+
+    public static void Flush(string directory)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        // .NET refuses to open a folder as a file handle, so ask libc directly.
+        var fd = Open(directory, ReadOnlyDirectory);
+        if (fd < 0)
+        {
+            throw new IOException($"Cannot open folder {directory} to flush it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
+        }
+
+        try
+        {
+            if (Fsync(fd) != 0)
+            {
+                throw new IOException($"fsync of folder {directory} failed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
+            }
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
+    private static partial int Open(string path, int flags);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
+    private static partial int Fsync(int fd);
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+}

@@ -1,0 +1,42 @@
+using System.Diagnostics.Metrics;
+
+namespace Detach.Gateway.Metrics;
+
+/// <summary>The instruments Detach reports; /metrics renders them in the Prometheus text format.</summary>
+public sealed class DetachMetrics : IDisposable
+{
+    public const string MeterName = "Detach";
+
+    private readonly Meter meter;
+
+    public DetachMetrics(IMeterFactory? factory = null)
+    {
+        meter = factory?.Create(MeterName) ?? new Meter(MeterName);
+        MessagesProcessed = meter.CreateCounter<long>("detach.messages.processed", description: "Messages accepted and passed on.");
+        MessagesTempFailed = meter.CreateCounter<long>("detach.messages.tempfailed", description: "Messages answered with a temporary failure (4xx / exit 75).");
+        MessagesRejected = meter.CreateCounter<long>("detach.messages.rejected", description: "Messages refused with a permanent failure (5xx).");
+        AttachmentsDetached = meter.CreateCounter<long>("detach.attachments.detached", description: "Attachments taken out of messages and stored.");
+        BytesDetached = meter.CreateCounter<long>("detach.bytes.detached", unit: "bytes", description: "Plaintext bytes of detached attachments, stored once.");
+        BytesSaved = meter.CreateCounter<long>("detach.bytes.saved", unit: "bytes", description: "Mailbox bytes saved: size × (recipients − 1).");
+        StoreLatency = meter.CreateHistogram<double>("detach.store.duration", unit: "seconds", description: "Time to encrypt and durably store one attachment.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
+        Downloads = meter.CreateCounter<long>("detach.downloads", description: "Completed downloads.");
+        DownloadBytes = meter.CreateCounter<long>("detach.download.bytes", unit: "bytes", description: "Plaintext bytes served.");
+        FailedMacs = meter.CreateCounter<long>("detach.mac.failures", description: "Records that failed authentication while serving a download.");
+        KeyRejections = meter.CreateCounter<long>("detach.key.rejections", description: "Wrong keys presented to the gateway.");
+    }
+
+    public Counter<long> MessagesProcessed { get; }
+    public Counter<long> MessagesTempFailed { get; }
+    public Counter<long> MessagesRejected { get; }
+    public Counter<long> AttachmentsDetached { get; }
+    public Counter<long> BytesDetached { get; }
+    public Counter<long> BytesSaved { get; }
+    public Histogram<double> StoreLatency { get; }
+    public Counter<long> Downloads { get; }
+    public Counter<long> DownloadBytes { get; }
+    public Counter<long> FailedMacs { get; }
+    public Counter<long> KeyRejections { get; }
+
+    public void Dispose() => meter.Dispose();
+}

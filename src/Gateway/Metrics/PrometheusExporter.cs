@@ -1,0 +1,202 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+
+namespace Detach.Gateway.Metrics;
+
+/// <summary>
+/// Listens to System.Diagnostics.Metrics instruments of the Detach meter and renders their running totals
+/// in the Prometheus text exposition format (version 0.0.4). prometheus-net and OpenTelemetry are not
+/// available here, and counters plus fixed-bucket histograms are all Detach reports.
+/// </summary>
+public sealed class PrometheusExporter : IDisposable
+{
+    private static readonly double[] DefaultBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+    private readonly MeterListener listener = new();
+    private readonly ConcurrentDictionary<Instrument, Series> series = new();
+
+    public PrometheusExporter(string meterName = DetachMetrics.MeterName)
+    {
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == meterName)
+            {
+                series[instrument] = instrument is Histogram<double> or Histogram<long>
+                    ? new HistogramSeries(instrument)
+                    : new CounterSeries(instrument);
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument, value, tags));
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Record(instrument, value, tags));
+        listener.Start();
+    }
+
+    public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+    public string Render()
+    {
+        var text = new StringBuilder();
+        foreach (var item in series.Values.OrderBy(s => s.Name, StringComparer.Ordinal))
+        {
+            item.Render(text);
+        }
+
+        return text.ToString();
+    }
+
+    public void Dispose() => listener.Dispose();
+
+    private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (series.TryGetValue(instrument, out var s))
+        {
+            s.Record(value, LabelText(tags));
+        }
+    }
+
+    private static string LabelText(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (tags.Length == 0)
+        {
+            return "";
+        }
+
+        var pairs = new List<string>(tags.Length);
+        foreach (var tag in tags)
+        {
+            pairs.Add($"{MetricName(tag.Key)}=\"{EscapeLabel(Convert.ToString(tag.Value, CultureInfo.InvariantCulture) ?? "")}\"");
+        }
+
+        pairs.Sort(StringComparer.Ordinal);
+        return string.Join(',', pairs);
+    }
+
+    internal static string MetricName(string name)
+    {
+        var builder = new StringBuilder(name.Length);
+        foreach (var c in name)
+        {
+            builder.Append(char.IsAsciiLetterOrDigit(c) || c == '_' ? c : '_');
+        }
+
+        return builder.ToString();
+    }
+
+    private static string EscapeLabel(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+
+    private static string Format(double value) =>
+        double.IsPositiveInfinity(value) ? "+Inf" : value.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string WithLabels(string labels, string extra) =>
+        (labels.Length, extra.Length) switch
+        {
+            (0, 0) => "",
+            (0, _) => "{" + extra + "}",
+            (_, 0) => "{" + labels + "}",
+            _ => "{" + labels + "," + extra + "}",
+        };
+
+    private abstract class Series(Instrument instrument)
+    {
+        public string Name { get; } = MetricName(instrument.Name) + (instrument.Unit == "seconds" ? "_seconds" : instrument.Unit == "bytes" && !instrument.Name.EndsWith("bytes", StringComparison.Ordinal) ? "_bytes" : "");
+
+        protected string Help { get; } = (instrument.Description ?? instrument.Name).Replace("\n", " ", StringComparison.Ordinal);
+
+        public abstract void Record(double value, string labels);
+
+        public abstract void Render(StringBuilder text);
+    }
+
+    private sealed class CounterSeries(Instrument instrument) : Series(instrument)
+    {
+        private readonly ConcurrentDictionary<string, double> totals = new(StringComparer.Ordinal);
+
+        public override void Record(double value, string labels) => totals.AddOrUpdate(labels, value, (_, old) => old + value);
+
+        public override void Render(StringBuilder text)
+        {
+            var name = Name + "_total";
+            text.Append("# HELP ").Append(name).Append(' ').Append(Help).Append('\n');
+            text.Append("# TYPE ").Append(name).Append(" counter\n");
+            if (totals.IsEmpty)
+            {
+                text.Append(name).Append(" 0\n");
+            }
+
+            foreach (var (labels, value) in totals.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                text.Append(name).Append(WithLabels(labels, "")).Append(' ').Append(Format(value)).Append('\n');
+            }
+        }
+    }
+
+    private sealed class HistogramSeries : Series
+    {
+        private readonly double[] bounds;
+        private readonly ConcurrentDictionary<string, Buckets> data = new(StringComparer.Ordinal);
+
+        public HistogramSeries(Instrument instrument)
+            : base(instrument)
+        {
+            bounds = instrument is Histogram<double> { Advice.HistogramBucketBoundaries: { } advised } ? [.. advised] : DefaultBuckets;
+        }
+
+        public override void Record(double value, string labels) =>
+            data.GetOrAdd(labels, _ => new Buckets(bounds.Length)).Add(bounds, value);
+
+        public override void Render(StringBuilder text)
+        {
+            text.Append("# HELP ").Append(Name).Append(' ').Append(Help).Append('\n');
+            text.Append("# TYPE ").Append(Name).Append(" histogram\n");
+            var all = data.IsEmpty ? [new KeyValuePair<string, Buckets>("", new Buckets(bounds.Length))] : data.OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+            foreach (var (labels, buckets) in all)
+            {
+                var (counts, sum, count) = buckets.Snapshot();
+                long cumulative = 0;
+                for (var i = 0; i < bounds.Length; i++)
+                {
+                    cumulative += counts[i];
+                    text.Append(Name).Append("_bucket").Append(WithLabels(labels, $"le=\"{Format(bounds[i])}\"")).Append(' ').Append(cumulative).Append('\n');
+                }
+
+                text.Append(Name).Append("_bucket").Append(WithLabels(labels, "le=\"+Inf\"")).Append(' ').Append(count).Append('\n');
+                text.Append(Name).Append("_sum").Append(WithLabels(labels, "")).Append(' ').Append(Format(sum)).Append('\n');
+                text.Append(Name).Append("_count").Append(WithLabels(labels, "")).Append(' ').Append(count).Append('\n');
+            }
+        }
+    }
+
+    private sealed class Buckets(int size)
+    {
+        private readonly long[] counts = new long[size];
+        private double sum;
+        private long count;
+
+        public void Add(double[] bounds, double value)
+        {
+            lock (this)
+            {
+                var index = Array.FindIndex(bounds, b => value <= b);
+                if (index >= 0)
+                {
+                    counts[index]++;
+                }
+
+                sum += value;
+                count++;
+            }
+        }
+
+        public (long[] Counts, double Sum, long Count) Snapshot()
+        {
+            lock (this)
+            {
+                return ((long[])counts.Clone(), sum, count);
+            }
+        }
+    }
+}
