@@ -59,7 +59,9 @@ public sealed class SqliteAttachmentIndexTests : AttachmentIndexContract
         Assert.True(FilesContain(DatabasePath, checkpointed.VaultKey!), "the checkpointed key should be in the database file");
         Assert.True(FilesContain(DatabasePath + "-wal", inWalOnly.VaultKey!), "the newest key should be in the WAL");
 
-        var shredded = await index.RevokeAsync(messageId, RevocationReasons.RevokedByAdmin, now, Ct);
+        // A long reason makes the new row larger than the old one, so SQLite must write it elsewhere in the page and
+        // free the old cell: without secure_delete that cell, key included, would stay in the page's free space.
+        var shredded = await index.RevokeAsync(messageId, "revoked by admin: " + new string('x', 150), now, Ct);
 
         Assert.Equal(2, shredded.Count);
         foreach (var key in new[] { checkpointed.VaultKey!, inWalOnly.VaultKey! })
