@@ -40,9 +40,14 @@ public sealed class IndexOptions
         }
         else if (IsSqlite)
         {
-            if (ConnectionString is not null && !Parses(() => new SqliteConnectionStringBuilder(ConnectionString)))
+            SqliteConnectionStringBuilder? builder = null;
+            if (ConnectionString is not null && !Parses(() => builder = new SqliteConnectionStringBuilder(ConnectionString)))
             {
                 problems.Add($"{SectionName}:ConnectionString is not a valid SQLite connection string.");
+            }
+            else if (builder is not null && (string.IsNullOrWhiteSpace(builder.DataSource) || builder.DataSource == ":memory:" || builder.Mode == SqliteOpenMode.Memory))
+            {
+                problems.Add($"{SectionName}:ConnectionString must name a database file (Data Source) when {SectionName}:Kind is {SqliteKind}.");
             }
         }
         else

@@ -23,6 +23,8 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
     // 1 while a shred may still sit in the WAL because a checkpoint could not complete (a reader held it).
     private int _checkpointPending;
 
+    private volatile bool _fileCreated;
+
     /// <param name="connectionString">A Microsoft.Data.Sqlite connection string naming the database file.</param>
     public SqliteAttachmentIndex(string connectionString, TimeProvider? timeProvider = null, ILogger<SqliteAttachmentIndex>? logger = null)
         : base(timeProvider)
@@ -47,7 +49,6 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
     public static SqliteAttachmentIndex ForDataPath(string dataPath, TimeProvider? timeProvider = null, ILogger<SqliteAttachmentIndex>? logger = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dataPath);
-        Directory.CreateDirectory(dataPath);
         var builder = new SqliteConnectionStringBuilder { DataSource = Path.Combine(dataPath, DatabaseFileName) };
         return new SqliteAttachmentIndex(builder.ToString(), timeProvider, logger);
     }
@@ -60,6 +61,13 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
 
     private protected override async ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken)
     {
+        if (!_fileCreated)
+        {
+            // Before SQLite's first open would create the file with the process umask.
+            CreateFileOwnerOnly();
+            _fileCreated = true;
+        }
+
         var connection = new SqliteConnection(_connectionString);
         try
         {
@@ -95,6 +103,38 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
             {
                 throw new InvalidOperationException($"SQLite refused WAL journal mode for {DatabasePath} (got '{mode}').");
             }
+        }
+    }
+
+    /// <summary>
+    /// The file holds every live key: create it readable by its owner only. SQLite gives the WAL and shared-memory
+    /// files the database file's permissions. An existing file keeps its mode (a backup setup may rely on it).
+    /// </summary>
+    private void CreateFileOwnerOnly()
+    {
+        if (OperatingSystem.IsWindows() || File.Exists(DatabasePath))
+        {
+            return;
+        }
+
+        var directory = Path.GetDirectoryName(DatabasePath);
+        if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        try
+        {
+            using var file = new FileStream(DatabasePath, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException) when (File.Exists(DatabasePath))
+        {
+            // Another instance created it first; same outcome.
         }
     }
 

@@ -294,6 +294,21 @@ public abstract class AttachmentIndexContract : IAsyncLifetime
         Assert.Equal([future.Cid], (await index.ExpireAsync(now.AddMinutes(1), Ct)).Select(r => r.Cid));
     }
 
+    [Fact]
+    public async Task Expire_FromSeveralInstancesAtOnce_ReturnsEachRecordOnce()
+    {
+        var first = await OpenMigratedAsync();
+        var now = Time.GetUtcNow();
+        var records = Enumerable.Range(0, 40).Select(_ => TestRecords.New(now.AddDays(-2), lifetime: TimeSpan.FromDays(1))).ToList();
+        await first.AddBatchAsync(records, Ct);
+        var instances = new[] { first, Open(), Open(), Open() };
+
+        var swept = await Task.WhenAll(instances.Select(i => Task.Run(() => i.ExpireAsync(now, Ct), Ct)));
+
+        var cids = swept.SelectMany(s => s).Select(r => r.Cid).ToList();
+        Assert.Equal(records.Select(r => r.Cid).Order(StringComparer.Ordinal), cids.Order(StringComparer.Ordinal));
+    }
+
     // ---- downloads ----
 
     [Fact]

@@ -45,6 +45,22 @@ public sealed class SqliteAttachmentIndexTests : AttachmentIndexContract
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task NewDatabase_IsReadableByItsOwnerOnly()
+    {
+        var nested = Path.Combine(DataPath, "nested", "data");
+        await using var index = SqliteAttachmentIndex.ForDataPath(nested, Time);
+        await index.PingAsync(Ct);
+        await index.MigrateAsync(Ct);
+        await index.AddAsync(TestRecords.New(Time.GetUtcNow()), Ct);
+
+        const UnixFileMode ownerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(index.DatabasePath));
+        Assert.Equal(ownerOnly, File.GetUnixFileMode(index.DatabasePath + "-wal"));
+        Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(nested) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead));
+    }
+
+    [Fact]
     public async Task Revoke_LeavesNoCopyOfTheKeyInTheDatabaseOrItsWal()
     {
         var index = (SqliteAttachmentIndex)await OpenMigratedAsync();
