@@ -38,6 +38,13 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
     /// <summary>Opens a connection ready for use (per-connection settings applied).</summary>
     private protected abstract ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Opens the connection a download count runs on. A count lost to a power cut only lets one more download
+    /// through, so a backend may trade its durability for speed here (never for adds or shreds).
+    /// </summary>
+    private protected virtual ValueTask<DbConnection> OpenConnectionForCountingAsync(CancellationToken cancellationToken) =>
+        OpenConnectionAsync(cancellationToken);
+
     /// <summary>Begins a transaction that holds the write lock from its start.</summary>
     private protected abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
 
@@ -182,7 +189,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         const string sql =
             "UPDATE attachments SET downloads = downloads + 1 WHERE cid = @cid AND revoked_at IS NULL AND expires_at > @now " +
             "AND store_state <> 'orphaned' AND (max_downloads IS NULL OR downloads < max_downloads) RETURNING downloads";
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await OpenConnectionForCountingAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);

@@ -73,10 +73,29 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
 
-            // Both are per-connection and a pooled connection may be new: set them on every open (cheap).
+            // All are per-connection and a pooled handle keeps what the last user set: set them on every open (cheap).
             // secure_delete zeroes freed cell space, so the old key bytes are not left behind in the page.
-            await ExecuteAsync(connection, null, $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA secure_delete = ON;", cancellationToken)
+            // synchronous = FULL: a commit (a stored record, a shred) survives a power cut once it returns.
+            await ExecuteAsync(connection, null,
+                $"PRAGMA busy_timeout = {BusyTimeoutMilliseconds}; PRAGMA secure_delete = ON; PRAGMA synchronous = FULL;", cancellationToken)
                 .ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private protected override async ValueTask<DbConnection> OpenConnectionForCountingAsync(CancellationToken cancellationToken)
+    {
+        // In WAL mode NORMAL skips the fsync per commit (a power cut may lose the last counts, never corrupt the file);
+        // the next open of this pooled handle sets FULL again.
+        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ExecuteAsync(connection, null, "PRAGMA synchronous = NORMAL", cancellationToken).ConfigureAwait(false);
             return connection;
         }
         catch
