@@ -83,7 +83,7 @@ internal sealed class UnixFsFileBuilder
     private void Reduce(int height, List<DagPbBlock>? completedNodes)
     {
         var level = _levels[height];
-        var block = DagPbEncoder.EncodeFileNode(level);
+        var block = DagPbCodec.EncodeFileNode(level);
         long tsize = block.Length, fileSize = 0;
         foreach (var child in level)
         {
@@ -108,7 +108,7 @@ internal sealed record DagPbBlock(Cid Cid, byte[] Data);
 /// canonical form requires; PBLink: Hash = 1, Name = 2, Tsize = 3) and of UnixFS Data
 /// (Type = 1, filesize = 3, blocksizes = 4 unpacked) for an internal file node.
 /// </summary>
-internal static class DagPbEncoder
+internal static class DagPbCodec
 {
     private const int UnixFsTypeFile = 2;
 
@@ -160,6 +160,118 @@ internal static class DagPbEncoder
             p += Varint.Write((ulong)link.FileSize, span[p..]);
         }
         return p == length ? buffer : throw new InvalidOperationException("dag-pb length mismatch.");
+    }
+
+    /// <summary>The UnixFS <c>filesize</c> of a dag-pb file node (PBNode.Data → Data.filesize).</summary>
+    public static long ReadFileSize(ReadOnlySpan<byte> node)
+    {
+        var data = FindField(node, 1) ?? throw new InvalidDataException("The dag-pb node has no UnixFS data.");
+        var sizeField = FindVarintField(node.Slice(data.Offset, data.Length), 3);
+        return sizeField is { } size && size <= long.MaxValue
+            ? (long)size
+            : throw new InvalidDataException("The UnixFS node has no filesize.");
+    }
+
+    private static (int Offset, int Length)? FindField(ReadOnlySpan<byte> message, int field)
+    {
+        var p = 0;
+        while (p < message.Length)
+        {
+            var (key, wire) = ReadKey(message, ref p);
+            if (wire == 2)
+            {
+                var length = (int)ReadVarint(message, ref p);
+                if (length < 0 || length > message.Length - p)
+                {
+                    throw new InvalidDataException("Truncated protobuf field.");
+                }
+                if (key == field)
+                {
+                    return (p, length);
+                }
+                p += length;
+            }
+            else
+            {
+                SkipScalar(message, wire, ref p);
+            }
+        }
+        return null;
+    }
+
+    private static ulong? FindVarintField(ReadOnlySpan<byte> message, int field)
+    {
+        var p = 0;
+        while (p < message.Length)
+        {
+            var (key, wire) = ReadKey(message, ref p);
+            if (wire == 0)
+            {
+                var value = ReadVarint(message, ref p);
+                if (key == field)
+                {
+                    return value;
+                }
+            }
+            else if (wire == 2)
+            {
+                var length = (int)ReadVarint(message, ref p);
+                if (length < 0 || length > message.Length - p)
+                {
+                    throw new InvalidDataException("Truncated protobuf field.");
+                }
+                p += length;
+            }
+            else
+            {
+                SkipScalar(message, wire, ref p);
+            }
+        }
+        return null;
+    }
+
+    private static (int Field, int Wire) ReadKey(ReadOnlySpan<byte> message, ref int p)
+    {
+        var key = ReadVarint(message, ref p);
+        return ((int)(key >> 3), (int)(key & 7));
+    }
+
+    private static void SkipScalar(ReadOnlySpan<byte> message, int wire, ref int p)
+    {
+        p += wire switch
+        {
+            0 => 0,
+            1 => 8,
+            5 => 4,
+            _ => throw new InvalidDataException($"Unsupported protobuf wire type {wire}."),
+        };
+        if (wire == 0)
+        {
+            ReadVarint(message, ref p);
+        }
+        if (p > message.Length)
+        {
+            throw new InvalidDataException("Truncated protobuf field.");
+        }
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> message, ref int p)
+    {
+        ulong value = 0;
+        for (var shift = 0; shift < 64; shift += 7)
+        {
+            if (p >= message.Length)
+            {
+                throw new InvalidDataException("Truncated protobuf varint.");
+            }
+            var b = message[p++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if ((b & 0x80) == 0)
+            {
+                return value;
+            }
+        }
+        throw new InvalidDataException("Protobuf varint too long.");
     }
 
     private static int LinkLength(DagLink link) =>
