@@ -50,6 +50,17 @@ internal sealed class RawSmtpClient : IAsyncDisposable
         return await ReadReplyAsync();
     }
 
+    public async Task<int[]> ReadCodesAsync(int count)
+    {
+        int[] codes = new int[count];
+        for (int i = 0; i < count; i++)
+        {
+            codes[i] = (await ReadReplyAsync()).Code;
+        }
+
+        return codes;
+    }
+
     public async Task<SmtpReply> ReadReplyAsync()
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
