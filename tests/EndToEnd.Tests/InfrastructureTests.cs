@@ -102,6 +102,50 @@ public sealed class InfrastructureTests : IDisposable
         Assert.Empty(postfix.MessagesIn("alice"));
     }
 
+    [Fact]
+    public async Task Dovecot_lmtp_delivers_per_recipient_and_imap_reads_the_message_back()
+    {
+        PeerBinaries.RequireSwaks();
+        await using var dovecot = await DovecotInstance.StartAsync(Token);
+        var attachment = WriteRandomFile("scan.pdf", 200 * 1024);
+
+        var result = await new Swaks(dovecot.LmtpPort)
+            .Lmtp()
+            .To("alice@example.test", "nobody@example.test", "bob@example.test")
+            .Header("Subject", "over lmtp")
+            .Attach(attachment, "application/pdf")
+            .RunAsync(Token);
+
+        // The passwd-file userdb refuses unknown users per recipient; LMTP then answers once per accepted one.
+        var refused = result.ReplyToRecipient("nobody@example.test");
+        Assert.Equal(550, refused.Code);
+        Assert.StartsWith("5.1.1", refused.Text, StringComparison.Ordinal);
+        Assert.Equal(250, result.ReplyToRecipient("alice@example.test").Code);
+        Assert.Equal(250, result.ReplyToRecipient("bob@example.test").Code);
+        Assert.Equal([250, 250], result.DataReplies.Select(r => r.Code));
+        Assert.Contains("<alice@example.test>", result.DataReplies[0].Text, StringComparison.Ordinal);
+        Assert.Contains("<bob@example.test>", result.DataReplies[1].Text, StringComparison.Ordinal);
+
+        foreach (var mailbox in new[] { "alice", "bob" })
+        {
+            var message = Assert.Single(await dovecot.FetchAllAsync(mailbox, Token));
+            var text = Encoding.UTF8.GetString(message);
+            Assert.Contains("Subject: over lmtp", text, StringComparison.Ordinal);
+            Assert.StartsWith("Return-Path: <sender@client.test>\r\n", text, StringComparison.Ordinal);
+            Assert.Matches(@"Received: from client\.example\.test \(\[127\.0\.0\.1\]\)\r\n\tby imap\.example\.test with LMTP", text);
+            Assert.Equal(await File.ReadAllBytesAsync(attachment, Token), DecodeAttachment(text, "scan.pdf"));
+
+            // IMAP serves the stored file with CRLF line ends: its size is the W= in the Maildir name.
+            var stored = Path.GetFileName(Assert.Single(dovecot.MessagesIn(mailbox)));
+            Assert.Contains($",W={message.Length}", stored, StringComparison.Ordinal);
+        }
+
+        Assert.Empty(dovecot.MessagesIn("carol"));
+        await using var imap = await dovecot.OpenInboxAsync("carol", Token);
+        Assert.Equal(0, imap.MessageCount);
+        await Assert.ThrowsAsync<ImapException>(() => ImapMailbox.OpenInboxAsync(dovecot.ImapPort, "alice", "wrong", Token));
+    }
+
     private string WriteRandomFile(string name, int size)
     {
         var path = Path.Combine(_scratch.FullName, name);
@@ -112,6 +156,7 @@ public sealed class InfrastructureTests : IDisposable
     /// <summary>The decoded body of the base64 part whose filename is <paramref name="fileName"/>.</summary>
     private static byte[] DecodeAttachment(string message, string fileName)
     {
+        message = message.Replace("\r\n", "\n", StringComparison.Ordinal);
         var at = message.IndexOf($"filename=\"{fileName}\"", StringComparison.Ordinal);
         Assert.True(at >= 0, $"No part named {fileName} in:\n{message[..Math.Min(message.Length, 2000)]}");
         var bodyStart = message.IndexOf("\n\n", at, StringComparison.Ordinal) + 2;
