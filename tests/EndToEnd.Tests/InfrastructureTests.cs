@@ -146,6 +146,31 @@ public sealed class InfrastructureTests : IDisposable
         await Assert.ThrowsAsync<ImapException>(() => ImapMailbox.OpenInboxAsync(dovecot.ImapPort, "alice", "wrong", Token));
     }
 
+    [Fact]
+    public async Task Smtp_source_loads_smtp_sink_and_postfix()
+    {
+        await using var sink = await SmtpSink.StartAsync(keepMessages: true, Token);
+        var toSink = await SmtpSource.RunAsync(
+            sink.Port,
+            new SmtpSourceOptions { Messages = 12, Sessions = 3, MessageLength = 4096, To = "bob@example.test" },
+            Patience,
+            Token);
+        Assert.True(toSink.Succeeded, toSink.ToString());
+        Assert.Equal(12, sink.MessageFiles.Count);
+        var dumped = await File.ReadAllTextAsync(sink.MessageFiles[0], Token);
+        Assert.Contains("X-Rcpt-Args: <bob@example.test>", dumped, StringComparison.Ordinal);
+
+        await using var postfix = await PostfixInstance.StartAsync(PostfixOptions.Direct, Token);
+        var toPostfix = await SmtpSource.RunAsync(
+            postfix.InboundPort,
+            new SmtpSourceOptions { Messages = 10, Sessions = 2, ReuseConnections = true, To = "carol@example.test" },
+            Patience,
+            Token);
+        Assert.True(toPostfix.Succeeded, toPostfix.ToString());
+        Assert.Equal(10, (await postfix.WaitForMailAsync("carol", 10, Patience, Token)).Count);
+        await postfix.WaitForEmptyQueueAsync(Patience, Token);
+    }
+
     private string WriteRandomFile(string name, int size)
     {
         var path = Path.Combine(_scratch.FullName, name);
