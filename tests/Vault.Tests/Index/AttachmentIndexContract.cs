@@ -118,6 +118,23 @@ public abstract class AttachmentIndexContract : IAsyncLifetime
         Assert.NotNull(await instances[3].FindByCidAsync(record.Cid, Ct));
     }
 
+    [Fact]
+    public async Task Migrate_OnASchemaNewerThanThisBuild_Refuses()
+    {
+        var index = await OpenMigratedAsync();
+        await using (var connection = await OpenRawConnectionAsync())
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "INSERT INTO schema_version (version, description, applied_at) " +
+                "SELECT MAX(version) + 1, 'from the future', MAX(applied_at) FROM schema_version";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => index.MigrateAsync(Ct));
+
+        Assert.Contains("upgrade Detach", error.Message, StringComparison.Ordinal);
+    }
+
     // ---- add and find ----
 
     [Fact]
