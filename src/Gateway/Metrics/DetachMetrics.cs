@@ -38,12 +38,15 @@ public sealed class DetachMetrics : IDisposable
     public Counter<long> FailedMacs { get; }
     public Counter<long> KeyRejections { get; }
 
-    public void OnAttachmentStored(Detach.Vault.Index.AttachmentRecord record, TimeSpan elapsed)
+    public void OnAttachmentStored(Detach.Vault.Index.AttachmentRecord record, TimeSpan elapsed) =>
+        StoreLatency.Record(elapsed.TotalSeconds);
+
+    /// <summary>Counted when the message carrying the link is accepted, so tempfailed retries are not counted twice.</summary>
+    public void OnAttachmentDelivered(Detach.Vault.Index.AttachmentRecord record)
     {
         AttachmentsDetached.Add(1);
         BytesDetached.Add(record.PlaintextSize);
         BytesSaved.Add(record.PlaintextSize * Math.Max(0, record.RecipientCount - 1));
-        StoreLatency.Record(elapsed.TotalSeconds);
     }
 
     public void Dispose() => meter.Dispose();
