@@ -16,8 +16,8 @@ public sealed class DetachMetrics : IDisposable
         MessagesTempFailed = meter.CreateCounter<long>("detach.messages.tempfailed", description: "Messages answered with a temporary failure (4xx / exit 75).");
         MessagesRejected = meter.CreateCounter<long>("detach.messages.rejected", description: "Messages refused with a permanent failure (5xx).");
         AttachmentsDetached = meter.CreateCounter<long>("detach.attachments.detached", description: "Attachments taken out of messages and stored.");
-        BytesDetached = meter.CreateCounter<long>("detach.bytes.detached", unit: "bytes", description: "Plaintext bytes of detached attachments, stored once.");
-        BytesSaved = meter.CreateCounter<long>("detach.bytes.saved", unit: "bytes", description: "Mailbox bytes saved: size × (recipients − 1).");
+        BytesDetached = meter.CreateCounter<long>("detach.detached.bytes", unit: "bytes", description: "Plaintext bytes of detached attachments, stored once.");
+        BytesSaved = meter.CreateCounter<long>("detach.saved.bytes", unit: "bytes", description: "Mailbox bytes saved: size × (recipients − 1).");
         StoreLatency = meter.CreateHistogram<double>("detach.store.duration", unit: "seconds", description: "Time to encrypt and durably store one attachment.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
         Downloads = meter.CreateCounter<long>("detach.downloads", description: "Completed downloads.");
