@@ -465,6 +465,11 @@ public sealed class MimeRewriter
     {
         const int Segment = 60;
         bool ascii = EncodedWords.IsPrintableAscii(value);
+        if (value.Length is > 0 and <= 20 && value.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0)
+        {
+            sb.Append(';').Append(eol).Append('\t').Append(name).Append('=').Append(value); // a number is a token
+            return;
+        }
         if (ascii && value.Length <= Segment)
         {
             sb.Append(';').Append(eol).Append('\t').Append(name).Append("=\"").Append(Quote(value)).Append('"');
