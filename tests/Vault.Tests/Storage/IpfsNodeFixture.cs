@@ -84,6 +84,17 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
         }
     }
 
+    public bool IsRunning => _pid is not null;
+
+    /// <summary>Starts the node unless it runs.</summary>
+    public async Task EnsureRunningAsync()
+    {
+        if (_pid is null)
+        {
+            await StartAsync();
+        }
+    }
+
     /// <summary>Kills the node and everything it started, at once (no graceful shutdown).</summary>
     public void Kill()
     {
