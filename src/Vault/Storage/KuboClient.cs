@@ -344,6 +344,10 @@ public sealed class KuboClient
         }
         url.Append("timeout=").Append(((long)serverTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)).Append("ms");
         using var request = new HttpRequestMessage(HttpMethod.Post, url.ToString()) { Content = content };
+        if (_options.Authorization is { } authorization)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
         var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (response.IsSuccessStatusCode)
         {
