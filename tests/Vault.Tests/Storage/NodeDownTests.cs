@@ -103,6 +103,30 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
     }
 
     [Fact]
+    public async Task Spool_NodeHung_AddGivesUpAfterTheIdleTimeoutAndSpools()
+    {
+        var client = node.CreateClient(TimeSpan.FromSeconds(2));
+        var spool = new LocalContentStore(Path.Combine(_root, "spool"));
+        var store = new SpoolingContentStore(new KuboContentStore(client), spool, NodeDownBehavior.Spool);
+        // More than the loopback socket buffers hold, so the upload really stalls on the frozen node.
+        const long size = 40L * 1024 * 1024;
+        await node.SignalAsync("STOP");
+        StoredContent stored;
+        try
+        {
+            stored = await store.AddAsync(new PatternStream(701, size), Ct);
+        }
+        finally
+        {
+            await node.SignalAsync("CONT");
+        }
+        Assert.True(await spool.ContainsAsync(stored.Cid, Ct));
+        await AssertContentAsync(store, stored.Cid, 701, size);
+        Assert.Equal(1, await new SpoolPusher(spool, client).PushPendingAsync(Ct));
+        await AssertContentAsync(new KuboContentStore(client), stored.Cid, 701, size);
+    }
+
+    [Fact]
     public async Task TempFail_NodeDown_ThrowsStorageUnavailable_AndSpoolsNothing()
     {
         var client = node.CreateClient(TimeSpan.FromSeconds(5));
