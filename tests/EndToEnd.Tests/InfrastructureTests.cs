@@ -171,6 +171,57 @@ public sealed class InfrastructureTests : IDisposable
         await postfix.WaitForEmptyQueueAsync(Patience, Token);
     }
 
+    [Fact]
+    public void Docs_page_shows_the_committed_postfix_fragments_exactly()
+    {
+        var docsPath = Path.Combine(AppContext.BaseDirectory, "docs", "postfix.md");
+        if (!File.Exists(docsPath))
+        {
+            docsPath = Path.Combine(RepositoryRoot.Find(), "docs", "postfix.md");
+        }
+
+        var docs = File.ReadAllText(docsPath);
+        foreach (var fragment in new[] { PostfixTemplates.ReadMasterFragment(), PostfixTemplates.ReadMainFragment() })
+        {
+            var rendered = PostfixTemplates.RenderSubset(fragment, PostfixTemplates.ProductionValues);
+            Assert.Contains("```\n" + rendered + "```\n", docs, StringComparison.Ordinal);
+        }
+
+        foreach (var (name, value) in PostfixTemplates.ProductionValues)
+        {
+            Assert.Contains($"| `{{{{{name}}}}}` | `{value}` |", docs, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Postfix_instance_configuration_passes_postfix_check_and_takes_overrides()
+    {
+        PeerBinaries.RequireSwaks();
+        var options = new PostfixOptions
+        {
+            FilterPort = FreePort.Next(),
+            Mailboxes = ["dave"],
+            MainSettings = new Dictionary<string, string> { ["smtpd_banner"] = "$myhostname ESMTP detach-e2e" },
+        };
+        await using var postfix = await PostfixInstance.StartAsync(options, Token);
+
+        var check = await postfix.CheckAsync(Token);
+        Assert.True(check.Succeeded, check.ToString());
+        var warnings = (await postfix.ReadLogAsync(Token)).Split('\n').Where(l => l.Contains("warning:", StringComparison.Ordinal));
+        Assert.Empty(warnings);
+
+        Assert.Contains($"  -o smtpd_proxy_filter=127.0.0.1:{options.FilterPort}\n", postfix.MasterCf, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{postfix.ReinjectPort} inet", postfix.MasterCf, StringComparison.Ordinal);
+        Assert.Single(postfix.MainCf.Split('\n'), l => l.StartsWith("smtpd_banner", StringComparison.Ordinal));
+        Assert.Equal(["dave", "postmaster"], postfix.Mailboxes);
+
+        // The after-filter smtpd accepts mail for a local user directly, as detach will hand it over.
+        var result = await new Swaks(postfix.ReinjectPort).To(PostfixInstance.Address("dave")).RunAsync(Token);
+        Assert.Equal("mx.example.test ESMTP detach-e2e", result.Exchanges[0].Text);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Single(await postfix.WaitForMailAsync("dave", 1, Patience, Token));
+    }
+
     private string WriteRandomFile(string name, int size)
     {
         var path = Path.Combine(_scratch.FullName, name);
