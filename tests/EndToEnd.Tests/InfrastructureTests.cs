@@ -26,6 +26,7 @@ public sealed class InfrastructureTests : IDisposable
             .To(PostfixInstance.Address("alice"), PostfixInstance.Address("bob"), PostfixInstance.Address("nobody"))
             .Header("Subject", "two mailboxes")
             .Attach(attachment)
+            .Pipeline()
             .RunAsync(Token);
 
         Assert.Equal(550, result.ReplyToRecipient(PostfixInstance.Address("nobody")).Code);
@@ -46,6 +47,36 @@ public sealed class InfrastructureTests : IDisposable
         await postfix.WaitForEmptyQueueAsync(Patience, Token);
         Assert.Empty(postfix.MessagesIn("carol"));
         Assert.False(Directory.Exists(postfix.MaildirFor("nobody")));
+    }
+
+    [Fact]
+    public async Task Postfix_takes_a_30_MiB_attachment_and_refuses_mail_over_message_size_limit()
+    {
+        PeerBinaries.RequireSwaks();
+        var attachment = WriteRandomFile("archive.zip", 30 * 1024 * 1024);
+        await using (var postfix = await PostfixInstance.StartAsync(PostfixOptions.Direct, Token))
+        {
+            var result = await new Swaks(postfix.InboundPort).To(PostfixInstance.Address("bob")).Attach(attachment).RunAsync(Token);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var message = await File.ReadAllTextAsync(
+                Assert.Single(await postfix.WaitForMailAsync("bob", 1, Patience, Token)), Token);
+            Assert.Equal(await File.ReadAllBytesAsync(attachment, Token), DecodeAttachment(message, "archive.zip"));
+        }
+
+        var small = PostfixOptions.Direct with { MessageSizeLimit = 1024 * 1024 };
+        await using (var postfix = await PostfixInstance.StartAsync(small, Token))
+        {
+            Assert.Contains("message_size_limit = 1048576\n", postfix.MainCf, StringComparison.Ordinal);
+            var result = await new Swaks(postfix.InboundPort)
+                .To(PostfixInstance.Address("bob"))
+                .Attach(WriteRandomFile("too-big.bin", 1024 * 1024))
+                .RunAsync(Token);
+            var refusal = Assert.Single(result.DataReplies);
+            Assert.Equal(552, refusal.Code);
+            Assert.Contains("5.3.4", refusal.Text, StringComparison.Ordinal);
+            await postfix.WaitForEmptyQueueAsync(Patience, Token);
+            Assert.Empty(postfix.MessagesIn("bob"));
+        }
     }
 
     [Fact]
@@ -114,6 +145,7 @@ public sealed class InfrastructureTests : IDisposable
             .To("alice@example.test", "nobody@example.test", "bob@example.test")
             .Header("Subject", "over lmtp")
             .Attach(attachment, "application/pdf")
+            .Pipeline()
             .RunAsync(Token);
 
         // The passwd-file userdb refuses unknown users per recipient; LMTP then answers once per accepted one.
@@ -144,6 +176,35 @@ public sealed class InfrastructureTests : IDisposable
         await using var imap = await dovecot.OpenInboxAsync("carol", Token);
         Assert.Equal(0, imap.MessageCount);
         await Assert.ThrowsAsync<ImapException>(() => ImapMailbox.OpenInboxAsync(dovecot.ImapPort, "alice", "wrong", Token));
+    }
+
+    [Fact]
+    public async Task Postfix_delivers_to_dovecot_over_lmtp_as_docs_describe()
+    {
+        PeerBinaries.RequireSwaks();
+        await using var dovecot = await DovecotInstance.StartAsync(Token);
+        var options = PostfixOptions.Direct with
+        {
+            MainSettings = new Dictionary<string, string> { ["virtual_transport"] = $"lmtp:inet:127.0.0.1:{dovecot.LmtpPort}" },
+        };
+        await using var postfix = await PostfixInstance.StartAsync(options, Token);
+
+        var result = await new Swaks(postfix.InboundPort)
+            .To(PostfixInstance.Address("alice"), PostfixInstance.Address("carol"))
+            .Header("Subject", "via postfix lmtp")
+            .RunAsync(Token);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        await postfix.WaitForEmptyQueueAsync(Patience, Token);
+
+        foreach (var mailbox in new[] { "alice", "carol" })
+        {
+            var text = Encoding.UTF8.GetString(Assert.Single(await dovecot.FetchAllAsync(mailbox, Token)));
+            Assert.Contains("Subject: via postfix lmtp", text, StringComparison.Ordinal);
+            Assert.Contains("by mx.example.test (Postfix) with ESMTP", text, StringComparison.Ordinal);
+        }
+
+        Assert.Empty(postfix.MessagesIn("alice"));
+        Assert.Contains("relay=127.0.0.1[127.0.0.1]", await postfix.WaitForLogAsync("status=sent", Patience, Token), StringComparison.Ordinal);
     }
 
     [Fact]
