@@ -297,17 +297,9 @@ public sealed class InfrastructureTests : IDisposable
         var at = message.IndexOf($"filename=\"{fileName}\"", StringComparison.Ordinal);
         Assert.True(at >= 0, $"No part named {fileName} in:\n{message[..Math.Min(message.Length, 2000)]}");
         var bodyStart = message.IndexOf("\n\n", at, StringComparison.Ordinal) + 2;
-        var base64 = new StringBuilder();
-        foreach (var line in message[bodyStart..].Split('\n'))
-        {
-            if (line.StartsWith("--", StringComparison.Ordinal))
-            {
-                break;
-            }
+        var bodyEnd = message.IndexOf("\n--", bodyStart, StringComparison.Ordinal);
 
-            base64.Append(line.Trim());
-        }
-
-        return Convert.FromBase64String(base64.ToString());
+        // Convert.FromBase64String skips the line breaks between base64 lines.
+        return Convert.FromBase64String(message[bodyStart..bodyEnd]);
     }
 }

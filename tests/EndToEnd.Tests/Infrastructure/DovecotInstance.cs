@@ -90,16 +90,18 @@ public sealed class DovecotInstance : IAsyncDisposable
     public string MaildirFor(string mailbox) => Path.Combine(MailDirectory, mailbox);
 
     /// <summary>Paths of the messages delivered to <paramref name="mailbox"/> so far, oldest first.</summary>
-    public IReadOnlyList<string> MessagesIn(string mailbox)
-    {
-        var maildir = MaildirFor(mailbox);
-        return new[] { "new", "cur" }
-            .Select(sub => Path.Combine(maildir, sub))
-            .Where(System.IO.Directory.Exists)
-            .SelectMany(System.IO.Directory.EnumerateFiles)
-            .OrderBy(path => Path.GetFileName(path), StringComparer.Ordinal)
-            .ToArray();
-    }
+    public IReadOnlyList<string> MessagesIn(string mailbox) => Maildir.Messages(MaildirFor(mailbox));
+
+    /// <summary>
+    /// Waits until <paramref name="mailbox"/> holds at least <paramref name="count"/> messages and returns their
+    /// paths, oldest first. On timeout, throws with the end of Dovecot's log.
+    /// </summary>
+    public Task<IReadOnlyList<string>> WaitForMailAsync(
+        string mailbox, int count, TimeSpan timeout, CancellationToken cancellationToken) =>
+        Maildir.WaitForMessagesAsync(
+            MaildirFor(mailbox), count, timeout,
+            async token => $"Dovecot log (end):\n{await LogFiles.TailAsync(LogFile, 40, token)}",
+            cancellationToken);
 
     /// <summary>Logs in as <paramref name="mailbox"/> over IMAP and selects INBOX.</summary>
     public Task<ImapMailbox> OpenInboxAsync(string mailbox, CancellationToken cancellationToken) =>
@@ -120,20 +122,7 @@ public sealed class DovecotInstance : IAsyncDisposable
     }
 
     /// <summary>Dovecot's log so far.</summary>
-    public async Task<string> ReadLogAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var stream = new FileStream(
-                LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            return await reader.ReadToEndAsync(cancellationToken);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return string.Empty;
-        }
-    }
+    public Task<string> ReadLogAsync(CancellationToken cancellationToken) => LogFiles.ReadAsync(LogFile, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
