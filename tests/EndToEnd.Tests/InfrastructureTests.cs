@@ -208,6 +208,32 @@ public sealed class InfrastructureTests : IDisposable
     }
 
     [Fact]
+    public async Task Postfix_defers_while_the_lmtp_hop_is_down_and_flush_delivers_once_it_is_up()
+    {
+        PeerBinaries.RequireSwaks();
+
+        // Until it has a target, the relay drops every connection: an LMTP next hop that is down.
+        await using var relay = new RecordingTcpRelay();
+        var options = PostfixOptions.Direct with
+        {
+            MainSettings = new Dictionary<string, string> { ["virtual_transport"] = $"lmtp:inet:127.0.0.1:{relay.Port}" },
+        };
+        await using var postfix = await PostfixInstance.StartAsync(options, Token);
+
+        var result = await new Swaks(postfix.InboundPort).To(PostfixInstance.Address("alice")).RunAsync(Token);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("to=<alice@example.test>", await postfix.WaitForLogAsync("status=deferred", Patience, Token), StringComparison.Ordinal);
+        Assert.False(await postfix.QueueIsEmptyAsync(Token));
+
+        await using var dovecot = await DovecotInstance.StartAsync(Token);
+        relay.TargetPort = dovecot.LmtpPort;
+        await postfix.FlushAsync(Token);
+
+        await postfix.WaitForEmptyQueueAsync(Patience, Token);
+        Assert.Single(await dovecot.WaitForMailAsync("alice", 1, Patience, Token));
+    }
+
+    [Fact]
     public async Task Smtp_source_loads_smtp_sink_and_postfix()
     {
         await using var sink = await SmtpSink.StartAsync(keepMessages: true, Token);

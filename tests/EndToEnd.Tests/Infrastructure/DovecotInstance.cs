@@ -69,7 +69,7 @@ public sealed class DovecotInstance : IAsyncDisposable
             await FreePort.WaitUntilListeningAsync(instance.ImapPort, TimeSpan.FromSeconds(20), cancellationToken);
             return instance;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException and not Xunit.Sdk.SkipException)
         {
             var log = await instance.ReadLogAsync(CancellationToken.None);
             var output = instance._master is { } master ? master.StandardOutput + master.StandardError : string.Empty;

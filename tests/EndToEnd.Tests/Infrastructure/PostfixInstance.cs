@@ -89,7 +89,7 @@ public sealed class PostfixInstance : IAsyncDisposable
             await FreePort.WaitUntilListeningAsync(instance.ReinjectPort, TimeSpan.FromSeconds(20), cancellationToken);
             return instance;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException and not Xunit.Sdk.SkipException)
         {
             var log = await instance.ReadLogAsync(CancellationToken.None);
             await instance.DisposeAsync();
