@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using Detach.EndToEnd.Tests.Infrastructure;
 
 namespace Detach.EndToEnd.Tests;
@@ -96,11 +97,11 @@ public sealed class InfrastructureTests : IDisposable
 
         var session = Assert.Single(await relay.WaitForClosedConnectionsAsync(1, Patience, Token));
         Assert.Contains("250-XFORWARD", session.ServerToClient, StringComparison.Ordinal);
-        var xforward = session.ClientLines.Where(l => l.StartsWith("XFORWARD ", StringComparison.Ordinal)).ToArray();
-        Assert.NotEmpty(xforward);
-        var attributes = string.Join(' ', xforward);
-        Assert.Contains("ADDR=127.0.0.1", attributes, StringComparison.Ordinal);
-        Assert.Contains("HELO=client.example.test", attributes, StringComparison.Ordinal);
+        var xforward = string.Join(' ', session.ClientLines.Where(l => l.StartsWith("XFORWARD ", StringComparison.Ordinal)));
+        Assert.Contains("ADDR=127.0.0.1", xforward, StringComparison.Ordinal);
+        Assert.Contains("HELO=client.example.test", xforward, StringComparison.Ordinal);
+        var clientPort = Regex.Match(xforward, @"\bPORT=(\d+)").Groups[1].Value;
+        Assert.NotEmpty(clientPort);
         Assert.Contains("RCPT TO:<carol@example.test>", session.ClientLines);
 
         foreach (var mailbox in new[] { "alice", "carol" })
@@ -109,9 +110,20 @@ public sealed class InfrastructureTests : IDisposable
                 Assert.Single(await postfix.WaitForMailAsync(mailbox, 1, Patience, Token)), Token);
             Assert.Equal(await File.ReadAllBytesAsync(attachment, Token), DecodeAttachment(message, "photo.jpg"));
 
-            // Without XFORWARD the after-filter smtpd would name the proxy's EHLO (mx.example.test) here.
-            Assert.Matches(@"Received: from client\.example\.test \(unknown \[127\.0\.0\.1\]\)", message);
+            // The before-filter smtpd names the client in its Received header; the after-filter one names the proxy hop.
+            Assert.Matches(@"Received: from client\.example\.test \(unknown \[127\.0\.0\.1\]\)\n\tby mx\.example\.test \(Postfix\) with ESMTP;", message);
+            Assert.Matches(@"Received: from mx\.example\.test \(unknown \[127\.0\.0\.1\]\)\n\tby mx\.example\.test \(Postfix\) with ESMTP id ", message);
         }
+
+        // The after-filter smtpd took the XFORWARD attributes: it logs the original client (swaks' port)
+        // next to the proxy connection it actually came in on.
+        var queued = Regex.Match(
+            await postfix.WaitForLogAsync("orig_client=", Patience, Token),
+            @"client=unknown\[127\.0\.0\.1\]:(\d+), orig_client=unknown\[127\.0\.0\.1\]:(\d+)");
+        Assert.True(queued.Success, "no client=/orig_client= pair in the log");
+        Assert.Equal(clientPort, queued.Groups[2].Value);
+        Assert.NotEqual(clientPort, queued.Groups[1].Value);
+        Assert.Contains("xforward=1", await postfix.WaitForLogAsync("ehlo=1 xforward=1", Patience, Token), StringComparison.Ordinal);
 
         await postfix.WaitForEmptyQueueAsync(Patience, Token);
     }

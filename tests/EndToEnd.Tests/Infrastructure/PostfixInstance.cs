@@ -354,6 +354,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         mynetworks = 127.0.0.0/8
         smtp_dns_support_level = disabled
         smtpd_peername_lookup = no
+        smtpd_client_port_logging = yes
         smtpd_client_restrictions =
         smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
         alias_maps =
