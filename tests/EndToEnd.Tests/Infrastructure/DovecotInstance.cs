@@ -23,6 +23,8 @@ public sealed record DovecotOptions
 /// </summary>
 public sealed class DovecotInstance : IAsyncDisposable
 {
+    private const string PortTaken = "Address already in use";
+
     private readonly DovecotOptions _options;
     private ChildProcess? _master;
 
@@ -57,6 +59,21 @@ public sealed class DovecotInstance : IAsyncDisposable
     /// <summary>Writes the configuration, starts <c>dovecot -F</c>, and waits until LMTP and IMAP accept connections.</summary>
     public static async Task<DovecotInstance> StartAsync(DovecotOptions options, CancellationToken cancellationToken)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortsAsync(options, cancellationToken);
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains(PortTaken, StringComparison.Ordinal))
+            {
+                // Another process took a port between FreePort choosing it and the server binding it.
+            }
+        }
+    }
+
+    private static async Task<DovecotInstance> StartOnFreePortsAsync(DovecotOptions options, CancellationToken cancellationToken)
+    {
         PeerBinaries.RequireDovecot();
         var directory = System.IO.Directory.CreateTempSubdirectory("detach-dovecot-").FullName;
         var ports = FreePort.Next(2);
@@ -65,8 +82,8 @@ public sealed class DovecotInstance : IAsyncDisposable
         {
             await instance.ConfigureAsync(cancellationToken);
             instance._master = ChildProcess.Start(PeerBinaries.Dovecot!, ["-F", "-c", instance.ConfigFile]);
-            await FreePort.WaitUntilListeningAsync(instance.LmtpPort, TimeSpan.FromSeconds(20), cancellationToken);
-            await FreePort.WaitUntilListeningAsync(instance.ImapPort, TimeSpan.FromSeconds(20), cancellationToken);
+            await FreePort.WaitUntilListeningAsync(instance.LmtpPort, TimeSpan.FromSeconds(20), cancellationToken, instance._master);
+            await FreePort.WaitUntilListeningAsync(instance.ImapPort, TimeSpan.FromSeconds(20), cancellationToken, instance._master);
             return instance;
         }
         catch (Exception e) when (e is not OperationCanceledException and not Xunit.Sdk.SkipException)

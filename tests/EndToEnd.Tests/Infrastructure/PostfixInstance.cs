@@ -20,6 +20,8 @@ public sealed class PostfixInstance : IAsyncDisposable
     /// <summary>Set to 1 to keep instance folders (config, queue, Maildirs, log) after the test, for debugging.</summary>
     public const string KeepDirectoriesVariable = "DETACH_KEEP_TEST_DIRS";
 
+    private const string PortTaken = "Address already in use";
+
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
 
     private readonly PostfixOptions _options;
@@ -70,6 +72,21 @@ public sealed class PostfixInstance : IAsyncDisposable
     /// <summary>Writes the configuration, starts Postfix, and waits until both smtpd services accept connections.</summary>
     public static async Task<PostfixInstance> StartAsync(PostfixOptions options, CancellationToken cancellationToken)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortsAsync(options, cancellationToken);
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains(PortTaken, StringComparison.Ordinal))
+            {
+                // Another process took a port between FreePort choosing it and the server binding it.
+            }
+        }
+    }
+
+    private static async Task<PostfixInstance> StartOnFreePortsAsync(PostfixOptions options, CancellationToken cancellationToken)
+    {
         PeerBinaries.RequirePostfix();
         var directory = System.IO.Directory.CreateTempSubdirectory("detach-postfix-").FullName;
         int[] ports;
@@ -93,7 +110,11 @@ public sealed class PostfixInstance : IAsyncDisposable
         {
             var log = await instance.ReadLogAsync(CancellationToken.None);
             await instance.DisposeAsync();
-            throw new InvalidOperationException($"Postfix instance in {directory} did not start.\nLog:\n{log}", e);
+
+            // The master's bind error reaches neither its output nor maillog_file, so look for the culprit.
+            var taken = new[] { instance.InboundPort, instance.ReinjectPort }.Where(p => !FreePort.IsFree(p)).ToArray();
+            var reason = taken.Length > 0 ? $" Port {string.Join(", ", taken)}: {PortTaken}." : string.Empty;
+            throw new InvalidOperationException($"Postfix instance in {directory} did not start.{reason}\nLog:\n{log}", e);
         }
         catch
         {
