@@ -8,7 +8,7 @@ namespace Detach.EndToEnd.Tests;
 /// <summary>The real peers the end-to-end tests drive, proven on their own, without detach.</summary>
 public sealed class InfrastructureTests : IDisposable
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     private readonly DirectoryInfo _scratch = Directory.CreateTempSubdirectory("detach-e2e-");
 
