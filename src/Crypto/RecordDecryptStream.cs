@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.ExceptionServices;
 
 namespace Detach.Crypto;
 
@@ -34,6 +35,9 @@ public sealed class RecordDecryptStream : Stream
     private byte _lookahead;
     private bool _sawLast;
     private bool _lastVerified;
+
+    // Sequentially, a failed record leaves the source mid-stream: every later read repeats the failure.
+    private ExceptionDispatchInfo? _failure;
     private long _sourcePosition;
 
     /// <summary>
@@ -117,6 +121,7 @@ public sealed class RecordDecryptStream : Stream
     public override int Read(Span<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _failure?.Throw();
         if (buffer.IsEmpty)
         {
             return 0;
@@ -144,19 +149,27 @@ public sealed class RecordDecryptStream : Stream
             }
             else
             {
-                int filled = BeginSequentialRecord();
-                while (filled < RecordFormat.EncryptedRecordSize + 1)
+                try
                 {
-                    int read = _source.Read(_buffer.AsSpan(filled, RecordFormat.EncryptedRecordSize + 1 - filled));
-                    if (read == 0)
+                    int filled = BeginSequentialRecord();
+                    while (filled < RecordFormat.EncryptedRecordSize + 1)
                     {
-                        break;
+                        int read = _source.Read(_buffer.AsSpan(filled, RecordFormat.EncryptedRecordSize + 1 - filled));
+                        if (read == 0)
+                        {
+                            break;
+                        }
+
+                        filled += read;
                     }
 
-                    filled += read;
+                    EndSequentialRecord(filled);
                 }
-
-                EndSequentialRecord(filled);
+                catch (Exception e)
+                {
+                    _failure = ExceptionDispatchInfo.Capture(e);
+                    throw;
+                }
             }
         }
     }
@@ -167,6 +180,7 @@ public sealed class RecordDecryptStream : Stream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _failure?.Throw();
         if (buffer.IsEmpty)
         {
             return 0;
@@ -194,6 +208,7 @@ public sealed class RecordDecryptStream : Stream
     {
         ArgumentNullException.ThrowIfNull(destination);
         ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _failure?.Throw();
         if (_cipher is null)
         {
             await ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
@@ -246,6 +261,7 @@ public sealed class RecordDecryptStream : Stream
     private void RequireSeekable()
     {
         ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _failure?.Throw();
         if (!_source.CanSeek)
         {
             throw new NotSupportedException("The ciphertext stream is not seekable.");
@@ -304,19 +320,27 @@ public sealed class RecordDecryptStream : Stream
             return;
         }
 
-        int filled = BeginSequentialRecord();
-        while (filled < RecordFormat.EncryptedRecordSize + 1)
+        try
         {
-            int read = await _source.ReadAsync(_buffer.AsMemory(filled, RecordFormat.EncryptedRecordSize + 1 - filled), cancellationToken).ConfigureAwait(false);
-            if (read == 0)
+            int filled = BeginSequentialRecord();
+            while (filled < RecordFormat.EncryptedRecordSize + 1)
             {
-                break;
+                int read = await _source.ReadAsync(_buffer.AsMemory(filled, RecordFormat.EncryptedRecordSize + 1 - filled), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                filled += read;
             }
 
-            filled += read;
+            EndSequentialRecord(filled);
         }
-
-        EndSequentialRecord(filled);
+        catch (Exception e)
+        {
+            _failure = ExceptionDispatchInfo.Capture(e);
+            throw;
+        }
     }
 
     private void ReadHeader()
