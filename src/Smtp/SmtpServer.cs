@@ -63,6 +63,12 @@ public sealed class SmtpServer : IAsyncDisposable
                     socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                 }
 
+                if (endPoint is IPEndPoint { Address: var any } && any.Equals(IPAddress.IPv6Any))
+                {
+                    // [::] takes IPv4 clients too; their addresses arrive IPv4-mapped and are unmapped for the XFORWARD check.
+                    socket.DualMode = true;
+                }
+
                 socket.Bind(endPoint);
                 socket.Listen(512);
             }
