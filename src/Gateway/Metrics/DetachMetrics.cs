@@ -38,5 +38,13 @@ public sealed class DetachMetrics : IDisposable
     public Counter<long> FailedMacs { get; }
     public Counter<long> KeyRejections { get; }
 
+    public void OnAttachmentStored(Detach.Vault.Index.AttachmentRecord record, TimeSpan elapsed)
+    {
+        AttachmentsDetached.Add(1);
+        BytesDetached.Add(record.PlaintextSize);
+        BytesSaved.Add(record.PlaintextSize * Math.Max(0, record.RecipientCount - 1));
+        StoreLatency.Record(elapsed.TotalSeconds);
+    }
+
     public void Dispose() => meter.Dispose();
 }

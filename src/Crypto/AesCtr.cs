@@ -1,0 +1,126 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Security.Cryptography;
+
+namespace Detach.Crypto;
+
+/// <summary>
+/// AES-256 in CTR mode (NIST SP 800-38A): the keystream is AES-ECB over consecutive 128-bit
+/// big-endian counter blocks, XORed into the data. .NET has no CTR mode, so the counter blocks
+/// are built here and encrypted in batches by one ECB call.
+/// </summary>
+internal sealed class AesCtr : IDisposable
+{
+    public const int BlockSize = 16;
+
+    // Keystream produced per ECB call: large enough to amortise the call, small enough to stay in L1.
+    internal const int BatchSize = 16 * 1024;
+
+    private readonly Aes _aes;
+    private byte[]? _keystream;
+
+    public AesCtr(ReadOnlySpan<byte> key)
+    {
+        if (key.Length != 32)
+        {
+            throw new ArgumentException("AES-256 needs a 32-byte key.", nameof(key));
+        }
+
+        _aes = Aes.Create();
+        _aes.SetKey(key);
+        _keystream = ArrayPool<byte>.Shared.Rent(BatchSize);
+    }
+
+    /// <summary>
+    /// XORs <paramref name="data"/> in place with the keystream whose first block is the encryption of
+    /// <paramref name="counter"/>; the counter increments by one per 16-byte block (mod 2^128).
+    /// </summary>
+    public void Transform(UInt128 counter, Span<byte> data)
+    {
+        var keystreamBuffer = _keystream;
+        ObjectDisposedException.ThrowIf(keystreamBuffer is null, this);
+        while (!data.IsEmpty)
+        {
+            int count = Math.Min(data.Length, BatchSize);
+            int blocks = (count + BlockSize - 1) / BlockSize;
+            var keystream = keystreamBuffer.AsSpan(0, blocks * BlockSize);
+            WriteCounterBlocks(keystream, counter);
+            _aes.EncryptEcb(keystream, keystream, PaddingMode.None);
+            Xor(data[..count], keystream[..count]);
+            counter += (uint)blocks;
+            data = data[count..];
+        }
+    }
+
+    public void Dispose()
+    {
+        _aes.Dispose();
+        if (_keystream is { } keystream)
+        {
+            _keystream = null;
+            ArrayPool<byte>.Shared.Return(keystream, clearArray: true);
+        }
+    }
+
+    private static void WriteCounterBlocks(Span<byte> blocks, UInt128 counter)
+    {
+        ulong high = (ulong)(counter >> 64);
+        ulong low = (ulong)counter;
+        ulong count = (ulong)(blocks.Length / BlockSize);
+        if (low <= ulong.MaxValue - count)
+        {
+            // No carry into the high half in this batch: the common case, one 64-bit store per half.
+            var words = MemoryMarshal.Cast<byte, ulong>(blocks);
+            ulong highWord = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(high) : high;
+            for (int i = 0; i < words.Length; i += 2)
+            {
+                ulong next = low + (ulong)(i / 2);
+                words[i] = highWord;
+                words[i + 1] = BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(next) : next;
+            }
+
+            return;
+        }
+
+        for (int i = 0; i < blocks.Length; i += BlockSize)
+        {
+            BinaryPrimitives.WriteUInt128BigEndian(blocks[i..], counter);
+            counter++;
+        }
+    }
+
+    /// <summary>data ^= keystream, using the widest vectors the CPU has.</summary>
+    internal static void Xor(Span<byte> data, ReadOnlySpan<byte> keystream)
+    {
+        int done = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var d = MemoryMarshal.Cast<byte, Vector512<byte>>(data);
+            var k = MemoryMarshal.Cast<byte, Vector512<byte>>(keystream[..data.Length]);
+            for (int i = 0; i < d.Length; i++)
+            {
+                d[i] ^= k[i];
+            }
+
+            done = d.Length * Vector512<byte>.Count;
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var d = MemoryMarshal.Cast<byte, Vector256<byte>>(data);
+            var k = MemoryMarshal.Cast<byte, Vector256<byte>>(keystream[..data.Length]);
+            for (int i = 0; i < d.Length; i++)
+            {
+                d[i] ^= k[i];
+            }
+
+            done = d.Length * Vector256<byte>.Count;
+        }
+
+        for (int i = done; i < data.Length; i++)
+        {
+            data[i] ^= keystream[i];
+        }
+    }
+}

@@ -1,0 +1,68 @@
+using Detach.Gateway.Configuration;
+using Detach.Gateway.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Detach.Gateway.Hosting;
+
+/// <summary>Composes the `detach serve` process: vault, SMTP front, download gateway, health and metrics.</summary>
+public static class DetachHost
+{
+    public static async Task<WebApplication> BuildAsync(DetachSettings settings, CancellationToken cancellationToken, Action<ILoggingBuilder>? logging = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        ConfigureLogging(builder.Logging, logging);
+        builder.WebHost.UseUrls(settings.Gateway.Listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
+
+        var loggerFactory = LoggerFactory.Create(l => ConfigureLogging(l, logging));
+        var components = await VaultComponents.OpenAsync(settings, cancellationToken, loggerFactory).ConfigureAwait(false);
+        var services = builder.Services;
+        services.AddSingleton(settings);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(components);
+        services.AddSingleton(components.Vault);
+        services.AddSingleton(components.Store);
+        services.AddSingleton(components.Index);
+        if (components.Spool is not null)
+        {
+            services.AddSingleton(components.Spool);
+        }
+
+        services.AddSingleton<DetachMetrics>();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddHostedService<VaultMaintenanceService>();
+
+        var app = builder.Build();
+        // Create the exporter before any instrument records, so nothing is missed.
+        _ = app.Services.GetRequiredService<PrometheusExporter>();
+        components.Vault.AttachmentStored += app.Services.GetRequiredService<DetachMetrics>().OnAttachmentStored;
+
+        app.MapGet("/healthz", () => Results.Text("ok\n"));
+        app.MapGet("/readyz", async (CancellationToken ct) =>
+        {
+            var index = await components.Index.PingAsync(ct).ConfigureAwait(false);
+            var store = await components.Store.IsAvailableAsync(ct).ConfigureAwait(false);
+            var body = $"index {(index ? "ok" : "unreachable")}\nstore {(store ? "ok" : "unreachable")}\n";
+            return index && store ? Results.Text(body) : Results.Text(body, statusCode: StatusCodes.Status503ServiceUnavailable);
+        });
+        app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), PrometheusExporter.ContentType));
+        return app;
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, Action<ILoggingBuilder>? extra)
+    {
+        logging.ClearProviders();
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        });
+        // ASP.NET's own request lines carry full URLs; the gateway writes its own access log without secrets.
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        extra?.Invoke(logging);
+    }
+}

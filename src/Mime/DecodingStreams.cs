@@ -1,0 +1,172 @@
+using System.Buffers;
+
+namespace Detach.Mime;
+
+/// <summary>Reads one byte range of a seekable spool; seeks before each read, so several may share the spool in turn.</summary>
+internal sealed class SpoolRangeStream : Stream
+{
+    private readonly Stream _spool;
+    private readonly long _start;
+    private readonly long _length;
+    private long _position;
+
+    public SpoolRangeStream(Stream spool, long start, long length)
+    {
+        _spool = spool;
+        _start = start;
+        _length = Math.Max(0, length);
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => _length;
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int want = (int)Math.Min(buffer.Length, _length - _position);
+        if (want <= 0) return 0;
+        _spool.Position = _start + _position;
+        int n = _spool.Read(buffer[..want]);
+        _position += n;
+        return n;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int want = (int)Math.Min(buffer.Length, _length - _position);
+        if (want <= 0) return 0;
+        _spool.Position = _start + _position;
+        int n = await _spool.ReadAsync(buffer[..want], cancellationToken).ConfigureAwait(false);
+        _position += n;
+        return n;
+    }
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+/// <summary>Pull-based decoding over another stream: one input chunk and its decoded output in memory at a time.</summary>
+internal sealed class DecodingStream : Stream
+{
+    private const int ChunkSize = 64 * 1024;
+    private readonly Stream _inner;
+    private readonly IContentDecoder _decoder;
+    private byte[]? _input;
+    private byte[]? _output;
+    private int _outPos;
+    private int _outLen;
+    private bool _done;
+
+    public DecodingStream(Stream inner, IContentDecoder decoder)
+    {
+        _inner = inner;
+        _decoder = decoder;
+        _input = ArrayPool<byte>.Shared.Rent(ChunkSize);
+        _output = ArrayPool<byte>.Shared.Rent(decoder.MaxOutputLength(ChunkSize));
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_input is null, this);
+        while (_outPos == _outLen)
+        {
+            if (_done || buffer.Length == 0) return 0;
+            int n = _inner.Read(_input.AsSpan(0, ChunkSize));
+            Decode(n);
+        }
+        return Serve(buffer);
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_input is null, this);
+        while (_outPos == _outLen)
+        {
+            if (_done || buffer.Length == 0) return 0;
+            int n = await _inner.ReadAsync(_input.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
+            Decode(n);
+        }
+        return Serve(buffer.Span);
+    }
+
+    private void Decode(int n)
+    {
+        _outPos = 0;
+        if (n == 0)
+        {
+            _outLen = _decoder.Flush(_output);
+            _done = true;
+        }
+        else
+        {
+            _outLen = _decoder.Decode(_input.AsSpan(0, n), _output);
+        }
+    }
+
+    private int Serve(Span<byte> buffer)
+    {
+        int take = Math.Min(buffer.Length, _outLen - _outPos);
+        _output.AsSpan(_outPos, take).CopyTo(buffer);
+        _outPos += take;
+        return take;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && _input is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_input);
+            ArrayPool<byte>.Shared.Return(_output!);
+            _input = null;
+            _output = null;
+            _inner.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+/// <summary>Opens the decoded body of a part as a stream over the spool.</summary>
+public static class TransferDecoder
+{
+    /// <summary>True when bodies in this encoding can be decoded (everything but unknown encodings).</summary>
+    public static bool CanDecode(TransferEncoding encoding) => encoding != TransferEncoding.Unknown;
+
+    /// <summary>A pull-based stream decoding <paramref name="length"/> bytes of <paramref name="spool"/> from <paramref name="start"/>.</summary>
+    public static Stream Open(Stream spool, long start, long length, TransferEncoding encoding)
+    {
+        ArgumentNullException.ThrowIfNull(spool);
+        var range = new SpoolRangeStream(spool, start, length);
+        return encoding switch
+        {
+            TransferEncoding.Base64 => new DecodingStream(range, new Base64Decoder()),
+            TransferEncoding.QuotedPrintable => new DecodingStream(range, new QuotedPrintableDecoder()),
+            TransferEncoding.UUEncode => new DecodingStream(range, new UUDecoder()),
+            _ => range,
+        };
+    }
+}

@@ -1,0 +1,48 @@
+namespace Detach.Mime;
+
+/// <summary>Read-only tree of a spooled message with access to raw and decoded bodies. For tests and tools.</summary>
+public sealed class MimeStructure
+{
+    private readonly Stream _spool;
+    private readonly long _origin;
+
+    private MimeStructure(Stream spool, long origin, MimeEntity root)
+    {
+        _spool = spool;
+        _origin = origin;
+        Root = root;
+    }
+
+    public MimeEntity Root { get; }
+
+    /// <summary>Parses a seekable stream from its current position.</summary>
+    public static async Task<MimeStructure> ParseAsync(Stream message, MimeParserOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!message.CanSeek) throw new ArgumentException("The message must be a seekable stream (a spool file).", nameof(message));
+        long origin = message.Position;
+        var root = await new MimeStreamReader(message, options).ReadAsync(cancellationToken).ConfigureAwait(false);
+        return new MimeStructure(message, origin, root);
+    }
+
+    /// <summary>The body's bytes as they are in the message.</summary>
+    public Stream OpenRawBody(MimeEntity entity)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        return new SpoolRangeStream(_spool, _origin + entity.BodyStart, entity.BodyLength);
+    }
+
+    /// <summary>The body decoded from its transfer encoding (unknown encodings come out raw).</summary>
+    public Stream OpenBody(MimeEntity entity)
+    {
+        ArgumentNullException.ThrowIfNull(entity);
+        return TransferDecoder.Open(_spool, _origin + entity.BodyStart, entity.BodyLength, entity.TransferEncoding);
+    }
+
+    /// <summary>Any byte range of the message, raw.</summary>
+    public Stream OpenRange(long start, long end) => new SpoolRangeStream(_spool, _origin + start, end - start);
+
+    internal Stream Spool => _spool;
+
+    internal long Origin => _origin;
+}

@@ -1,0 +1,137 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace Detach.Smtp;
+
+/// <summary>
+/// Writes a message for DATA: doubles a dot at the start of each line, turns a bare LF into CRLF (so no
+/// next hop can read a line the way we did not: SMTP smuggling) and, in <see cref="CompleteAsync"/>, ends
+/// the last line if needed and writes ".\r\n". Nothing marks the end of data until CompleteAsync: a
+/// writer abandoned half way never produces an accepted message.
+/// </summary>
+public sealed class DotWriter : Stream
+{
+    private static readonly byte[] Terminator = ".\r\n"u8.ToArray();
+    private readonly PipeWriter _output;
+    private bool _lineStart = true;
+    private bool _afterCr;
+    private bool _completed;
+
+    public DotWriter(PipeWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        _output = output;
+    }
+
+    /// <summary>Message octets received (before stuffing).</summary>
+    public long BytesWritten { get; private set; }
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => !_completed;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    /// <summary>Stuffs <paramref name="data"/> into the pipe without flushing.</summary>
+    public void Append(ReadOnlySpan<byte> data)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        BytesWritten += data.Length;
+        while (!data.IsEmpty)
+        {
+            if (_lineStart && data[0] == (byte)'.')
+            {
+                WriteRaw("."u8);
+            }
+
+            _lineStart = false;
+            int special = data.IndexOfAny((byte)'\r', (byte)'\n');
+            if (special < 0)
+            {
+                WriteRaw(data);
+                _afterCr = false;
+                return;
+            }
+
+            WriteRaw(data[..special]);
+            if (special > 0)
+            {
+                _afterCr = false;
+            }
+
+            byte c = data[special];
+            if (c == (byte)'\r')
+            {
+                WriteRaw("\r"u8);
+                _afterCr = true;
+            }
+            else
+            {
+                WriteRaw(_afterCr ? "\n"u8 : "\r\n"u8);
+                _afterCr = false;
+                _lineStart = true;
+            }
+
+            data = data[(special + 1)..];
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Append(buffer.Span);
+        FlushResult result = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (result.IsCanceled || result.IsCompleted)
+        {
+            throw new IOException("The connection closed while sending the message.");
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => Append(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer) => Append(buffer);
+
+    /// <summary>Ends the last line when the message did not, writes the final dot line and flushes.</summary>
+    public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_completed, this);
+        if (!_lineStart)
+        {
+            WriteRaw(_afterCr ? "\n"u8 : "\r\n"u8);
+        }
+
+        WriteRaw(Terminator);
+        _completed = true;
+        await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void WriteRaw(ReadOnlySpan<byte> bytes)
+    {
+        if (!bytes.IsEmpty)
+        {
+            _output.Write(bytes);
+        }
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => _output.FlushAsync(cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

@@ -1,0 +1,475 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Detach.Smtp;
+
+/// <summary>
+/// An SMTP/LMTP client for one next-hop connection, made for relaying: every method returns the
+/// server's reply as it came, so a proxy can hand it back verbatim. Not thread-safe: one command at a time.
+/// Any transport failure, timeout, cancellation or malformed reply aborts the connection (it is unusable
+/// afterwards), and a message whose source stream fails mid-DATA is never ended with the final dot:
+/// the connection is dropped instead, so the next hop never accepts half a message.
+/// </summary>
+public sealed class SmtpRelayClient : IAsyncDisposable
+{
+    private readonly Stream _stream;
+    private readonly SmtpRelayClientOptions _options;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private int _acceptedRecipients;
+    private bool _broken;
+    private bool _disposed;
+    private int _busy;
+
+    private SmtpRelayClient(Stream stream, SmtpRelayClientOptions options)
+    {
+        _stream = stream;
+        _options = options;
+        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 8192, leaveOpen: true));
+        _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 65536, leaveOpen: true));
+        Greeting = new SmtpReply(220, null, "");
+    }
+
+    /// <summary>The server's 220 greeting.</summary>
+    public SmtpReply Greeting { get; private set; }
+
+    /// <summary>What the last EHLO/LHLO announced; <see cref="SmtpCapabilities.None"/> before it or after HELO.</summary>
+    public SmtpCapabilities Capabilities { get; private set; } = SmtpCapabilities.None;
+
+    /// <summary>False once the connection was aborted or broke.</summary>
+    public bool IsUsable => !_broken && !_disposed;
+
+    /// <summary>Recipients accepted in the current transaction (LMTP DATA reads one reply for each).</summary>
+    public int AcceptedRecipients => _acceptedRecipients;
+
+    /// <summary>Connects over TCP to host:port and reads the greeting.</summary>
+    public static Task<SmtpRelayClient> ConnectAsync(string host, int port, SmtpRelayClientOptions options, CancellationToken cancellationToken) =>
+        ConnectAsync(new DnsEndPoint(host, port), options, cancellationToken);
+
+    /// <summary>
+    /// Connects to an <see cref="IPEndPoint"/>, <see cref="DnsEndPoint"/> or <see cref="UnixDomainSocketEndPoint"/>
+    /// (LMTP to Dovecot) and reads the greeting. A greeting other than 2yz throws <see cref="SmtpException"/>.
+    /// </summary>
+    public static async Task<SmtpRelayClient> ConnectAsync(EndPoint endPoint, SmtpRelayClientOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        ArgumentNullException.ThrowIfNull(options);
+        Socket socket = endPoint is UnixDomainSocketEndPoint
+            ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                timeout.CancelAfter(options.ConnectTimeout);
+                try
+                {
+                    await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new TimeoutException($"Connecting to {endPoint} timed out.", e);
+                }
+            }
+
+            if (socket.AddressFamily != AddressFamily.Unix)
+            {
+                socket.NoDelay = true;
+            }
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return await ConnectAsync(new NetworkStream(socket, ownsSocket: true), options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs over an already connected stream (which the client then owns) and reads the greeting.</summary>
+    public static async Task<SmtpRelayClient> ConnectAsync(Stream stream, SmtpRelayClientOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(options);
+        var client = new SmtpRelayClient(stream, options);
+        try
+        {
+            client.Greeting = await client.RunAsync(null, options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        if (!client.Greeting.IsPositiveCompletion)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw new SmtpException(client.Greeting);
+        }
+
+        return client;
+    }
+
+    /// <summary>EHLO (LHLO for LMTP) with <see cref="SmtpRelayClientOptions.ClientName"/>; falls back to HELO when an SMTP server refuses EHLO.</summary>
+    public async Task<SmtpReply> HelloAsync(CancellationToken cancellationToken)
+    {
+        string verb = _options.Lmtp ? "LHLO" : "EHLO";
+        SmtpReply reply = await RunAsync($"{verb} {_options.ClientName}", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        if (reply.IsPositiveCompletion)
+        {
+            Capabilities = SmtpCapabilities.FromEhloReply(reply);
+            return reply;
+        }
+
+        Capabilities = SmtpCapabilities.None;
+        if (_options.Lmtp || reply.Code is not (500 or 501 or 502 or 504 or 550))
+        {
+            return reply;
+        }
+
+        return await RunAsync($"HELO {_options.ClientName}", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends XFORWARD with the attributes the server announced (others are left out), xtext-encoded, null as
+    /// "[UNAVAILABLE]", split over several commands to keep each line within the limit. Returns the first
+    /// non-2yz reply, or the last reply; null when nothing was sent (no XFORWARD support or no attribute to send).
+    /// </summary>
+    public async Task<SmtpReply?> SendXforwardAsync(IEnumerable<KeyValuePair<string, string?>> attributes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(attributes);
+        IReadOnlySet<string> announced = Capabilities.XforwardAttributes;
+        var lines = new List<string>();
+        var line = new StringBuilder("XFORWARD");
+        foreach ((string name, string? value) in attributes)
+        {
+            string upper = name.ToUpperInvariant();
+            if (!announced.Contains(upper))
+            {
+                continue;
+            }
+
+            string token = $" {upper}={EncodeXforwardValue(value)}";
+            if (token.Length + "XFORWARD".Length + 2 > _options.MaxCommandLineLength)
+            {
+                token = $" {upper}=[UNAVAILABLE]";
+            }
+
+            if (line.Length + token.Length + 2 > _options.MaxCommandLineLength)
+            {
+                lines.Add(line.ToString());
+                line.Clear().Append("XFORWARD");
+            }
+
+            line.Append(token);
+        }
+
+        if (line.Length > "XFORWARD".Length)
+        {
+            lines.Add(line.ToString());
+        }
+
+        SmtpReply? reply = null;
+        foreach (string command in lines)
+        {
+            reply = await RunAsync(command, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+            if (!reply.IsPositiveCompletion)
+            {
+                return reply;
+            }
+        }
+
+        return reply;
+    }
+
+    private static string EncodeXforwardValue(string? value) => value switch
+    {
+        null or "" => "[UNAVAILABLE]",
+        "[UNAVAILABLE]" or "[TEMPUNAVAIL]" => value,
+        _ => Xtext.Encode(value),
+    };
+
+    /// <summary>MAIL FROM:&lt;reversePath&gt; followed by the raw ESMTP parameters, if any.</summary>
+    public async Task<SmtpReply> MailAsync(string reversePath, string? parameters, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(reversePath);
+        _acceptedRecipients = 0;
+        return await RunAsync(WithParameters($"MAIL FROM:<{reversePath}>", parameters), _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Relays a MAIL command as the server parsed it, parameters untouched.</summary>
+    public Task<SmtpReply> MailAsync(MailFromCommand mail, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mail);
+        return MailAsync(mail.ReversePath, mail.RawParameters, cancellationToken);
+    }
+
+    /// <summary>RCPT TO:&lt;forwardPath&gt; followed by the raw parameters; a 2yz reply counts the recipient as accepted.</summary>
+    public async Task<SmtpReply> RcptAsync(string forwardPath, string? parameters, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(forwardPath);
+        SmtpReply reply = await RunAsync(WithParameters($"RCPT TO:<{forwardPath}>", parameters), _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        if (reply.IsPositiveCompletion)
+        {
+            _acceptedRecipients++;
+        }
+
+        return reply;
+    }
+
+    public Task<SmtpReply> RcptAsync(RcptToCommand rcpt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(rcpt);
+        return RcptAsync(rcpt.ForwardPath, rcpt.RawParameters, cancellationToken);
+    }
+
+    private static string WithParameters(string command, string? parameters) =>
+        string.IsNullOrWhiteSpace(parameters) ? command : $"{command} {parameters.Trim()}";
+
+    /// <summary>
+    /// DATA, then the message (lines end in CRLF; dot-stuffed here, the last line ended if needed), then the
+    /// final dot; returns the final reply, or the refusal of DATA itself. SMTP only: LMTP uses <see cref="LmtpDataAsync"/>.
+    /// </summary>
+    public async Task<SmtpReply> DataAsync(Stream message, CancellationToken cancellationToken)
+    {
+        if (_options.Lmtp)
+        {
+            throw new InvalidOperationException("An LMTP server answers DATA once per recipient: use LmtpDataAsync.");
+        }
+
+        IReadOnlyList<SmtpReply> replies = await SendDataAsync(message, 1, cancellationToken).ConfigureAwait(false);
+        return replies[0];
+    }
+
+    /// <summary>LMTP DATA: one reply per accepted recipient, in RCPT order (or the single refusal of DATA itself).</summary>
+    public Task<IReadOnlyList<SmtpReply>> LmtpDataAsync(Stream message, CancellationToken cancellationToken)
+    {
+        if (!_options.Lmtp)
+        {
+            throw new InvalidOperationException("LmtpDataAsync needs an LMTP client (SmtpRelayClientOptions.Lmtp).");
+        }
+
+        return SendDataAsync(message, _acceptedRecipients, cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<SmtpReply>> SendDataAsync(Stream message, int expectedReplies, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        SmtpReply start = await RunAsync("DATA", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        if (start.Code != 354)
+        {
+            _acceptedRecipients = 0;
+            return [start];
+        }
+
+        Enter();
+        try
+        {
+            await SendMessageAsync(message, cancellationToken).ConfigureAwait(false);
+            var replies = new SmtpReply[Math.Max(1, expectedReplies)];
+            for (int i = 0; i < replies.Length; i++)
+            {
+                replies[i] = await ReadReplyAsync(_options.DataTimeout, cancellationToken).ConfigureAwait(false);
+            }
+
+            _acceptedRecipients = 0;
+            return replies;
+        }
+        catch
+        {
+            Abort();
+            throw;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private async Task SendMessageAsync(Stream message, CancellationToken cancellationToken)
+    {
+        var writer = new DotWriter(_output);
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(65536);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                int n = await message.ReadAsync(chunk, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                timeout.CancelAfter(_options.CommandTimeout);
+                await writer.WriteAsync(chunk.AsMemory(0, n), timeout.Token).ConfigureAwait(false);
+                timeout.TryReset();
+            }
+
+            // Only a source read to its end gets the final dot.
+            timeout.CancelAfter(_options.CommandTimeout);
+            await writer.CompleteAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException("Timed out sending the message.", e);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+    }
+
+    public async Task<SmtpReply> RsetAsync(CancellationToken cancellationToken)
+    {
+        SmtpReply reply = await RunAsync("RSET", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        _acceptedRecipients = 0;
+        return reply;
+    }
+
+    public Task<SmtpReply> NoopAsync(CancellationToken cancellationToken) =>
+        RunAsync("NOOP", _options.CommandTimeout, cancellationToken);
+
+    /// <summary>QUIT and close. The connection is closed even when the server does not answer.</summary>
+    public async Task<SmtpReply> QuitAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunAsync("QUIT", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Sends any raw command line (no CR/LF) and returns its reply.</summary>
+    public Task<SmtpReply> SendCommandAsync(string commandLine, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(commandLine);
+        return RunAsync(commandLine, _options.CommandTimeout, cancellationToken);
+    }
+
+    /// <summary>Drops the connection at once: no QUIT, no final dot.</summary>
+    public void Abort()
+    {
+        _broken = true;
+        _stream.Dispose();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        await _input.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await _output.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // Nothing to flush to a closed connection.
+        }
+
+        await _stream.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Writes one command (or none, for the greeting) and reads its reply; any failure aborts the connection.</summary>
+    private async Task<SmtpReply> RunAsync(string? command, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (command is not null && command.AsSpan().IndexOfAny("\r\n\0") >= 0)
+        {
+            throw new ArgumentException("SMTP command text cannot contain CR, LF or NUL.", nameof(command));
+        }
+
+        Enter();
+        try
+        {
+            if (command is not null)
+            {
+                int max = Encoding.UTF8.GetMaxByteCount(command.Length) + 2;
+                Span<byte> span = _output.GetSpan(max);
+                int n = Encoding.UTF8.GetBytes(command, span);
+                span[n++] = (byte)'\r';
+                span[n++] = (byte)'\n';
+                _output.Advance(n);
+                using var writeTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                writeTimeout.CancelAfter(timeout);
+                await _output.FlushAsync(writeTimeout.Token).ConfigureAwait(false);
+            }
+
+            return await ReadReplyAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not ArgumentException)
+        {
+            Abort();
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"No reply to {Verb(command)} within {timeout}.", e);
+            }
+
+            throw;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private static string Verb(string? command) => command is null ? "the greeting" : command.Split(' ', 2)[0];
+
+    private async Task<SmtpReply> ReadReplyAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var readTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        readTimeout.CancelAfter(timeout);
+        while (true)
+        {
+            ReadResult result = await _input.ReadAsync(readTimeout.Token).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            SmtpReply? reply;
+            try
+            {
+                if (_options.ReplyParser.TryParse(ref buffer, out reply))
+                {
+                    _input.AdvanceTo(buffer.Start);
+                    return reply;
+                }
+            }
+            catch (SmtpProtocolException)
+            {
+                _input.AdvanceTo(buffer.End);
+                throw;
+            }
+
+            _input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                throw new SmtpProtocolException("The server closed the connection without a complete reply.");
+            }
+        }
+    }
+
+    private void Enter()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_broken)
+        {
+            throw new InvalidOperationException("The connection was aborted after an earlier failure.");
+        }
+
+        if (Interlocked.Exchange(ref _busy, 1) == 1)
+        {
+            throw new InvalidOperationException("SmtpRelayClient runs one command at a time.");
+        }
+    }
+
+    private void Exit() => Volatile.Write(ref _busy, 0);
+}

@@ -1,0 +1,225 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Detach.Smtp;
+
+/// <summary>
+/// Accepts TCP (or unix socket) connections and runs one <see cref="SmtpSession"/> per connection.
+/// Over <see cref="SmtpServerOptions.MaxConnections"/> a connection gets 421 4.3.2 and is closed.
+/// Cancelling <see cref="RunAsync"/> stops accepting, has idle sessions answer 421 4.3.2, waits
+/// <see cref="SmtpServerOptions.ShutdownGracePeriod"/> for busy ones, then drops what is left.
+/// </summary>
+public sealed class SmtpServer : IAsyncDisposable
+{
+    private static readonly byte[] TooManyConnections = "421 4.3.2 Too many connections, try again later\r\n"u8.ToArray();
+    private readonly SmtpServerOptions _options;
+    private readonly ISmtpBackend _backend;
+    private readonly ILogger _logger;
+    private readonly List<Socket> _listeners = [];
+    private readonly ConcurrentDictionary<long, (Socket Socket, Task Task)> _sessions = new();
+    private long _nextSession;
+    private int _active;
+
+    public SmtpServer(SmtpServerOptions options, ISmtpBackend backend, ILogger<SmtpServer>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(backend);
+        options.Validate();
+        if (options.EndPoints.Count == 0)
+        {
+            throw new ArgumentException("No endpoint to listen on.", nameof(options));
+        }
+
+        _options = options;
+        _backend = backend;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The bound endpoints (with the real port when 0 was asked for), once started.</summary>
+    public IReadOnlyList<EndPoint> LocalEndPoints => _listeners.Select(l => l.LocalEndPoint!).ToArray();
+
+    /// <summary>Sessions running now.</summary>
+    public int ActiveSessions => Volatile.Read(ref _active);
+
+    /// <summary>Binds and listens; <see cref="RunAsync"/> calls it when needed.</summary>
+    public void Start()
+    {
+        if (_listeners.Count > 0)
+        {
+            return;
+        }
+
+        foreach (EndPoint endPoint in _options.EndPoints)
+        {
+            bool unix = endPoint is UnixDomainSocketEndPoint;
+            var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, unix ? ProtocolType.Unspecified : ProtocolType.Tcp);
+            try
+            {
+                if (!unix)
+                {
+                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                }
+
+                socket.Bind(endPoint);
+                socket.Listen(512);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+
+            _listeners.Add(socket);
+            SmtpLog.Listening(_logger, socket.LocalEndPoint?.ToString() ?? endPoint.ToString()!);
+        }
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        Start();
+        Task[] loops = _listeners.Select(l => AcceptLoopAsync(l, cancellationToken)).ToArray();
+        try
+        {
+            await Task.WhenAll(loops).ConfigureAwait(false);
+        }
+        finally
+        {
+            await DrainSessionsAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, CancellationToken stopping)
+    {
+        using CancellationTokenRegistration stop = stopping.Register(listener.Dispose);
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(stopping).ConfigureAwait(false);
+            }
+            catch (Exception) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+            {
+                continue;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                SmtpLog.ListenerFailed(_logger, listener.LocalEndPoint?.ToString() ?? "?", e);
+                throw;
+            }
+
+            if (Interlocked.Increment(ref _active) > _options.MaxConnections)
+            {
+                Interlocked.Decrement(ref _active);
+                SmtpLog.ConnectionLimit(_logger, client.RemoteEndPoint?.ToString(), _options.MaxConnections);
+                _ = RefuseAsync(client);
+                continue;
+            }
+
+            long id = Interlocked.Increment(ref _nextSession);
+            if (client.AddressFamily != AddressFamily.Unix)
+            {
+                client.NoDelay = true;
+            }
+
+            // Registered before it starts, so a session that ends at once still finds its entry to remove.
+            var start = new Task<Task>(() => RunSessionAsync(id, client, stopping));
+            _sessions[id] = (client, start.Unwrap());
+            start.Start(TaskScheduler.Default);
+        }
+    }
+
+    private static async Task RefuseAsync(Socket client)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await client.SendAsync(TooManyConnections, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            client.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The refused client is gone already.
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
+    private async Task RunSessionAsync(long id, Socket client, CancellationToken stopping)
+    {
+        string sessionId = id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            await using var stream = new NetworkStream(client, ownsSocket: true);
+            var context = new SmtpSessionContext(sessionId, client.RemoteEndPoint, client.LocalEndPoint);
+            var session = new SmtpSession(stream, context, _backend, _options, _logger);
+            await session.RunAsync(stopping).ConfigureAwait(false);
+            try
+            {
+                client.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // Already closed by the peer.
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            SmtpLog.SessionFailed(_logger, sessionId, e);
+        }
+        finally
+        {
+            client.Dispose();
+            _sessions.TryRemove(id, out _);
+            Interlocked.Decrement(ref _active);
+        }
+    }
+
+    private async Task DrainSessionsAsync()
+    {
+        Task[] running = _sessions.Values.Select(s => s.Task).ToArray();
+        if (running.Length > 0)
+        {
+            Task all = Task.WhenAll(running);
+            await Task.WhenAny(all, Task.Delay(_options.ShutdownGracePeriod)).ConfigureAwait(false);
+            foreach ((Socket socket, Task _) in _sessions.Values)
+            {
+                socket.Dispose();
+            }
+
+            try
+            {
+                await all.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Sessions log their own failures.
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (Socket listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        foreach ((Socket socket, Task _) in _sessions.Values)
+        {
+            socket.Dispose();
+        }
+
+        await Task.WhenAll(_sessions.Values.Select(s => s.Task)).ConfigureAwait(false);
+    }
+
+}

@@ -1,0 +1,49 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Detach.Smtp;
+
+/// <summary>Configuration of <see cref="SmtpServer"/> and <see cref="SmtpSession"/>.</summary>
+public sealed class SmtpServerOptions
+{
+    /// <summary>Where to listen: <see cref="IPEndPoint"/> (port 0 picks one) or <see cref="System.Net.Sockets.UnixDomainSocketEndPoint"/>.</summary>
+    public IList<EndPoint> EndPoints { get; } = [];
+
+    /// <summary>Name in the banner and the EHLO reply.</summary>
+    public string ServerName { get; set; } = "localhost";
+
+    /// <summary>Speak LMTP (RFC 2033): LHLO instead of HELO/EHLO, one DATA reply per recipient.</summary>
+    public bool Lmtp { get; set; }
+
+    /// <summary>Concurrent sessions; more connections get 421 4.3.2 at accept.</summary>
+    public int MaxConnections { get; set; } = 100;
+
+    public SmtpLimits Limits { get; set; } = new();
+
+    /// <summary>Clients allowed to send XFORWARD and XCLIENT (Postfix's smtpd_authorized_xforward_hosts).</summary>
+    public IList<IPNetwork> AuthorizedForwarders { get; } = [];
+
+    /// <summary>Certificate (with private key) for STARTTLS; null means STARTTLS is not offered.</summary>
+    public X509Certificate2? Certificate { get; set; }
+
+    /// <summary>Announce DSN (RFC 3461) and pass RET/ENVID/NOTIFY/ORCPT through to the backend.</summary>
+    public bool Dsn { get; set; } = true;
+
+    /// <summary>How long shutdown waits for busy sessions before it drops them.</summary>
+    public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
+
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Limits);
+        Limits.Validate();
+        if (string.IsNullOrWhiteSpace(ServerName) || ServerName.AsSpan().IndexOfAny(" \r\n") >= 0)
+        {
+            throw new ArgumentException("ServerName must be a host name without spaces.", nameof(ServerName));
+        }
+
+        if (MaxConnections < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "Must be at least 1.");
+        }
+    }
+}

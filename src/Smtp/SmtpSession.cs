@@ -1,0 +1,950 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Detach.Smtp;
+
+/// <summary>
+/// One SMTP/LMTP server connection over a stream. Commands are parsed from whatever is buffered before
+/// more is read, and replies are flushed only when the input is drained, so pipelined clients get their
+/// replies in one write, as from Postfix. <see cref="RunAsync"/> returns when the client quits, the
+/// connection drops, a limit closes it, or shutdown is requested while the client is idle (421 4.3.2).
+/// The caller owns and disposes the stream it passed in.
+/// </summary>
+public sealed class SmtpSession
+{
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private static readonly string[] XforwardNames = ["NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"];
+    private static readonly string[] XclientNames = ["NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"];
+
+    private readonly Stream _transport;
+    private readonly ISmtpBackend _backend;
+    private readonly SmtpServerOptions _options;
+    private readonly SmtpLimits _limits;
+    private readonly ILogger _logger;
+    private Stream _stream;
+    private PipeReader _input;
+    private PipeWriter _output;
+    private ISmtpSessionHandler? _handler;
+    private ISmtpTransaction? _transaction;
+    private int _recipients;
+    private int _accepted;
+    private int _errors;
+    private bool _closing;
+    private string _endReason = "quit";
+    private CancellationToken _stopping;
+    private CancellationToken _sessionToken;
+    private CancellationTokenSource? _sessionTimeout;
+    private CancellationTokenSource? _readTimeout;
+
+    public SmtpSession(Stream stream, SmtpSessionContext context, ISmtpBackend backend, SmtpServerOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _transport = stream;
+        _stream = stream;
+        Context = context;
+        _backend = backend;
+        _options = options;
+        _limits = options.Limits;
+        _logger = logger ?? NullLogger.Instance;
+        context.IsLmtp = options.Lmtp;
+        context.IsForwardingAuthorized = IsAuthorized(context.RemoteEndPoint, options.AuthorizedForwarders);
+        _input = CreateReader(stream);
+        _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+    }
+
+    public SmtpSessionContext Context { get; }
+
+    private string Name => _options.ServerName;
+
+    /// <param name="stopping">Graceful stop: the session ends with 421 4.3.2 the next time it waits for a command.</param>
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        _stopping = stopping;
+        using var sessionTimeout = new CancellationTokenSource(_limits.SessionTimeout);
+        using var readTimeout = CancellationTokenSource.CreateLinkedTokenSource(stopping, sessionTimeout.Token);
+        _sessionTimeout = sessionTimeout;
+        _readTimeout = readTimeout;
+        _sessionToken = sessionTimeout.Token;
+        SmtpLog.SessionStarted(_logger, Context.SessionId, Context.RemoteEndPoint?.ToString());
+        try
+        {
+            if (await OpenHandlerAsync().ConfigureAwait(false))
+            {
+                Reply(new SmtpReply(220, null, $"{Name} {(_options.Lmtp ? "LMTP" : "ESMTP")} Detach"));
+                while (!_closing)
+                {
+                    string? line = await ReadCommandAsync().ConfigureAwait(false);
+                    if (line is null)
+                    {
+                        break;
+                    }
+
+                    await DispatchAsync(line).ConfigureAwait(false);
+                }
+            }
+
+            await _output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (sessionTimeout.IsCancellationRequested)
+        {
+            _endReason = "session timeout";
+            await TryCloseWithAsync(new SmtpReply(421, "4.4.2", $"{Name} Error: session timeout exceeded")).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or OperationCanceledException or AuthenticationException)
+        {
+            _endReason = "connection lost";
+            SmtpLog.ConnectionLost(_logger, Context.SessionId, e);
+        }
+        finally
+        {
+            await EndTransactionAsync().ConfigureAwait(false);
+            if (_handler is not null)
+            {
+                try
+                {
+                    await _handler.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    SmtpLog.BackendFailed(_logger, Context.SessionId, "session dispose", e);
+                }
+            }
+
+            await _input.CompleteAsync().ConfigureAwait(false);
+            await _output.CompleteAsync().ConfigureAwait(false);
+            if (!ReferenceEquals(_stream, _transport))
+            {
+                await _stream.DisposeAsync().ConfigureAwait(false);
+            }
+
+            SmtpLog.SessionEnded(_logger, Context.SessionId, _endReason);
+        }
+    }
+
+    private async ValueTask<bool> OpenHandlerAsync()
+    {
+        try
+        {
+            _handler = await _backend.OpenSessionAsync(Context, _sessionToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (SmtpException e)
+        {
+            Reply(e.Reply);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            SmtpLog.BackendFailed(_logger, Context.SessionId, "session open", e);
+            Reply(new SmtpReply(421, "4.3.0", $"{Name} Service not available, try again later"));
+        }
+
+        _endReason = "refused by backend";
+        return false;
+    }
+
+    private static PipeReader CreateReader(Stream stream) =>
+        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16384, minimumReadSize: 4096, leaveOpen: true));
+
+    private static bool IsAuthorized(EndPoint? remote, IList<IPNetwork> networks)
+    {
+        if (remote is not IPEndPoint ip)
+        {
+            return false;
+        }
+
+        IPAddress address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
+        foreach (IPNetwork network in networks)
+        {
+            if (network.Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // ---- reading commands ------------------------------------------------------------------------
+
+    /// <summary>The next command line, or null when the session must end (the reason was already written).</summary>
+    private async ValueTask<string?> ReadCommandAsync()
+    {
+        bool skipping = false;
+        bool needMore = false;
+        while (true)
+        {
+            ReadResult result;
+            if (needMore || !_input.TryRead(out result))
+            {
+                // Nothing left to parse: this is where pipelined replies go out in one write.
+                await _output.FlushAsync(_sessionToken).ConfigureAwait(false);
+                ReadResult? read = await ReadWithTimeoutAsync().ConfigureAwait(false);
+                if (read is null)
+                {
+                    return null;
+                }
+
+                result = read.Value;
+            }
+
+            needMore = false;
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            if (skipping)
+            {
+                bool done = SmtpCommandReader.SkipToLineEnd(ref buffer);
+                _input.AdvanceTo(buffer.Start);
+                if (done)
+                {
+                    skipping = false;
+                    Error(new SmtpReply(500, "5.5.2", "Error: line too long"));
+                    if (_closing)
+                    {
+                        return null;
+                    }
+                }
+                else if (result.IsCompleted)
+                {
+                    return Lost();
+                }
+                else
+                {
+                    needMore = true;
+                }
+
+                continue;
+            }
+
+            switch (SmtpCommandReader.TryReadLine(ref buffer, _limits.MaxCommandLineLength, out ReadOnlySequence<byte> line))
+            {
+                case LineStatus.Complete:
+                    string? text = Decode(line);
+                    _input.AdvanceTo(buffer.Start);
+                    if (text is not null)
+                    {
+                        return text;
+                    }
+
+                    Error(new SmtpReply(500, "5.5.2", "Error: bad UTF-8 or NUL in command"));
+                    break;
+                case LineStatus.TooLongComplete:
+                    _input.AdvanceTo(buffer.Start);
+                    Error(new SmtpReply(500, "5.5.2", "Error: line too long"));
+                    break;
+                case LineStatus.TooLongPartial:
+                    _input.AdvanceTo(buffer.Start);
+                    skipping = true;
+                    needMore = true;
+                    break;
+                default:
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                    if (result.IsCompleted)
+                    {
+                        return Lost();
+                    }
+
+                    needMore = true;
+                    break;
+            }
+
+            if (_closing)
+            {
+                return null;
+            }
+        }
+    }
+
+    private string? Lost()
+    {
+        _endReason = "client closed without QUIT";
+        return null;
+    }
+
+    private async ValueTask<ReadResult?> ReadWithTimeoutAsync()
+    {
+        CancellationTokenSource timeout = _readTimeout!;
+        timeout.CancelAfter(_limits.IdleTimeout);
+        try
+        {
+            return await _input.ReadAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+            SmtpReply reply;
+            if (_stopping.IsCancellationRequested)
+            {
+                _endReason = "shutdown";
+                reply = new SmtpReply(421, "4.3.2", $"{Name} Service shutting down, closing transmission channel");
+            }
+            else if (_sessionTimeout!.IsCancellationRequested)
+            {
+                _endReason = "session timeout";
+                reply = new SmtpReply(421, "4.4.2", $"{Name} Error: session timeout exceeded");
+            }
+            else
+            {
+                _endReason = "idle timeout";
+                reply = new SmtpReply(421, "4.4.2", $"{Name} Error: timeout exceeded");
+            }
+
+            await TryCloseWithAsync(reply).ConfigureAwait(false);
+            return null;
+        }
+        finally
+        {
+            timeout.TryReset();
+        }
+    }
+
+    private async ValueTask TryCloseWithAsync(SmtpReply reply)
+    {
+        _closing = true;
+        SmtpLog.SessionClosed(_logger, Context.SessionId, _endReason);
+        try
+        {
+            Reply(reply);
+            using var flushTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _output.FlushAsync(flushTimeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client is gone or stuck; closing is all that is left.
+        }
+    }
+
+    private static string? Decode(ReadOnlySequence<byte> line)
+    {
+        try
+        {
+            string text = StrictUtf8.GetString(line);
+            return text.Contains('\0', StringComparison.Ordinal) ? null : text;
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
+    // ---- replies -----------------------------------------------------------------------------------
+
+    private void Reply(SmtpReply reply) => reply.WriteTo(_output);
+
+    /// <summary>A protocol error: counted, and the session closes with 421 once there are too many.</summary>
+    private void Error(SmtpReply reply)
+    {
+        Reply(reply);
+        if (++_errors >= _limits.MaxErrors)
+        {
+            _closing = true;
+            _endReason = "too many errors";
+            SmtpLog.SessionClosed(_logger, Context.SessionId, _endReason);
+            Reply(new SmtpReply(421, "4.7.0", $"{Name} Error: too many errors"));
+        }
+    }
+
+    // ---- commands ------------------------------------------------------------------------------------
+
+    private async ValueTask DispatchAsync(string line)
+    {
+        int space = line.IndexOf(' ', StringComparison.Ordinal);
+        string verb = (space < 0 ? line : line[..space]).ToUpperInvariant();
+        string args = space < 0 ? "" : line[(space + 1)..].Trim(' ');
+        switch (verb)
+        {
+            case "EHLO" or "HELO" when !_options.Lmtp:
+            case "LHLO" when _options.Lmtp:
+                await HelloAsync(verb, args).ConfigureAwait(false);
+                break;
+            case "MAIL":
+                await MailAsync(args).ConfigureAwait(false);
+                break;
+            case "RCPT":
+                await RcptAsync(args).ConfigureAwait(false);
+                break;
+            case "DATA":
+                await DataAsync(args).ConfigureAwait(false);
+                break;
+            case "RSET":
+                await EndTransactionAsync().ConfigureAwait(false);
+                Reply(new SmtpReply(250, "2.0.0", "Ok"));
+                break;
+            case "NOOP":
+                Reply(new SmtpReply(250, "2.0.0", "Ok"));
+                break;
+            case "QUIT":
+                Reply(new SmtpReply(221, "2.0.0", "Bye"));
+                _closing = true;
+                break;
+            case "VRFY":
+                if (args.Length == 0)
+                {
+                    Error(new SmtpReply(501, "5.5.4", "Syntax: VRFY address"));
+                }
+                else
+                {
+                    Reply(new SmtpReply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery"));
+                }
+
+                break;
+            case "HELP":
+                Reply(new SmtpReply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP"));
+                break;
+            case "STARTTLS":
+                await StartTlsAsync(args).ConfigureAwait(false);
+                break;
+            case "XFORWARD":
+                await XforwardAsync(args).ConfigureAwait(false);
+                break;
+            case "XCLIENT":
+                await XclientAsync(args).ConfigureAwait(false);
+                break;
+            case "EXPN" or "ETRN" or "TURN" or "AUTH" or "BDAT":
+                Error(new SmtpReply(502, "5.5.1", "Error: command not implemented"));
+                break;
+            default:
+                Error(new SmtpReply(500, "5.5.2", "Error: command not recognized"));
+                break;
+        }
+    }
+
+    private async ValueTask HelloAsync(string verb, string args)
+    {
+        if (args.Length == 0 || args.Contains(' ', StringComparison.Ordinal))
+        {
+            Error(new SmtpReply(501, "5.5.4", $"Syntax: {verb} hostname"));
+            return;
+        }
+
+        await EndTransactionAsync().ConfigureAwait(false);
+        Context.HeloName = args;
+        Context.HeloVerb = verb;
+        SmtpReply? custom = await CallBackendAsync("hello", ct => _handler!.HelloAsync(new HelloCommand(verb, args), ct)).ConfigureAwait(false);
+        if (custom is not null)
+        {
+            if (!custom.IsPositiveCompletion)
+            {
+                Context.HeloName = null;
+                Context.HeloVerb = null;
+            }
+
+            Reply(custom);
+            return;
+        }
+
+        if (verb == "HELO")
+        {
+            Reply(new SmtpReply(250, null, Name));
+            return;
+        }
+
+        var lines = new List<string> { Name, "PIPELINING", $"SIZE {_limits.MaxMessageSize}" };
+        if (_options.Certificate is not null && !Context.IsTls)
+        {
+            lines.Add("STARTTLS");
+        }
+
+        lines.Add("ENHANCEDSTATUSCODES");
+        lines.Add("8BITMIME");
+        if (_options.Dsn)
+        {
+            lines.Add("DSN");
+        }
+
+        lines.Add("SMTPUTF8");
+        if (Context.IsForwardingAuthorized)
+        {
+            lines.Add("XFORWARD " + string.Join(' ', XforwardNames));
+            lines.Add("XCLIENT " + string.Join(' ', XclientNames));
+        }
+
+        Reply(new SmtpReply(250, null, lines));
+    }
+
+    private async ValueTask MailAsync(string args)
+    {
+        if (Context.HeloName is null)
+        {
+            Error(new SmtpReply(503, "5.5.1", $"Error: send {(_options.Lmtp ? "LHLO" : "HELO/EHLO")} first"));
+            return;
+        }
+
+        if (_transaction is not null)
+        {
+            Error(new SmtpReply(503, "5.5.1", "Error: nested MAIL command"));
+            return;
+        }
+
+        string? syntax = SmtpCommandSyntax.TryParsePathAndParameters(args, "FROM:", out string path, out string raw, out List<SmtpParameter> parameters);
+        if (syntax is not null)
+        {
+            Error(new SmtpReply(501, "5.5.4", syntax));
+            return;
+        }
+
+        var mail = new MailFromCommand(path, raw, parameters);
+        SmtpReply? refusal = CheckMailParameters(mail);
+        if (refusal is not null)
+        {
+            if (refusal.Code is 501 or 555)
+            {
+                Error(refusal);
+            }
+            else
+            {
+                Reply(refusal);
+            }
+
+            return;
+        }
+
+        MailResult? result = null;
+        SmtpReply? failure = await CallBackendAsync("MAIL", async ct =>
+        {
+            result = await _handler!.BeginTransactionAsync(mail, ct).ConfigureAwait(false);
+            return null;
+        }).ConfigureAwait(false);
+        if (failure is not null || result is null)
+        {
+            Reply(failure ?? TryLater);
+            return;
+        }
+
+        _transaction = result.Transaction;
+        _mailSmtpUtf8 = mail.SmtpUtf8;
+        _recipients = 0;
+        _accepted = 0;
+        Reply(result.Reply);
+    }
+
+    private bool _mailSmtpUtf8;
+
+    private SmtpReply? CheckMailParameters(MailFromCommand mail)
+    {
+        if (!mail.SmtpUtf8 && !Ascii.IsValid(mail.ReversePath))
+        {
+            return new SmtpReply(553, "5.6.7", "Error: must declare SMTPUTF8 to send UTF-8 addresses");
+        }
+
+        foreach (SmtpParameter p in mail.Parameters)
+        {
+            switch (p.Keyword.ToUpperInvariant())
+            {
+                case "SIZE":
+                    if (p.Value is null || !long.TryParse(p.Value, System.Globalization.NumberStyles.None, null, out long size))
+                    {
+                        return new SmtpReply(501, "5.5.4", "Bad SIZE parameter");
+                    }
+
+                    if (size > _limits.MaxMessageSize)
+                    {
+                        return new SmtpReply(552, "5.3.4", "Message size exceeds fixed limit");
+                    }
+
+                    break;
+                case "BODY":
+                    if (p.Value is null || !(p.Value.Equals("7BIT", StringComparison.OrdinalIgnoreCase) || p.Value.Equals("8BITMIME", StringComparison.OrdinalIgnoreCase)))
+                    {
+                        return new SmtpReply(501, "5.5.4", "Bad BODY parameter");
+                    }
+
+                    break;
+                case "SMTPUTF8":
+                    if (p.Value is not null)
+                    {
+                        return new SmtpReply(501, "5.5.4", "Bad SMTPUTF8 parameter");
+                    }
+
+                    break;
+                case "RET" when _options.Dsn:
+                    if (p.Value is null || !(p.Value.Equals("FULL", StringComparison.OrdinalIgnoreCase) || p.Value.Equals("HDRS", StringComparison.OrdinalIgnoreCase)))
+                    {
+                        return new SmtpReply(501, "5.5.4", "Bad RET parameter");
+                    }
+
+                    break;
+                case "ENVID" when _options.Dsn:
+                    if (p.Value is null || !Xtext.TryDecode(p.Value, out _))
+                    {
+                        return new SmtpReply(501, "5.5.4", "Bad ENVID parameter");
+                    }
+
+                    break;
+                default:
+                    return new SmtpReply(555, "5.5.4", $"Unsupported option: {p.Keyword}");
+            }
+        }
+
+        return null;
+    }
+
+    private async ValueTask RcptAsync(string args)
+    {
+        if (_transaction is null)
+        {
+            Error(new SmtpReply(503, "5.5.1", "Error: need MAIL command"));
+            return;
+        }
+
+        string? syntax = SmtpCommandSyntax.TryParsePathAndParameters(args, "TO:", out string path, out string raw, out List<SmtpParameter> parameters);
+        if (syntax is not null || path.Length == 0)
+        {
+            Error(new SmtpReply(501, "5.5.4", syntax ?? "Syntax error in address: empty"));
+            return;
+        }
+
+        foreach (SmtpParameter p in parameters)
+        {
+            bool known = _options.Dsn && (p.Keyword.Equals("NOTIFY", StringComparison.OrdinalIgnoreCase) || p.Keyword.Equals("ORCPT", StringComparison.OrdinalIgnoreCase));
+            if (!known || p.Value is null)
+            {
+                Error(new SmtpReply(555, "5.5.4", $"Unsupported option: {p.Keyword}"));
+                return;
+            }
+        }
+
+        if (!_mailSmtpUtf8 && !Ascii.IsValid(path))
+        {
+            Reply(new SmtpReply(553, "5.6.7", "Error: must declare SMTPUTF8 to send UTF-8 addresses"));
+            return;
+        }
+
+        if (_recipients >= _limits.MaxRecipients)
+        {
+            Reply(new SmtpReply(452, "4.5.3", "Error: too many recipients"));
+            return;
+        }
+
+        _recipients++;
+        var rcpt = new RcptToCommand(path, raw, parameters);
+        ISmtpTransaction transaction = _transaction;
+        SmtpReply reply = await CallBackendReplyAsync("RCPT", ct => transaction.AddRecipientAsync(rcpt, ct)).ConfigureAwait(false) ?? TryLater;
+        if (reply.IsPositiveCompletion)
+        {
+            _accepted++;
+        }
+
+        Reply(reply);
+    }
+
+    private async ValueTask DataAsync(string args)
+    {
+        if (_transaction is null)
+        {
+            Error(new SmtpReply(503, "5.5.1", "Error: need RCPT command"));
+            return;
+        }
+
+        if (args.Length > 0)
+        {
+            Error(new SmtpReply(501, "5.5.4", "Syntax: DATA"));
+            return;
+        }
+
+        if (_accepted == 0)
+        {
+            Reply(new SmtpReply(554, "5.5.1", "Error: no valid recipients"));
+            return;
+        }
+
+        Reply(new SmtpReply(354, null, "End data with <CR><LF>.<CR><LF>"));
+        await _output.FlushAsync(_sessionToken).ConfigureAwait(false);
+
+        ISmtpTransaction transaction = _transaction;
+        using var message = new DotReader(_input, _limits.MaxMessageSize, _limits.MaxTextLineLength, _limits.IdleTimeout, _sessionToken);
+        IReadOnlyList<SmtpReply> replies;
+        try
+        {
+            replies = await CallDataAsync(transaction, message).ConfigureAwait(false);
+            if (!message.IsBroken)
+            {
+                await message.DrainAsync(_sessionToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception) when (message.IsBroken)
+        {
+            // Reported below.
+            replies = [];
+        }
+
+        if (message.IsBroken)
+        {
+            await EndTransactionAsync().ConfigureAwait(false);
+            if (message.TimedOut)
+            {
+                _endReason = "idle timeout in DATA";
+                await TryCloseWithAsync(new SmtpReply(421, "4.4.2", $"{Name} Error: timeout exceeded")).ConfigureAwait(false);
+            }
+            else
+            {
+                _closing = true;
+                _endReason = "connection lost in DATA";
+            }
+
+            return;
+        }
+
+        if (message.LimitError is { } limit)
+        {
+            replies = Repeat(limit);
+        }
+
+        SmtpLog.DataDone(_logger, Context.SessionId, replies[0].Code, message.MessageSize);
+        await EndTransactionAsync().ConfigureAwait(false);
+        foreach (SmtpReply reply in replies)
+        {
+            Reply(reply);
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<SmtpReply>> CallDataAsync(ISmtpTransaction transaction, DotReader message)
+    {
+        try
+        {
+            if (_options.Lmtp && transaction is ILmtpTransaction lmtp)
+            {
+                IReadOnlyList<SmtpReply> replies = await lmtp.LmtpDataAsync(message, _sessionToken).ConfigureAwait(false);
+                if (replies.Count == _accepted)
+                {
+                    return replies;
+                }
+
+                SmtpLog.BackendFailed(_logger, Context.SessionId, "LMTP DATA", new InvalidOperationException($"{replies.Count} replies for {_accepted} recipients."));
+                return Repeat(TryLater);
+            }
+
+            return Repeat(await transaction.DataAsync(message, _sessionToken).ConfigureAwait(false));
+        }
+        catch (SmtpException e) when (!message.IsBroken)
+        {
+            return Repeat(e.Reply);
+        }
+        catch (Exception e) when (!message.IsBroken && !(e is OperationCanceledException && _sessionToken.IsCancellationRequested))
+        {
+            SmtpLog.BackendFailed(_logger, Context.SessionId, "DATA", e);
+            return Repeat(TryLater);
+        }
+    }
+
+    private SmtpReply[] Repeat(SmtpReply reply) => Enumerable.Repeat(reply, _options.Lmtp ? _accepted : 1).ToArray();
+
+    private static SmtpReply TryLater { get; } = new(451, "4.3.0", "Error: queue file write error, try again later");
+
+    /// <summary>Calls the backend; SmtpException gives its reply, anything else 451 4.3.0.</summary>
+    private async ValueTask<SmtpReply?> CallBackendAsync(string stage, Func<CancellationToken, ValueTask<SmtpReply?>> call)
+    {
+        try
+        {
+            return await call(_sessionToken).ConfigureAwait(false);
+        }
+        catch (SmtpException e)
+        {
+            return e.Reply;
+        }
+        catch (Exception e) when (!(e is OperationCanceledException && _sessionToken.IsCancellationRequested))
+        {
+            SmtpLog.BackendFailed(_logger, Context.SessionId, stage, e);
+            return TryLater;
+        }
+    }
+
+    private async ValueTask<SmtpReply?> CallBackendReplyAsync(string stage, Func<CancellationToken, ValueTask<SmtpReply>> call) =>
+        await CallBackendAsync(stage, async ct => (SmtpReply?)await call(ct).ConfigureAwait(false)).ConfigureAwait(false);
+
+    private async ValueTask EndTransactionAsync()
+    {
+        Context.ClearForwarded();
+        ISmtpTransaction? transaction = _transaction;
+        _transaction = null;
+        _recipients = 0;
+        _accepted = 0;
+        if (transaction is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await transaction.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            SmtpLog.BackendFailed(_logger, Context.SessionId, "transaction dispose", e);
+        }
+    }
+
+    private async ValueTask StartTlsAsync(string args)
+    {
+        if (_options.Certificate is null)
+        {
+            Error(new SmtpReply(502, "5.5.1", "Error: command not implemented"));
+            return;
+        }
+
+        if (Context.IsTls)
+        {
+            Error(new SmtpReply(554, "5.5.1", "Error: TLS already active"));
+            return;
+        }
+
+        if (args.Length > 0)
+        {
+            Error(new SmtpReply(501, "5.5.4", "Syntax: STARTTLS"));
+            return;
+        }
+
+        Reply(new SmtpReply(220, "2.0.0", "Ready to start TLS"));
+        await _output.FlushAsync(_sessionToken).ConfigureAwait(false);
+
+        // Whatever the client pipelined after STARTTLS arrived in clear text before the handshake: drop it
+        // (RFC 3207 section 6, the STARTTLS command injection of CVE-2011-0411).
+        await _input.CompleteAsync().ConfigureAwait(false);
+        await _output.CompleteAsync().ConfigureAwait(false);
+        var tls = new SslStream(_transport, leaveInnerStreamOpen: true);
+        _stream = tls;
+        using (var handshakeTimeout = CancellationTokenSource.CreateLinkedTokenSource(_sessionToken))
+        {
+            handshakeTimeout.CancelAfter(_limits.IdleTimeout);
+            try
+            {
+                await tls.AuthenticateAsServerAsync(
+                    new SslServerAuthenticationOptions { ServerCertificate = _options.Certificate, ClientCertificateRequired = false },
+                    handshakeTimeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is AuthenticationException or IOException or OperationCanceledException)
+            {
+                SmtpLog.TlsFailed(_logger, Context.SessionId, e);
+                _input = CreateReader(Stream.Null);
+                _output = PipeWriter.Create(Stream.Null);
+                _closing = true;
+                _endReason = "TLS handshake failed";
+                return;
+            }
+        }
+
+        _input = CreateReader(tls);
+        _output = PipeWriter.Create(tls, new StreamPipeWriterOptions(leaveOpen: true));
+        Context.IsTls = true;
+        Context.HeloName = null;
+        Context.HeloVerb = null;
+        await EndTransactionAsync().ConfigureAwait(false);
+    }
+
+    private async ValueTask XforwardAsync(string args)
+    {
+        if (!await CheckForwardingAllowedAsync("XFORWARD", args).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        if (!TryParseAttributes(args, XforwardNames, out List<KeyValuePair<string, string>> attributes, out SmtpReply? error))
+        {
+            Error(error);
+            return;
+        }
+
+        foreach ((string name, string value) in attributes)
+        {
+            Context.SetForwarded(name, value);
+        }
+
+        SmtpReply? custom = await CallBackendAsync("XFORWARD", ct => _handler!.ForwardAsync(Context, ct)).ConfigureAwait(false);
+        Reply(custom ?? new SmtpReply(250, "2.0.0", "Ok"));
+    }
+
+    private async ValueTask XclientAsync(string args)
+    {
+        if (!await CheckForwardingAllowedAsync("XCLIENT", args).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        if (!TryParseAttributes(args, XclientNames, out List<KeyValuePair<string, string>> attributes, out SmtpReply? error))
+        {
+            Error(error);
+            return;
+        }
+
+        foreach ((string name, string value) in attributes)
+        {
+            Context.SetClient(name, value);
+        }
+
+        SmtpReply? custom = await CallBackendAsync("XCLIENT", ct => _handler!.ForwardAsync(Context, ct)).ConfigureAwait(false);
+        if (custom is not null && !custom.IsPositiveCompletion)
+        {
+            Reply(custom);
+            return;
+        }
+
+        // XCLIENT restarts the session as if the named client had connected: new greeting, new HELO.
+        Context.HeloName = null;
+        Context.HeloVerb = null;
+        Reply(new SmtpReply(220, null, $"{Name} {(_options.Lmtp ? "LMTP" : "ESMTP")} Detach"));
+    }
+
+    private async ValueTask<bool> CheckForwardingAllowedAsync(string command, string args)
+    {
+        await ValueTask.CompletedTask.ConfigureAwait(false);
+        if (!Context.IsForwardingAuthorized)
+        {
+            SmtpLog.ForwardRefused(_logger, Context.SessionId, command, Context.RemoteEndPoint?.ToString());
+            Error(new SmtpReply(550, "5.7.0", "Error: insufficient authorization"));
+            return false;
+        }
+
+        if (_transaction is not null)
+        {
+            Error(new SmtpReply(503, "5.5.1", "Error: MAIL transaction in progress"));
+            return false;
+        }
+
+        if (command == "XFORWARD" && Context.HeloName is null)
+        {
+            Error(new SmtpReply(503, "5.5.1", $"Error: send {(_options.Lmtp ? "LHLO" : "HELO/EHLO")} first"));
+            return false;
+        }
+
+        if (args.Length == 0)
+        {
+            Error(new SmtpReply(501, "5.5.4", $"Syntax: {command} attribute=value..."));
+            return false;
+        }
+
+        return true;
+    }
+
+    private static bool TryParseAttributes(string args, string[] names, out List<KeyValuePair<string, string>> attributes, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out SmtpReply? error)
+    {
+        attributes = [];
+        error = null;
+        foreach (string token in args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int eq = token.IndexOf('=', StringComparison.Ordinal);
+            string name = eq < 0 ? token : token[..eq].ToUpperInvariant();
+            if (eq <= 0 || Array.IndexOf(names, name) < 0)
+            {
+                error = new SmtpReply(501, "5.5.4", "Bad attribute name");
+                return false;
+            }
+
+            if (!Xtext.TryDecode(token[(eq + 1)..], out string value))
+            {
+                error = new SmtpReply(501, "5.5.4", $"Bad {name} attribute value");
+                return false;
+            }
+
+            attributes.Add(new(name, value));
+        }
+
+        return true;
+    }
+}

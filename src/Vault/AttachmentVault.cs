@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using Detach.Crypto;
+using Detach.Mime;
+using Detach.Vault.Index;
+using Detach.Vault.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Detach.Vault;
+
+/// <summary>Who a message is from and for, as far as the index needs to know.</summary>
+public sealed record MessageContext(string MessageId, string SenderDomain, int RecipientCount);
+
+public sealed class AttachmentVaultOptions
+{
+    /// <summary>Base URL of the download gateway; links are {PublicUrl}/d/{cid}#{key}.</summary>
+    public required string PublicUrl { get; init; }
+
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(30);
+}
+
+/// <summary>
+/// Stores attachments encrypted under a fresh key each, keeps the vault's key share in the index, and
+/// destroys files by erasing that share. The object is durable in the store and its record durable in the
+/// index before a link is handed out; the link is out in the world only once the message is accepted.
+/// </summary>
+public sealed class AttachmentVault(
+    IContentStore store,
+    IAttachmentIndex index,
+    AttachmentVaultOptions options,
+    TimeProvider time,
+    ILogger<AttachmentVault> logger)
+{
+    /// <summary>Raised after each attachment is stored, for metrics: plaintext size and the time it took.</summary>
+    public event Action<AttachmentRecord, TimeSpan>? AttachmentStored;
+
+    public IContentStore Store => store;
+
+    public IAttachmentIndex Index => index;
+
+    /// <summary>Starts collecting the attachments of one message; commit it once the message is accepted.</summary>
+    public MessageAttachments BeginMessage(MessageContext context) => new(this, context);
+
+    internal async Task<(DetachedAttachment Attachment, AttachmentRecord Record)> StoreAsync(
+        MessageContext context, AttachmentDescriptor attachment, Stream content, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var key = FileKey.Generate();
+        StoredContent stored;
+        await using (var ciphertext = new RecordEncryptingStream(content, key))
+        {
+            stored = await store.AddAsync(ciphertext, cancellationToken).ConfigureAwait(false);
+        }
+
+        var now = time.GetUtcNow();
+        var record = new AttachmentRecord
+        {
+            Cid = stored.Cid.ToString(),
+            VaultKey = key.VaultKey.ToArray(),
+            PlaintextSize = RecordFormat.GetPlaintextLength(stored.Size),
+            CiphertextSize = stored.Size,
+            ContentType = attachment.ContentType,
+            FileName = attachment.FileName,
+            CreatedAt = now,
+            ExpiresAt = now + options.Retention,
+            MessageId = context.MessageId,
+            SenderDomain = context.SenderDomain,
+            RecipientCount = context.RecipientCount,
+            StoreState = StoreState.Spooled,
+        };
+        record = record with { Id = await index.AddAsync(record, cancellationToken).ConfigureAwait(false) };
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        logger.LogInformation("Stored attachment {Cid} ({Size} bytes) of message {MessageId} in {Elapsed} ms",
+            record.Cid, record.PlaintextSize, context.MessageId, (long)elapsed.TotalMilliseconds);
+        AttachmentStored?.Invoke(record, elapsed);
+
+        var link = DownloadLink.Build(options.PublicUrl, record.Cid, key.LinkKey);
+        return (new DetachedAttachment(record.FileName, record.ContentType, record.PlaintextSize, link, record.ExpiresAt), record);
+    }
+
+    /// <summary>
+    /// Looks up a link's attachment and derives its key. Throws <see cref="AttachmentGoneException"/> when the
+    /// key share was erased and <see cref="KeyNotFoundException"/> when the CID is unknown.
+    /// </summary>
+    public async Task<(AttachmentRecord Record, FileKey Key)> OpenAsync(string cid, ReadOnlyMemory<byte> linkKey, CancellationToken cancellationToken)
+    {
+        var record = await index.FindByCidAsync(cid, cancellationToken).ConfigureAwait(false)
+            ?? throw new KeyNotFoundException($"No attachment {cid} in this vault.");
+        if (record.VaultKey is null || record.IsShredded)
+        {
+            throw new AttachmentGoneException(record);
+        }
+
+        if (record.ExpiresAt <= time.GetUtcNow())
+        {
+            throw new AttachmentGoneException(record with { RevokedAt = record.ExpiresAt, RevokedReason = RevocationReasons.Expired });
+        }
+
+        return (record, new FileKey(linkKey.Span, record.VaultKey));
+    }
+
+    /// <summary>Erases the key share of a CID or of every attachment of a Message-ID, then unpins the objects.</summary>
+    public async Task<IReadOnlyList<AttachmentRecord>> RevokeAsync(string cidOrMessageId, string reason, CancellationToken cancellationToken)
+    {
+        var revoked = await index.RevokeAsync(cidOrMessageId, reason, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        await RemoveObjectsAsync(revoked, cancellationToken).ConfigureAwait(false);
+        return revoked;
+    }
+
+    /// <summary>Erases the key shares of everything past its expiry and unpins the objects.</summary>
+    public async Task<IReadOnlyList<AttachmentRecord>> ExpireAsync(CancellationToken cancellationToken)
+    {
+        var all = new List<AttachmentRecord>();
+        IReadOnlyList<AttachmentRecord> batch;
+        do
+        {
+            batch = await index.ExpireAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            await RemoveObjectsAsync(batch, cancellationToken).ConfigureAwait(false);
+            all.AddRange(batch);
+        }
+        while (batch.Count >= IndexQuery.MaxLimit);
+
+        return all;
+    }
+
+    /// <summary>Removes objects whose message was never accepted (older than <paramref name="age"/>) and shreds their keys.</summary>
+    public async Task<IReadOnlyList<AttachmentRecord>> CollectOrphansAsync(TimeSpan age, CancellationToken cancellationToken)
+    {
+        var orphans = await index.ListOrphansAsync(time.GetUtcNow() - age, cancellationToken).ConfigureAwait(false);
+        var removed = new List<AttachmentRecord>(orphans.Count);
+        foreach (var orphan in orphans)
+        {
+            removed.AddRange(await index.RevokeAsync(orphan.Cid, RevocationReasons.Orphaned, time.GetUtcNow(), cancellationToken).ConfigureAwait(false));
+        }
+
+        await RemoveObjectsAsync(removed, cancellationToken).ConfigureAwait(false);
+        return removed;
+    }
+
+    private async Task RemoveObjectsAsync(IReadOnlyList<AttachmentRecord> records, CancellationToken cancellationToken)
+    {
+        foreach (var record in records)
+        {
+            try
+            {
+                await store.RemoveAsync(Cid.Parse(record.Cid), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The key share is already gone, so the object is unreadable; a failed unpin only costs space.
+                logger.LogWarning(e, "Could not remove object {Cid} from the store; its key is erased", record.Cid);
+            }
+        }
+    }
+
+    internal async Task MarkAsync(IEnumerable<AttachmentRecord> records, StoreState state, CancellationToken cancellationToken)
+    {
+        foreach (var record in records)
+        {
+            await index.MarkAsync(record.Cid, state, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>The attachment's key share was erased (revoked or expired): the link can never work again.</summary>
+public sealed class AttachmentGoneException(AttachmentRecord record)
+    : Exception($"Attachment {record.Cid} is gone ({record.RevokedReason ?? "revoked"}).")
+{
+    public AttachmentRecord Record { get; } = record;
+}
+
+/// <summary>
+/// The sink the MIME rewriter hands one message's attachments to. Objects it stores stay marked as spooled
+/// until <see cref="CommitAsync"/>; disposing without committing marks them orphaned, for collection.
+/// </summary>
+public sealed class MessageAttachments(AttachmentVault vault, MessageContext context) : IAttachmentSink, IAsyncDisposable
+{
+    private readonly List<AttachmentRecord> records = [];
+    private bool settled;
+
+    public IReadOnlyList<AttachmentRecord> Records => records;
+
+    public async Task<DetachedAttachment> StoreAsync(AttachmentDescriptor attachment, Stream decodedContent, CancellationToken cancellationToken)
+    {
+        var (detached, record) = await vault.StoreAsync(context, attachment, decodedContent, cancellationToken).ConfigureAwait(false);
+        records.Add(record);
+        return detached;
+    }
+
+    /// <summary>The message carrying the links was accepted: the links are out in the world.</summary>
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        await vault.MarkAsync(records, StoreState.Stored, cancellationToken).ConfigureAwait(false);
+        settled = true;
+    }
+
+    /// <summary>The message was not accepted: nobody has these links, so the objects are garbage.</summary>
+    public async Task AbandonAsync(CancellationToken cancellationToken)
+    {
+        if (!settled)
+        {
+            settled = true;
+            await vault.MarkAsync(records, StoreState.Orphaned, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!settled && records.Count > 0)
+        {
+            // Best effort: if this fails too, the records stay spooled and gc treats old spooled ones as orphans.
+            try
+            {
+                await AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                _ = e;
+            }
+        }
+    }
+}

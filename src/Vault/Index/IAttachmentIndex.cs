@@ -1,0 +1,63 @@
+namespace Detach.Vault.Index;
+
+/// <summary>
+/// The index of stored attachments: what is stored, for whom, until when, and the vault's key share.
+/// Revoking or expiring a record crypto-shreds it: the key column is overwritten with NULL, after which the
+/// object in the store can no longer be decrypted by anyone. Implementations are safe for concurrent use.
+/// </summary>
+public interface IAttachmentIndex : IAsyncDisposable
+{
+    /// <summary>Creates or upgrades the schema; safe to run on every start and from several instances at once.</summary>
+    Task MigrateAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Adds one record and returns its id. The key must be 32 bytes; <see cref="AttachmentRecord.Id"/> is ignored.</summary>
+    /// <exception cref="System.Data.Common.DbException">The CID is already indexed.</exception>
+    Task<long> AddAsync(AttachmentRecord record, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds a message's records in one transaction (all or none); returns their ids in order.</summary>
+    Task<IReadOnlyList<long>> AddBatchAsync(IReadOnlyList<AttachmentRecord> records, CancellationToken cancellationToken = default);
+
+    Task<AttachmentRecord?> FindByCidAsync(string cid, CancellationToken cancellationToken = default);
+
+    /// <summary>The attachments of one message, in the order they were added.</summary>
+    Task<IReadOnlyList<AttachmentRecord>> FindByMessageIdAsync(string messageId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Counts one download atomically. False (and nothing counted) when the CID is unknown, shredded, past expiry,
+    /// orphaned, or already at <see cref="AttachmentRecord.MaxDownloads"/>.
+    /// </summary>
+    Task<bool> TryCountDownloadAsync(string cid, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Shreds the record with this CID, or every record of this Message-ID: sets RevokedAt/RevokedReason and
+    /// overwrites the key with NULL. Returns the records shredded by this call (already shredded ones are not
+    /// returned again); the caller unpins their objects.
+    /// </summary>
+    Task<IReadOnlyList<AttachmentRecord>> RevokeAsync(string cidOrMessageId, string reason, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Shreds records past <see cref="AttachmentRecord.ExpiresAt"/> with reason "expired" and returns them, at most
+    /// <see cref="IndexQuery.MaxLimit"/> per call (bounded memory): call again while the result is that long.
+    /// </summary>
+    Task<IReadOnlyList<AttachmentRecord>> ExpireAsync(DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    Task<IReadOnlyList<AttachmentRecord>> ListAsync(IndexQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Aggregates over the whole index (one table scan): meant for an admin page or a metrics scrape, not per request.</summary>
+    Task<StorageEconomy> GetEconomyAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Sets the store state of the record with this CID.</summary>
+    /// <exception cref="KeyNotFoundException">No record has this CID.</exception>
+    Task MarkAsync(string cid, StoreState state, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Unshredded records created before <paramref name="olderThan"/> whose mail was never accepted: state
+    /// <see cref="StoreState.Orphaned"/>, or still <see cref="StoreState.Spooled"/> (the process died mid-message).
+    /// At most <see cref="IndexQuery.MaxLimit"/>, oldest first. Garbage collection unpins them, then revokes them
+    /// (reason "orphaned") so they are not listed again.
+    /// </summary>
+    Task<IReadOnlyList<AttachmentRecord>> ListOrphansAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default);
+
+    /// <summary>True when the index answers a query; never throws except for cancellation.</summary>
+    Task<bool> PingAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,85 @@
+namespace Detach.Vault.Storage;
+
+/// <summary>
+/// Content on a Kubo (or js-ipfs) node: add pins, read is cat with offset/length, remove unpins
+/// (the node's GC frees the blocks). Node errors become <see cref="ContentNotFoundException"/> and
+/// <see cref="StorageUnavailableException"/>.
+/// </summary>
+public sealed class KuboContentStore(KuboClient client, string? pinName = "detach") : IContentStore
+{
+    public KuboClient Client => client;
+
+    public async Task<StoredContent> AddAsync(Stream content, CancellationToken ct)
+    {
+        try
+        {
+            var added = await client.AddAsync(content, pinName, ct).ConfigureAwait(false);
+            return new StoredContent(added.Cid, added.Size);
+        }
+        catch (KuboUnavailableException e)
+        {
+            throw new StorageUnavailableException($"The IPFS node cannot store now: {e.Message}", e);
+        }
+    }
+
+    public async Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
+    {
+        try
+        {
+            return await client.CatAsync(cid, offset, length, ct).ConfigureAwait(false);
+        }
+        catch (KuboNotFoundException e)
+        {
+            throw new ContentNotFoundException(cid, e);
+        }
+        catch (KuboUnavailableException e)
+        {
+            throw new StorageUnavailableException($"The IPFS node cannot be read now: {e.Message}", e);
+        }
+    }
+
+    public async Task<long?> GetSizeAsync(Cid cid, CancellationToken ct)
+    {
+        try
+        {
+            return await client.FileSizeAsync(cid, ct).ConfigureAwait(false);
+        }
+        catch (KuboNotFoundException)
+        {
+            return null;
+        }
+        catch (KuboUnavailableException e)
+        {
+            throw new StorageUnavailableException($"The IPFS node cannot be read now: {e.Message}", e);
+        }
+    }
+
+    public async Task RemoveAsync(Cid cid, CancellationToken ct)
+    {
+        try
+        {
+            await client.PinRmAsync(cid, ct).ConfigureAwait(false);
+        }
+        catch (KuboNotFoundException)
+        {
+            // Not pinned: nothing to remove.
+        }
+        catch (KuboUnavailableException e)
+        {
+            throw new StorageUnavailableException($"The IPFS node cannot unpin now: {e.Message}", e);
+        }
+    }
+
+    public async Task<bool> IsAvailableAsync(CancellationToken ct)
+    {
+        try
+        {
+            await client.IdAsync(ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (KuboException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,201 @@
+using System.Security.Cryptography;
+using System.Text;
+using Detach.EndToEnd.Tests.Infrastructure;
+
+namespace Detach.EndToEnd.Tests;
+
+/// <summary>The real peers the end-to-end tests drive, proven on their own, without detach.</summary>
+public sealed class InfrastructureTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private readonly DirectoryInfo _scratch = Directory.CreateTempSubdirectory("detach-e2e-");
+
+    private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    public void Dispose() => _scratch.Delete(recursive: true);
+
+    [Fact]
+    public async Task Postfix_without_proxy_delivers_attachment_to_two_mailboxes_and_refuses_unknown_recipient()
+    {
+        PeerBinaries.RequireSwaks();
+        await using var postfix = await PostfixInstance.StartAsync(PostfixOptions.Direct, Token);
+        var attachment = WriteRandomFile("report.bin", 300 * 1024);
+
+        var result = await new Swaks(postfix.InboundPort)
+            .To(PostfixInstance.Address("alice"), PostfixInstance.Address("bob"), PostfixInstance.Address("nobody"))
+            .Header("Subject", "two mailboxes")
+            .Attach(attachment)
+            .RunAsync(Token);
+
+        Assert.Equal(550, result.ReplyToRecipient(PostfixInstance.Address("nobody")).Code);
+        Assert.Equal(250, result.ReplyToRecipient(PostfixInstance.Address("alice")).Code);
+        Assert.Equal(250, result.ReplyToRecipient(PostfixInstance.Address("bob")).Code);
+        Assert.Equal(250, Assert.Single(result.DataReplies).Code);
+        Assert.Equal(0, result.ExitCode);
+
+        foreach (var mailbox in new[] { "alice", "bob" })
+        {
+            var message = await File.ReadAllTextAsync(
+                Assert.Single(await postfix.WaitForMailAsync(mailbox, 1, Patience, Token)), Token);
+            Assert.Equal(await File.ReadAllBytesAsync(attachment, Token), DecodeAttachment(message, "report.bin"));
+            Assert.Contains("Subject: two mailboxes", message, StringComparison.Ordinal);
+            Assert.Matches(@"Received: from client\.example\.test \(unknown \[127\.0\.0\.1\]\)", message);
+        }
+
+        await postfix.WaitForEmptyQueueAsync(Patience, Token);
+        Assert.Empty(postfix.MessagesIn("carol"));
+        Assert.False(Directory.Exists(postfix.MaildirFor("nobody")));
+    }
+
+    [Fact]
+    public async Task Postfix_proxy_session_carries_xforward_to_the_reinjection_smtpd()
+    {
+        PeerBinaries.RequireSwaks();
+        await using var relay = new RecordingTcpRelay();
+        await using var postfix = await PostfixInstance.StartAsync(PostfixOptions.WithFilter(relay.Port), Token);
+        relay.TargetPort = postfix.ReinjectPort;
+        var attachment = WriteRandomFile("photo.jpg", 64 * 1024);
+
+        var result = await new Swaks(postfix.InboundPort)
+            .To(PostfixInstance.Address("alice"), PostfixInstance.Address("carol"))
+            .Attach(attachment, "image/jpeg")
+            .RunAsync(Token);
+        Assert.True(result.ExitCode == 0, result.ToString());
+
+        var session = Assert.Single(await relay.WaitForClosedConnectionsAsync(1, Patience, Token));
+        Assert.Contains("250-XFORWARD", session.ServerToClient, StringComparison.Ordinal);
+        var xforward = session.ClientLines.Where(l => l.StartsWith("XFORWARD ", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(xforward);
+        var attributes = string.Join(' ', xforward);
+        Assert.Contains("ADDR=127.0.0.1", attributes, StringComparison.Ordinal);
+        Assert.Contains("HELO=client.example.test", attributes, StringComparison.Ordinal);
+        Assert.Contains("RCPT TO:<carol@example.test>", session.ClientLines);
+
+        foreach (var mailbox in new[] { "alice", "carol" })
+        {
+            var message = await File.ReadAllTextAsync(
+                Assert.Single(await postfix.WaitForMailAsync(mailbox, 1, Patience, Token)), Token);
+            Assert.Equal(await File.ReadAllBytesAsync(attachment, Token), DecodeAttachment(message, "photo.jpg"));
+
+            // Without XFORWARD the after-filter smtpd would name the proxy's EHLO (mx.example.test) here.
+            Assert.Matches(@"Received: from client\.example\.test \(unknown \[127\.0\.0\.1\]\)", message);
+        }
+
+        await postfix.WaitForEmptyQueueAsync(Patience, Token);
+    }
+
+    [Fact]
+    public async Task Postfix_proxy_pointing_at_closed_port_tempfails_and_queues_nothing()
+    {
+        PeerBinaries.RequireSwaks();
+        var closedPort = FreePort.Next();
+        await using var postfix = await PostfixInstance.StartAsync(PostfixOptions.WithFilter(closedPort), Token);
+
+        var result = await new Swaks(postfix.InboundPort).To(PostfixInstance.Address("alice")).RunAsync(Token);
+
+        var reply = Assert.Single(result.DataReplies);
+        Assert.Equal(451, reply.Code);
+        Assert.NotEqual(0, result.ExitCode);
+        await postfix.WaitForLogAsync($"127.0.0.1:{closedPort}", Patience, Token);
+        await postfix.WaitForEmptyQueueAsync(Patience, Token);
+        Assert.Empty(postfix.MessagesIn("alice"));
+    }
+
+    [Fact]
+    public async Task Dovecot_lmtp_delivers_per_recipient_and_imap_reads_the_message_back()
+    {
+        PeerBinaries.RequireSwaks();
+        await using var dovecot = await DovecotInstance.StartAsync(Token);
+        var attachment = WriteRandomFile("scan.pdf", 200 * 1024);
+
+        var result = await new Swaks(dovecot.LmtpPort)
+            .Lmtp()
+            .To("alice@example.test", "nobody@example.test", "bob@example.test")
+            .Header("Subject", "over lmtp")
+            .Attach(attachment, "application/pdf")
+            .RunAsync(Token);
+
+        // The passwd-file userdb refuses unknown users per recipient; LMTP then answers once per accepted one.
+        var refused = result.ReplyToRecipient("nobody@example.test");
+        Assert.Equal(550, refused.Code);
+        Assert.StartsWith("5.1.1", refused.Text, StringComparison.Ordinal);
+        Assert.Equal(250, result.ReplyToRecipient("alice@example.test").Code);
+        Assert.Equal(250, result.ReplyToRecipient("bob@example.test").Code);
+        Assert.Equal([250, 250], result.DataReplies.Select(r => r.Code));
+        Assert.Contains("<alice@example.test>", result.DataReplies[0].Text, StringComparison.Ordinal);
+        Assert.Contains("<bob@example.test>", result.DataReplies[1].Text, StringComparison.Ordinal);
+
+        foreach (var mailbox in new[] { "alice", "bob" })
+        {
+            var message = Assert.Single(await dovecot.FetchAllAsync(mailbox, Token));
+            var text = Encoding.UTF8.GetString(message);
+            Assert.Contains("Subject: over lmtp", text, StringComparison.Ordinal);
+            Assert.StartsWith("Return-Path: <sender@client.test>\r\n", text, StringComparison.Ordinal);
+            Assert.Matches(@"Received: from client\.example\.test \(\[127\.0\.0\.1\]\)\r\n\tby imap\.example\.test with LMTP", text);
+            Assert.Equal(await File.ReadAllBytesAsync(attachment, Token), DecodeAttachment(text, "scan.pdf"));
+
+            // IMAP serves the stored file with CRLF line ends: its size is the W= in the Maildir name.
+            var stored = Path.GetFileName(Assert.Single(dovecot.MessagesIn(mailbox)));
+            Assert.Contains($",W={message.Length}", stored, StringComparison.Ordinal);
+        }
+
+        Assert.Empty(dovecot.MessagesIn("carol"));
+        await using var imap = await dovecot.OpenInboxAsync("carol", Token);
+        Assert.Equal(0, imap.MessageCount);
+        await Assert.ThrowsAsync<ImapException>(() => ImapMailbox.OpenInboxAsync(dovecot.ImapPort, "alice", "wrong", Token));
+    }
+
+    [Fact]
+    public async Task Smtp_source_loads_smtp_sink_and_postfix()
+    {
+        await using var sink = await SmtpSink.StartAsync(keepMessages: true, Token);
+        var toSink = await SmtpSource.RunAsync(
+            sink.Port,
+            new SmtpSourceOptions { Messages = 12, Sessions = 3, MessageLength = 4096, To = "bob@example.test" },
+            Patience,
+            Token);
+        Assert.True(toSink.Succeeded, toSink.ToString());
+        Assert.Equal(12, sink.MessageFiles.Count);
+        var dumped = await File.ReadAllTextAsync(sink.MessageFiles[0], Token);
+        Assert.Contains("X-Rcpt-Args: <bob@example.test>", dumped, StringComparison.Ordinal);
+
+        await using var postfix = await PostfixInstance.StartAsync(PostfixOptions.Direct, Token);
+        var toPostfix = await SmtpSource.RunAsync(
+            postfix.InboundPort,
+            new SmtpSourceOptions { Messages = 10, Sessions = 2, ReuseConnections = true, To = "carol@example.test" },
+            Patience,
+            Token);
+        Assert.True(toPostfix.Succeeded, toPostfix.ToString());
+        Assert.Equal(10, (await postfix.WaitForMailAsync("carol", 10, Patience, Token)).Count);
+        await postfix.WaitForEmptyQueueAsync(Patience, Token);
+    }
+
+    private string WriteRandomFile(string name, int size)
+    {
+        var path = Path.Combine(_scratch.FullName, name);
+        File.WriteAllBytes(path, RandomNumberGenerator.GetBytes(size));
+        return path;
+    }
+
+    /// <summary>The decoded body of the base64 part whose filename is <paramref name="fileName"/>.</summary>
+    private static byte[] DecodeAttachment(string message, string fileName)
+    {
+        message = message.Replace("\r\n", "\n", StringComparison.Ordinal);
+        var at = message.IndexOf($"filename=\"{fileName}\"", StringComparison.Ordinal);
+        Assert.True(at >= 0, $"No part named {fileName} in:\n{message[..Math.Min(message.Length, 2000)]}");
+        var bodyStart = message.IndexOf("\n\n", at, StringComparison.Ordinal) + 2;
+        var base64 = new StringBuilder();
+        foreach (var line in message[bodyStart..].Split('\n'))
+        {
+            if (line.StartsWith("--", StringComparison.Ordinal))
+            {
+                break;
+            }
+
+            base64.Append(line.Trim());
+        }
+
+        return Convert.FromBase64String(base64.ToString());
+    }
+}

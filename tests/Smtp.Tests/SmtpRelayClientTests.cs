@@ -1,0 +1,277 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Detach.Smtp.Tests;
+
+public class SmtpRelayClientTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static SmtpRelayClientOptions Options(bool lmtp = false) => new() { ClientName = "relay.test", Lmtp = lmtp, CommandTimeout = TimeSpan.FromSeconds(30) };
+
+    [Fact]
+    public async Task Relays_a_message_end_to_end_with_xforward_and_verbatim_replies()
+    {
+        var backend = new TestBackend
+        {
+            OnRcpt = r => r.ForwardPath == "nobody@x" ? new SmtpReply(550, "5.1.1", ["<nobody@x>: Recipient address rejected:", "User unknown in local table"]) : new SmtpReply(250, "2.1.5", "Ok"),
+        };
+        await using ServerHost host = ServerHost.Start(backend, o => o.AuthorizedForwarders.Add(IPNetwork.Parse("127.0.0.1/32")));
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
+        Assert.Equal("mx.test ESMTP Detach", client.Greeting.Text);
+
+        Assert.Equal(250, (await client.HelloAsync(Ct)).Code);
+        Assert.True(client.Capabilities.Pipelining);
+        Assert.True(client.Capabilities.EightBitMime);
+        Assert.True(client.Capabilities.SmtpUtf8);
+        Assert.True(client.Capabilities.Dsn);
+        Assert.False(client.Capabilities.Chunking);
+        Assert.Equal(host.Options.Limits.MaxMessageSize, client.Capabilities.MaxSize);
+        Assert.Contains("SOURCE", client.Capabilities.XforwardAttributes);
+
+        SmtpReply? xforward = await client.SendXforwardAsync(
+            [new("NAME", "client.example.org"), new("ADDR", "192.0.2.5"), new("HELO", "weird helo+name"), new("IDENT", null), new("NOT-ANNOUNCED", "x")],
+            Ct);
+        Assert.Equal(250, xforward!.Code);
+
+        var mail = new MailFromCommand("sender@example.org", "BODY=8BITMIME RET=HDRS ENVID=abc+2B1", []);
+        Assert.Equal(250, (await client.MailAsync(mail, Ct)).Code);
+        SmtpReply rejected = await client.RcptAsync("nobody@x", null, Ct);
+        Assert.Equal("550-5.1.1 <nobody@x>: Recipient address rejected:\r\n550 5.1.1 User unknown in local table\r\n", rejected.ToString());
+        Assert.Equal(250, (await client.RcptAsync("someone@x", "NOTIFY=FAILURE ORCPT=rfc822;someone@x", Ct)).Code);
+        Assert.Equal(1, client.AcceptedRecipients);
+
+        byte[] message = Encoding.ASCII.GetBytes("Subject: dots\r\n\r\n.\r\n..two\r\n.last line without crlf");
+        SmtpReply done = await client.DataAsync(new MemoryStream(message), Ct);
+        Assert.Equal("250 2.0.0 Ok: queued as TEST\r\n", done.ToString());
+
+        ReceivedMessage received = await backend.Messages.Reader.ReadAsync(Ct);
+        Assert.Equal("Subject: dots\r\n\r\n.\r\n..two\r\n.last line without crlf\r\n", Encoding.ASCII.GetString(received.Data));
+        Assert.Equal("sender@example.org", received.From);
+        Assert.Equal(["someone@x"], received.Recipients);
+        Assert.Equal("weird helo+name", received.Forwarded["HELO"]);
+        Assert.Equal("[UNAVAILABLE]", received.Forwarded["IDENT"]);
+        Assert.Equal("192.0.2.5", received.Forwarded["ADDR"]);
+        Assert.Equal(221, (await client.QuitAsync(Ct)).Code);
+        Assert.False(client.IsUsable);
+    }
+
+    [Fact]
+    public async Task Xforward_is_split_to_fit_the_line_limit_and_skipped_when_not_offered()
+    {
+        var backend = new TestBackend();
+        await using ServerHost host = ServerHost.Start(backend, o => o.AuthorizedForwarders.Add(IPNetwork.Parse("127.0.0.0/8")));
+        SmtpRelayClientOptions options = Options();
+        options.MaxCommandLineLength = 80;
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, options, Ct);
+        await client.HelloAsync(Ct);
+        string name = new string('n', 50) + ".example";
+        string helo = new string('h', 50);
+        Assert.Equal(250, (await client.SendXforwardAsync([new("NAME", name), new("HELO", helo), new("ADDR", "192.0.2.1"), new("PROTO", "ESMTP")], Ct))!.Code);
+        await client.MailAsync("a@b", null, Ct);
+        await client.RcptAsync("c@d", null, Ct);
+        await client.DataAsync(new MemoryStream("x\r\n"u8.ToArray()), Ct);
+        ReceivedMessage received = await backend.Messages.Reader.ReadAsync(Ct);
+        Assert.Equal(name, received.Forwarded["NAME"]);
+        Assert.Equal(helo, received.Forwarded["HELO"]);
+        Assert.Equal("ESMTP", received.Forwarded["PROTO"]);
+
+        await using ServerHost plain = ServerHost.Start(new TestBackend());
+        await using SmtpRelayClient other = await SmtpRelayClient.ConnectAsync(plain.EndPoint, Options(), Ct);
+        await other.HelloAsync(Ct);
+        Assert.Null(await other.SendXforwardAsync([new("NAME", "x")], Ct));
+    }
+
+    [Fact]
+    public async Task Lmtp_data_returns_one_reply_per_accepted_recipient_over_a_unix_socket()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"detach-lmtp-{Guid.NewGuid():N}.sock");
+        var backend = new TestBackend { Lmtp = true, OnRcpt = r => r.ForwardPath == "nobody@x" ? new SmtpReply(550, "5.1.1", "unknown") : new SmtpReply(250, "2.1.5", "Ok") };
+        var options = new SmtpServerOptions { ServerName = "lmtp.test", Lmtp = true };
+        options.EndPoints.Add(new UnixDomainSocketEndPoint(path));
+        await using var server = new SmtpServer(options, backend);
+        using var stop = new CancellationTokenSource();
+        Task run = server.RunAsync(stop.Token);
+        try
+        {
+            await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(new UnixDomainSocketEndPoint(path), Options(lmtp: true), Ct);
+            Assert.Equal(250, (await client.HelloAsync(Ct)).Code);
+            await client.MailAsync("a@b", null, Ct);
+            await client.RcptAsync("one@x", null, Ct);
+            await client.RcptAsync("nobody@x", null, Ct);
+            await client.RcptAsync("full@x", null, Ct);
+            IReadOnlyList<SmtpReply> replies = await client.LmtpDataAsync(new MemoryStream("hello\r\n"u8.ToArray()), Ct);
+            Assert.Equal(["250 2.0.0 <one@x> Saved\r\n", "452 4.2.2 <full@x> Mailbox full\r\n"], replies.Select(r => r.ToString()));
+            await Assert.ThrowsAsync<InvalidOperationException>(() => client.DataAsync(Stream.Null, Ct));
+            Assert.Equal(250, (await client.NoopAsync(Ct)).Code);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>A source that gives some bytes and then fails, like a spool file on a broken disk.</summary>
+    private sealed class FailingStream(int goodBytes) : Stream
+    {
+        private int _left = goodBytes;
+        private long _position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (_left == 0)
+            {
+                throw new IOException("source failed");
+            }
+
+            int n = Math.Min(count, _left);
+            for (int i = 0; i < n; i++, _position++)
+            {
+                buffer[offset + i] = (_position % 80) switch { 78 => (byte)'\r', 79 => (byte)'\n', _ => (byte)'a' };
+            }
+
+            _left -= n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task Source_failing_mid_data_drops_the_connection_without_the_final_dot()
+    {
+        var backend = new TestBackend();
+        await using ServerHost host = ServerHost.Start(backend);
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
+        await client.HelloAsync(Ct);
+        await client.MailAsync("a@b", null, Ct);
+        await client.RcptAsync("c@d", null, Ct);
+        IOException failure = await Assert.ThrowsAsync<IOException>(() => client.DataAsync(new FailingStream(200_000), Ct));
+        Assert.Equal("source failed", failure.Message);
+        Assert.False(client.IsUsable);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => client.NoopAsync(Ct));
+
+        Assert.IsAssignableFrom<IOException>(await backend.DataFailures.Reader.ReadAsync(Ct));
+        Assert.False(await backend.TransactionsEnded.Reader.ReadAsync(Ct));
+        Assert.False(backend.Messages.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task Cancelling_mid_data_also_drops_the_connection()
+    {
+        var backend = new TestBackend();
+        await using ServerHost host = ServerHost.Start(backend);
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
+        await client.HelloAsync(Ct);
+        await client.MailAsync("a@b", null, Ct);
+        await client.RcptAsync("c@d", null, Ct);
+        using var cancel = new CancellationTokenSource();
+        var pipe = new System.IO.Pipelines.Pipe();
+        await pipe.Writer.WriteAsync("first line\r\n"u8.ToArray(), Ct);
+        Task<SmtpReply> data = client.DataAsync(pipe.Reader.AsStream(), cancel.Token);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => data);
+        Assert.False(client.IsUsable);
+        Assert.False(await backend.TransactionsEnded.Reader.ReadAsync(Ct));
+        Assert.False(backend.Messages.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task Refused_greeting_throws_with_the_servers_reply()
+    {
+        var backend = new RefusingBackend();
+        await using ServerHost host = ServerHost.Start(new TestBackend());
+        var options = new SmtpServerOptions { ServerName = "busy.test" };
+        options.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var server = new SmtpServer(options, backend);
+        using var stop = new CancellationTokenSource();
+        server.Start();
+        Task run = server.RunAsync(stop.Token);
+        SmtpException e = await Assert.ThrowsAsync<SmtpException>(() => SmtpRelayClient.ConnectAsync(server.LocalEndPoints[0], Options(), Ct));
+        Assert.Equal((554, "5.3.2"), (e.Reply.Code, e.Reply.EnhancedCode));
+        await stop.CancelAsync();
+        await run;
+    }
+
+    private sealed class RefusingBackend : ISmtpBackend
+    {
+        public ValueTask<ISmtpSessionHandler> OpenSessionAsync(SmtpSessionContext context, CancellationToken cancellationToken) =>
+            throw new SmtpException(554, "5.3.2", "busy.test Service currently unavailable");
+    }
+
+    [Fact]
+    public async Task Malformed_server_reply_breaks_the_connection()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        Task server = Task.Run(async () =>
+        {
+            using TcpClient peer = await listener.AcceptTcpClientAsync(Ct);
+            NetworkStream stream = peer.GetStream();
+            await stream.WriteAsync("220 fake\r\n"u8.ToArray(), Ct);
+            byte[] buffer = new byte[100];
+            _ = await stream.ReadAsync(buffer, Ct);
+            await stream.WriteAsync("250-fake\r\n251 mismatched\r\n"u8.ToArray(), Ct);
+            _ = await stream.ReadAsync(buffer, Ct);
+        }, Ct);
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Options(), Ct);
+        await Assert.ThrowsAsync<SmtpProtocolException>(() => client.HelloAsync(Ct));
+        Assert.False(client.IsUsable);
+        await server;
+    }
+
+    [Fact]
+    public async Task Command_text_with_line_breaks_is_refused_before_sending()
+    {
+        await using ServerHost host = ServerHost.Start(new TestBackend());
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
+        await client.HelloAsync(Ct);
+        await Assert.ThrowsAsync<ArgumentException>(() => client.MailAsync("a@b>\r\nRCPT TO:<victim@x", null, Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.RcptAsync("c@d", "NOTIFY=NEVER\nDATA", Ct));
+        Assert.True(client.IsUsable);
+        Assert.Equal(250, (await client.MailAsync("", null, Ct)).Code);
+    }
+
+    [Fact]
+    public async Task Client_falls_back_to_helo_when_ehlo_is_refused()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        Task server = Task.Run(async () =>
+        {
+            using TcpClient peer = await listener.AcceptTcpClientAsync(Ct);
+            NetworkStream stream = peer.GetStream();
+            var reader = new StreamReader(stream, Encoding.ASCII);
+            await stream.WriteAsync("220 old\r\n"u8.ToArray(), Ct);
+            Assert.StartsWith("EHLO ", await reader.ReadLineAsync(Ct));
+            await stream.WriteAsync("502 5.5.1 EHLO not implemented\r\n"u8.ToArray(), Ct);
+            Assert.Equal("HELO relay.test", await reader.ReadLineAsync(Ct));
+            await stream.WriteAsync("250 old\r\n"u8.ToArray(), Ct);
+        }, Ct);
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Options(), Ct);
+        Assert.Equal(250, (await client.HelloAsync(Ct)).Code);
+        Assert.False(client.Capabilities.Pipelining);
+        await server;
+    }
+}

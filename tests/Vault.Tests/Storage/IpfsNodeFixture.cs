@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Detach.Vault.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Detach.Vault.Tests.Storage;
+
+/// <summary>
+/// A real js-ipfs node (the Kubo RPC API) on a free local port with a temporary repo, started by
+/// ipfs/start-test-node.sh and killed (whole process tree) at the end. Runs <c>npm ci</c> in ipfs/
+/// when node_modules is missing; tests skip with a clear message when npm is not installed.
+/// </summary>
+public sealed class IpfsNodeFixture : IAsyncLifetime
+{
+    private static readonly SemaphoreSlim NpmInstall = new(1, 1);
+    private int? _pid;
+
+    public string RepoDirectory { get; } = Path.Combine(Path.GetTempPath(), "detach-ipfs-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public int Port { get; } = FreePort();
+
+    public Uri ApiUrl => new($"http://127.0.0.1:{Port}");
+
+    /// <summary>Why the node is not there (tests call <see cref="RequireNode"/>), or null.</summary>
+    public string? SkipReason { get; private set; }
+
+    public async ValueTask InitializeAsync()
+    {
+        var ipfsDirectory = Path.Combine(RepositoryRoot.Find(), "ipfs");
+        if (!File.Exists(Path.Combine(ipfsDirectory, "node_modules", ".bin", "jsipfs")))
+        {
+            SkipReason = await InstallAsync(ipfsDirectory);
+            if (SkipReason is not null)
+            {
+                return;
+            }
+        }
+        await StartAsync();
+    }
+
+    public void RequireNode()
+    {
+        if (SkipReason is not null)
+        {
+            Assert.Skip(SkipReason);
+        }
+    }
+
+    public KuboClient CreateClient(TimeSpan? requestTimeout = null, int maxRetries = 1) =>
+        new(new HttpClient(), Options.Create(new KuboOptions
+        {
+            ApiUrl = ApiUrl,
+            RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(10),
+            MaxRetries = maxRetries,
+            RetryDelay = TimeSpan.FromMilliseconds(100),
+        }));
+
+    /// <summary>Starts (or restarts, keeping the repo) the node; returns once /api/v0/id answers.</summary>
+    public async Task StartAsync()
+    {
+        var script = Path.Combine(RepositoryRoot.Find(), "ipfs", "start-test-node.sh");
+        var (exitCode, output) = await RunAsync("bash", [script, RepoDirectory, Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], null, TimeSpan.FromMinutes(2));
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"The js-ipfs test node did not start (exit {exitCode}):\n{output}");
+        }
+        _pid = int.Parse(await File.ReadAllTextAsync(Path.Combine(RepoDirectory, "daemon.pid")), System.Globalization.CultureInfo.InvariantCulture);
+        using var http = new HttpClient();
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                using var response = await http.PostAsync(new Uri(ApiUrl, "/api/v0/id"), null);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException) when (attempt < 100)
+            {
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Kills the node and everything it started, at once (no graceful shutdown).</summary>
+    public void Kill()
+    {
+        if (_pid is not { } pid)
+        {
+            return;
+        }
+        _pid = null;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(10_000);
+        }
+        catch (ArgumentException)
+        {
+            // Already gone.
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        try
+        {
+            Directory.Delete(RepoDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    private static async Task<string?> InstallAsync(string ipfsDirectory)
+    {
+        await NpmInstall.WaitAsync();
+        try
+        {
+            if (File.Exists(Path.Combine(ipfsDirectory, "node_modules", ".bin", "jsipfs")))
+            {
+                return null;
+            }
+            try
+            {
+                var (exitCode, output) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], ipfsDirectory, TimeSpan.FromMinutes(10));
+                return exitCode == 0 ? null : $"'npm ci' in {ipfsDirectory} failed (exit {exitCode}); the js-ipfs test node is unavailable:\n{output}";
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                return $"npm is not installed: cannot install the js-ipfs test node in {ipfsDirectory} (run scripts/install-test-deps.sh).";
+            }
+        }
+        finally
+        {
+            NpmInstall.Release();
+        }
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] arguments, string? workingDirectory, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Cannot start {file}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} did not finish within {timeout}.");
+        }
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>Tests sharing one node (add, cat, pin); they never stop it.</summary>
+[CollectionDefinition(Name)]
+public sealed class SharedIpfsNode : ICollectionFixture<IpfsNodeFixture>
+{
+    public const string Name = "Shared js-ipfs node";
+}
+
+internal static class RepositoryRoot
+{
+    public static string Find()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Detach.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+        throw new InvalidOperationException("Detach.sln not found above " + AppContext.BaseDirectory);
+    }
+}
