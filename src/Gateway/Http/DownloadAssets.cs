@@ -12,6 +12,13 @@ public static class DownloadAssets
 {
     public const string ScriptPath = "/assets/download.js";
     public const string StylePath = "/assets/download.css";
+    public const string IconPath = "/assets/icon.svg";
+
+    /// <summary>A favicon of our own, so browsers do not log a 404 for /favicon.ico on every page.</summary>
+    public static readonly Asset Icon = new("image/svg+xml", """
+        <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#1f6feb"/><path d="M16 6v14m-6-6 6 6 6-6M8 25h16" stroke="#fff" stroke-width="3" fill="none" stroke-linecap="round" stroke-linejoin="round"/></svg>
+
+        """);
 
     public static readonly Asset Script = new("text/javascript; charset=utf-8", """
         // Detach download page. The link key lives in the URL fragment, which browsers never send: this

@@ -7,18 +7,30 @@ namespace Detach.Gateway.Http;
 /// <summary>Wires the download gateway into the host: services, middleware and endpoints.</summary>
 public static class DownloadGatewayExtensions
 {
+    private const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
     /// <summary>
-    /// Registers the gateway's own services. The host provides IOptions&lt;DetachOptions&gt;,
-    /// IOptions&lt;GatewayOptions&gt;, DetachMetrics, IContentStore and IAttachmentIndex.
+    /// Registers the gateway's own services. The host provides DetachMetrics, IContentStore, IAttachmentIndex,
+    /// and either DetachSettings or both IOptions&lt;DetachOptions&gt; and IOptions&lt;GatewayOptions&gt;.
     /// </summary>
     public static IServiceCollection AddDownloadGateway(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton(TimeProvider.System);
+
+        // `detach serve` registers DetachSettings; a host that registers IOptions<...> itself keeps its own.
+        services.TryAddSingleton<IOptions<DetachOptions>>(provider => Options.Create(provider.GetRequiredService<DetachSettings>().Root));
+        services.TryAddSingleton<IOptions<GatewayOptions>>(provider => Options.Create(provider.GetRequiredService<DetachSettings>().Gateway));
         services.TryAddSingleton(provider => GatewaySecret.LoadOrCreate(provider.GetRequiredService<IOptions<DetachOptions>>().Value.FullDataPath));
         services.TryAddSingleton<DownloadTokenSealer>();
         services.TryAddSingleton<DownloadSlots>();
         services.TryAddSingleton(provider => new DownloadPage(provider.GetRequiredService<IOptions<DetachOptions>>().Value.PublicUrl));
+        services.TryAddSingleton<AttachmentUnlocker>();
+        services.TryAddSingleton<DownloadHandler>();
+
+        // The host's own "Request starting GET http://..." lines carry query strings; the access log replaces
+        // them, so that a key someone pasted into a URL by mistake is not written to disk.
+        services.Configure<LoggerFilterOptions>(options => options.AddFilter(HostingDiagnosticsCategory, LogLevel.Warning));
         services.AddRateLimiter(options => options.AddPolicy<string, KeyAttemptRateLimit>(KeyAttemptRateLimit.PolicyName));
         return services;
     }
@@ -32,13 +44,20 @@ public static class DownloadGatewayExtensions
         return app;
     }
 
-    /// <summary>GET /d/{cid} (the page), POST /d/{cid}/meta, GET|HEAD /d/{cid}/file, GET /assets/download.{js,css}.</summary>
+    /// <summary>GET /d/{cid} (the page), POST /d/{cid}/meta, GET|HEAD /d/{cid}/file, GET /assets/download.{js,css}, /assets/icon.svg.</summary>
     public static IEndpointRouteBuilder MapDownloadGateway(this IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapMethods("/d/{cid}", [HttpMethods.Get, HttpMethods.Head], ServePage);
+        app.MapPost("/d/{cid}/meta", (HttpContext context, string cid) =>
+                context.RequestServices.GetRequiredService<DownloadHandler>().MetaAsync(context, cid))
+            .RequireRateLimiting(KeyAttemptRateLimit.PolicyName);
+        app.MapMethods("/d/{cid}/file", [HttpMethods.Get, HttpMethods.Head], (HttpContext context, string cid) =>
+                context.RequestServices.GetRequiredService<DownloadHandler>().FileAsync(context, cid))
+            .RequireRateLimiting(KeyAttemptRateLimit.PolicyName);
         app.MapMethods(DownloadAssets.ScriptPath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Script));
         app.MapMethods(DownloadAssets.StylePath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Style));
+        app.MapMethods(DownloadAssets.IconPath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Icon));
         return app;
     }
 

@@ -20,6 +20,7 @@ public sealed class DownloadPage
             <meta name="robots" content="noindex, nofollow">
             <meta name="referrer" content="no-referrer">
             <title>Download an attachment</title>
+            <link rel="icon" href="../assets/icon.svg" type="image/svg+xml">
             <link rel="stylesheet" href="../assets/download.css">
             <script src="../assets/download.js" defer></script>
             </head>

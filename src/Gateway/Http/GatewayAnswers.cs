@@ -61,6 +61,7 @@ public static class GatewayAnswers
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <meta name="robots" content="noindex, nofollow">
             <title>{HtmlText.Escape(problem.Title)}</title>
+            <link rel="icon" href="{HtmlText.Escape(pathBase.Add(DownloadAssets.IconPath).ToUriComponent())}" type="image/svg+xml">
             <link rel="stylesheet" href="{HtmlText.Escape(pathBase.Add(DownloadAssets.StylePath).ToUriComponent())}">
             </head>
             <body data-state="problem">
