@@ -23,24 +23,28 @@ if [ ! -f "$repo/config" ]; then
     || { cat "$repo/init.log" >&2; exit 1; }
 fi
 
+# A node killed with SIGKILL (the tests do that) leaves its repo lock behind; it is stale once
+# the pid that took it is gone (or a zombie nobody reaped yet).
+alive() {
+  local state=""
+  [ -r "/proc/$1/stat" ] || { kill -0 "$1" 2>/dev/null; return; }
+  read -r _ _ state _ < "/proc/$1/stat" 2>/dev/null || return 1
+  [ "$state" != "Z" ]
+}
+if [ -f "$repo/daemon.pid" ] && ! alive "$(cat "$repo/daemon.pid")"; then
+  rm -rf "$repo/repo.lock"
+fi
+
 # setsid: the node gets its own process group, so a test can kill the whole tree at once.
 setsid "$jsipfs" daemon --offline --enable-preload=false > "$repo/daemon.log" 2>&1 < /dev/null &
 pid=$!
 echo "$pid" > "$repo/daemon.pid"
 
 url="http://127.0.0.1:$port"
-for _ in $(seq 1 600); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    echo "js-ipfs exited during startup:" >&2
-    cat "$repo/daemon.log" >&2
-    exit 1
-  fi
-  if curl -fsS -X POST "$url/api/v0/id" > /dev/null 2>&1; then
-    echo "READY $url pid=$pid"
-    exit 0
-  fi
-  sleep 0.1
-done
-echo "js-ipfs did not answer on $url within 60 s" >&2
-cat "$repo/daemon.log" >&2
-exit 1
+status=0
+node "$here/wait-ready.mjs" "$url" "$pid" || status=$?
+case $status in
+  0) echo "READY $url pid=$pid" ;;
+  3) echo "js-ipfs exited during startup:" >&2; cat "$repo/daemon.log" >&2; exit 1 ;;
+  *) echo "js-ipfs did not answer on $url within 60 s" >&2; cat "$repo/daemon.log" >&2; exit 1 ;;
+esac

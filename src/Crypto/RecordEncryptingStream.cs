@@ -50,8 +50,8 @@ public sealed class RecordEncryptingStream : Stream
         }
 
         _buffer = ArrayPool<byte>.Shared.Rent(RecordFormat.HeaderSize + RecordFormat.EncryptedRecordSize);
+        // The header goes out together with record 0, from the front of the same buffer.
         header.CopyTo(_buffer);
-        _end = RecordFormat.HeaderSize;
     }
 
     public override bool CanRead => _buffer is not null;
@@ -79,13 +79,8 @@ public sealed class RecordEncryptingStream : Stream
             return 0;
         }
 
-        var pending = ReadOnlySpan<byte>.Empty;
-        while (pending.IsEmpty && !_finished)
-        {
-            pending = NextChunk().Span;
-        }
-
-        return Take(pending, buffer);
+        // A chunk is empty only once everything has been returned: a sealed record is never empty.
+        return Take(NextChunk().Span, buffer);
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -98,13 +93,8 @@ public sealed class RecordEncryptingStream : Stream
             return 0;
         }
 
-        var pending = ReadOnlyMemory<byte>.Empty;
-        while (pending.IsEmpty && !_finished)
-        {
-            pending = await NextChunkAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        return Take(pending.Span, buffer.Span);
+        var chunk = await NextChunkAsync(cancellationToken).ConfigureAwait(false);
+        return Take(chunk.Span, buffer.Span);
     }
 
     public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)

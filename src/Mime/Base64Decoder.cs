@@ -18,8 +18,9 @@ internal interface IContentDecoder
 /// <summary>
 /// Lenient base64: skips line breaks, blanks and garbage as MimeKit's decoder does, keeps up to three
 /// characters of a quantum between calls, and decodes whole runs of alphabet characters with the vectorised
-/// <see cref="Base64.DecodeFromUtf8"/>. Padding completes the current quantum; decoding then goes on
-/// (Python stops at the first complete padding instead).
+/// <see cref="Base64.DecodeFromUtf8"/>. Padding ends the data, as in Python's binascii: whatever follows a
+/// padded quantum ("xx==", "xxx=") is ignored, which keeps trailing junk (a mangled delimiter, a signature
+/// line) out of the file.
 /// </summary>
 internal sealed class Base64Decoder : IContentDecoder
 {
@@ -28,6 +29,8 @@ internal sealed class Base64Decoder : IContentDecoder
 
     private uint _saved;
     private int _savedCount;
+    private int _padding;
+    private bool _finished;
 
     public int MaxOutputLength(int inputLength) => inputLength / 4 * 3 + 6;
 
@@ -35,7 +38,7 @@ internal sealed class Base64Decoder : IContentDecoder
     {
         int o = 0;
         int i = 0;
-        while (i < input.Length)
+        while (i < input.Length && !_finished)
         {
             if (_savedCount == 0)
             {
@@ -65,9 +68,14 @@ internal sealed class Base64Decoder : IContentDecoder
                     _savedCount = 0;
                 }
             }
-            else if (c == '=')
+            else if (c == '=' && _savedCount >= 2)
             {
-                o += Flush(output[o..]);
+                // "xx==" or "xxx=": the quantum is complete once its padding is.
+                if (_savedCount + ++_padding >= 4)
+                {
+                    o += Flush(output[o..]);
+                    _finished = true;
+                }
             }
         }
         return o;
@@ -76,6 +84,7 @@ internal sealed class Base64Decoder : IContentDecoder
     public int Flush(Span<byte> output)
     {
         int n = 0;
+        _padding = 0;
         if (_savedCount == 2)
         {
             output[0] = (byte)(_saved >> 4);

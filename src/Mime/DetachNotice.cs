@@ -19,7 +19,7 @@ public static class DetachNotice
             unit++;
         }
         while (value >= 1024 && unit < units.Length - 1);
-        return value.ToString(value < 10 ? "0.0" : "0", CultureInfo.InvariantCulture) + " " + units[unit];
+        return value.ToString(value < 100 ? "0.0" : "0", CultureInfo.InvariantCulture) + " " + units[unit];
     }
 
     public static string FormatExpiry(DateTimeOffset expiresAt) =>

@@ -107,10 +107,11 @@ public sealed class HeaderParameters
     {
         segments.Sort((a, b) => a.Index.CompareTo(b.Index));
         string? charset = null;
+        var result = new StringBuilder();
         var bytes = new List<byte>();
         for (int s = 0; s < segments.Count; s++)
         {
-            var (index, encoded, text) = segments[s];
+            var (_, encoded, text) = segments[s];
             if (s == 0 && encoded)
             {
                 // charset'language'value; a missing pair of quotes means a sender forgot them.
@@ -122,12 +123,28 @@ public sealed class HeaderParameters
                     text = text[(q2 + 1)..];
                 }
             }
-            if (encoded) PercentDecode(text, bytes);
-            else bytes.AddRange(Encoding.UTF8.GetBytes(text));
+            if (encoded)
+            {
+                PercentDecode(text, bytes);
+            }
+            else
+            {
+                // Plain segments are already text; the bytes before them are decoded in the declared charset.
+                Flush();
+                result.Append(text);
+            }
         }
-        var array = bytes.ToArray();
-        var encoding = Charsets.Find(charset);
-        return encoding is null ? Charsets.DecodeHeaderBytes(array) : encoding.GetString(array);
+        Flush();
+        return result.ToString();
+
+        void Flush()
+        {
+            if (bytes.Count == 0) return;
+            var array = bytes.ToArray();
+            var encoding = Charsets.Find(charset);
+            result.Append(encoding is null ? Charsets.DecodeHeaderBytes(array) : encoding.GetString(array));
+            bytes.Clear();
+        }
     }
 
     private static void PercentDecode(string text, List<byte> output)

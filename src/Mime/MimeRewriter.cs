@@ -310,8 +310,10 @@ public sealed class MimeRewriter
         {
             insertAt = scan.Length;
             bool endsWithLineFeed = scan.LastByte == '\n';
+            // An empty body sits right against the next delimiter line: end the notice with a line break then.
+            bool glued = await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
             string text = (scan.Length == 0 || endsWithLineFeed ? "" : eol) + eol
-                + string.Join(eol, DetachNotice.PlainLines(attachments, _options.ServiceName)) + (endsWithLineFeed ? eol : "");
+                + string.Join(eol, DetachNotice.PlainLines(attachments, _options.ServiceName)) + (endsWithLineFeed || glued ? eol : "");
             notice = encoding.GetBytes(text);
         }
 
@@ -321,7 +323,8 @@ public sealed class MimeRewriter
             return new Edit(at, at, (o, c) => WriteBytesAsync(o, notice, c));
         }
 
-        bool rawEndsWithLineFeed = await RawEndsWithLineFeedAsync(structure, body, cancellationToken).ConfigureAwait(false);
+        bool rawEndsWithLineFeed = await RawEndsWithLineFeedAsync(structure, body, cancellationToken).ConfigureAwait(false)
+            || await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
         return new Edit(body.BodyStart, body.End, async (output, c) =>
         {
             var encoder = BodyEncoder.Create(body.TransferEncoding, output, body.LineEnding);
@@ -364,6 +367,18 @@ public sealed class MimeRewriter
         {
             int n = await range.ReadAsync(last, cancellationToken).ConfigureAwait(false);
             return n == 1 && last[0] == '\n';
+        }
+    }
+
+    /// <summary>True when the body is followed by a delimiter line with no line ending in between (an empty body).</summary>
+    private static async Task<bool> DelimiterFollowsDirectlyAsync(MimeStructure structure, MimeEntity body, CancellationToken cancellationToken)
+    {
+        var next = new byte[1];
+        var range = structure.OpenRange(body.End, body.End + 1);
+        await using (range.ConfigureAwait(false))
+        {
+            int n = await range.ReadAsync(next, cancellationToken).ConfigureAwait(false);
+            return n == 1 && next[0] is not (byte)'\r' and not (byte)'\n';
         }
     }
 
@@ -450,6 +465,11 @@ public sealed class MimeRewriter
     {
         const int Segment = 60;
         bool ascii = EncodedWords.IsPrintableAscii(value);
+        if (value.Length is > 0 and <= 20 && value.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0)
+        {
+            sb.Append(';').Append(eol).Append('\t').Append(name).Append('=').Append(value); // a number is a token
+            return;
+        }
         if (ascii && value.Length <= Segment)
         {
             sb.Append(';').Append(eol).Append('\t').Append(name).Append("=\"").Append(Quote(value)).Append('"');

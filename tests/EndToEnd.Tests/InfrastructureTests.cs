@@ -26,6 +26,7 @@ public sealed class InfrastructureTests : IDisposable
             .To(PostfixInstance.Address("alice"), PostfixInstance.Address("bob"), PostfixInstance.Address("nobody"))
             .Header("Subject", "two mailboxes")
             .Attach(attachment)
+            .Pipeline()
             .RunAsync(Token);
 
         Assert.Equal(550, result.ReplyToRecipient(PostfixInstance.Address("nobody")).Code);
@@ -46,6 +47,36 @@ public sealed class InfrastructureTests : IDisposable
         await postfix.WaitForEmptyQueueAsync(Patience, Token);
         Assert.Empty(postfix.MessagesIn("carol"));
         Assert.False(Directory.Exists(postfix.MaildirFor("nobody")));
+    }
+
+    [Fact]
+    public async Task Postfix_takes_a_30_MiB_attachment_and_refuses_mail_over_message_size_limit()
+    {
+        PeerBinaries.RequireSwaks();
+        var attachment = WriteRandomFile("archive.zip", 30 * 1024 * 1024);
+        await using (var postfix = await PostfixInstance.StartAsync(PostfixOptions.Direct, Token))
+        {
+            var result = await new Swaks(postfix.InboundPort).To(PostfixInstance.Address("bob")).Attach(attachment).RunAsync(Token);
+            Assert.True(result.ExitCode == 0, result.ToString());
+            var message = await File.ReadAllTextAsync(
+                Assert.Single(await postfix.WaitForMailAsync("bob", 1, Patience, Token)), Token);
+            Assert.Equal(await File.ReadAllBytesAsync(attachment, Token), DecodeAttachment(message, "archive.zip"));
+        }
+
+        var small = PostfixOptions.Direct with { MessageSizeLimit = 1024 * 1024 };
+        await using (var postfix = await PostfixInstance.StartAsync(small, Token))
+        {
+            Assert.Contains("message_size_limit = 1048576\n", postfix.MainCf, StringComparison.Ordinal);
+            var result = await new Swaks(postfix.InboundPort)
+                .To(PostfixInstance.Address("bob"))
+                .Attach(WriteRandomFile("too-big.bin", 1024 * 1024))
+                .RunAsync(Token);
+            var refusal = Assert.Single(result.DataReplies);
+            Assert.Equal(552, refusal.Code);
+            Assert.Contains("5.3.4", refusal.Text, StringComparison.Ordinal);
+            await postfix.WaitForEmptyQueueAsync(Patience, Token);
+            Assert.Empty(postfix.MessagesIn("bob"));
+        }
     }
 
     [Fact]
@@ -114,6 +145,7 @@ public sealed class InfrastructureTests : IDisposable
             .To("alice@example.test", "nobody@example.test", "bob@example.test")
             .Header("Subject", "over lmtp")
             .Attach(attachment, "application/pdf")
+            .Pipeline()
             .RunAsync(Token);
 
         // The passwd-file userdb refuses unknown users per recipient; LMTP then answers once per accepted one.
@@ -147,6 +179,35 @@ public sealed class InfrastructureTests : IDisposable
     }
 
     [Fact]
+    public async Task Postfix_delivers_to_dovecot_over_lmtp_as_docs_describe()
+    {
+        PeerBinaries.RequireSwaks();
+        await using var dovecot = await DovecotInstance.StartAsync(Token);
+        var options = PostfixOptions.Direct with
+        {
+            MainSettings = new Dictionary<string, string> { ["virtual_transport"] = $"lmtp:inet:127.0.0.1:{dovecot.LmtpPort}" },
+        };
+        await using var postfix = await PostfixInstance.StartAsync(options, Token);
+
+        var result = await new Swaks(postfix.InboundPort)
+            .To(PostfixInstance.Address("alice"), PostfixInstance.Address("carol"))
+            .Header("Subject", "via postfix lmtp")
+            .RunAsync(Token);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        await postfix.WaitForEmptyQueueAsync(Patience, Token);
+
+        foreach (var mailbox in new[] { "alice", "carol" })
+        {
+            var text = Encoding.UTF8.GetString(Assert.Single(await dovecot.FetchAllAsync(mailbox, Token)));
+            Assert.Contains("Subject: via postfix lmtp", text, StringComparison.Ordinal);
+            Assert.Contains("by mx.example.test (Postfix) with ESMTP", text, StringComparison.Ordinal);
+        }
+
+        Assert.Empty(postfix.MessagesIn("alice"));
+        Assert.Contains("relay=127.0.0.1[127.0.0.1]", await postfix.WaitForLogAsync("status=sent", Patience, Token), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Smtp_source_loads_smtp_sink_and_postfix()
     {
         await using var sink = await SmtpSink.StartAsync(keepMessages: true, Token);
@@ -169,6 +230,57 @@ public sealed class InfrastructureTests : IDisposable
         Assert.True(toPostfix.Succeeded, toPostfix.ToString());
         Assert.Equal(10, (await postfix.WaitForMailAsync("carol", 10, Patience, Token)).Count);
         await postfix.WaitForEmptyQueueAsync(Patience, Token);
+    }
+
+    [Fact]
+    public void Docs_page_shows_the_committed_postfix_fragments_exactly()
+    {
+        var docsPath = Path.Combine(AppContext.BaseDirectory, "docs", "postfix.md");
+        if (!File.Exists(docsPath))
+        {
+            docsPath = Path.Combine(RepositoryRoot.Find(), "docs", "postfix.md");
+        }
+
+        var docs = File.ReadAllText(docsPath);
+        foreach (var fragment in new[] { PostfixTemplates.ReadMasterFragment(), PostfixTemplates.ReadMainFragment() })
+        {
+            var rendered = PostfixTemplates.RenderSubset(fragment, PostfixTemplates.ProductionValues);
+            Assert.Contains("```\n" + rendered + "```\n", docs, StringComparison.Ordinal);
+        }
+
+        foreach (var (name, value) in PostfixTemplates.ProductionValues)
+        {
+            Assert.Contains($"| `{{{{{name}}}}}` | `{value}` |", docs, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Postfix_instance_configuration_passes_postfix_check_and_takes_overrides()
+    {
+        PeerBinaries.RequireSwaks();
+        var options = new PostfixOptions
+        {
+            FilterPort = FreePort.Next(),
+            Mailboxes = ["dave"],
+            MainSettings = new Dictionary<string, string> { ["smtpd_banner"] = "$myhostname ESMTP detach-e2e" },
+        };
+        await using var postfix = await PostfixInstance.StartAsync(options, Token);
+
+        var check = await postfix.CheckAsync(Token);
+        Assert.True(check.Succeeded, check.ToString());
+        var warnings = (await postfix.ReadLogAsync(Token)).Split('\n').Where(l => l.Contains("warning:", StringComparison.Ordinal));
+        Assert.Empty(warnings);
+
+        Assert.Contains($"  -o smtpd_proxy_filter=127.0.0.1:{options.FilterPort}\n", postfix.MasterCf, StringComparison.Ordinal);
+        Assert.Contains($"127.0.0.1:{postfix.ReinjectPort} inet", postfix.MasterCf, StringComparison.Ordinal);
+        Assert.Single(postfix.MainCf.Split('\n'), l => l.StartsWith("smtpd_banner", StringComparison.Ordinal));
+        Assert.Equal(["dave", "postmaster"], postfix.Mailboxes);
+
+        // The after-filter smtpd accepts mail for a local user directly, as detach will hand it over.
+        var result = await new Swaks(postfix.ReinjectPort).To(PostfixInstance.Address("dave")).RunAsync(Token);
+        Assert.Equal("mx.example.test ESMTP detach-e2e", result.Exchanges[0].Text);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Single(await postfix.WaitForMailAsync("dave", 1, Patience, Token));
     }
 
     private string WriteRandomFile(string name, int size)

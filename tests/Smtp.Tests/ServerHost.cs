@@ -23,7 +23,7 @@ internal sealed class ServerHost : IAsyncDisposable
 
     public IPEndPoint EndPoint { get; }
 
-    public static ServerHost Start(TestBackend backend, Action<SmtpServerOptions>? configure = null)
+    public static ServerHost Start(ISmtpBackend backend, Action<SmtpServerOptions>? configure = null)
     {
         var options = new SmtpServerOptions { ServerName = "mx.test", ShutdownGracePeriod = TimeSpan.FromSeconds(5) };
         options.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Detach.Crypto;
+using Detach.Gateway.Configuration;
 using Detach.Gateway.Hosting;
 using Detach.Vault;
 using Detach.Vault.Storage;

@@ -14,6 +14,12 @@ public sealed class SmtpFrontOptions
     /// </summary>
     public string? NextHop { get; set; }
 
+    /// <summary>
+    /// Speak LMTP instead of SMTP to the client (Postfix's lmtp transport): with an LMTP next hop too, each
+    /// recipient's delivery status is relayed exactly.
+    /// </summary>
+    public bool Lmtp { get; set; }
+
     /// <summary>Name in the banner and EHLO reply.</summary>
     public string ServerName { get; set; } = "detach.localhost";
 

@@ -1,3 +1,5 @@
+using Detach.Vault.Storage;
+
 namespace Detach.Gateway.Configuration;
 
 public enum StoreKind
@@ -9,15 +11,6 @@ public enum StoreKind
     Ipfs,
 }
 
-public enum NodeDownBehaviour
-{
-    /// <summary>Keep the ciphertext in the local store (the CID is already known) and push it when the node is back.</summary>
-    Spool,
-
-    /// <summary>Answer 4xx so the MTA retries later.</summary>
-    TempFail,
-}
-
 /// <summary>Storage and retention (section "Vault").</summary>
 public sealed class VaultOptions
 {
@@ -27,7 +20,7 @@ public sealed class VaultOptions
     /// <summary>The Kubo RPC API, e.g. http://127.0.0.1:5001.</summary>
     public string? IpfsApiUrl { get; set; }
 
-    public NodeDownBehaviour WhenNodeDown { get; set; } = NodeDownBehaviour.Spool;
+    public NodeDownBehavior WhenNodeDown { get; set; } = NodeDownBehavior.Spool;
 
     /// <summary>Days a link stays valid; at expiry the vault key is erased and the CID unpinned.</summary>
     public int RetentionDays { get; set; } = 30;

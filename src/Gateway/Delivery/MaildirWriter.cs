@@ -1,4 +1,5 @@
 using System.Globalization;
+using Detach.Vault.Storage;
 
 namespace Detach.Gateway.Delivery;
 
@@ -49,46 +50,4 @@ public sealed class MaildirWriter(string root)
         return string.Create(CultureInfo.InvariantCulture,
             $"{now.ToUnixTimeSeconds()}.M{now.Millisecond * 1000}P{Environment.ProcessId}Q{seq}.{Environment.MachineName}");
     }
-}
-
-/// <summary>Makes a rename durable: on Linux the new directory entry is on disk only once the folder itself is fsync'd.</summary>
-internal static partial class DirectorySync
-{
-    private const int ReadOnlyDirectory = 0x10000; // O_RDONLY | O_DIRECTORY
-
-    public static void Flush(string directory)
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        // .NET refuses to open a folder as a file handle, so ask libc directly.
-        var fd = Open(directory, ReadOnlyDirectory);
-        if (fd < 0)
-        {
-            throw new IOException($"Cannot open folder {directory} to flush it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
-        }
-
-        try
-        {
-            if (Fsync(fd) != 0)
-            {
-                throw new IOException($"fsync of folder {directory} failed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}).");
-            }
-        }
-        finally
-        {
-            _ = Close(fd);
-        }
-    }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
-    private static partial int Open(string path, int flags);
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fsync", SetLastError = true)]
-    private static partial int Fsync(int fd);
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 }

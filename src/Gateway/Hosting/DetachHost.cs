@@ -1,5 +1,7 @@
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Metrics;
+using Detach.Gateway.Processing;
+using Detach.Gateway.SmtpFront;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,6 +36,10 @@ public static class DetachHost
         services.AddSingleton<DetachMetrics>();
         services.AddSingleton<PrometheusExporter>();
         services.AddHostedService<VaultMaintenanceService>();
+        services.AddSingleton<MessageDetacher>();
+        services.AddSingleton<DetachingBackend>();
+        services.AddSingleton<SmtpFrontService>();
+        services.AddHostedService(s => s.GetRequiredService<SmtpFrontService>());
 
         var app = builder.Build();
         // Create the exporter before any instrument records, so nothing is missed.

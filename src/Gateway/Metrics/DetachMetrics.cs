@@ -16,8 +16,8 @@ public sealed class DetachMetrics : IDisposable
         MessagesTempFailed = meter.CreateCounter<long>("detach.messages.tempfailed", description: "Messages answered with a temporary failure (4xx / exit 75).");
         MessagesRejected = meter.CreateCounter<long>("detach.messages.rejected", description: "Messages refused with a permanent failure (5xx).");
         AttachmentsDetached = meter.CreateCounter<long>("detach.attachments.detached", description: "Attachments taken out of messages and stored.");
-        BytesDetached = meter.CreateCounter<long>("detach.bytes.detached", unit: "bytes", description: "Plaintext bytes of detached attachments, stored once.");
-        BytesSaved = meter.CreateCounter<long>("detach.bytes.saved", unit: "bytes", description: "Mailbox bytes saved: size × (recipients − 1).");
+        BytesDetached = meter.CreateCounter<long>("detach.detached.bytes", unit: "bytes", description: "Plaintext bytes of detached attachments, stored once.");
+        BytesSaved = meter.CreateCounter<long>("detach.saved.bytes", unit: "bytes", description: "Mailbox bytes saved: size × (recipients − 1).");
         StoreLatency = meter.CreateHistogram<double>("detach.store.duration", unit: "seconds", description: "Time to encrypt and durably store one attachment.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
         Downloads = meter.CreateCounter<long>("detach.downloads", description: "Completed downloads.");
@@ -38,12 +38,15 @@ public sealed class DetachMetrics : IDisposable
     public Counter<long> FailedMacs { get; }
     public Counter<long> KeyRejections { get; }
 
-    public void OnAttachmentStored(Detach.Vault.Index.AttachmentRecord record, TimeSpan elapsed)
+    public void OnAttachmentStored(Detach.Vault.Index.AttachmentRecord record, TimeSpan elapsed) =>
+        StoreLatency.Record(elapsed.TotalSeconds);
+
+    /// <summary>Counted when the message carrying the link is accepted, so tempfailed retries are not counted twice.</summary>
+    public void OnAttachmentDelivered(Detach.Vault.Index.AttachmentRecord record)
     {
         AttachmentsDetached.Add(1);
         BytesDetached.Add(record.PlaintextSize);
         BytesSaved.Add(record.PlaintextSize * Math.Max(0, record.RecipientCount - 1));
-        StoreLatency.Record(elapsed.TotalSeconds);
     }
 
     public void Dispose() => meter.Dispose();

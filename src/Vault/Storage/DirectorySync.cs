@@ -6,7 +6,7 @@ namespace Detach.Vault.Storage;
 /// fsync on a directory, so a rename into it survives a crash. .NET has no API for it (a directory
 /// cannot be opened as a FileStream), hence open(2)/fsync(2) on Unix; elsewhere it is a no-op.
 /// </summary>
-internal static partial class DirectorySync
+public static partial class DirectorySync
 {
     public static void Flush(string directory)
     {

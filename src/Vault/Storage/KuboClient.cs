@@ -87,7 +87,8 @@ public sealed class KuboClient
 
     private async Task<KuboAddResult> AddOnceAsync(Stream content, string? pinName, CancellationToken ct)
     {
-        var counter = new CountingReadStream(content);
+        using var watchdog = new UploadWatchdog(_options.RequestTimeout + DeadlineGrace);
+        var counter = new CountingReadStream(content, watchdog);
         using var form = new MultipartFormDataContent();
         form.Add(FilePart(new StreamContent(counter, 256 * 1024)));
         var query = new List<(string, string)>
@@ -99,7 +100,7 @@ public sealed class KuboClient
         {
             query.Add(("pin-name", pinName));
         }
-        using var deadline = Deadline(_options.TransferTimeout, ct);
+        using var deadline = Deadline(_options.TransferTimeout, ct, watchdog.Token);
         return await Guard(async () =>
         {
             using var response = await SendAsync("add", query, form, _options.TransferTimeout, timeoutMeansNotFound: false, deadline.Token).ConfigureAwait(false);
@@ -277,13 +278,13 @@ public sealed class KuboClient
         ArgumentNullException.ThrowIfNull(car);
         if (!car.CanSeek)
         {
-            return DagImportOnceAsync(new StreamContent(new CountingReadStream(car), 256 * 1024), ct);
+            return DagImportOnceAsync(watchdog => new StreamContent(new CountingReadStream(car, watchdog), 256 * 1024), ct);
         }
         var start = car.Position;
         return _retry.ExecuteAsync(async token =>
         {
             car.Position = start;
-            return await DagImportOnceAsync(new StreamContent(new CountingReadStream(car), 256 * 1024), token).ConfigureAwait(false);
+            return await DagImportOnceAsync(watchdog => new StreamContent(new CountingReadStream(car, watchdog), 256 * 1024), token).ConfigureAwait(false);
         }, ct).AsTask();
     }
 
@@ -292,14 +293,17 @@ public sealed class KuboClient
     {
         ArgumentNullException.ThrowIfNull(writeCar);
         return _retry.ExecuteAsync(
-            async token => await DagImportOnceAsync(new CallbackContent(writeCar), token).ConfigureAwait(false), ct).AsTask();
+            async token => await DagImportOnceAsync(watchdog => new CallbackContent(
+                (stream, t) => writeCar(new WatchedWriteStream(stream, watchdog), t)), token).ConfigureAwait(false),
+            ct).AsTask();
     }
 
-    private async Task<IReadOnlyList<Cid>> DagImportOnceAsync(HttpContent car, CancellationToken ct)
+    private async Task<IReadOnlyList<Cid>> DagImportOnceAsync(Func<UploadWatchdog, HttpContent> createCar, CancellationToken ct)
     {
+        using var watchdog = new UploadWatchdog(_options.RequestTimeout + DeadlineGrace);
         using var form = new MultipartFormDataContent();
-        form.Add(FilePart(car));
-        using var deadline = Deadline(_options.TransferTimeout, ct);
+        form.Add(FilePart(createCar(watchdog)));
+        using var deadline = Deadline(_options.TransferTimeout, ct, watchdog.Token);
         return await Guard(async () =>
         {
             using var response = await SendAsync("dag/import", [("pin-roots", "true")], form, _options.TransferTimeout, timeoutMeansNotFound: false, deadline.Token).ConfigureAwait(false);
@@ -344,6 +348,10 @@ public sealed class KuboClient
         }
         url.Append("timeout=").Append(((long)serverTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)).Append("ms");
         using var request = new HttpRequestMessage(HttpMethod.Post, url.ToString()) { Content = content };
+        if (_options.Authorization is { } authorization)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        }
         var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (response.IsSuccessStatusCode)
         {

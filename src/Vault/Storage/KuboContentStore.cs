@@ -16,8 +16,10 @@ public sealed class KuboContentStore(KuboClient client, string? pinName = "detac
             var added = await client.AddAsync(content, pinName, ct).ConfigureAwait(false);
             return new StoredContent(added.Cid, added.Size);
         }
-        catch (KuboUnavailableException e)
+        catch (KuboException e)
         {
+            // Whatever the node says (down, disk full, repo closed), the attachment is not stored:
+            // a temporary failure, so the spool or the SMTP client keeps it.
             throw new StorageUnavailableException($"The IPFS node cannot store now: {e.Message}", e);
         }
     }

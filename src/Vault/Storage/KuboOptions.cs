@@ -23,6 +23,12 @@ public sealed class KuboOptions
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
+    /// Value of the Authorization header (Kubo's <c>API.Authorizations</c>, e.g. <c>Bearer …</c>), or
+    /// null. A secret: it is never logged.
+    /// </summary>
+    public string? Authorization { get; set; }
+
+    /// <summary>
     /// Send <c>pin-name</c> with add (Kubo 0.26+). Nodes that do not know it ignore it (js-ipfs
     /// strips unknown options); turn it off for a node that rejects it.
     /// </summary>

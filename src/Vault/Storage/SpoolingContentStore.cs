@@ -45,7 +45,7 @@ public sealed class SpoolingContentStore : IContentStore
             return await _node.AddAsync(content, ct).ConfigureAwait(false);
         }
         await using var spool = _spool.BeginWrite();
-        var tee = new TeeReadStream(content, spool);
+        using var tee = new TeeReadStream(content, spool);
         try
         {
             // On success the spool copy is discarded unsynced: the node holds the pinned bytes.
@@ -87,9 +87,16 @@ public sealed class SpoolingContentStore : IContentStore
             ? await _spool.IsAvailableAsync(ct).ConfigureAwait(false)
             : await _node.IsAvailableAsync(ct).ConfigureAwait(false);
 
-    /// <summary>Copies every byte read from the source into the spool writer, in order.</summary>
+    /// <summary>
+    /// Copies every byte read from the source into the spool writer, in order. HttpClient may still
+    /// be reading (its send task outlives a failed SendAsync), so reads are serialised and, once
+    /// <see cref="DrainAsync"/> has taken over, the HTTP side gets no more bytes.
+    /// </summary>
     private sealed class TeeReadStream(Stream source, LocalContentWriter copy) : Stream
     {
+        private readonly SemaphoreSlim _gate = new(1, 1);
+        private bool _drained;
+
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
@@ -108,30 +115,59 @@ public sealed class SpoolingContentStore : IContentStore
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            var n = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            await copy.WriteAsync(buffer[..n], cancellationToken).ConfigureAwait(false);
-            return n;
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (_drained)
+                {
+                    throw new IOException("The upload was abandoned; the content went to the spool.");
+                }
+                return await CopyNextAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _gate.Release();
+            }
         }
 
         /// <summary>Reads what the node did not take into the spool.</summary>
         public async Task DrainAsync(CancellationToken ct)
         {
+            await _gate.WaitAsync(ct).ConfigureAwait(false);
+            _drained = true;
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(UnixFsFileBuilder.ChunkSize);
             try
             {
-                while (await ReadAsync(buffer.AsMemory(0, UnixFsFileBuilder.ChunkSize), ct).ConfigureAwait(false) > 0)
+                while (await CopyNextAsync(buffer.AsMemory(0, UnixFsFileBuilder.ChunkSize), ct).ConfigureAwait(false) > 0)
                 {
                 }
             }
             finally
             {
                 System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                _gate.Release();
             }
+        }
+
+        private async ValueTask<int> CopyNextAsync(Memory<byte> buffer, CancellationToken ct)
+        {
+            var n = await source.ReadAsync(buffer, ct).ConfigureAwait(false);
+            await copy.WriteAsync(buffer[..n], ct).ConfigureAwait(false);
+            return n;
         }
 
         public override void Flush() { }
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _gate.Dispose();
+            }
+            base.Dispose(disposing);
+        }
     }
 }

@@ -312,18 +312,20 @@ public sealed class PostfixInstance : IAsyncDisposable
         var main = new StringBuilder(PostfixTemplates.Render(TestMainCf, new Dictionary<string, string> { ["BASE"] = Directory }));
         PostfixTemplates.AppendBlock(main, "deploy/postfix/main.cf.fragment",
             PostfixTemplates.RenderSubset(PostfixTemplates.ReadMainFragment(), values));
-        if (_options.MainSettings.Count > 0)
-        {
-            PostfixTemplates.AppendBlock(main, "test overrides",
-                string.Concat(_options.MainSettings.Select(kv => $"{kv.Key} = {kv.Value}\n")));
-        }
-
         var master = new StringBuilder(TestMasterCf);
         PostfixTemplates.AppendBlock(master, "deploy/postfix/master.cf.fragment",
             PostfixTemplates.RenderSubset(PostfixTemplates.ReadMasterFragment(), values));
 
         await File.WriteAllTextAsync(Path.Combine(ConfigDirectory, "main.cf"), main.ToString(), cancellationToken);
         await File.WriteAllTextAsync(Path.Combine(ConfigDirectory, "master.cf"), master.ToString(), cancellationToken);
+
+        if (_options.MainSettings.Count > 0)
+        {
+            // postconf -e edits each setting in place, so an override never leaves a duplicate line behind.
+            (await RunAsync(PeerBinaries.Postconf!,
+                ["-c", ConfigDirectory, "-e", .. _options.MainSettings.Select(kv => $"{kv.Key}={kv.Value}")],
+                cancellationToken)).EnsureSuccess();
+        }
 
         if (FilterPort is null)
         {

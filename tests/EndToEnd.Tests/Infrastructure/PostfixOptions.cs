@@ -21,7 +21,7 @@ public sealed record PostfixOptions
     /// <summary>smtpd_proxy_timeout: how long the inbound smtpd waits for each reply from the proxy.</summary>
     public TimeSpan ProxyTimeout { get; init; } = TimeSpan.FromSeconds(100);
 
-    /// <summary>More main.cf settings, written last so they override the defaults (e.g. virtual_transport).</summary>
+    /// <summary>main.cf settings applied with <c>postconf -e</c> over the defaults (e.g. virtual_transport).</summary>
     public IReadOnlyDictionary<string, string> MainSettings { get; init; } = new Dictionary<string, string>();
 
     /// <summary>An instance whose inbound smtpd queues mail itself (no proxy filter).</summary>

@@ -84,6 +84,28 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
         }
     }
 
+    public bool IsRunning => _pid is not null;
+
+    /// <summary>Starts the node unless it runs.</summary>
+    public async Task EnsureRunningAsync()
+    {
+        if (_pid is null)
+        {
+            await StartAsync();
+        }
+    }
+
+    /// <summary>Sends a signal (STOP freezes the node: it accepts connections but answers nothing; CONT resumes it).</summary>
+    public async Task SignalAsync(string signal)
+    {
+        var pid = _pid ?? throw new InvalidOperationException("The node is not running.");
+        var (exitCode, output) = await RunAsync("bash", ["-c", $"kill -{signal} {pid}"], null, TimeSpan.FromSeconds(10));
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {pid} failed: {output}");
+        }
+    }
+
     /// <summary>Kills the node and everything it started, at once (no graceful shutdown).</summary>
     public void Kill()
     {

@@ -81,6 +81,18 @@ public sealed class KuboClientTests(IpfsNodeFixture node) : IDisposable
     }
 
     [Fact]
+    public async Task AddKuboClient_RegistersATypedClientWithItsOptions()
+    {
+        node.RequireNode();
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        services.AddKuboClient(o => o.ApiUrl = node.ApiUrl);
+        using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+        var client = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<KuboClient>(provider);
+        Assert.Equal(node.ApiUrl, client.Options.ApiUrl);
+        Assert.False(string.IsNullOrEmpty((await client.IdAsync(Ct)).Id));
+    }
+
+    [Fact]
     public async Task Cat_UnknownCid_FailsWithNotFoundWithinTheTimeout()
     {
         node.RequireNode();

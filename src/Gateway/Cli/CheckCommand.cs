@@ -1,0 +1,148 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using Detach.Gateway.Configuration;
+using Detach.Gateway.Hosting;
+using Detach.Gateway.SmtpFront;
+using Detach.Vault.Storage;
+
+namespace Detach.Gateway.Cli;
+
+/// <summary>
+/// `detach check`: what admins get wrong, checked against the real services: data folder, public URL, index,
+/// store (a probe is added, read back and removed), next hop (answers, announces XFORWARD).
+/// </summary>
+public static class CheckCommand
+{
+    public sealed record CheckResult(string Name, bool Ok, string Detail);
+
+    public static Command Create()
+    {
+        var command = new Command("check", "Check the configuration against the real services; exits 1 if anything fails.");
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var results = await RunAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
+            Console.Out.WriteLine(Format(results));
+            return results.All(r => r.Ok) ? ExitCodes.Ok : 1;
+        });
+        return command;
+    }
+
+    public static string Format(IEnumerable<CheckResult> results) =>
+        string.Join(Environment.NewLine, results.Select(r => $"{(r.Ok ? "ok  " : "FAIL")}  {r.Name,-12}  {r.Detail}"));
+
+    public static async Task<IReadOnlyList<CheckResult>> RunAsync(DetachSettings settings, CancellationToken cancellationToken)
+    {
+        var results = new List<CheckResult>
+        {
+            new("config", true, "all settings valid"),
+            new("public url", true, $"links will read {settings.Root.PublicUrl.TrimEnd('/')}/d/<cid>#<key>"),
+            CheckDataFolder(settings.Root.FullDataPath),
+        };
+
+        VaultComponents? components = null;
+        try
+        {
+            components = await VaultComponents.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
+            var ping = await components.Index.PingAsync(cancellationToken).ConfigureAwait(false);
+            results.Add(new("index", ping, ping ? $"{settings.Index.Kind} index open and migrated" : "the index does not answer"));
+            results.Add(await CheckStoreAsync(settings, components.Store, cancellationToken).ConfigureAwait(false));
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            results.Add(new("index", false, $"cannot open the index: {e.Message}"));
+        }
+        finally
+        {
+            if (components is not null)
+            {
+                await components.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        results.Add(await CheckNextHopAsync(settings, cancellationToken).ConfigureAwait(false));
+        return results;
+    }
+
+    private static CheckResult CheckDataFolder(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+            var probe = Path.Combine(path, $".check-{Environment.ProcessId}");
+            using (var file = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
+            {
+                file.Write("probe"u8);
+                file.Flush(flushToDisk: true);
+            }
+
+            return new("data folder", true, $"{path} is writable");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new("data folder", false, $"{path} is not writable: {e.Message}");
+        }
+    }
+
+    private static async Task<CheckResult> CheckStoreAsync(DetachSettings settings, IContentStore store, CancellationToken cancellationToken)
+    {
+        var where = settings.Vault.EffectiveStore == StoreKind.Ipfs ? $"IPFS node at {settings.Vault.IpfsApiUrl}" : "local store";
+        try
+        {
+            if (!await store.IsAvailableAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return new("store", false, $"{where} does not answer");
+            }
+
+            var probe = RandomNumberGenerator.GetBytes(4096);
+            var stored = await store.AddAsync(new MemoryStream(probe), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using var back = await store.OpenReadAsync(stored.Cid, 0, null, cancellationToken).ConfigureAwait(false);
+                var copy = new MemoryStream();
+                await back.CopyToAsync(copy, cancellationToken).ConfigureAwait(false);
+                if (!copy.ToArray().AsSpan().SequenceEqual(probe))
+                {
+                    return new("store", false, $"{where} returned different bytes for probe {stored.Cid}");
+                }
+            }
+            finally
+            {
+                await store.RemoveAsync(stored.Cid, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new("store", true, $"{where}: probe added, read back and removed");
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return new("store", false, $"{where}: {e.Message}");
+        }
+    }
+
+    private static async Task<CheckResult> CheckNextHopAsync(DetachSettings settings, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(settings.Smtp.NextHop))
+        {
+            var maildir = Path.Combine(settings.Root.FullDataPath, "maildir");
+            return new("next hop", true, $"none: mail is delivered to the Maildir {maildir}");
+        }
+
+        NextHopAddress.TryParse(settings.Smtp.NextHop, out var address, out _);
+        try
+        {
+            await using var next = await RelayNextHop.ConnectAsync(address!, settings.Smtp.ServerName, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            if (address!.Lmtp)
+            {
+                return new("next hop", true, $"{address} answers LHLO");
+            }
+
+            var attributes = next.Capabilities.XforwardAttributes;
+            return attributes.Contains("ADDR")
+                ? new("next hop", true, $"{address} answers and announces XFORWARD ({string.Join(' ', attributes.Order(StringComparer.Ordinal))})")
+                : new("next hop", false, $"{address} answers but does not announce XFORWARD to us: set smtpd_authorized_xforward_hosts on the after-filter smtpd (see docs/postfix.md), or the Received lines will name detach instead of the client");
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return new("next hop", false, $"{address}: {e.Message}");
+        }
+    }
+}

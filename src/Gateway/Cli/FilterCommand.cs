@@ -1,0 +1,143 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Detach.Gateway.Configuration;
+using Detach.Gateway.Hosting;
+using Detach.Gateway.Metrics;
+using Detach.Gateway.Processing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Detach.Gateway.Cli;
+
+/// <summary>
+/// `detach filter [-- COMMAND ARGS...]`: reads one message on standard input, stores its attachments and writes
+/// the rewritten message to standard output, or into COMMAND's standard input (e.g. Postfix's sendmail, for the
+/// pipe transport / after-queue simple filter). Exit codes follow sendmail: 0 delivered, 75 try again later.
+/// </summary>
+public static class FilterCommand
+{
+    public static Command Create()
+    {
+        var sender = new Option<string?>("--sender", "-f") { Description = "Envelope sender (for the index's sender domain)." };
+        var recipients = new Option<int?>("--recipients") { Description = "Number of recipients (default: the arguments after '--' in COMMAND, else 1)." };
+        var reinject = new Argument<string[]>("command")
+        {
+            Description = "Command to pipe the rewritten message into, e.g. -- /usr/sbin/sendmail -G -i -f SENDER -- RECIPIENTS...",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var command = new Command("filter", "Detach the attachments of one message from standard input.") { sender, recipients, reinject };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var settings = DetachCommandLine.LoadSettings(parse);
+            var argv = parse.GetValue(reinject) ?? [];
+            var envelope = new MessageEnvelope(parse.GetValue(sender), parse.GetValue(recipients) ?? CountRecipients(argv));
+            await using var stdin = Console.OpenStandardInput();
+            await using var stdout = Console.OpenStandardOutput();
+            return await RunAsync(settings, stdin, stdout, argv, envelope, Console.Error, cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    public static async Task<int> RunAsync(
+        DetachSettings settings, Stream input, Stream output, IReadOnlyList<string> reinject, MessageEnvelope envelope,
+        TextWriter error, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var components = await VaultComponents.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
+            using var metrics = new DetachMetrics();
+            var detacher = new MessageDetacher(components.Vault, settings, metrics, NullLogger<MessageDetacher>.Instance);
+            await using var spool = SpoolFile.Create(settings.Root.FullDataPath);
+            if (!await CopyWithLimitAsync(input, spool, settings.Smtp.MaxMessageBytes, cancellationToken).ConfigureAwait(false))
+            {
+                await error.WriteLineAsync($"detach filter: message larger than Smtp:MaxMessageBytes ({settings.Smtp.MaxMessageBytes} bytes).").ConfigureAwait(false);
+                return ExitCodes.DataError;
+            }
+
+            if (reinject.Count == 0)
+            {
+                await using var message = await detacher.DetachAsync(spool, output, envelope, cancellationToken).ConfigureAwait(false);
+                await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return ExitCodes.Ok;
+            }
+
+            return await ReinjectAsync(detacher, spool, reinject, envelope, error, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Storage down, disk full, index locked, a bug: the MTA keeps the message and tries again later.
+            await error.WriteLineAsync($"detach filter: temporary failure, the message was not delivered: {e.GetType().Name}: {e.Message}").ConfigureAwait(false);
+            return e is ConfigurationException ? ExitCodes.Config : ExitCodes.TempFail;
+        }
+    }
+
+    private static async Task<int> ReinjectAsync(
+        MessageDetacher detacher, Stream spool, IReadOnlyList<string> argv, MessageEnvelope envelope, TextWriter error, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo(argv[0]) { RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var arg in argv.Skip(1))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Cannot start {argv[0]}.");
+        await using var message = await DetachIntoAsync(detacher, spool, process, envelope, cancellationToken).ConfigureAwait(false);
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            await message.AbandonAsync(cancellationToken).ConfigureAwait(false);
+            await error.WriteLineAsync($"detach filter: {argv[0]} exited with {process.ExitCode}; the message was not delivered.").ConfigureAwait(false);
+            // sendmail's own sysexits code says best whether to retry; anything else becomes a retry.
+            return process.ExitCode is >= 64 and <= 78 ? process.ExitCode : ExitCodes.TempFail;
+        }
+
+        await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return ExitCodes.Ok;
+    }
+
+    private static async Task<DetachedMessage> DetachIntoAsync(MessageDetacher detacher, Stream spool, Process process, MessageEnvelope envelope, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var stdin = process.StandardInput.BaseStream;
+            var message = await detacher.DetachAsync(spool, stdin, envelope, cancellationToken).ConfigureAwait(false);
+            await stdin.FlushAsync(cancellationToken).ConfigureAwait(false);
+            process.StandardInput.Close();
+            return message;
+        }
+        catch
+        {
+            // Never let the reinjection command take a half-written message: kill it before closing its input.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+    }
+
+    private static async Task<bool> CopyWithLimitAsync(Stream input, Stream spool, long limit, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        int read;
+        while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            total += read;
+            if (total > limit)
+            {
+                return false;
+            }
+
+            await spool.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+        }
+
+        await spool.FlushAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>sendmail-style argv: the recipients are what follows "--".</summary>
+    private static int CountRecipients(IReadOnlyList<string> argv)
+    {
+        var separator = argv.ToList().IndexOf("--");
+        return separator < 0 ? 1 : Math.Max(1, argv.Count - separator - 1);
+    }
+}

@@ -1,0 +1,64 @@
+using Detach.Gateway.Configuration;
+using Detach.Gateway.Metrics;
+using Detach.Mime;
+using Detach.Vault;
+using Microsoft.Extensions.Logging;
+
+namespace Detach.Gateway.Processing;
+
+/// <summary>What the envelope says about a message: who sent it and to how many recipients.</summary>
+public sealed record MessageEnvelope(string? Sender, int RecipientCount, string? QueueId = null);
+
+/// <summary>
+/// One message through the vault: reads the spooled message, stores each attachment the policy selects
+/// (encrypted, durable, indexed) and writes the rewritten message. The caller settles the result: commit once
+/// the next hop accepted the message, abandon otherwise (the stored objects then become garbage to collect).
+/// </summary>
+public sealed class MessageDetacher(AttachmentVault vault, DetachSettings settings, DetachMetrics metrics, ILogger<MessageDetacher> logger)
+{
+    public async Task<DetachedMessage> DetachAsync(Stream spool, Stream output, MessageEnvelope envelope, CancellationToken cancellationToken)
+    {
+        spool.Position = 0;
+        var summary = await MessageSummary.ReadAsync(spool, cancellationToken).ConfigureAwait(false);
+        var context = new MessageContext(
+            summary.MessageId ?? $"<{Guid.NewGuid():N}@detach.invalid>",
+            MessageSummary.DomainOf(envelope.Sender) ?? summary.FromDomain ?? "unknown",
+            Math.Max(1, envelope.RecipientCount));
+        var attachments = vault.BeginMessage(context);
+        try
+        {
+            var result = await new MimeRewriter(settings.Policy, attachments).RewriteAsync(spool, output, cancellationToken).ConfigureAwait(false);
+            logger.LogInformation("Message {MessageId} (queue {QueueId}): {Count} attachment(s) detached{Skipped}",
+                context.MessageId, envelope.QueueId ?? "-", result.Detached.Count,
+                result.SkippedReason is null ? "" : $", left alone: {result.SkippedReason}");
+            return new DetachedMessage(result, attachments, metrics);
+        }
+        catch
+        {
+            await attachments.AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+}
+
+/// <summary>A rewritten message whose attachments are stored but whose links are not yet out in the world.</summary>
+public sealed class DetachedMessage(MimeRewriteResult result, MessageAttachments attachments, DetachMetrics metrics) : IAsyncDisposable
+{
+    public MimeRewriteResult Result => result;
+
+    /// <summary>The next hop accepted the message.</summary>
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        await attachments.CommitAsync(cancellationToken).ConfigureAwait(false);
+        metrics.MessagesProcessed.Add(1);
+        foreach (var record in attachments.Records)
+        {
+            metrics.OnAttachmentDelivered(record);
+        }
+    }
+
+    /// <summary>The next hop did not take it: nobody will ever have these links.</summary>
+    public Task AbandonAsync(CancellationToken cancellationToken) => attachments.AbandonAsync(cancellationToken);
+
+    public ValueTask DisposeAsync() => attachments.DisposeAsync();
+}

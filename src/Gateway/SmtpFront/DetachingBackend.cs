@@ -1,0 +1,228 @@
+using System.Net;
+using Detach.Gateway.Configuration;
+using Detach.Gateway.Delivery;
+using Detach.Gateway.Metrics;
+using Detach.Gateway.Processing;
+using Detach.Smtp;
+using Microsoft.Extensions.Logging;
+
+namespace Detach.Gateway.SmtpFront;
+
+/// <summary>
+/// The before-queue proxy (Postfix SMTPD_PROXY_README): each client session gets its own next-hop connection;
+/// MAIL and RCPT are relayed and the next hop's replies returned verbatim; the message is spooled, its
+/// attachments stored, and the rewritten message sent on. The final dot is answered only with the next hop's
+/// own reply, after it came; any failure before that is 451 4.3.0 and the downstream transaction is abandoned.
+/// </summary>
+public sealed class DetachingBackend(
+    DetachSettings settings,
+    MessageDetacher detacher,
+    DetachMetrics metrics,
+    ILogger<DetachingBackend> logger) : ISmtpBackend
+{
+    internal DetachSettings Settings { get; } = settings;
+    internal MessageDetacher Detacher { get; } = detacher;
+    internal DetachMetrics Metrics { get; } = metrics;
+    internal ILogger Logger { get; } = logger;
+
+    private readonly NextHopAddress? nextHop =
+        string.IsNullOrWhiteSpace(settings.Smtp.NextHop) ? null
+        : NextHopAddress.TryParse(settings.Smtp.NextHop, out var address, out _) ? address : null;
+
+    private readonly MaildirWriter maildir = new(Path.Combine(settings.Root.FullDataPath, "maildir"));
+
+    public ValueTask<ISmtpSessionHandler> OpenSessionAsync(SmtpSessionContext context, CancellationToken cancellationToken) =>
+        ValueTask.FromResult<ISmtpSessionHandler>(new Session(this, context));
+
+    internal async Task<INextHopSession> ConnectAsync(CancellationToken cancellationToken) =>
+        nextHop is null
+            ? new MaildirNextHop(maildir)
+            : await RelayNextHop.ConnectAsync(nextHop, Settings.Smtp.ServerName, TimeSpan.FromSeconds(Settings.Smtp.NextHopTimeoutSeconds), cancellationToken).ConfigureAwait(false);
+
+    private static readonly SmtpReply NextHopDown = new(451, "4.4.1", "Next hop unavailable, try again later");
+    private static readonly SmtpReply StorageFailed = new(451, "4.3.0", "Attachment storage failed, try again later");
+    private static readonly SmtpReply NextHopFailed = new(451, "4.4.2", "Next hop failed during delivery, try again later");
+
+    private sealed class Session(DetachingBackend backend, SmtpSessionContext context) : ISmtpSessionHandler
+    {
+        private INextHopSession? next;
+
+        public async ValueTask<MailResult> BeginTransactionAsync(MailFromCommand mail, CancellationToken cancellationToken)
+        {
+            if (next is RelayNextHop { IsUsable: false })
+            {
+                await next.DisposeAsync().ConfigureAwait(false);
+                next = null;
+            }
+
+            try
+            {
+                next ??= await backend.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                backend.Logger.LogWarning("Session {Session}: next hop {NextHop} unavailable: {Error}", context.SessionId, backend.Settings.Smtp.NextHop, e.Message);
+                backend.Metrics.MessagesTempFailed.Add(1);
+                return MailResult.Reject(NextHopDown);
+            }
+
+            try
+            {
+                var reply = await next.MailAsync(mail, ClientIdentity(), cancellationToken).ConfigureAwait(false);
+                return reply.IsPositiveCompletion ? MailResult.Accept(new Transaction(backend, context, next, mail), reply) : MailResult.Reject(reply);
+            }
+            catch (Exception e) when (e is IOException or TimeoutException or SmtpException)
+            {
+                backend.Logger.LogWarning("Session {Session}: next hop failed at MAIL: {Error}", context.SessionId, e.Message);
+                await next.DisposeAsync().ConfigureAwait(false);
+                next = null;
+                return MailResult.Reject(NextHopDown);
+            }
+        }
+
+        /// <summary>
+        /// What the next hop records as the client: the attributes Postfix forwarded to us, or else this
+        /// connection's own peer, so the Received line always names the real origin.
+        /// </summary>
+        private Dictionary<string, string?> ClientIdentity()
+        {
+            var identity = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (name, value) in context.Forwarded)
+            {
+                identity[name] = value;
+            }
+
+            if (identity.Count == 0 && context.RemoteEndPoint is IPEndPoint peer)
+            {
+                identity["ADDR"] = peer.Address.ToString();
+                identity["PORT"] = peer.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                identity["HELO"] = context.HeloName;
+                identity["PROTO"] = context.HeloVerb == "HELO" ? "SMTP" : "ESMTP";
+            }
+
+            return identity;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (next is not null)
+            {
+                await next.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private sealed class Transaction(DetachingBackend backend, SmtpSessionContext context, INextHopSession next, MailFromCommand mail) : ILmtpTransaction
+    {
+        private readonly List<string> recipients = [];
+
+        public async ValueTask<SmtpReply> AddRecipientAsync(RcptToCommand recipient, CancellationToken cancellationToken)
+        {
+            try
+            {
+                var reply = await next.RcptAsync(recipient, cancellationToken).ConfigureAwait(false);
+                if (reply.IsPositiveCompletion)
+                {
+                    recipients.Add(recipient.ForwardPath);
+                }
+
+                return reply;
+            }
+            catch (Exception e) when (e is IOException or TimeoutException or SmtpException)
+            {
+                backend.Logger.LogWarning("Session {Session}: next hop failed at RCPT: {Error}", context.SessionId, e.Message);
+                return NextHopDown;
+            }
+        }
+
+        public async ValueTask<SmtpReply> DataAsync(Stream message, CancellationToken cancellationToken)
+        {
+            var replies = await DeliverAsync(message, cancellationToken).ConfigureAwait(false);
+            if (replies.Count == 1)
+            {
+                return replies[0];
+            }
+
+            // An SMTP client in front of an LMTP next hop gets one answer for several recipients. A partial failure
+            // cannot be told apart, so ask for a retry (duplicates for some beat losing mail for others); an LMTP
+            // front (Smtp:Lmtp) reports each recipient exactly.
+            if (replies.All(r => r.IsPositiveCompletion))
+            {
+                return replies[0];
+            }
+
+            return replies.FirstOrDefault(r => r.IsPermanentFailure && replies.All(o => !o.IsPositiveCompletion))
+                ?? new SmtpReply(451, "4.3.0", "Some recipients could not take the message, try again later");
+        }
+
+        public async ValueTask<IReadOnlyList<SmtpReply>> LmtpDataAsync(Stream message, CancellationToken cancellationToken)
+        {
+            var replies = await DeliverAsync(message, cancellationToken).ConfigureAwait(false);
+            return replies.Count == recipients.Count ? replies : Enumerable.Repeat(replies[0], recipients.Count).ToList();
+        }
+
+        private async Task<IReadOnlyList<SmtpReply>> DeliverAsync(Stream message, CancellationToken cancellationToken)
+        {
+            var dataPath = backend.Settings.Root.FullDataPath;
+            await using var spool = SpoolFile.Create(dataPath);
+            try
+            {
+                // Reads end at the final dot; a limit or a vanished client throws, and the session answers.
+                await message.CopyToAsync(spool, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await next.ResetAsync(CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+
+            await using var output = SpoolFile.Create(dataPath);
+            DetachedMessage detached;
+            var envelope = new MessageEnvelope(mail.ReversePath, recipients.Count, context.Forwarded.GetValueOrDefault("IDENT"));
+            try
+            {
+                detached = await backend.Detacher.DetachAsync(spool, output, envelope, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                backend.Logger.LogError(e, "Session {Session}: could not store the attachments; answering 451 so the sender retries", context.SessionId);
+                backend.Metrics.MessagesTempFailed.Add(1);
+                await next.ResetAsync(CancellationToken.None).ConfigureAwait(false);
+                return [StorageFailed];
+            }
+
+            await using (detached)
+            {
+                output.Position = 0;
+                IReadOnlyList<SmtpReply> replies;
+                try
+                {
+                    replies = await next.DataAsync(output, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    // The next hop never answered the final dot: it must not have the message, and neither do we.
+                    backend.Logger.LogWarning("Session {Session}: next hop failed during DATA: {Error}", context.SessionId, e.Message);
+                    (next as RelayNextHop)?.Abort();
+                    await detached.AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+                    backend.Metrics.MessagesTempFailed.Add(1);
+                    return [NextHopFailed];
+                }
+
+                if (replies.Any(r => r.IsPositiveCompletion))
+                {
+                    await detached.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    await detached.AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+                    (replies.All(r => r.IsPermanentFailure) ? backend.Metrics.MessagesRejected : backend.Metrics.MessagesTempFailed).Add(1);
+                }
+
+                return replies;
+            }
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,115 @@
+using System.Net;
+using System.Net.Sockets;
+using Detach.Gateway.Configuration;
+using Detach.Smtp;
+
+namespace Detach.Gateway.SmtpFront;
+
+/// <summary>
+/// One connection to the next hop per client session (never shared: a failure in one session must not
+/// touch another's mail). Replies of the next hop are returned verbatim, so Postfix sees its own verdicts.
+/// </summary>
+public sealed class RelayNextHop : INextHopSession
+{
+    private readonly SmtpRelayClient client;
+
+    private RelayNextHop(SmtpRelayClient client, bool lmtp)
+    {
+        this.client = client;
+        RepliesPerRecipient = lmtp;
+    }
+
+    public bool RepliesPerRecipient { get; }
+
+    public static async Task<RelayNextHop> ConnectAsync(NextHopAddress address, string clientName, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var options = new SmtpRelayClientOptions
+        {
+            ClientName = clientName,
+            Lmtp = address.Lmtp,
+            ConnectTimeout = TimeSpan.FromSeconds(Math.Min(30, timeout.TotalSeconds)),
+            CommandTimeout = timeout,
+            DataTimeout = timeout,
+        };
+        EndPoint endPoint = address.SocketPath is not null
+            ? new UnixDomainSocketEndPoint(address.SocketPath)
+            : IPAddress.TryParse(address.Host, out var ip) ? new IPEndPoint(ip, address.Port) : new DnsEndPoint(address.Host!, address.Port);
+        var client = await SmtpRelayClient.ConnectAsync(endPoint, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var hello = await client.HelloAsync(cancellationToken).ConfigureAwait(false);
+            if (!hello.IsPositiveCompletion)
+            {
+                throw new SmtpException(hello);
+            }
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return new RelayNextHop(client, address.Lmtp);
+    }
+
+    public SmtpCapabilities Capabilities => client.Capabilities;
+
+    public async Task<SmtpReply> MailAsync(MailFromCommand mail, IReadOnlyDictionary<string, string?> clientIdentity, CancellationToken cancellationToken)
+    {
+        if (clientIdentity.Count > 0)
+        {
+            var reply = await client.SendXforwardAsync(clientIdentity, cancellationToken).ConfigureAwait(false);
+            if (reply is { IsPositiveCompletion: false })
+            {
+                return reply;
+            }
+        }
+
+        return await client.MailAsync(mail, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<SmtpReply> RcptAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
+        client.RcptAsync(recipient, cancellationToken);
+
+    public async Task<IReadOnlyList<SmtpReply>> DataAsync(Stream message, CancellationToken cancellationToken) =>
+        RepliesPerRecipient
+            ? await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false)
+            : [await client.DataAsync(message, cancellationToken).ConfigureAwait(false)];
+
+    public async Task ResetAsync(CancellationToken cancellationToken)
+    {
+        if (client.IsUsable)
+        {
+            try
+            {
+                await client.RsetAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or TimeoutException or SmtpException)
+            {
+                client.Abort();
+            }
+        }
+    }
+
+    public bool IsUsable => client.IsUsable;
+
+    public void Abort() => client.Abort();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (client.IsUsable)
+        {
+            try
+            {
+                using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await client.QuitAsync(quit.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or TimeoutException or SmtpException or OperationCanceledException)
+            {
+                // The session is over either way.
+            }
+        }
+
+        await client.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,120 @@
+namespace Detach.Smtp;
+
+/// <summary>
+/// A pass-through backend: one next-hop connection per client session; XFORWARD attributes, MAIL and RCPT
+/// go downstream and their replies come back verbatim; DATA streams through (the client's dot-unstuffed
+/// message is dot-stuffed again on the way out) and only the next hop's final reply is returned. When the
+/// client goes away mid-DATA the next hop's connection is dropped before the final dot, so it never accepts
+/// half a message. A model for proxies that rewrite the message in between.
+/// </summary>
+public sealed class SmtpRelayBackend : ISmtpBackend
+{
+    private readonly Func<SmtpSessionContext, CancellationToken, Task<SmtpRelayClient>> _connect;
+
+    /// <param name="connect">Opens the next-hop connection (greeting read); <see cref="SmtpRelayClient.HelloAsync"/> is called here.</param>
+    public SmtpRelayBackend(Func<SmtpSessionContext, CancellationToken, Task<SmtpRelayClient>> connect)
+    {
+        ArgumentNullException.ThrowIfNull(connect);
+        _connect = connect;
+    }
+
+    public async ValueTask<ISmtpSessionHandler> OpenSessionAsync(SmtpSessionContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        SmtpRelayClient client;
+        try
+        {
+            client = await _connect(context, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SmtpException e) when (!e.Reply.IsPositiveCompletion)
+        {
+            // The next hop refused us: tell the client to come back later rather than reject its mail.
+            throw new SmtpException(new SmtpReply(421, "4.3.0", "Next hop unavailable: " + e.Reply.Text), e);
+        }
+
+        SmtpReply hello = await client.HelloAsync(cancellationToken).ConfigureAwait(false);
+        if (!hello.IsPositiveCompletion)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw new SmtpException(new SmtpReply(421, "4.3.0", "Next hop refused greeting: " + hello.Text));
+        }
+
+        return new Session(client, context);
+    }
+
+    private sealed class Session(SmtpRelayClient client, SmtpSessionContext context) : ISmtpSessionHandler
+    {
+        public async ValueTask<MailResult> BeginTransactionAsync(MailFromCommand mail, CancellationToken cancellationToken)
+        {
+            if (context.Forwarded.Count > 0)
+            {
+                SmtpReply? forwarded = await client.SendXforwardAsync(context.Forwarded.Select(a => new KeyValuePair<string, string?>(a.Key, a.Value)), cancellationToken).ConfigureAwait(false);
+                if (forwarded is { IsPositiveCompletion: false })
+                {
+                    return MailResult.Reject(forwarded);
+                }
+            }
+
+            SmtpReply reply = await client.MailAsync(mail, cancellationToken).ConfigureAwait(false);
+            return reply.IsPositiveCompletion ? MailResult.Accept(new Transaction(client), reply) : MailResult.Reject(reply);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (client.IsUsable)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    await client.QuitAsync(timeout.Token).ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or SmtpProtocolException)
+                {
+                    // The next hop went away first; nothing is pending there.
+                }
+            }
+
+            await client.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private sealed class Transaction(SmtpRelayClient client) : ILmtpTransaction
+    {
+        private bool _finished;
+
+        public ValueTask<SmtpReply> AddRecipientAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
+            new(client.RcptAsync(recipient, cancellationToken));
+
+        public async ValueTask<SmtpReply> DataAsync(Stream message, CancellationToken cancellationToken)
+        {
+            SmtpReply reply = await client.DataAsync(message, cancellationToken).ConfigureAwait(false);
+            _finished = true;
+            return reply;
+        }
+
+        public async ValueTask<IReadOnlyList<SmtpReply>> LmtpDataAsync(Stream message, CancellationToken cancellationToken)
+        {
+            IReadOnlyList<SmtpReply> replies = await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false);
+            _finished = true;
+            return replies;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            // A transaction the client abandoned (RSET, new MAIL after an error) must not stay open downstream.
+            if (!_finished && client.IsUsable)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    await client.RsetAsync(timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or SmtpProtocolException)
+                {
+                    // The client aborted the connection; the next hop drops the transaction with it.
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+using System.Text;
+
+namespace Detach.Mime.Tests;
+
+/// <summary>Hard cases of structure, each with a small handcrafted message.</summary>
+public class StructureTests
+{
+    [Fact]
+    public async Task Missing_inner_close_delimiter_is_recovered_at_the_parent_boundary()
+    {
+        byte[] data = MessageBuilder.RandomBytes(6000);
+        byte[] input = Mail.Crlf(
+            "Content-Type: multipart/mixed; boundary=outer\n\n" +
+            "--outer\n" +
+            "Content-Type: multipart/alternative; boundary=inner\n\n" +
+            "--inner\nContent-Type: text/plain\n\nplain\n" +
+            "--inner\nContent-Type: text/html\n\n<p>html</p>\n" +
+            // no --inner-- here
+            "--outer\n" +
+            "Content-Type: application/octet-stream; name=data.bin\nContent-Transfer-Encoding: base64\n\n" +
+            MessageBuilder.Base64Lines(data, "\n") + "\n" +
+            "--outer--\n");
+        var s = await Mail.ParseAsync(input);
+        var root = s.Root;
+        Assert.Equal(2, root.Children.Count);
+        Assert.False(root.Children[0].IsClosed);
+        Assert.Equal(2, root.Children[0].Children.Count);
+        Assert.Equal("<p>html</p>", Encoding.ASCII.GetString(await Mail.ReadAllAsync(s.OpenBody(root.Children[0].Children[1]))));
+        Assert.Equal(data, await Mail.ReadAllAsync(s.OpenBody(root.Children[1])));
+
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        Assert.Equal(data, sink.Items[0].Content);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
+
+    [Fact]
+    public async Task Missing_final_delimiter_runs_to_the_end_of_input()
+    {
+        byte[] data = MessageBuilder.RandomBytes(5000);
+        string message = MessageBuilder.WithAttachment(data).Replace("--b1--\r\nepilogue\r\n", "", StringComparison.Ordinal);
+        var (output, result, sink) = await Mail.RewriteAsync(Encoding.ASCII.GetBytes(message));
+        Assert.Single(result.Detached);
+        Assert.Equal(data, sink.Items[0].Content);
+        Assert.Empty(await TreeComparison.CompareAsync(Encoding.ASCII.GetBytes(message), output, sink));
+    }
+
+    [Theory]
+    [InlineData(150)]
+    [InlineData(20_000)]
+    public async Task Deep_nesting_becomes_a_leaf_without_recursion(int levels)
+    {
+        var sb = new StringBuilder("Subject: deep\r\nContent-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n");
+        for (int i = 1; i <= levels; i++) sb.Append("--b").Append(i - 1).Append("\r\nContent-Type: multipart/mixed; boundary=\"b").Append(i).Append("\"\r\n\r\n");
+        sb.Append("--b").Append(levels).Append("\r\nContent-Type: application/pdf; name=deep.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+          .Append(MessageBuilder.Base64Lines(MessageBuilder.RandomBytes(6000))).Append("\r\n");
+        for (int i = levels; i >= 0; i--) sb.Append("--b").Append(i).Append("--\r\n");
+        byte[] input = Encoding.ASCII.GetBytes(sb.ToString());
+
+        var s = await Mail.ParseAsync(input);
+        int depth = s.Root.DescendantsAndSelf().Max(e => e.Depth);
+        Assert.Equal(100, depth); // MaxDepth: the 100th level is a leaf holding the rest as opaque bytes
+        var (output, result, _) = await Mail.RewriteAsync(input);
+        Assert.Empty(result.Detached);
+        Assert.Equal(input, output);
+    }
+
+    [Fact]
+    public async Task Lf_only_message_gets_lf_only_additions()
+    {
+        byte[] data = MessageBuilder.RandomBytes(8000);
+        byte[] input = Encoding.ASCII.GetBytes(MessageBuilder.WithAttachment(data, eol: "\n"));
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        Assert.DoesNotContain((byte)'\r', output);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+        string text = Encoding.ASCII.GetString(output);
+        Assert.StartsWith("X-Detach: 1 attachment, 7.8 KB\nFrom: Alice", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Mixed_line_endings_are_parsed_and_kept()
+    {
+        byte[] data = MessageBuilder.RandomBytes(5000);
+        string message = MessageBuilder.WithAttachment(data, eol: "\r\n");
+        // Make the text part LF-only while the rest stays CRLF.
+        message = message.Replace("Hello,\r\nplease find the report attached.\r\n", "Hello,\nplease find the report attached.\n", StringComparison.Ordinal);
+        byte[] input = Encoding.ASCII.GetBytes(message);
+        var (output, _, sink) = await Mail.RewriteAsync(input);
+        Assert.Equal(data, sink.Items[0].Content);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
+
+    [Fact]
+    public async Task Bom_and_mbox_from_line_stay_first_and_the_trace_header_follows()
+    {
+        byte[] data = MessageBuilder.RandomBytes(5000);
+        byte[] body = Encoding.ASCII.GetBytes("From alice@example.org Mon Nov 23 07:00:00 2026\r\n" + MessageBuilder.WithAttachment(data));
+        byte[] input = [0xEF, 0xBB, 0xBF, .. body];
+        var s = await Mail.ParseAsync(input);
+        Assert.Equal("multipart/mixed", s.Root.MimeType);
+        Assert.Equal("From", s.Root.Headers[0].Name);
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        Assert.Equal(data, sink.Items[0].Content);
+        string text = Encoding.UTF8.GetString(output);
+        Assert.StartsWith("\uFEFFFrom alice@example.org Mon Nov 23 07:00:00 2026\r\nX-Detach: 1 attachment", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Boundary_longer_than_70_characters_works()
+    {
+        string boundary = new string('=', 10) + new string('x', 300) + "_end";
+        byte[] data = MessageBuilder.RandomBytes(5000);
+        string message = MessageBuilder.WithAttachment(data).Replace("boundary=\"b1\"", $"boundary=\"{boundary}\"", StringComparison.Ordinal)
+            .Replace("--b1", "--" + boundary, StringComparison.Ordinal);
+        var (output, result, sink) = await Mail.RewriteAsync(Encoding.ASCII.GetBytes(message));
+        Assert.Single(result.Detached);
+        Assert.Equal(data, sink.Items[0].Content);
+        Assert.Empty(await TreeComparison.CompareAsync(Encoding.ASCII.GetBytes(message), output, sink));
+    }
+
+    [Fact]
+    public async Task A_line_of_1000_bytes_or_more_is_never_a_delimiter()
+    {
+        // "--b1" followed by 1000 blanks would match with trailing whitespace allowed, but it is too long to be a delimiter.
+        byte[] input = Mail.Crlf(
+            "Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\n\nbefore\n--b1" + new string(' ', 1000) + "\nafter\n--b1--\n");
+        var s = await Mail.ParseAsync(input);
+        Assert.Single(s.Root.Children);
+        string body = Encoding.ASCII.GetString(await Mail.ReadAllAsync(s.OpenBody(s.Root.Children[0])));
+        Assert.StartsWith("before\r\n--b1   ", body, StringComparison.Ordinal);
+        Assert.EndsWith("after", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task X_uuencode_attachment_is_decoded()
+    {
+        byte[] data = MessageBuilder.RandomBytes(6000, 3);
+        byte[] input = Mail.Crlf(
+            "Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\n\nsee attached\n" +
+            "--b1\nContent-Type: application/octet-stream; name=blob.bin\nContent-Transfer-Encoding: x-uuencode\n\n" +
+            "begin 644 blob.bin\n" + DecoderTests.UUEncode(data).Replace("\r\n", "\n", StringComparison.Ordinal) + "`\nend\n" +
+            "--b1--\n");
+        var (_, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        Assert.Equal(data, sink.Items[0].Content);
+        Assert.Equal("blob.bin", sink.Items[0].Descriptor.FileName);
+    }
+
+    [Fact]
+    public async Task Quoted_printable_attachment_with_soft_breaks_is_decoded()
+    {
+        string csv = string.Join("\r\n", Enumerable.Range(0, 200).Select(i => $"row {i};caf\u00E9;{new string('v', 90)}")) + "\r\n";
+        byte[] encoded = QuotedPrintableBodyEncoder.EncodeAll(Encoding.UTF8.GetBytes(csv), "\r\n");
+        Assert.Contains("=\r\n", Encoding.ASCII.GetString(encoded), StringComparison.Ordinal);
+        byte[] input = [.. Mail.Crlf("Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\n\nhi\n--b1\n" +
+            "Content-Type: text/csv; charset=utf-8\nContent-Disposition: attachment; filename=table.csv\nContent-Transfer-Encoding: quoted-printable\n\n"),
+            .. encoded, .. Mail.Crlf("\n--b1--\n")];
+        var (_, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        Assert.Equal(csv, Encoding.UTF8.GetString(sink.Items[0].Content!));
+    }
+
+    [Fact]
+    public async Task Base64_with_whitespace_and_garbage_is_decoded_leniently()
+    {
+        byte[] data = MessageBuilder.RandomBytes(4500, 9);
+        string lines = MessageBuilder.Base64Lines(data, "\n");
+        string messy = string.Join("\n", lines.Split('\n').Select((l, i) => i % 3 == 0 ? " " + l[..10] + "\t" + l[10..] + "  " : i % 3 == 1 ? l + "!*" : l));
+        byte[] input = Mail.Crlf("Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\n\nhi\n--b1\n" +
+            "Content-Type: image/png\nContent-Disposition: attachment; filename=pic.png\nContent-Transfer-Encoding: BASE64\n\n" + messy + "\n--b1--\n");
+        var (_, _, sink) = await Mail.RewriteAsync(input);
+        Assert.Equal(data, sink.Items[0].Content);
+    }
+
+    [Fact]
+    public async Task Nul_bytes_pass_through_and_binary_parts_decode_raw()
+    {
+        byte[] binary = MessageBuilder.RandomBytes(5000, 4);
+        binary[0] = 0;
+        binary[100] = 0;
+        // A binary part may hold "\n--b1" only by accident; keep the sample free of it.
+        for (int i = 0; i < binary.Length - 1; i++) if (binary[i] == '\n') binary[i] = 0;
+        byte[] input = [.. Mail.Crlf("Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\nX-Odd: a\0b\n\nnul \0 in text\n--b1\n" +
+            "Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=raw.bin\nContent-Transfer-Encoding: binary\n\n"),
+            .. binary, .. Mail.Crlf("\n--b1--\n")];
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        Assert.Equal(binary, sink.Items[0].Content);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+        var keep = await Mail.RewriteAsync(input, new DetachPolicyOptions { MinSizeBytes = 1_000_000 });
+        Assert.Equal(input, keep.Output);
+    }
+
+    [Fact]
+    public async Task Header_folded_over_thousands_of_lines_makes_the_part_opaque_but_never_loses_it()
+    {
+        var sb = new StringBuilder("To: a@example.org");
+        for (int i = 0; i < 5000; i++) sb.Append(",\r\n =?utf-8?B?w6k=?= <user").Append(i).Append("@example.org>");
+        byte[] data = MessageBuilder.RandomBytes(8000);
+        string message = sb + "\r\n" + MessageBuilder.WithAttachment(data);
+        byte[] input = Encoding.ASCII.GetBytes(message);
+        var s = await Mail.ParseAsync(input);
+        Assert.True(s.Root.IsOpaque);
+        var (output, result, _) = await Mail.RewriteAsync(input);
+        Assert.Empty(result.Detached);
+        Assert.Equal(input, output);
+
+        // Within generous limits the same message is understood.
+        var roomy = new MimeParserOptions { MaxHeaderFieldBytes = 1 << 20, MaxHeaderBlockBytes = 1 << 21 };
+        var parsed = await Mail.ParseAsync(input, roomy);
+        Assert.False(parsed.Root.IsOpaque);
+        Assert.Equal(2, parsed.Root.Children.Count);
+    }
+
+    [Fact]
+    public async Task Headers_cut_short_by_a_delimiter_and_parts_without_headers()
+    {
+        byte[] input = Mail.Crlf("Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\n--b1\n\nno headers here\n--b1--\n");
+        var s = await Mail.ParseAsync(input);
+        Assert.Equal(2, s.Root.Children.Count);
+        Assert.Equal(0, s.Root.Children[0].BodyLength);
+        Assert.Equal("no headers here", Encoding.ASCII.GetString(await Mail.ReadAllAsync(s.OpenBody(s.Root.Children[1]))));
+    }
+
+    [Fact]
+    public async Task Multipart_without_boundary_is_a_leaf()
+    {
+        byte[] input = Mail.Crlf("Content-Type: multipart/mixed\n\n--x\nContent-Type: application/pdf; name=a.pdf\n\nxx\n--x--\n");
+        var s = await Mail.ParseAsync(input);
+        Assert.False(s.Root.IsMultipart);
+        var (output, result, _) = await Mail.RewriteAsync(input);
+        Assert.Empty(result.Detached);
+        Assert.Equal(input, output);
+    }
+
+    [Fact]
+    public async Task Reads_of_one_to_seven_bytes_give_identical_output()
+    {
+        byte[] data = MessageBuilder.RandomBytes(20_000, 11);
+        byte[] input = Encoding.ASCII.GetBytes(MessageBuilder.WithAttachment(data));
+        var whole = await Mail.RewriteAsync(input);
+        for (int seed = 0; seed < 5; seed++)
+        {
+            int s = seed;
+            var trickled = await Mail.RewriteAsync(input, wrap: m => new TricklingStream(m, s), sink: new RecordingSink { KeepContent = true, ReadSize = 3 });
+            Assert.Equal(whole.Output, trickled.Output);
+            Assert.Equal(data, trickled.Sink.Items[0].Content);
+        }
+    }
+}

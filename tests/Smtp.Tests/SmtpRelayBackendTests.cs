@@ -1,0 +1,114 @@
+using System.Net;
+using System.Text;
+
+namespace Detach.Smtp.Tests;
+
+/// <summary>A proxy chain on loopback: client → front server with <see cref="SmtpRelayBackend"/> → back server.</summary>
+public class SmtpRelayBackendTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static ServerHost StartFront(ServerHost back, Action<SmtpServerOptions>? configure = null)
+    {
+        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.ConnectAsync(back.EndPoint, new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
+        return ServerHost.Start(relay, o =>
+        {
+            o.ServerName = "front.test";
+            o.AuthorizedForwarders.Add(IPNetwork.Parse("127.0.0.0/8"));
+            configure?.Invoke(o);
+        });
+    }
+
+    private static ServerHost StartBack(TestBackend backend) =>
+        ServerHost.Start(backend, o => o.AuthorizedForwarders.Add(IPNetwork.Parse("127.0.0.0/8")));
+
+    [Fact]
+    public async Task Relays_envelope_xforward_and_message_with_verbatim_replies()
+    {
+        var backend = new TestBackend
+        {
+            OnRcpt = r => r.ForwardPath == "nobody@x" ? new SmtpReply(550, "5.1.1", ["<nobody@x>: Recipient address rejected:", "User unknown"]) : new SmtpReply(250, "2.1.5", "Ok"),
+        };
+        await using ServerHost back = StartBack(backend);
+        await using ServerHost front = StartFront(back);
+        await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint);
+        await client.CommandAsync("EHLO postfix.test");
+        Assert.Equal(250, (await client.CommandAsync("XFORWARD NAME=mail.example.com ADDR=203.0.113.5 PROTO=ESMTP HELO=mail.example.com")).Code);
+        Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.com> BODY=8BITMIME SIZE=200")).Code);
+        SmtpReply rejected = await client.CommandAsync("RCPT TO:<nobody@x>");
+        Assert.Equal("550-5.1.1 <nobody@x>: Recipient address rejected:\r\n550 5.1.1 User unknown\r\n", rejected.ToString());
+        Assert.Equal(250, (await client.CommandAsync("RCPT TO:<user@x> NOTIFY=NEVER")).Code);
+        Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
+        await client.SendAsync("Subject: relayed\r\n\r\n..dotted\r\nbody\r\n.\r\n");
+        SmtpReply done = await client.ReadReplyAsync();
+        Assert.Equal("250 2.0.0 Ok: queued as TEST\r\n", done.ToString());
+
+        ReceivedMessage message = await backend.Messages.Reader.ReadAsync(Ct);
+        Assert.Equal("sender@example.com", message.From);
+        Assert.Equal(["user@x"], message.Recipients);
+        Assert.Equal("Subject: relayed\r\n\r\n.dotted\r\nbody\r\n", Encoding.ASCII.GetString(message.Data));
+        Assert.Equal("203.0.113.5", message.Forwarded["ADDR"]);
+        Assert.Equal("mail.example.com", message.Forwarded["HELO"]);
+        Assert.Equal("front.test", message.Helo);
+        Assert.Equal(221, (await client.CommandAsync("QUIT")).Code);
+    }
+
+    [Fact]
+    public async Task Client_vanishing_mid_data_leaves_the_next_hop_without_a_message()
+    {
+        var backend = new TestBackend();
+        await using ServerHost back = StartBack(backend);
+        await using ServerHost front = StartFront(back);
+        RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint);
+        await client.SendAsync("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        Assert.Equal(new[] { 250, 250, 250, 354 }, await client.ReadCodesAsync(4));
+        await client.SendAsync(string.Concat(Enumerable.Repeat("a line of a message that will never end\r\n", 5000)));
+        await client.DisposeAsync();
+
+        Assert.IsAssignableFrom<IOException>(await backend.DataFailures.Reader.ReadAsync(Ct));
+        Assert.False(await backend.TransactionsEnded.Reader.ReadAsync(Ct));
+        Assert.False(backend.Messages.Reader.TryRead(out _));
+    }
+
+    [Fact]
+    public async Task Rset_abandons_the_downstream_transaction_and_the_next_one_works()
+    {
+        var backend = new TestBackend();
+        await using ServerHost back = StartBack(backend);
+        await using ServerHost front = StartFront(back);
+        await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint);
+        await client.SendAsync("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nRSET\r\nMAIL FROM:<e@f>\r\nRCPT TO:<g@h>\r\nDATA\r\n");
+        Assert.Equal(new[] { 250, 250, 250, 250, 250, 250, 354 }, await client.ReadCodesAsync(7));
+        await client.SendAsync("second\r\n.\r\n");
+        Assert.Equal(250, (await client.ReadReplyAsync()).Code);
+        Assert.False(await backend.TransactionsEnded.Reader.ReadAsync(Ct));
+        ReceivedMessage message = await backend.Messages.Reader.ReadAsync(Ct);
+        Assert.Equal("e@f", message.From);
+        Assert.Equal(["g@h"], message.Recipients);
+    }
+
+    [Fact]
+    public async Task Unreachable_next_hop_gives_421_at_connect()
+    {
+        int port = ExternalTools.FreePort();
+        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), new SmtpRelayClientOptions(), ct));
+        await using ServerHost front = ServerHost.Start(relay);
+        await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint, readGreeting: false);
+        SmtpReply reply = await client.ReadReplyAsync();
+        Assert.Equal((421, "4.3.0"), (reply.Code, reply.EnhancedCode));
+    }
+
+    [Fact]
+    public async Task Smtp_source_through_the_relay_into_smtp_sink_delivers_every_message()
+    {
+        string source = ExternalTools.Require("smtp-source", "postfix");
+        await using SmtpSink sink = await SmtpSink.StartAsync(lmtp: false, Ct);
+        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
+        await using ServerHost front = ServerHost.Start(relay);
+        (int exit, string output) = await ExternalTools.RunAsync(source, ["-s", "4", "-m", "40", "-l", "20000", "-f", "from@example.org", "-t", "to@example.net", $"127.0.0.1:{front.EndPoint.Port}"], Ct);
+        Assert.True(exit == 0, output);
+        string[] dumps = await sink.DumpsAsync(40, Ct);
+        Assert.Equal(40, dumps.Length);
+        Assert.All(dumps, d => Assert.Contains("X-Mail-Args: <from@example.org>", d, StringComparison.Ordinal));
+    }
+}
