@@ -27,7 +27,7 @@ public static class DownloadAssets
         (function () {
           'use strict';
 
-          var tokenLifetimeMs = 50 * 60 * 1000; // refresh before the server's 60-minute token runs out
+          var windowMs = 50 * 60 * 1000; // replaced by 80% of the server's token lifetime once known
           var base = location.pathname.replace(/\/+$/, '');
           var key = (location.hash || '').replace(/^#/, '').trim();
           var checkedAt = 0;
@@ -95,6 +95,7 @@ public static class DownloadAssets
             return check().then(function (answer) {
               if (answer.status === 200) {
                 checkedAt = Date.now();
+                if (answer.body.downloadWindowSeconds > 0) { windowMs = answer.body.downloadWindowSeconds * 800; }
                 showFile(answer.body);
                 return true;
               }
@@ -115,7 +116,7 @@ public static class DownloadAssets
             }
             el('download').addEventListener('click', function (event) {
               // The cookie behind the button is short-lived: get a fresh one when the page sat open too long.
-              if (Date.now() - checkedAt > tokenLifetimeMs) {
+              if (Date.now() - checkedAt > windowMs) {
                 event.preventDefault();
                 load().then(function (ok) { if (ok) { location.assign(base + '/file'); } });
               }

@@ -68,7 +68,8 @@ public sealed partial class DownloadHandler(
                 HttpOnly = true,
                 SameSite = Microsoft.AspNetCore.Http.SameSiteMode.Strict,
                 Secure = context.Request.IsHttps || detachOptions.Value.PublicUrl.StartsWith("https:", StringComparison.OrdinalIgnoreCase),
-                Path = context.Request.PathBase.Add("/d/" + record.Cid).ToUriComponent(),
+                // The path as this client spelled it (the route matched it), so the browser sends the cookie back to /file.
+                Path = context.Request.PathBase.Add("/d/" + cid).ToUriComponent(),
                 MaxAge = lifetime,
                 IsEssential = true,
             });
@@ -82,7 +83,8 @@ public sealed partial class DownloadHandler(
                 record.CreatedAt,
                 record.ExpiresAt,
                 record.SenderDomain,
-                unlocker.DownloadsLeft(record)), Json);
+                unlocker.DownloadsLeft(record),
+                (int)lifetime.TotalSeconds), Json);
             context.Response.ContentLength = body.Length;
             await context.Response.Body.WriteAsync(body, cancellationToken).ConfigureAwait(false);
         }
@@ -150,7 +152,8 @@ public sealed partial class DownloadHandler(
         var record = attachment.Record;
         var request = context.Request;
         var response = context.Response;
-        var length = record.PlaintextSize;
+        // The length follows from the ciphertext size (which decides the last record), not from a second column.
+        var length = RecordFormat.GetPlaintextLength(record.CiphertextSize);
         var etag = "\"" + record.Cid + "\"";
 
         var range = ByteRange.Parse(request.Headers.Range, length);
@@ -307,5 +310,6 @@ public sealed partial class DownloadHandler(
     private static partial void LogNotCounted(ILogger logger, string cid);
 
     private sealed record FileMetadata(
-        string Name, long Size, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft);
+        string Name, long Size, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft,
+        int DownloadWindowSeconds);
 }

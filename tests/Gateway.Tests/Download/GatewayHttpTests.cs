@@ -81,6 +81,7 @@ public class GatewayHttpTests
         Assert.Equal(700_000, json.GetProperty("size").GetInt64());
         Assert.Equal("image/jpeg", json.GetProperty("type").GetString());
         Assert.Equal("photos.example", json.GetProperty("senderDomain").GetString());
+        Assert.Equal(3600, json.GetProperty("downloadWindowSeconds").GetInt32());
         var setCookie = meta.Headers.GetValues("Set-Cookie").Single();
         Assert.Contains("httponly", setCookie, StringComparison.OrdinalIgnoreCase);
         Assert.Contains("samesite=strict", setCookie, StringComparison.OrdinalIgnoreCase);
@@ -126,6 +127,36 @@ public class GatewayHttpTests
         Assert.False(wrong.Headers.Contains("Set-Cookie"));
         Assert.Equal(HttpStatusCode.Forbidden, none.StatusCode);
         Assert.Equal(2, host.Metrics.KeyRejections);
+    }
+
+    [Fact]
+    public async Task ATokenOpensOnlyTheFileItWasIssuedFor()
+    {
+        await using var host = await GatewayTestHost.StartAsync();
+        var first = await host.StoreAsync(TestFiles.RandomBytes(1000), "a.bin");
+        var second = await host.StoreAsync(TestFiles.RandomBytes(1000), "b.bin");
+        var (client, cookies) = NewClient();
+        using var _client = client;
+        var ct = TestContext.Current.CancellationToken;
+        (await client.SendAsync(Meta(host, first, first.LinkKey), ct)).Dispose();
+        var token = cookies.GetCookies(new Uri(host.FileUrl(first)))[LinkKeyHeader.TokenCookie]!.Value;
+
+        async Task<string> CodeWithCookieAsync(StoredFile file, string value)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, host.FileUrl(file));
+            request.Headers.Add("Cookie", $"{LinkKeyHeader.TokenCookie}={value}");
+            request.Headers.Accept.ParseAdd("application/json");
+            using var plain = new HttpClient();
+            using var response = await plain.SendAsync(request, ct);
+            return response.StatusCode == HttpStatusCode.OK
+                ? "ok"
+                : (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("error").GetString()!;
+        }
+
+        Assert.Equal("ok", await CodeWithCookieAsync(first, token));
+        Assert.Equal("session_expired", await CodeWithCookieAsync(second, token));
+        Assert.Equal("session_expired", await CodeWithCookieAsync(first, token[..^4] + "AAAA"));
+        Assert.Equal("session_expired", await CodeWithCookieAsync(first, "garbage"));
     }
 
     [Fact]
