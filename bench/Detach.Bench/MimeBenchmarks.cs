@@ -11,6 +11,8 @@ namespace Detach.Bench;
 /// Run: dotnet run -c Release --project bench/Detach.Bench -- --filter '*Mime*'
 /// </summary>
 [MemoryDiagnoser]
+[MinColumn]
+[MaxColumn]
 public class MimeBenchmarks
 {
     private const long AttachmentBytes = 50L * 1024 * 1024;

@@ -40,7 +40,7 @@ internal sealed class RecordCipher : IDisposable
             HKDF.Expand(HashAlgorithmName.SHA256, prk, encryptionKey, KeyDerivationLabels.EncryptionKey);
             HKDF.Expand(HashAlgorithmName.SHA256, prk, macKey, KeyDerivationLabels.MacKey);
             HKDF.Expand(HashAlgorithmName.SHA256, prk, nonce, KeyDerivationLabels.CounterNonce);
-            _ctr = new AesCtr(encryptionKey);
+            _ctr = AesCtr.Create(encryptionKey);
             _mac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, macKey);
             _counterBase = (UInt128)BinaryPrimitives.ReadUInt64BigEndian(nonce) << 64;
         }

@@ -50,8 +50,6 @@ public sealed class RecordEncryptingStream : Stream
         }
 
         _buffer = ArrayPool<byte>.Shared.Rent(RecordFormat.HeaderSize + RecordFormat.EncryptedRecordSize);
-        // The header goes out together with record 0, from the front of the same buffer.
-        header.CopyTo(_buffer);
     }
 
     public override bool CanRead => _buffer is not null;
@@ -74,13 +72,22 @@ public sealed class RecordEncryptingStream : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        if (buffer.IsEmpty)
+        if (buffer.IsEmpty || HasPendingOrFinished())
         {
-            return 0;
+            return Take(buffer);
         }
 
-        // A chunk is empty only once everything has been returned: a sealed record is never empty.
-        return Take(NextChunk().Span, buffer);
+        // A caller's buffer that holds a whole sealed record gets it directly, saving a copy.
+        if (buffer.Length >= RecordSpace)
+        {
+            int sealedLength = SealInto(buffer);
+            _position += sealedLength;
+            return sealedLength;
+        }
+
+        _start = 0;
+        _end = SealInto(_buffer);
+        return Take(buffer);
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -88,13 +95,21 @@ public sealed class RecordEncryptingStream : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (buffer.IsEmpty)
+        if (buffer.IsEmpty || HasPendingOrFinished())
         {
-            return 0;
+            return Take(buffer.Span);
         }
 
-        var chunk = await NextChunkAsync(cancellationToken).ConfigureAwait(false);
-        return Take(chunk.Span, buffer.Span);
+        if (buffer.Length >= RecordSpace)
+        {
+            int sealedLength = await SealIntoAsync(buffer, cancellationToken).ConfigureAwait(false);
+            _position += sealedLength;
+            return sealedLength;
+        }
+
+        _start = 0;
+        _end = await SealIntoAsync(_buffer, cancellationToken).ConfigureAwait(false);
+        return Take(buffer.Span);
     }
 
     public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
@@ -102,14 +117,19 @@ public sealed class RecordEncryptingStream : Stream
         ArgumentNullException.ThrowIfNull(destination);
         while (true)
         {
-            var chunk = await NextChunkAsync(cancellationToken).ConfigureAwait(false);
-            if (chunk.IsEmpty && _finished)
+            if (!HasPendingOrFinished())
+            {
+                _start = 0;
+                _end = await SealIntoAsync(_buffer, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (_start == _end)
             {
                 return;
             }
 
-            await destination.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
-            _position += chunk.Length;
+            await destination.WriteAsync(_buffer.AsMemory(_start, _end - _start), cancellationToken).ConfigureAwait(false);
+            _position += _end - _start;
             _start = _end;
         }
     }
@@ -140,29 +160,40 @@ public sealed class RecordEncryptingStream : Stream
         base.Dispose(disposing);
     }
 
-    private int Take(ReadOnlySpan<byte> pending, Span<byte> destination)
+    // Room for the next record as this stream hands it out: the header before record 0, the record, its tag.
+    private int RecordSpace => (_nextRecord == 0 ? RecordFormat.HeaderSize : 0) + RecordFormat.EncryptedRecordSize;
+
+    private bool HasPendingOrFinished()
     {
-        int n = Math.Min(pending.Length, destination.Length);
-        pending[..n].CopyTo(destination);
+        ObjectDisposedException.ThrowIf(_buffer is null, this);
+        if (_faulted)
+        {
+            throw new InvalidOperationException("A previous read of the plaintext failed; the ciphertext is incomplete.");
+        }
+
+        return _start < _end || _finished;
+    }
+
+    // Hands out buffered ciphertext (none once finished: end of stream).
+    private int Take(Span<byte> destination)
+    {
+        int n = Math.Min(_end - _start, destination.Length);
+        _buffer.AsSpan(_start, n).CopyTo(destination);
         _start += n;
         _position += n;
         return n;
     }
 
-    /// <summary>The ciphertext not yet handed out, sealing the next record first if none is left.</summary>
-    private ReadOnlyMemory<byte> NextChunk()
+    /// <summary>Reads the next record's plaintext into <paramref name="area"/>, seals it there, returns the bytes to hand out.</summary>
+    private int SealInto(Span<byte> area)
     {
-        if (TryGetPending(out var pending))
-        {
-            return pending;
-        }
-
-        var target = BeginRecord(out int filled);
+        int recordStart = BeginRecord(area, out int filled);
+        var target = area.Slice(recordStart, RecordFormat.RecordSize + 1);
         try
         {
             while (filled < target.Length)
             {
-                int n = _source.Read(target.Span[filled..]);
+                int n = _source.Read(target[filled..]);
                 if (n == 0)
                 {
                     break;
@@ -177,17 +208,13 @@ public sealed class RecordEncryptingStream : Stream
             throw;
         }
 
-        return EndRecord(filled);
+        return EndRecord(area, recordStart, filled);
     }
 
-    private async ValueTask<ReadOnlyMemory<byte>> NextChunkAsync(CancellationToken cancellationToken)
+    private async ValueTask<int> SealIntoAsync(Memory<byte> area, CancellationToken cancellationToken)
     {
-        if (TryGetPending(out var pending))
-        {
-            return pending;
-        }
-
-        var target = BeginRecord(out int filled);
+        int recordStart = BeginRecord(area.Span, out int filled);
+        var target = area.Slice(recordStart, RecordFormat.RecordSize + 1);
         try
         {
             while (filled < target.Length)
@@ -207,57 +234,45 @@ public sealed class RecordEncryptingStream : Stream
             throw;
         }
 
-        return EndRecord(filled);
+        return EndRecord(area.Span, recordStart, filled);
     }
 
-    // Ciphertext still to hand out, or, once finished, the empty remainder.
-    private bool TryGetPending(out ReadOnlyMemory<byte> pending)
+    // The plaintext goes after the header (record 0 only). One byte more than a record is read,
+    // because only a byte beyond it proves this record is not the last; that byte was kept from
+    // the previous record and now comes first.
+    private int BeginRecord(Span<byte> area, out int filled)
     {
-        var buffer = _buffer;
-        ObjectDisposedException.ThrowIf(buffer is null, this);
-        if (_faulted)
+        int recordStart = 0;
+        if (_nextRecord == 0)
         {
-            throw new InvalidOperationException("A previous read of the plaintext failed; the ciphertext is incomplete.");
+            _cipher.Header.CopyTo(area);
+            recordStart = RecordFormat.HeaderSize;
         }
 
-        pending = buffer.AsMemory(_start, _end - _start);
-        return _start < _end || _finished;
-    }
-
-    // Where the next record's plaintext goes: one byte more than a record, because only a byte
-    // beyond it proves this record is not the last. The header, before record 0, stays in front.
-    private Memory<byte> BeginRecord(out int filled)
-    {
-        int recordStart = _nextRecord == 0 ? RecordFormat.HeaderSize : 0;
-        _start = 0;
-        var target = _buffer.AsMemory(recordStart, RecordFormat.RecordSize + 1);
         filled = 0;
         if (_hasLookahead)
         {
-            target.Span[0] = _lookahead;
+            area[recordStart] = _lookahead;
             filled = 1;
             _hasLookahead = false;
         }
 
-        return target;
+        return recordStart;
     }
 
-    private ReadOnlyMemory<byte> EndRecord(int filled)
+    private int EndRecord(Span<byte> area, int recordStart, int filled)
     {
-        var buffer = _buffer!;
-        int recordStart = _nextRecord == 0 ? RecordFormat.HeaderSize : 0;
         bool last = filled <= RecordFormat.RecordSize;
         int length = last ? filled : RecordFormat.RecordSize;
         if (!last)
         {
-            _lookahead = buffer[recordStart + RecordFormat.RecordSize];
+            _lookahead = area[recordStart + RecordFormat.RecordSize];
             _hasLookahead = true;
         }
 
-        _cipher.Seal(buffer.AsSpan(recordStart), length, _nextRecord, last);
+        _cipher.Seal(area[recordStart..], length, _nextRecord, last);
         _nextRecord++;
         _finished = last;
-        _end = recordStart + length + RecordFormat.TagSize;
-        return buffer.AsMemory(0, _end);
+        return recordStart + length + RecordFormat.TagSize;
     }
 }

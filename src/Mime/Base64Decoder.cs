@@ -17,97 +17,117 @@ internal interface IContentDecoder
 
 /// <summary>
 /// Lenient base64: skips line breaks, blanks and garbage as MimeKit's decoder does, keeps up to three
-/// characters of a quantum between calls, and decodes whole runs of alphabet characters with the vectorised
-/// <see cref="Base64.DecodeFromUtf8"/>. Padding ends the data, as in Python's binascii: whatever follows a
-/// padded quantum ("xx==", "xxx=") is ignored, which keeps trailing junk (a mangled delimiter, a signature
+/// characters of a quantum between calls, and decodes each chunk with one call to the vectorised
+/// <see cref="Base64.DecodeFromUtf8"/> (well-formed input only loses its line breaks first).
+/// Padding ends the data, as in Python's binascii: whatever follows a padded quantum ("xx==", "xxx=") is ignored, which keeps trailing junk (a mangled delimiter, a signature
 /// line) out of the file.
 /// </summary>
 internal sealed class Base64Decoder : IContentDecoder
 {
     private static readonly SearchValues<byte> Alphabet = SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"u8);
-    private static readonly sbyte[] Values = BuildValues();
 
-    private uint _saved;
+    // The input minus line breaks (or, on the careful path, minus everything outside the alphabet) is gathered
+    // here and decoded in one vectorised call; up to three characters of an unfinished quantum wait in _saved.
+    private byte[] _gathered = [];
+    private readonly byte[] _saved = new byte[4];
     private int _savedCount;
     private int _padding;
     private bool _finished;
 
-    public int MaxOutputLength(int inputLength) => inputLength / 4 * 3 + 6;
+    public int MaxOutputLength(int inputLength) => (inputLength + 3) / 4 * 3 + 3;
 
     public int Decode(ReadOnlySpan<byte> input, Span<byte> output)
     {
-        int o = 0;
-        int i = 0;
-        while (i < input.Length && !_finished)
+        if (_finished) return 0;
+        if (_gathered.Length < input.Length + 4) _gathered = new byte[Math.Max(input.Length + 4, 1024)];
+        return TryDecodeClean(input, output, out int written) ? written : DecodeCarefully(input, output);
+    }
+
+    /// <summary>Fast path for well-formed base64: drop CR and LF, decode; any other surprise returns false.</summary>
+    private bool TryDecodeClean(ReadOnlySpan<byte> input, Span<byte> output, out int written)
+    {
+        written = 0;
+        var gathered = _gathered.AsSpan();
+        _saved.AsSpan(0, _savedCount).CopyTo(gathered);
+        int count = _savedCount;
+        while (input.Length > 0)
         {
-            if (_savedCount == 0)
-            {
-                var rest = input[i..];
-                int run = rest.IndexOfAnyExcept(Alphabet);
-                if (run < 0) run = rest.Length;
-                int whole = run & ~3;
-                if (whole > 0)
-                {
-                    Base64.DecodeFromUtf8(rest[..whole], output[o..], out int consumed, out int written, isFinalBlock: true);
-                    o += written;
-                    i += consumed;
-                    if (consumed == whole) continue;
-                }
-            }
-            byte c = input[i++];
-            int v = Values[c];
-            if (v >= 0)
-            {
-                _saved = (_saved << 6) | (uint)v;
-                if (++_savedCount == 4)
-                {
-                    output[o++] = (byte)(_saved >> 16);
-                    output[o++] = (byte)(_saved >> 8);
-                    output[o++] = (byte)_saved;
-                    _saved = 0;
-                    _savedCount = 0;
-                }
-            }
-            else if (c == '=' && _savedCount >= 2)
-            {
-                // "xx==" or "xxx=": the quantum is complete once its padding is.
-                if (_savedCount + ++_padding >= 4)
-                {
-                    o += Flush(output[o..]);
-                    _finished = true;
-                }
-            }
+            int br = input.IndexOfAny((byte)'\r', (byte)'\n');
+            if (br < 0) br = input.Length;
+            input[..br].CopyTo(gathered[count..]);
+            count += br;
+            input = input[br..];
+            while (input.Length > 0 && input[0] is (byte)'\r' or (byte)'\n') input = input[1..];
         }
-        return o;
+        int whole = count & ~3;
+        if (gathered[whole..count].IndexOfAnyExcept(Alphabet) >= 0) return false; // only clean characters may wait
+        var status = Base64.DecodeFromUtf8(gathered[..whole], output, out int consumed, out written, isFinalBlock: true);
+        if (status != OperationStatus.Done || consumed != whole) return false;
+        if (whole > 0 && gathered[whole - 1] == '=')
+        {
+            _finished = true; // padding ends the data, as in Python
+            _savedCount = 0;
+            return true;
+        }
+        _savedCount = count - whole;
+        gathered.Slice(whole, _savedCount).CopyTo(_saved);
+        return true;
+    }
+
+    /// <summary>Keeps only alphabet characters; padding ends the data once its quantum is complete.</summary>
+    private int DecodeCarefully(ReadOnlySpan<byte> input, Span<byte> output)
+    {
+        var gathered = _gathered.AsSpan();
+        _saved.AsSpan(0, _savedCount).CopyTo(gathered);
+        int count = _savedCount;
+        int i = 0;
+        bool padded = false;
+        while (i < input.Length)
+        {
+            var rest = input[i..];
+            int run = rest.IndexOfAnyExcept(Alphabet);
+            if (run < 0) run = rest.Length;
+            rest[..run].CopyTo(gathered[count..]);
+            count += run;
+            i += run;
+            if (run > 0) _padding = 0;
+            if (i >= input.Length) break;
+            if (input[i] == '=' && count % 4 >= 2 && (count % 4) + ++_padding >= 4)
+            {
+                padded = true; // "xx==" or "xxx=": the quantum is complete
+                break;
+            }
+            i++;
+        }
+        int whole = count & ~3;
+        Base64.DecodeFromUtf8(gathered[..whole], output, out _, out int written, isFinalBlock: true);
+        _savedCount = count - whole;
+        gathered.Slice(whole, _savedCount).CopyTo(_saved);
+        if (padded)
+        {
+            written += Flush(output[written..]);
+            _finished = true;
+        }
+        return written;
     }
 
     public int Flush(Span<byte> output)
     {
         int n = 0;
         _padding = 0;
-        if (_savedCount == 2)
+        if (_savedCount >= 2 && !_finished)
         {
-            output[0] = (byte)(_saved >> 4);
-            n = 1;
+            // A partial quantum: decode it as if padded ("xx" is one byte, "xxx" two).
+            Span<byte> quantum = stackalloc byte[4];
+            _saved.AsSpan(0, _savedCount).CopyTo(quantum);
+            quantum[_savedCount..].Fill((byte)'A');
+            Span<byte> three = stackalloc byte[3];
+            Base64.DecodeFromUtf8(quantum, three, out _, out _, isFinalBlock: true);
+            n = _savedCount - 1;
+            three[..n].CopyTo(output);
         }
-        else if (_savedCount == 3)
-        {
-            output[0] = (byte)(_saved >> 10);
-            output[1] = (byte)(_saved >> 2);
-            n = 2;
-        }
-        _saved = 0;
         _savedCount = 0;
         return n;
-    }
-
-    private static sbyte[] BuildValues()
-    {
-        var values = new sbyte[256];
-        Array.Fill(values, (sbyte)-1);
-        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (int i = 0; i < alphabet.Length; i++) values[alphabet[i]] = (sbyte)i;
-        return values;
     }
 }
 

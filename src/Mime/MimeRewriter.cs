@@ -54,16 +54,16 @@ public sealed class MimeRewriter
         }
 
         var stored = new List<StoredPart>(plan.Targets.Count);
-        foreach (var entity in plan.Targets)
+        foreach (var target in plan.Targets)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var descriptor = Describe(entity);
-            var content = TransferDecoder.Open(structure.Spool, structure.Origin + entity.BodyStart, entity.BodyLength, entity.TransferEncoding);
+            var descriptor = Describe(target);
+            var content = TransferDecoder.Open(structure.Spool, structure.Origin + target.ContentStart, target.ContentLength, target.Encoding);
             await using (content.ConfigureAwait(false))
             {
                 var attachment = await _sink.StoreAsync(descriptor, content, cancellationToken).ConfigureAwait(false);
                 attachment = attachment with { FileName = FileNames.Sanitize(attachment.FileName, descriptor.ContentType) };
-                stored.Add(new StoredPart(entity, descriptor, attachment));
+                stored.Add(new StoredPart(target, descriptor, attachment));
             }
         }
         var attachments = stored.ConvertAll(s => s.Attachment);
@@ -72,9 +72,9 @@ public sealed class MimeRewriter
         string summary = DetachNotice.Summary(attachments);
         edits.Add(new Edit(root.HeaderStart, root.HeaderStart,
             (o, c) => WriteAsciiAsync(o, $"{_options.TraceHeaderName}: {summary}{root.LineEnding}", c)));
-        if (stored.Exists(s => s.Entity == root))
+        if (stored.Exists(s => s.IsWholePart && s.Entity == root))
         {
-            var part = stored.Find(s => s.Entity == root)!;
+            var part = stored.Find(s => s.IsWholePart && s.Entity == root)!;
             edits.Add(new Edit(root.HeaderStart, root.End, (o, c) => WriteBytesAsync(o, RootReplacement(root, part, attachments), c)));
         }
         else
@@ -82,9 +82,10 @@ public sealed class MimeRewriter
             foreach (var part in stored)
             {
                 var p = part;
-                edits.Add(new Edit(p.Entity.HeaderStart, p.Entity.End, (o, c) => WriteBytesAsync(o, ExternalBodyPart(p, p.Entity.LineEnding), c)));
+                byte[] replacement = p.IsWholePart ? ExternalBodyPart(p, p.Entity.LineEnding) : UUBlockReplacement(p);
+                edits.Add(new Edit(p.Target.ReplaceStart, p.Target.ReplaceEnd, (o, c) => WriteBytesAsync(o, replacement, c)));
             }
-            var detachedSet = stored.Select(s => s.Entity).ToHashSet();
+            var detachedSet = stored.Where(s => s.IsWholePart).Select(s => s.Entity).ToHashSet();
             int noticed = 0;
             foreach (var body in FindTextBodies(root, detachedSet))
             {
@@ -116,11 +117,30 @@ public sealed class MimeRewriter
         return new MimeRewriteResult(attachments, null);
     }
 
-    private sealed record StoredPart(MimeEntity Entity, AttachmentDescriptor Descriptor, DetachedAttachment Attachment);
+    private sealed record StoredPart(DetachTarget Target, AttachmentDescriptor Descriptor, DetachedAttachment Attachment)
+    {
+        public MimeEntity Entity => Target.Entity;
+
+        public bool IsWholePart => Target.Block is null;
+    }
 
     private sealed record Edit(long Start, long End, Func<Stream, CancellationToken, Task> WriteAsync);
 
-    private sealed record Plan(List<MimeEntity> Targets, string? SkippedReason, bool AnnounceSkip);
+    private sealed record Plan(List<DetachTarget> Targets, string? SkippedReason, bool AnnounceSkip);
+
+    /// <summary>A part to detach, or a uuencoded block inside a text body.</summary>
+    private sealed record DetachTarget(MimeEntity Entity, UUBlock? Block, string PartPath)
+    {
+        public long ReplaceStart => Block is null ? Entity.HeaderStart : Entity.BodyStart + Block.Start;
+
+        public long ReplaceEnd => Block is null ? Entity.End : Entity.BodyStart + Block.End;
+
+        public long ContentStart => Block is null ? Entity.BodyStart : ReplaceStart;
+
+        public long ContentLength => Block is null ? Entity.BodyLength : Block.End - Block.Start;
+
+        public TransferEncoding Encoding => Block is null ? Entity.TransferEncoding : TransferEncoding.UUEncode;
+    }
 
     // ---------------------------------------------------------------- planning
 
@@ -135,11 +155,32 @@ public sealed class MimeRewriter
             bool announce = protectedReason != "signed message" || Walk(root, cids, ignoreProtection: true).Count > 0;
             return new Plan([], protectedReason, announce);
         }
-        return new Plan(Walk(root, cids, ignoreProtection: false), null, false);
+        var textBodies = new List<MimeEntity>();
+        var targets = Walk(root, cids, ignoreProtection: false, textBodies).ConvertAll(e => new DetachTarget(e, null, e.Path.Length == 0 ? "1" : e.Path));
+        foreach (var body in textBodies)
+        {
+            List<UUBlock> blocks;
+            var raw = structure.OpenRawBody(body);
+            await using (raw.ConfigureAwait(false))
+            {
+                blocks = await UUBlockScanner.FindAsync(raw, cancellationToken).ConfigureAwait(false);
+            }
+            for (int i = 0; i < blocks.Count; i++)
+            {
+                var block = blocks[i];
+                string path = (body.Path.Length == 0 ? "1" : body.Path) + ":uu" + (i + 1).ToString(CultureInfo.InvariantCulture);
+                var context = new PartContext(UUBlockScanner.MediaTypeFor(block.FileName), "attachment", block.FileName, null, block.End - block.Start,
+                    TransferEncoding.UUEncode, false, body.MimeType, false, false, false, false);
+                if (AttachmentPolicy.Classify(context, _policy).Action == PartAction.Detach) targets.Add(new DetachTarget(body, block, path));
+            }
+        }
+        targets.Sort((a, b) => a.ReplaceStart.CompareTo(b.ReplaceStart));
+        if (targets.Count > _policy.MaxAttachmentsPerMessage) targets.RemoveRange(_policy.MaxAttachmentsPerMessage, targets.Count - _policy.MaxAttachmentsPerMessage);
+        return new Plan(targets, null, false);
     }
 
     /// <summary>Decisions for every part, in document order; returns the parts to detach.</summary>
-    private List<MimeEntity> Walk(MimeEntity root, Dictionary<MimeEntity, HashSet<string>> cids, bool ignoreProtection)
+    private List<MimeEntity> Walk(MimeEntity root, Dictionary<MimeEntity, HashSet<string>> cids, bool ignoreProtection, List<MimeEntity>? textBodies = null)
     {
         var targets = new List<MimeEntity>();
         var stack = new Stack<(MimeEntity Entity, string? ParentType, bool Protected, bool IsRoot)>();
@@ -155,6 +196,10 @@ public sealed class MimeRewriter
                 case PartAction.Detach:
                     // A part whose headers ran into the next delimiter has no body to detach.
                     if (e.End >= e.BodyStart && e.BodyLength > 0 && targets.Count < _policy.MaxAttachmentsPerMessage) targets.Add(e);
+                    break;
+                case PartAction.Keep when textBodies is not null && !protect && e.MimeType == "text/plain" && e.BodyLength > 0
+                    && e.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.EightBit or TransferEncoding.Binary:
+                    textBodies.Add(e); // may hold uuencoded files
                     break;
                 case PartAction.Descend:
                     bool childProtected = isProtected || AttachmentPolicy.ProtectedReason(e.MimeType) is not null;
@@ -222,8 +267,14 @@ public sealed class MimeRewriter
         return result;
     }
 
-    private static AttachmentDescriptor Describe(MimeEntity entity)
+    private static AttachmentDescriptor Describe(DetachTarget target)
     {
+        if (target.Block is { } block)
+        {
+            string type = UUBlockScanner.MediaTypeFor(block.FileName);
+            return new AttachmentDescriptor(FileNames.Sanitize(block.FileName, type), type, null, target.ContentLength, target.PartPath);
+        }
+        var entity = target.Entity;
         string mimeType = SafeMimeType(entity.MimeType);
         bool isMessage = mimeType is "message/rfc822" or "message/global" or "message/news";
         string? name = entity.RawFileName;
@@ -236,8 +287,7 @@ public sealed class MimeRewriter
         {
             name = FileNames.Sanitize(name.Length > FileNames.MaxLength - 4 ? name[..(FileNames.MaxLength - 4)] + ".eml" : name + ".eml", mimeType);
         }
-        string path = entity.Path.Length == 0 ? "1" : entity.Path;
-        return new AttachmentDescriptor(name, mimeType, NormalizeContentId(entity.ContentId), entity.BodyLength, path);
+        return new AttachmentDescriptor(name, mimeType, NormalizeContentId(entity.ContentId), entity.BodyLength, target.PartPath);
     }
 
     private static string SafeMimeType(string mimeType)
@@ -401,6 +451,19 @@ public sealed class MimeRewriter
     }
 
     // ---------------------------------------------------------------- replacement parts
+
+    /// <summary>The line that takes a uuencoded block's place in its text body: name, size and link.</summary>
+    private static byte[] UUBlockReplacement(StoredPart part)
+    {
+        var a = part.Attachment;
+        var body = part.Entity;
+        string eol = body.LineEnding;
+        string text = $"[{a.FileName} ({DetachNotice.FormatSize(a.Size)}) was removed: {a.Link}]" + (part.Target.Block!.EndsWithLineBreak ? eol : "");
+        bool sevenBit = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit;
+        var encoding = (Encoding)(sevenBit ? Encoding.ASCII : Charsets.Find(body.ContentType.Parameters["charset"]) ?? Encoding.ASCII).Clone();
+        encoding.EncoderFallback = new EncoderReplacementFallback("?");
+        return encoding.GetBytes(text);
+    }
 
     /// <summary>RFC 4483 / RFC 2017 message/external-body part with the original type, name and size in its phantom header.</summary>
     private static byte[] ExternalBodyPart(StoredPart part, string eol)

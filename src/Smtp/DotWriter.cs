@@ -44,44 +44,50 @@ public sealed class DotWriter : Stream
     public void Append(ReadOnlySpan<byte> data)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
-        BytesWritten += data.Length;
-        while (!data.IsEmpty)
+        if (data.IsEmpty)
         {
-            if (_lineStart && data[0] == (byte)'.')
-            {
-                WriteRaw("."u8);
-            }
-
-            _lineStart = false;
-            int special = data.IndexOfAny((byte)'\r', (byte)'\n');
-            if (special < 0)
-            {
-                WriteRaw(data);
-                _afterCr = false;
-                return;
-            }
-
-            WriteRaw(data[..special]);
-            if (special > 0)
-            {
-                _afterCr = false;
-            }
-
-            byte c = data[special];
-            if (c == (byte)'\r')
-            {
-                WriteRaw("\r"u8);
-                _afterCr = true;
-            }
-            else
-            {
-                WriteRaw(_afterCr ? "\n"u8 : "\r\n"u8);
-                _afterCr = false;
-                _lineStart = true;
-            }
-
-            data = data[(special + 1)..];
+            return;
         }
+
+        BytesWritten += data.Length;
+        if (_lineStart && data[0] == (byte)'.')
+        {
+            WriteRaw("."u8);
+        }
+
+        // Copy long runs in one go; only a bare LF or a dot after a line end needs bytes added.
+        int run = 0;
+        int from = 0;
+        while (true)
+        {
+            int lf = data[from..].IndexOf((byte)'\n');
+            if (lf < 0)
+            {
+                break;
+            }
+
+            lf += from;
+            bool crBefore = lf > 0 ? data[lf - 1] == (byte)'\r' : _afterCr;
+            if (!crBefore)
+            {
+                WriteRaw(data[run..lf]);
+                WriteRaw("\r"u8);
+                run = lf;
+            }
+
+            if (lf + 1 < data.Length && data[lf + 1] == (byte)'.')
+            {
+                WriteRaw(data[run..(lf + 1)]);
+                WriteRaw("."u8);
+                run = lf + 1;
+            }
+
+            from = lf + 1;
+        }
+
+        WriteRaw(data[run..]);
+        _lineStart = data[^1] == (byte)'\n';
+        _afterCr = data[^1] == (byte)'\r';
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)

@@ -35,6 +35,7 @@ public sealed class SmtpSession
     private int _recipients;
     private int _accepted;
     private int _errors;
+    private bool _mailSmtpUtf8;
     private bool _closing;
     private string _endReason = "quit";
     private CancellationToken _stopping;
@@ -525,8 +526,6 @@ public sealed class SmtpSession
         Reply(result.Reply);
     }
 
-    private bool _mailSmtpUtf8;
-
     private SmtpReply? CheckMailParameters(MailFromCommand mail)
     {
         if (!mail.SmtpUtf8 && !Ascii.IsValid(mail.ReversePath))
@@ -840,7 +839,7 @@ public sealed class SmtpSession
 
     private async ValueTask XforwardAsync(string args)
     {
-        if (!await CheckForwardingAllowedAsync("XFORWARD", args).ConfigureAwait(false))
+        if (!CheckForwardingAllowed("XFORWARD", args))
         {
             return;
         }
@@ -862,7 +861,7 @@ public sealed class SmtpSession
 
     private async ValueTask XclientAsync(string args)
     {
-        if (!await CheckForwardingAllowedAsync("XCLIENT", args).ConfigureAwait(false))
+        if (!CheckForwardingAllowed("XCLIENT", args))
         {
             return;
         }
@@ -891,9 +890,8 @@ public sealed class SmtpSession
         Reply(new SmtpReply(220, null, $"{Name} {(_options.Lmtp ? "LMTP" : "ESMTP")} Detach"));
     }
 
-    private async ValueTask<bool> CheckForwardingAllowedAsync(string command, string args)
+    private bool CheckForwardingAllowed(string command, string args)
     {
-        await ValueTask.CompletedTask.ConfigureAwait(false);
         if (!Context.IsForwardingAuthorized)
         {
             SmtpLog.ForwardRefused(_logger, Context.SessionId, command, Context.RemoteEndPoint?.ToString());

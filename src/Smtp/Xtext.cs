@@ -35,24 +35,30 @@ public static class Xtext
         }
 
         var bytes = new List<byte>(text.Length);
-        for (int i = 0; i < text.Length; i++)
+        int run = 0;
+        for (int i = 0; i <= text.Length; i++)
         {
-            char c = text[i];
-            if (c == '+')
+            if (i < text.Length && text[i] != '+')
             {
-                if (i + 2 >= text.Length || !char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
-                {
-                    value = "";
-                    return false;
-                }
+                continue;
+            }
 
-                bytes.Add(Convert.ToByte(text.Substring(i + 1, 2), 16));
-                i += 2;
-            }
-            else
+            // Characters between escapes go in as UTF-8, whole runs so surrogate pairs stay together.
+            bytes.AddRange(Encoding.UTF8.GetBytes(text.Substring(run, i - run)));
+            if (i == text.Length)
             {
-                bytes.AddRange(Encoding.UTF8.GetBytes(c.ToString()));
+                break;
             }
+
+            if (i + 2 >= text.Length || !char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
+            {
+                value = "";
+                return false;
+            }
+
+            bytes.Add(Convert.ToByte(text.Substring(i + 1, 2), 16));
+            i += 2;
+            run = i + 1;
         }
 
         value = Encoding.UTF8.GetString(bytes.ToArray());

@@ -4,6 +4,8 @@ namespace Detach.Crypto.Tests;
 
 public class AesCtrTests
 {
+    public static readonly TheoryData<string> Implementations = new("ecb", "openssl");
+
     // NIST SP 800-38A, F.5.5 CTR-AES256.Encrypt and F.5.6 CTR-AES256.Decrypt.
     private const string Key = "603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4";
     private const string InitialCounter = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
@@ -14,30 +16,32 @@ public class AesCtrTests
         "601ec313775789a5b7a7f504bbf3d228" + "f443e3ca4d62b59aca84e990cacaf5c5" +
         "2b0930daa23de94ce87017ba2d84988d" + "dfc9c58db67aada613c2dd08457941a6";
 
-    [Fact]
-    public void Sp800_38A_F5_5_Encrypt()
+    [Theory]
+    [MemberData(nameof(Implementations))]
+    public void Sp800_38A_F5_5_Encrypt(string implementation)
     {
-        using var ctr = new AesCtr(Convert.FromHexString(Key));
+        using var ctr = Create(implementation, Convert.FromHexString(Key));
         var data = Convert.FromHexString(Plaintext);
         ctr.Transform(Counter(InitialCounter), data);
         Assert.Equal(Ciphertext, Convert.ToHexStringLower(data));
     }
 
-    [Fact]
-    public void Sp800_38A_F5_6_Decrypt()
+    [Theory]
+    [MemberData(nameof(Implementations))]
+    public void Sp800_38A_F5_6_Decrypt(string implementation)
     {
-        using var ctr = new AesCtr(Convert.FromHexString(Key));
+        using var ctr = Create(implementation, Convert.FromHexString(Key));
         var data = Convert.FromHexString(Ciphertext);
         ctr.Transform(Counter(InitialCounter), data);
         Assert.Equal(Plaintext, Convert.ToHexStringLower(data));
     }
 
-    [Fact]
-    public void Sp800_38A_Vectors_HoldForEveryOddSplit()
+    [Theory]
+    [MemberData(nameof(Implementations))]
+    public void Sp800_38A_Vectors_HoldWhenSplitAtBlockBoundaries(string implementation)
     {
-        // A block split across two calls must continue from the right counter and keystream offset when
-        // callers pass block-aligned starts; every split point on a block boundary is tried here.
-        using var ctr = new AesCtr(Convert.FromHexString(Key));
+        // Callers continue a keystream at a later block by passing its counter; every split is tried.
+        using var ctr = Create(implementation, Convert.FromHexString(Key));
         for (int split = 0; split <= 64; split += 16)
         {
             var data = Convert.FromHexString(Plaintext);
@@ -48,13 +52,16 @@ public class AesCtrTests
     }
 
     [Theory]
-    [InlineData("0000000000000000fffffffffffffff0")] // carry from the low into the high 64 bits
-    [InlineData("fffffffffffffffffffffffffffffff8")] // wrap of the whole 128-bit counter
-    [InlineData("00000000000000000000000000000000")]
-    public void MatchesBlockByBlockEcbAcrossCarries(string counterHex)
+    [InlineData("ecb", "0000000000000000fffffffffffffff0")] // carry from the low into the high 64 bits
+    [InlineData("ecb", "fffffffffffffffffffffffffffffff8")] // wrap of the whole 128-bit counter
+    [InlineData("ecb", "00000000000000000000000000000000")]
+    [InlineData("openssl", "0000000000000000fffffffffffffff0")]
+    [InlineData("openssl", "fffffffffffffffffffffffffffffff8")]
+    [InlineData("openssl", "00000000000000000000000000000000")]
+    public void MatchesBlockByBlockEcbAcrossCarries(string implementation, string counterHex)
     {
         var key = TestData.Random(32, 1);
-        var data = TestData.Random((3 * AesCtr.BatchSize) + 5, 2);
+        var data = TestData.Random((3 * EcbAesCtr.BatchSize) + 5, 2);
         var expected = (byte[])data.Clone();
         using (var aes = Aes.Create())
         {
@@ -72,7 +79,7 @@ public class AesCtrTests
             }
         }
 
-        using var ctr = new AesCtr(key);
+        using var ctr = Create(implementation, key);
         ctr.Transform(Counter(counterHex), data);
         Assert.Equal(expected, data);
     }
@@ -85,9 +92,32 @@ public class AesCtrTests
             var data = TestData.Random(length, length);
             var keystream = TestData.Random(length + 3, length + 1000);
             var expected = data.Select((b, i) => (byte)(b ^ keystream[i])).ToArray();
-            AesCtr.Xor(data, keystream);
+            EcbAesCtr.Xor(data, keystream);
             Assert.Equal(expected, data);
         }
+    }
+
+    [Fact]
+    public void OpenSslIsUsedOnLinux()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Assert.Skip("libcrypto.so.3 is only looked for on Linux.");
+        }
+
+        Assert.True(OpenSslAesCtr.IsSupported, "libcrypto.so.3 (OpenSSL 3) should load wherever .NET crypto works on Linux");
+        using var ctr = AesCtr.Create(new byte[32]);
+        Assert.IsType<OpenSslAesCtr>(ctr);
+    }
+
+    private static AesCtr Create(string implementation, byte[] key)
+    {
+        if (implementation == "openssl" && !OpenSslAesCtr.IsSupported)
+        {
+            Assert.Skip("libcrypto.so.3 is not available here.");
+        }
+
+        return implementation == "openssl" ? new OpenSslAesCtr(key) : new EcbAesCtr(key);
     }
 
     private static UInt128 Counter(string hex) =>

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 using Detach.EndToEnd.Tests.Infrastructure;
 
 namespace Detach.EndToEnd.Tests;
@@ -7,7 +8,7 @@ namespace Detach.EndToEnd.Tests;
 /// <summary>The real peers the end-to-end tests drive, proven on their own, without detach.</summary>
 public sealed class InfrastructureTests : IDisposable
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
     private readonly DirectoryInfo _scratch = Directory.CreateTempSubdirectory("detach-e2e-");
 
@@ -96,11 +97,11 @@ public sealed class InfrastructureTests : IDisposable
 
         var session = Assert.Single(await relay.WaitForClosedConnectionsAsync(1, Patience, Token));
         Assert.Contains("250-XFORWARD", session.ServerToClient, StringComparison.Ordinal);
-        var xforward = session.ClientLines.Where(l => l.StartsWith("XFORWARD ", StringComparison.Ordinal)).ToArray();
-        Assert.NotEmpty(xforward);
-        var attributes = string.Join(' ', xforward);
-        Assert.Contains("ADDR=127.0.0.1", attributes, StringComparison.Ordinal);
-        Assert.Contains("HELO=client.example.test", attributes, StringComparison.Ordinal);
+        var xforward = string.Join(' ', session.ClientLines.Where(l => l.StartsWith("XFORWARD ", StringComparison.Ordinal)));
+        Assert.Contains("ADDR=127.0.0.1", xforward, StringComparison.Ordinal);
+        Assert.Contains("HELO=client.example.test", xforward, StringComparison.Ordinal);
+        var clientPort = Regex.Match(xforward, @"\bPORT=(\d+)").Groups[1].Value;
+        Assert.NotEmpty(clientPort);
         Assert.Contains("RCPT TO:<carol@example.test>", session.ClientLines);
 
         foreach (var mailbox in new[] { "alice", "carol" })
@@ -109,9 +110,20 @@ public sealed class InfrastructureTests : IDisposable
                 Assert.Single(await postfix.WaitForMailAsync(mailbox, 1, Patience, Token)), Token);
             Assert.Equal(await File.ReadAllBytesAsync(attachment, Token), DecodeAttachment(message, "photo.jpg"));
 
-            // Without XFORWARD the after-filter smtpd would name the proxy's EHLO (mx.example.test) here.
-            Assert.Matches(@"Received: from client\.example\.test \(unknown \[127\.0\.0\.1\]\)", message);
+            // The before-filter smtpd names the client in its Received header; the after-filter one names the proxy hop.
+            Assert.Matches(@"Received: from client\.example\.test \(unknown \[127\.0\.0\.1\]\)\n\tby mx\.example\.test \(Postfix\) with ESMTP;", message);
+            Assert.Matches(@"Received: from mx\.example\.test \(unknown \[127\.0\.0\.1\]\)\n\tby mx\.example\.test \(Postfix\) with ESMTP id ", message);
         }
+
+        // The after-filter smtpd took the XFORWARD attributes: it logs the original client (swaks' port)
+        // next to the proxy connection it actually came in on.
+        var queued = Regex.Match(
+            await postfix.WaitForLogAsync("orig_client=", Patience, Token),
+            @"client=unknown\[127\.0\.0\.1\]:(\d+), orig_client=unknown\[127\.0\.0\.1\]:(\d+)");
+        Assert.True(queued.Success, "no client=/orig_client= pair in the log");
+        Assert.Equal(clientPort, queued.Groups[2].Value);
+        Assert.NotEqual(clientPort, queued.Groups[1].Value);
+        Assert.Contains("xforward=1", await postfix.WaitForLogAsync("ehlo=1 xforward=1", Patience, Token), StringComparison.Ordinal);
 
         await postfix.WaitForEmptyQueueAsync(Patience, Token);
     }
@@ -208,6 +220,32 @@ public sealed class InfrastructureTests : IDisposable
     }
 
     [Fact]
+    public async Task Postfix_defers_while_the_lmtp_hop_is_down_and_flush_delivers_once_it_is_up()
+    {
+        PeerBinaries.RequireSwaks();
+
+        // Until it has a target, the relay drops every connection: an LMTP next hop that is down.
+        await using var relay = new RecordingTcpRelay();
+        var options = PostfixOptions.Direct with
+        {
+            MainSettings = new Dictionary<string, string> { ["virtual_transport"] = $"lmtp:inet:127.0.0.1:{relay.Port}" },
+        };
+        await using var postfix = await PostfixInstance.StartAsync(options, Token);
+
+        var result = await new Swaks(postfix.InboundPort).To(PostfixInstance.Address("alice")).RunAsync(Token);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("to=<alice@example.test>", await postfix.WaitForLogAsync("status=deferred", Patience, Token), StringComparison.Ordinal);
+        Assert.False(await postfix.QueueIsEmptyAsync(Token));
+
+        await using var dovecot = await DovecotInstance.StartAsync(Token);
+        relay.TargetPort = dovecot.LmtpPort;
+        await postfix.FlushAsync(Token);
+
+        await postfix.WaitForEmptyQueueAsync(Patience, Token);
+        Assert.Single(await dovecot.WaitForMailAsync("alice", 1, Patience, Token));
+    }
+
+    [Fact]
     public async Task Smtp_source_loads_smtp_sink_and_postfix()
     {
         await using var sink = await SmtpSink.StartAsync(keepMessages: true, Token);
@@ -297,17 +335,9 @@ public sealed class InfrastructureTests : IDisposable
         var at = message.IndexOf($"filename=\"{fileName}\"", StringComparison.Ordinal);
         Assert.True(at >= 0, $"No part named {fileName} in:\n{message[..Math.Min(message.Length, 2000)]}");
         var bodyStart = message.IndexOf("\n\n", at, StringComparison.Ordinal) + 2;
-        var base64 = new StringBuilder();
-        foreach (var line in message[bodyStart..].Split('\n'))
-        {
-            if (line.StartsWith("--", StringComparison.Ordinal))
-            {
-                break;
-            }
+        var bodyEnd = message.IndexOf("\n--", bodyStart, StringComparison.Ordinal);
 
-            base64.Append(line.Trim());
-        }
-
-        return Convert.FromBase64String(base64.ToString());
+        // Convert.FromBase64String skips the line breaks between base64 lines.
+        return Convert.FromBase64String(message[bodyStart..bodyEnd]);
     }
 }

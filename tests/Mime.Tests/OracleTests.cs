@@ -66,7 +66,7 @@ public class OracleTests
                 {
                     // Parts can be numbered differently (Python drops the empty part between two doubled
                     // delimiters, we keep it): match on file name and type when that is unambiguous.
-                    var byName = python.Where(x => x.Type == item.Descriptor.ContentType && x.Filename is not null
+                    var byName = python.Where(x => (x.Type == item.Descriptor.ContentType || x.Path.Contains(":uu", StringComparison.Ordinal)) && x.Filename is not null
                         && FileNames.Sanitize(x.Filename, x.Type) == item.Descriptor.FileName).ToList();
                     if (byName.Count == 1 && byName[0].Sha256 == item.Sha256)
                     {
@@ -83,7 +83,11 @@ public class OracleTests
             }
             foreach (var p in python)
             {
-                bool pythonAttachment = p.Disposition == "attachment" || (p.Filename is not null && p.Disposition is null);
+                if (p.Path.Contains(":uu", StringComparison.Ordinal) && !ours.Contains(p.Path))
+                {
+                    disagreements[rel + "#" + p.Path] = "Python finds a uuencoded block that we do not detach";
+                }
+                bool pythonAttachment = (p.Disposition == "attachment" || (p.Filename is not null && p.Disposition is null)) && !p.Path.Contains(":uu", StringComparison.Ordinal);
                 if (pythonAttachment && !ours.Contains(p.Path))
                 {
                     pythonOnly++;

@@ -250,3 +250,26 @@ public class StructureTests
         }
     }
 }
+
+public class UUBlockTests
+{
+    [Fact]
+    public async Task Uuencoded_files_in_a_text_body_are_detached_and_prose_is_not()
+    {
+        byte[] data = MessageBuilder.RandomBytes(6000, 5);
+        string text = "Hi,\n\nbegin by reading this, then the file:\n\nbegin 644 data.zip\n" +
+            DecoderTests.UUEncode(data).Replace("\r\n", "\n", StringComparison.Ordinal) + "`\nend\n\nbegin 644 fake.txt\nthis is not uuencode\nend\nBye\n";
+        byte[] input = Mail.Crlf("Subject: uu\nContent-Type: text/plain; charset=us-ascii\n\n" + text);
+        var (output, result, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions());
+        Assert.Single(result.Detached);
+        Assert.Equal("data.zip", result.Detached[0].FileName);
+        Assert.Equal("application/zip", sink.Items[0].Descriptor.ContentType);
+        Assert.Equal("1:uu1", sink.Items[0].Descriptor.PartPath);
+        Assert.Equal(data, sink.Items[0].Content);
+        string rewritten = Encoding.ASCII.GetString(output);
+        Assert.Contains("begin by reading this, then the file:\r\n\r\n[data.zip (5.9 KB) was removed: https://vault.example.org/d/", rewritten, StringComparison.Ordinal);
+        Assert.Contains("]\r\n\r\nbegin 644 fake.txt\r\nthis is not uuencode\r\nend\r\nBye\r\n", rewritten, StringComparison.Ordinal);
+        Assert.DoesNotContain("begin 644 data.zip", rewritten, StringComparison.Ordinal);
+        Assert.EndsWith("available until 2026-12-24 10:00 UTC\r\n", rewritten, StringComparison.Ordinal);
+    }
+}

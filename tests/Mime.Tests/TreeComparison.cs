@@ -56,6 +56,18 @@ internal static class TreeComparison
                 byte[] rawA = await Mail.ReadAllAsync(before.OpenRawBody(a));
                 byte[] rawB = await Mail.ReadAllAsync(after.OpenRawBody(b));
                 if (rawA.AsSpan().SequenceEqual(rawB)) continue;
+                string bodyPath = a.Path.Length == 0 ? "1" : a.Path;
+                var uuBlocks = sink.Items.Where(i => i.Descriptor.PartPath.StartsWith(bodyPath + ":uu", StringComparison.Ordinal)).ToList();
+                if (uuBlocks.Count > 0)
+                {
+                    // uuencoded files were cut out of this text: each became a line with its link.
+                    replaced += uuBlocks.Count;
+                    string newText = System.Text.Encoding.Latin1.GetString(rawB);
+                    if (newText.Split('\n').Any(l => l.StartsWith("begin ", StringComparison.Ordinal) && uuBlocks.Any(u => l.TrimEnd('\r').EndsWith(u.Descriptor.FileName, StringComparison.Ordinal))))
+                        problems.Add($"{where}: a detached uuencoded block is still there");
+                    if (!newText.Contains("https://vault.example.org/d/", StringComparison.Ordinal)) problems.Add($"{where}: uuencoded block replaced without link");
+                    continue;
+                }
                 // Text bodies carry the notice: the decoded original must be there around one inserted block.
                 if (a.MimeType is "text/plain" or "text/html")
                 {

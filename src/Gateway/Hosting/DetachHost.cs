@@ -55,7 +55,24 @@ public static class DetachHost
             return index && store ? Results.Text(body) : Results.Text(body, statusCode: StatusCodes.Status503ServiceUnavailable);
         });
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), PrometheusExporter.ContentType));
+        app.Lifetime.ApplicationStarted.Register(() => Console.Out.WriteLine(Banner(settings, app.Services.GetRequiredService<SmtpFrontService>())));
         return app;
+    }
+
+    /// <summary>What a newcomer needs to see it work: where it listens and one command to try.</summary>
+    private static string Banner(DetachSettings settings, SmtpFrontService smtp)
+    {
+        var listen = smtp.LocalEndPoints.FirstOrDefault()?.ToString() ?? settings.Smtp.Listen;
+        var next = string.IsNullOrWhiteSpace(settings.Smtp.NextHop)
+            ? $"the Maildir {Path.Combine(settings.Root.FullDataPath, "maildir", "new")}"
+            : settings.Smtp.NextHop;
+        var colon = listen.LastIndexOf(':');
+        return string.Join(Environment.NewLine,
+            "",
+            $"detach is running: SMTP on {listen} (mail goes on to {next}), downloads at {settings.Root.PublicUrl}",
+            "Try it: send a mail with an attachment, then open the link in the delivered message:",
+            $"  swaks --server {listen[..colon]} --port {listen[(colon + 1)..]} --to you@example.test --attach @README.md",
+            "");
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, Action<ILoggingBuilder>? extra)

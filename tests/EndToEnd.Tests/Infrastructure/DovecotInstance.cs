@@ -23,6 +23,8 @@ public sealed record DovecotOptions
 /// </summary>
 public sealed class DovecotInstance : IAsyncDisposable
 {
+    private const string PortTaken = "Address already in use";
+
     private readonly DovecotOptions _options;
     private ChildProcess? _master;
 
@@ -57,6 +59,21 @@ public sealed class DovecotInstance : IAsyncDisposable
     /// <summary>Writes the configuration, starts <c>dovecot -F</c>, and waits until LMTP and IMAP accept connections.</summary>
     public static async Task<DovecotInstance> StartAsync(DovecotOptions options, CancellationToken cancellationToken)
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await StartOnFreePortsAsync(options, cancellationToken);
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains(PortTaken, StringComparison.Ordinal))
+            {
+                // Another process took a port between FreePort choosing it and the server binding it.
+            }
+        }
+    }
+
+    private static async Task<DovecotInstance> StartOnFreePortsAsync(DovecotOptions options, CancellationToken cancellationToken)
+    {
         PeerBinaries.RequireDovecot();
         var directory = System.IO.Directory.CreateTempSubdirectory("detach-dovecot-").FullName;
         var ports = FreePort.Next(2);
@@ -65,11 +82,11 @@ public sealed class DovecotInstance : IAsyncDisposable
         {
             await instance.ConfigureAsync(cancellationToken);
             instance._master = ChildProcess.Start(PeerBinaries.Dovecot!, ["-F", "-c", instance.ConfigFile]);
-            await FreePort.WaitUntilListeningAsync(instance.LmtpPort, TimeSpan.FromSeconds(20), cancellationToken);
-            await FreePort.WaitUntilListeningAsync(instance.ImapPort, TimeSpan.FromSeconds(20), cancellationToken);
+            await FreePort.WaitUntilListeningAsync(instance.LmtpPort, TimeSpan.FromSeconds(20), cancellationToken, instance._master);
+            await FreePort.WaitUntilListeningAsync(instance.ImapPort, TimeSpan.FromSeconds(20), cancellationToken, instance._master);
             return instance;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException and not Xunit.Sdk.SkipException)
         {
             var log = await instance.ReadLogAsync(CancellationToken.None);
             var output = instance._master is { } master ? master.StandardOutput + master.StandardError : string.Empty;
@@ -90,16 +107,18 @@ public sealed class DovecotInstance : IAsyncDisposable
     public string MaildirFor(string mailbox) => Path.Combine(MailDirectory, mailbox);
 
     /// <summary>Paths of the messages delivered to <paramref name="mailbox"/> so far, oldest first.</summary>
-    public IReadOnlyList<string> MessagesIn(string mailbox)
-    {
-        var maildir = MaildirFor(mailbox);
-        return new[] { "new", "cur" }
-            .Select(sub => Path.Combine(maildir, sub))
-            .Where(System.IO.Directory.Exists)
-            .SelectMany(System.IO.Directory.EnumerateFiles)
-            .OrderBy(path => Path.GetFileName(path), StringComparer.Ordinal)
-            .ToArray();
-    }
+    public IReadOnlyList<string> MessagesIn(string mailbox) => Maildir.Messages(MaildirFor(mailbox));
+
+    /// <summary>
+    /// Waits until <paramref name="mailbox"/> holds at least <paramref name="count"/> messages and returns their
+    /// paths, oldest first. On timeout, throws with the end of Dovecot's log.
+    /// </summary>
+    public Task<IReadOnlyList<string>> WaitForMailAsync(
+        string mailbox, int count, TimeSpan timeout, CancellationToken cancellationToken) =>
+        Maildir.WaitForMessagesAsync(
+            MaildirFor(mailbox), count, timeout,
+            async token => $"Dovecot log (end):\n{await LogFiles.TailAsync(LogFile, 40, token)}",
+            cancellationToken);
 
     /// <summary>Logs in as <paramref name="mailbox"/> over IMAP and selects INBOX.</summary>
     public Task<ImapMailbox> OpenInboxAsync(string mailbox, CancellationToken cancellationToken) =>
@@ -120,20 +139,7 @@ public sealed class DovecotInstance : IAsyncDisposable
     }
 
     /// <summary>Dovecot's log so far.</summary>
-    public async Task<string> ReadLogAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var stream = new FileStream(
-                LogFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            return await reader.ReadToEndAsync(cancellationToken);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return string.Empty;
-        }
-    }
+    public Task<string> ReadLogAsync(CancellationToken cancellationToken) => LogFiles.ReadAsync(LogFile, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {

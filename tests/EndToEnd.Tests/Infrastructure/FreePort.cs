@@ -41,12 +41,36 @@ public static class FreePort
         }
     }
 
-    /// <summary>Waits until something accepts TCP connections on 127.0.0.1:<paramref name="port"/>.</summary>
-    public static async Task WaitUntilListeningAsync(int port, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>True when nothing listens on 127.0.0.1:<paramref name="port"/> (binding it succeeds).</summary>
+    public static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Waits until something accepts TCP connections on 127.0.0.1:<paramref name="port"/>; gives up at once
+    /// if <paramref name="server"/>, the process meant to listen there, has exited.
+    /// </summary>
+    public static async Task WaitUntilListeningAsync(
+        int port, TimeSpan timeout, CancellationToken cancellationToken, ChildProcess? server = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         while (true)
         {
+            if (server is { HasExited: true })
+            {
+                throw new InvalidOperationException($"`{server.Command}` exited before listening on 127.0.0.1:{port}.");
+            }
+
             using var client = new TcpClient(AddressFamily.InterNetwork);
             try
             {

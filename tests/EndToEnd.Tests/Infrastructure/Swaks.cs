@@ -20,6 +20,9 @@ public sealed class Swaks
         _arguments.AddRange(["--server", $"{host}:{port.ToString(CultureInfo.InvariantCulture)}"]);
         From("sender@client.test");
         Helo("client.example.test");
+
+        // swaks' own default (30 s per reply) is shorter than detach may take to store a large attachment.
+        Timeout(_timeout);
     }
 
     /// <summary>The arguments swaks will get, recipients included.</summary>
@@ -86,7 +89,7 @@ public sealed class Swaks
         return this;
     }
 
-    /// <summary>swaks' own per-reply timeout; the process is killed a minute after it.</summary>
+    /// <summary>swaks' own per-reply timeout (default 120 s); the process is killed a minute after it.</summary>
     public Swaks Timeout(TimeSpan timeout)
     {
         _timeout = timeout;

@@ -8,11 +8,15 @@ covering every non-multipart part. Paths are IMAP-style like Detach.Mime's MimeE
 multipart are numbered from 1; an encapsulated message that is itself multipart shares its part's number, a
 single-part one is "<part>.1". Payloads come from get_payload(decode=True) (None for message/* parts).
 """
+import binascii
 import email
 import email.policy
 import hashlib
 import json
+import re
 import sys
+
+BEGIN = re.compile(rb"^begin [0-7]{3,4} (.+?)[ \t]*$")
 
 
 def child_path(parent, index):
@@ -37,6 +41,7 @@ def walk(msg, path, out):
                 stack.append((payload[i], child_path(p, i + 1), False))
             continue
         out.append(describe(part, p or "1", part))
+        out.extend(uu_blocks(part, p or "1"))
 
 
 def describe(part, path, payload_part):
@@ -57,6 +62,51 @@ def describe(part, path, payload_part):
             entry["sha256"] = hashlib.sha256(data).hexdigest()
             entry["size"] = len(data)
     return entry
+
+
+def uu_blocks(part, path):
+    """uuencoded files inside a plain-text body, decoded with binascii.a2b_uu; paths "<part>:uuN"."""
+    cte = (part.get("content-transfer-encoding") or "7bit").strip().lower()
+    if part.get_content_type() != "text/plain" or cte not in ("7bit", "8bit", "binary", "") or part.get_filename():
+        return []
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
+        return []
+    found = []
+    lines = data.split(b"\n")
+    i = 0
+    while i < len(lines):
+        m = BEGIN.match(lines[i].rstrip(b"\r"))
+        if not m:
+            i += 1
+            continue
+        out = []
+        j = i + 1
+        ok = False
+        while j < len(lines):
+            line = lines[j].rstrip(b"\r")
+            if line.rstrip(b" \t") == b"end":
+                ok = True
+                break
+            try:
+                out.append(binascii.a2b_uu(line))
+            except binascii.Error:
+                try:
+                    # Workaround for broken uuencoders (as in email.message._decode_uu)
+                    nbytes = (((line[0] - 32) & 63) * 4 + 5) // 3
+                    out.append(binascii.a2b_uu(line[:nbytes]))
+                except (binascii.Error, IndexError):
+                    break
+            j += 1
+        if ok and out:
+            blob = b"".join(out)
+            found.append({"path": f"{path}:uu{len(found) + 1}", "type": "application/octet-stream",
+                          "filename": m.group(1).decode("utf-8", "surrogateescape"), "disposition": "attachment",
+                          "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)})
+            i = j + 1
+        else:
+            i += 1
+    return found
 
 
 def main():

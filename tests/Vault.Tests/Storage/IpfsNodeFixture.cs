@@ -47,11 +47,12 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
         }
     }
 
-    public KuboClient CreateClient(TimeSpan? requestTimeout = null, int maxRetries = 1) =>
+    public KuboClient CreateClient(TimeSpan? requestTimeout = null, int maxRetries = 1, TimeSpan? transferTimeout = null) =>
         new(new HttpClient(), Options.Create(new KuboOptions
         {
             ApiUrl = ApiUrl,
             RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(10),
+            TransferTimeout = transferTimeout ?? TimeSpan.FromMinutes(10),
             MaxRetries = maxRetries,
             RetryDelay = TimeSpan.FromMilliseconds(100),
         }));
