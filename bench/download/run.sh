@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Download throughput of the gateway (decrypt + stream over HTTP) with curl at 1 and 8 concurrent
+# clients, and the server's resident memory while it serves. Usage: bench/download/run.sh [size MiB] [rounds]
+# Each round first asks the host for the format's own decrypt speed (store -> RecordDecryptor -> null, in
+# process, one core) so that every download figure has a ceiling measured under the same machine load.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SIZE_MIB=${1:-100}
+ROUNDS=${2:-3}
+PORT=${PORT:-18080}
+WORK=$(mktemp -d /tmp/detach-download-bench.XXXXXX)
+SERVER=
+trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
+
+dotnet build -c Release bench/download/DownloadHost -o "$WORK/bin" >"$WORK/build.log" 2>&1 || { cat "$WORK/build.log"; exit 1; }
+"$WORK/bin/DownloadHost" --data "$WORK/data" --size-mib "$SIZE_MIB" --port "$PORT" >"$WORK/host.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 900); do grep -q '^ready' "$WORK/host.log" 2>/dev/null && break; sleep 0.2; done
+grep -q '^ready' "$WORK/host.log" || { cat "$WORK/host.log"; exit 1; }
+CID=$(sed -n 's/^cid=\([^ ]*\) .*/\1/p' "$WORK/host.log")
+KEY=$(sed -n 's/.* key=\([^ ]*\) .*/\1/p' "$WORK/host.log")
+URL="http://127.0.0.1:$PORT/d/$CID/file"
+BYTES=$((SIZE_MIB * 1024 * 1024))
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER/status"; }
+
+# Samples the server's RSS every 50 ms (at least once) until the file $1 appears; prints the peak in KiB.
+sample_peak() {
+  local peak=0 now
+  while :; do
+    now=$(rss_kib); [ "$now" -gt "$peak" ] && peak=$now
+    [ -e "$1" ] && break
+    sleep 0.05
+  done
+  echo "$peak"
+}
+
+# $1 = concurrent clients. Prints aggregate MB/s, the paired decrypt ceiling and the peak RSS.
+run_clients() {
+  local n=$1 start end peak ceiling sampler
+  local done="$WORK/done-$n-$RANDOM"
+  ceiling=$(curl -sS --fail "http://127.0.0.1:$PORT/bench/decrypt")
+  sample_peak "$done" >"$done.peak" &
+  sampler=$!
+  start=$(date +%s.%N)
+  local pids=()
+  for _ in $(seq 1 "$n"); do
+    curl -sS --fail -o /dev/null -H "X-Detach-Key: $KEY" "$URL" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  end=$(date +%s.%N)
+  touch "$done"; wait "$sampler"; peak=$(cat "$done.peak")
+  awk -v b="$BYTES" -v n="$n" -v s="$start" -v e="$end" -v p="$peak" -v c="$ceiling" 'BEGIN {
+    rate = b * n / (e - s) / 1e6
+    printf "%d client(s): %4.0f MB/s aggregate (%.2f s for %d x %d MiB); decrypt alone %4.0f MB/s -> %3.0f%%; peak RSS %.0f MiB\n",
+      n, rate, e - s, n, b / 1048576, c, 100 * rate / c, p / 1024 }'
+}
+
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "file: $SIZE_MIB MiB; decrypt speed at startup (best of 3): $(sed -n 's/^decrypt_mb_s=//p' "$WORK/host.log") MB/s"
+echo "server RSS before downloads: $(( $(rss_kib) / 1024 )) MiB"
+curl -sS --fail -o /dev/null -H "X-Detach-Key: $KEY" "$URL" # warm-up (JIT)
+for _ in $(seq 1 "$ROUNDS"); do run_clients 1; done
+for _ in $(seq 1 "$ROUNDS"); do run_clients 8; done
+echo "server RSS after downloads: $(( $(rss_kib) / 1024 )) MiB"
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,0 +1,93 @@
+using Detach.Gateway.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Detach.Gateway.Http;
+
+/// <summary>Wires the download gateway into the host: services, middleware and endpoints.</summary>
+public static class DownloadGatewayExtensions
+{
+    private const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
+
+    /// <summary>
+    /// Registers the gateway's own services. The host provides DetachMetrics, IContentStore, IAttachmentIndex,
+    /// and either DetachSettings or both IOptions&lt;DetachOptions&gt; and IOptions&lt;GatewayOptions&gt;.
+    /// </summary>
+    public static IServiceCollection AddDownloadGateway(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddSingleton(TimeProvider.System);
+
+        // `detach serve` registers DetachSettings; a host that registers IOptions<...> itself keeps its own.
+        services.TryAddSingleton<IOptions<DetachOptions>>(provider => Options.Create(provider.GetRequiredService<DetachSettings>().Root));
+        services.TryAddSingleton<IOptions<GatewayOptions>>(provider => Options.Create(provider.GetRequiredService<DetachSettings>().Gateway));
+        services.TryAddSingleton(provider => GatewaySecret.LoadOrCreate(provider.GetRequiredService<IOptions<DetachOptions>>().Value.FullDataPath));
+        services.TryAddSingleton<DownloadTokenSealer>();
+        services.TryAddSingleton<DownloadSlots>();
+        services.TryAddSingleton(provider => new DownloadPage(provider.GetRequiredService<IOptions<DetachOptions>>().Value.PublicUrl));
+        services.TryAddSingleton<AttachmentUnlocker>();
+        services.TryAddSingleton<DownloadHandler>();
+
+        // The host's own "Request starting GET http://..." lines carry query strings; the access log replaces
+        // them, so that a key someone pasted into a URL by mistake is not written to disk.
+        services.Configure<LoggerFilterOptions>(options => options.AddFilter(HostingDiagnosticsCategory, LogLevel.Warning));
+        services.AddRateLimiter(options => options.AddPolicy<string, KeyAttemptRateLimit>(KeyAttemptRateLimit.PolicyName));
+        return services;
+    }
+
+    /// <summary>Access log and key-attempt rate limiting; call after routing is set up and before the endpoints run.</summary>
+    public static IApplicationBuilder UseDownloadGateway(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.UseMiddleware<AccessLogMiddleware>();
+        app.UseRateLimiter();
+        return app;
+    }
+
+    /// <summary>GET /d/{cid} (the page), POST /d/{cid}/meta, GET|HEAD /d/{cid}/file, GET /assets/download.{js,css}, /assets/icon.svg.</summary>
+    public static IEndpointRouteBuilder MapDownloadGateway(this IEndpointRouteBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapMethods("/d/{cid}", [HttpMethods.Get, HttpMethods.Head], ServePage);
+        app.MapPost("/d/{cid}/meta", (HttpContext context, string cid) =>
+                context.RequestServices.GetRequiredService<DownloadHandler>().MetaAsync(context, cid))
+            .RequireRateLimiting(KeyAttemptRateLimit.PolicyName);
+        app.MapMethods("/d/{cid}/file", [HttpMethods.Get, HttpMethods.Head], (HttpContext context, string cid) =>
+                context.RequestServices.GetRequiredService<DownloadHandler>().FileAsync(context, cid))
+            .RequireRateLimiting(KeyAttemptRateLimit.PolicyName);
+        app.MapMethods(DownloadAssets.ScriptPath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Script));
+        app.MapMethods(DownloadAssets.StylePath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Style));
+        app.MapMethods(DownloadAssets.IconPath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Icon));
+        return app;
+    }
+
+    private static Task ServePage(HttpContext context)
+    {
+        var page = context.RequestServices.GetRequiredService<DownloadPage>();
+        var response = context.Response;
+        SecurityHeaders.Apply(response);
+        response.ContentType = "text/html; charset=utf-8";
+        response.ContentLength = page.Bytes.Length;
+        return HttpMethods.IsHead(context.Request.Method)
+            ? Task.CompletedTask
+            : response.Body.WriteAsync(page.Bytes, context.RequestAborted).AsTask();
+    }
+
+    private static Task ServeAsset(HttpContext context, DownloadAssets.Asset asset)
+    {
+        var response = context.Response;
+        SecurityHeaders.ApplyForAsset(response);
+        response.Headers.ETag = asset.ETag;
+        if (context.Request.Headers.IfNoneMatch == asset.ETag)
+        {
+            response.StatusCode = StatusCodes.Status304NotModified;
+            return Task.CompletedTask;
+        }
+
+        response.ContentType = asset.ContentType;
+        response.ContentLength = asset.Bytes.Length;
+        return HttpMethods.IsHead(context.Request.Method)
+            ? Task.CompletedTask
+            : response.Body.WriteAsync(asset.Bytes, context.RequestAborted).AsTask();
+    }
+}

@@ -1,0 +1,315 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text.Json;
+using Detach.Crypto;
+using Detach.Gateway.Configuration;
+using Detach.Gateway.Metrics;
+using Detach.Vault.Index;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Detach.Gateway.Http;
+
+/// <summary>
+/// POST /d/{cid}/meta and GET|HEAD /d/{cid}/file. The key arrives in the X-Detach-Key header (or the
+/// metadata call's JSON body), or as the sealed download token the metadata call put in a cookie;
+/// never in a URL. The file is decrypted record by record as it is sent, and only the records a Range
+/// needs are read from the store.
+/// </summary>
+public sealed partial class DownloadHandler(
+    AttachmentUnlocker unlocker,
+    IAttachmentIndex index,
+    DownloadTokenSealer sealer,
+    DownloadSlots slots,
+    DetachMetrics metrics,
+    IOptions<GatewayOptions> gatewayOptions,
+    IOptions<DetachOptions> detachOptions,
+    ILogger<DownloadHandler> logger)
+{
+    private const int MaxMetaBodyBytes = 1024;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public async Task MetaAsync(HttpContext context, string cid)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var cancellationToken = context.RequestAborted;
+        var (record, parsedCid, problem) = await unlocker.FindAsync(cid, cancellationToken).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            await GatewayAnswers.WriteProblemAsync(context, problem).ConfigureAwait(false);
+            return;
+        }
+
+        var linkKey = context.Request.Headers.ContainsKey(LinkKeyHeader.Name)
+            ? ParseKey(context.Request.Headers[LinkKeyHeader.Name].ToString())
+            : await ReadKeyFromBodyAsync(context.Request, cancellationToken).ConfigureAwait(false);
+        if (linkKey is null)
+        {
+            metrics.KeyRejections.Add(1);
+            await GatewayAnswers.WriteProblemAsync(context, GatewayProblem.WrongKey()).ConfigureAwait(false);
+            return;
+        }
+
+        var (attachment, refusal) = await unlocker.UnlockAsync(record!, parsedCid, linkKey, cancellationToken).ConfigureAwait(false);
+        if (attachment is null)
+        {
+            CountRefusal(refusal!);
+            await GatewayAnswers.WriteProblemAsync(context, refusal!).ConfigureAwait(false);
+            return;
+        }
+
+        using (attachment)
+        {
+            var lifetime = TimeSpan.FromMinutes(gatewayOptions.Value.DownloadTokenMinutes);
+            var token = sealer.Seal(record!.Cid, attachment.Key.LinkKey, lifetime);
+            context.Response.Cookies.Append(LinkKeyHeader.TokenCookie, token, new CookieOptions
+            {
+                HttpOnly = true,
+                SameSite = Microsoft.AspNetCore.Http.SameSiteMode.Strict,
+                Secure = context.Request.IsHttps || detachOptions.Value.PublicUrl.StartsWith("https:", StringComparison.OrdinalIgnoreCase),
+                // The path as this client spelled it (the route matched it), so the browser sends the cookie back to /file.
+                Path = context.Request.PathBase.Add("/d/" + cid).ToUriComponent(),
+                MaxAge = lifetime,
+                IsEssential = true,
+            });
+
+            SecurityHeaders.Apply(context.Response);
+            context.Response.ContentType = "application/json; charset=utf-8";
+            var body = JsonSerializer.SerializeToUtf8Bytes(new FileMetadata(
+                FileNameText.ForDisplay(record.FileName) is { Length: > 0 } name ? name : FileNameText.Fallback,
+                record.PlaintextSize,
+                SafeContentType(record.ContentType),
+                record.CreatedAt,
+                record.ExpiresAt,
+                record.SenderDomain,
+                unlocker.DownloadsLeft(record),
+                (int)lifetime.TotalSeconds), Json);
+            context.Response.ContentLength = body.Length;
+            await context.Response.Body.WriteAsync(body, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task FileAsync(HttpContext context, string cid)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var request = context.Request;
+        var cancellationToken = context.RequestAborted;
+        var (record, parsedCid, problem) = await unlocker.FindAsync(cid, cancellationToken).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            await GatewayAnswers.WriteProblemAsync(context, problem).ConfigureAwait(false);
+            return;
+        }
+
+        byte[]? linkKey;
+        if (request.Headers.ContainsKey(LinkKeyHeader.Name))
+        {
+            linkKey = ParseKey(request.Headers[LinkKeyHeader.Name].ToString());
+            problem = linkKey is null ? GatewayProblem.WrongKey() : null;
+        }
+        else if (request.Cookies.TryGetValue(LinkKeyHeader.TokenCookie, out var tokenText))
+        {
+            linkKey = sealer.Open(record!.Cid, tokenText)?.LinkKey;
+            problem = linkKey is null ? GatewayProblem.SessionExpired() : null;
+        }
+        else
+        {
+            linkKey = null;
+            problem = GatewayProblem.MissingKey();
+        }
+
+        if (problem is not null)
+        {
+            CountRefusal(problem);
+            await GatewayAnswers.WriteProblemAsync(context, problem).ConfigureAwait(false);
+            return;
+        }
+
+        using var slot = await slots.TryEnterAsync(cancellationToken).ConfigureAwait(false);
+        if (slot is null)
+        {
+            await GatewayAnswers.WriteProblemAsync(context, GatewayProblem.Busy()).ConfigureAwait(false);
+            return;
+        }
+
+        var (attachment, refusal) = await unlocker.UnlockAsync(record!, parsedCid, linkKey!, cancellationToken).ConfigureAwait(false);
+        if (attachment is null)
+        {
+            CountRefusal(refusal!);
+            await GatewayAnswers.WriteProblemAsync(context, refusal!).ConfigureAwait(false);
+            return;
+        }
+
+        using (attachment)
+        {
+            await SendAsync(context, attachment, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendAsync(HttpContext context, UnlockedAttachment attachment, CancellationToken cancellationToken)
+    {
+        var record = attachment.Record;
+        var request = context.Request;
+        var response = context.Response;
+        // The length follows from the ciphertext size (which decides the last record), not from a second column.
+        var length = RecordFormat.GetPlaintextLength(record.CiphertextSize);
+        var etag = "\"" + record.Cid + "\"";
+
+        var range = ByteRange.Parse(request.Headers.Range, length);
+        if (range.Kind != ByteRangeKind.Whole && request.Headers.ContainsKey(HeaderNames.IfRange)
+            && !string.Equals(request.Headers.IfRange.ToString().Trim(), etag, StringComparison.Ordinal))
+        {
+            // If-Range names another version (or a date, which this gateway does not track): send it all.
+            range = new ByteRange(ByteRangeKind.Whole, 0, length);
+        }
+
+        SecurityHeaders.Apply(response, file: true);
+        response.Headers.AcceptRanges = "bytes";
+        response.Headers.ETag = etag;
+        if (range.Kind == ByteRangeKind.Unsatisfiable)
+        {
+            response.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
+            response.Headers.ContentRange = range.ContentRange(length);
+            response.ContentLength = 0;
+            return;
+        }
+
+        response.StatusCode = range.Kind == ByteRangeKind.Partial ? StatusCodes.Status206PartialContent : StatusCodes.Status200OK;
+        if (range.Kind == ByteRangeKind.Partial)
+        {
+            response.Headers.ContentRange = range.ContentRange(length);
+        }
+
+        response.ContentType = SafeContentType(record.ContentType);
+        response.Headers.ContentDisposition = ContentDispositionValue.Attachment(record.FileName);
+        response.Headers.LastModified = record.CreatedAt.ToString("R", CultureInfo.InvariantCulture);
+        response.ContentLength = range.Length;
+        if (HttpMethods.IsHead(request.Method))
+        {
+            return;
+        }
+
+        var counting = new CountingWriteStream(response.Body);
+        try
+        {
+            await RecordDecryptor.DecryptRangeAsync(
+                unlocker.RangeOpener(attachment.Cid), record.CiphertextSize, attachment.Key, range.Start, range.Length, counting, cancellationToken)
+                .ConfigureAwait(false);
+            await response.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (RecordAuthenticationException exception)
+        {
+            // Never deliver a forged record: cut the connection so the client sees a failed transfer, not a short file.
+            metrics.FailedMacs.Add(1);
+            LogFailedMac(logger, record.Cid, exception.RecordIndex, counting.Written);
+            context.Abort();
+            return;
+        }
+        catch (Exception exception) when (AttachmentUnlocker.IsStorageFailure(exception) && !cancellationToken.IsCancellationRequested)
+        {
+            LogStorageFailedMidway(logger, record.Cid, counting.Written, exception.GetType().Name, exception);
+            context.Abort();
+            return;
+        }
+        catch (InvalidDataException exception)
+        {
+            LogStorageFailedMidway(logger, record.Cid, counting.Written, exception.GetType().Name, exception);
+            context.Abort();
+            return;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return; // the client went away
+        }
+        catch (IOException) when (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+        finally
+        {
+            metrics.DownloadBytes.Add(counting.Written);
+        }
+
+        if (range.Kind == ByteRangeKind.Whole)
+        {
+            metrics.Downloads.Add(1);
+            if (!await index.TryCountDownloadAsync(record.Cid, CancellationToken.None).ConfigureAwait(false))
+            {
+                LogNotCounted(logger, record.Cid);
+            }
+        }
+    }
+
+    private void CountRefusal(GatewayProblem problem)
+    {
+        if (problem.Status == StatusCodes.Status403Forbidden)
+        {
+            metrics.KeyRejections.Add(1);
+        }
+    }
+
+    private static byte[]? ParseKey(string? text) =>
+        LinkKeyText.TryParse(text?.Trim(), out var key) ? key : null;
+
+    private static async Task<byte[]?> ReadKeyFromBodyAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength is > MaxMetaBodyBytes || !(request.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) ?? false))
+        {
+            return null;
+        }
+
+        // Read at most one byte past the cap: a chunked body (no Content-Length) is bounded the same way.
+        var buffer = ArrayPool<byte>.Shared.Rent(MaxMetaBodyBytes + 1);
+        try
+        {
+            var read = await request.Body.ReadAtLeastAsync(buffer.AsMemory(0, MaxMetaBodyBytes + 1), MaxMetaBodyBytes + 1, throwOnEndOfStream: false, cancellationToken)
+                .ConfigureAwait(false);
+            if (read is 0 or > MaxMetaBodyBytes)
+            {
+                return null;
+            }
+
+            using var document = JsonDocument.Parse(buffer.AsMemory(0, read));
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("key", out var key) && key.ValueKind == JsonValueKind.String
+                ? ParseKey(key.GetString())
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+        }
+    }
+
+    /// <summary>The stored type if it is a well-formed media type, without parameters; else application/octet-stream.</summary>
+    public static string SafeContentType(string? stored)
+    {
+        if (!string.IsNullOrWhiteSpace(stored) && stored.Length <= 200
+            && MediaTypeHeaderValue.TryParse(stored, out var parsed)
+            && parsed.Type.Length > 0 && parsed.SubType.Length > 0 && !parsed.MatchesAllTypes && !parsed.MatchesAllSubTypes)
+        {
+            return parsed.MediaType.ToString().ToLowerInvariant();
+        }
+
+        return "application/octet-stream";
+    }
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error,
+        Message = "Record {RecordIndex} of {Cid} failed authentication; download aborted after {Bytes} bytes")]
+    private static partial void LogFailedMac(ILogger logger, string cid, long recordIndex, long bytes);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Store failed while serving {Cid} after {Bytes} bytes ({Error}); download aborted")]
+    private static partial void LogStorageFailedMidway(ILogger logger, string cid, long bytes, string error, Exception exception);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Completed download of {Cid} was not counted (record changed meanwhile)")]
+    private static partial void LogNotCounted(ILogger logger, string cid);
+
+    private sealed record FileMetadata(
+        string Name, long Size, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft,
+        int DownloadWindowSeconds);
+}

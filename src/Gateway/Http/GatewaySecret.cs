@@ -1,0 +1,89 @@
+using System.Security.Cryptography;
+
+namespace Detach.Gateway.Http;
+
+/// <summary>
+/// The server's own 256-bit secret that seals download tokens, kept in {DataPath}/gateway.secret (mode
+/// 0600) so tokens survive a restart. Created on first start; a missing or damaged file only logs every
+/// browser out of its pending downloads, it never exposes a file.
+/// </summary>
+public sealed class GatewaySecret
+{
+    public const string FileName = "gateway.secret";
+    public const int Length = 32;
+
+    private readonly byte[] key;
+
+    public GatewaySecret(byte[] key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (key.Length != Length)
+        {
+            throw new ArgumentException($"The gateway secret must be {Length} bytes.", nameof(key));
+        }
+
+        this.key = key;
+    }
+
+    public ReadOnlySpan<byte> Key => key;
+
+    public static GatewaySecret LoadOrCreate(string dataPath)
+    {
+        Directory.CreateDirectory(dataPath);
+        var path = Path.Combine(dataPath, FileName);
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            if (File.Exists(path))
+            {
+                return Read(path);
+            }
+
+            // Write a temporary file with 0600 from its creation, then move it in place without
+            // overwriting: two processes starting at once end up sharing whichever secret landed first.
+            var temporary = path + "." + Convert.ToHexString(RandomNumberGenerator.GetBytes(6)) + ".tmp";
+            try
+            {
+                var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+                if (!OperatingSystem.IsWindows())
+                {
+                    options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+                }
+
+                using (var file = new FileStream(temporary, options))
+                {
+                    file.Write(RandomNumberGenerator.GetBytes(Length));
+                    file.Flush(flushToDisk: true);
+                }
+
+                File.Move(temporary, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another process won the race; read its secret on the next turn.
+            }
+            finally
+            {
+                File.Delete(temporary);
+            }
+        }
+
+        return Read(path);
+    }
+
+    private static GatewaySecret Read(string path)
+    {
+        if (!OperatingSystem.IsWindows()
+            && (File.GetUnixFileMode(path) & (UnixFileMode.GroupRead | UnixFileMode.OtherRead | UnixFileMode.GroupWrite | UnixFileMode.OtherWrite)) != 0)
+        {
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+
+        var bytes = File.ReadAllBytes(path);
+        if (bytes.Length != Length)
+        {
+            throw new InvalidDataException($"{path} must hold exactly {Length} bytes; delete it to have a new one made (pending browser downloads will have to reopen their link).");
+        }
+
+        return new GatewaySecret(bytes);
+    }
+}

@@ -1,0 +1,146 @@
+using Microsoft.Playwright;
+
+namespace Detach.Gateway.Tests.Download;
+
+/// <summary>
+/// Debian's chromium, headless, driven by Playwright: opens the link, reads the details, clicks Download
+/// and checks the saved file. Screenshots land in TestResults/screenshots beside the test assembly.
+/// </summary>
+public class BrowserDownloadTests
+{
+    private const string ChromiumPath = "/usr/bin/chromium";
+
+    private static readonly string ScreenshotFolder = Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots");
+
+    private static async Task<(IPlaywright Playwright, IBrowser Browser)> LaunchAsync()
+    {
+        if (!File.Exists(ChromiumPath))
+        {
+            Assert.Skip($"{ChromiumPath} is not installed (apt-get install chromium): the browser test drives Debian's chromium.");
+        }
+
+        var playwright = await Playwright.CreateAsync();
+        var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+        });
+        return (playwright, browser);
+    }
+
+    private static async Task ScreenshotAsync(IPage page, string name)
+    {
+        Directory.CreateDirectory(ScreenshotFolder);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, name + ".png"), FullPage = true });
+    }
+
+    [Fact]
+    public async Task BrowserOpensTheLinkAndDownloadsTheOriginalFile()
+    {
+        await using var host = await GatewayTestHost.StartAsync();
+        var original = TestFiles.RandomBytes((3 * 1024 * 1024) + 12345);
+        var file = await host.StoreAsync(original, "Plans für 2027.pdf", "application/pdf", senderDomain: "sender.example");
+        var (playwright, browser) = await LaunchAsync();
+        using var _playwright = playwright;
+        await using var _browser = browser;
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { AcceptDownloads = true });
+        var page = await context.NewPageAsync();
+        var errors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                errors.Add(message.Text + " at " + message.Location);
+            }
+        };
+
+        await page.GotoAsync($"{host.PageUrl(file)}#{file.LinkKey}");
+        var button = page.Locator("#download");
+        await button.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 30_000 });
+
+        Assert.Equal("Plans für 2027.pdf", await page.Locator("#name").TextContentAsync());
+        Assert.Contains("3.2 MB", await page.Locator("#size").TextContentAsync(), StringComparison.Ordinal);
+        Assert.Equal("application/pdf", await page.Locator("#type").TextContentAsync());
+        Assert.Contains("sender.example", await page.Locator("#status").TextContentAsync(), StringComparison.Ordinal);
+        await ScreenshotAsync(page, "download-ready");
+
+        var download = await page.RunAndWaitForDownloadAsync(() => button.ClickAsync(), new PageRunAndWaitForDownloadOptions { Timeout = 60_000 });
+        var saved = Path.Combine(host.Folder.FullName, "browser-" + download.SuggestedFilename);
+        await download.SaveAsAsync(saved);
+
+        Assert.Null(await download.FailureAsync());
+        Assert.Equal("Plans für 2027.pdf", download.SuggestedFilename);
+        Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256OfFile(saved));
+        Assert.Empty(errors); // no CSP violation or script error
+        var record = await host.Index.FindByCidAsync(file.Cid, TestContext.Current.CancellationToken);
+        Assert.Equal(1, record!.Downloads);
+        Assert.DoesNotContain(host.Logs.Lines, line => line.Contains(file.LinkKey, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task BrowserShowsWrongKeyExpiredAndIncompleteLinks()
+    {
+        await using var host = await GatewayTestHost.StartAsync();
+        var file = await host.StoreAsync(TestFiles.RandomBytes(10_000), "notes.txt", "text/plain", senderDomain: "sender.example");
+        var expired = await host.StoreAsync(TestFiles.RandomBytes(10_000), "old.txt", "text/plain",
+            expiresAt: new DateTimeOffset(2026, 1, 2, 3, 4, 0, TimeSpan.Zero), senderDomain: "old-sender.example");
+        var (playwright, browser) = await LaunchAsync();
+        using var _playwright = playwright;
+        await using var _browser = browser;
+        var page = await browser.NewPageAsync();
+
+        await page.GotoAsync($"{host.PageUrl(file)}#{Detach.Crypto.LinkKeyText.Encode(new byte[32])}");
+        await page.Locator("body[data-state=problem]").WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+        Assert.Equal("This link does not open a file", await page.Locator("#title").TextContentAsync());
+        Assert.False(await page.Locator("#download").IsVisibleAsync());
+        await ScreenshotAsync(page, "wrong-key");
+
+        await page.GotoAsync($"{host.PageUrl(expired)}#{expired.LinkKey}");
+        await page.Locator("body[data-state=problem]").WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+        Assert.Equal("This file has expired", await page.Locator("#title").TextContentAsync());
+        var detail = await page.Locator("#status").TextContentAsync();
+        Assert.Contains("2 January 2026", detail, StringComparison.Ordinal);
+        Assert.Contains("old-sender.example", detail, StringComparison.Ordinal);
+        await ScreenshotAsync(page, "expired");
+
+        await page.GotoAsync(host.PageUrl(file));
+        await page.Locator("body[data-state=problem]").WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+        Assert.Equal("This link is incomplete", await page.Locator("#title").TextContentAsync());
+        await ScreenshotAsync(page, "no-key");
+    }
+
+    [Fact]
+    public async Task HostileFileNameIsShownAsTextAndNeverRuns()
+    {
+        await using var host = await GatewayTestHost.StartAsync();
+        var hostile = "<script>alert(1)</script>\".exe\u202Etxt.\nsecond line<img src=x onerror=alert(2)>";
+        var file = await host.StoreAsync(TestFiles.RandomBytes(1000), hostile, "text/html");
+        var (playwright, browser) = await LaunchAsync();
+        using var _playwright = playwright;
+        await using var _browser = browser;
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { AcceptDownloads = true });
+        var page = await context.NewPageAsync();
+        var dialogs = 0;
+        page.Dialog += async (_, dialog) =>
+        {
+            dialogs++;
+            await dialog.DismissAsync();
+        };
+
+        await page.GotoAsync($"{host.PageUrl(file)}#{file.LinkKey}");
+        await page.Locator("#download").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 30_000 });
+        var shown = await page.Locator("#name").TextContentAsync();
+        await ScreenshotAsync(page, "hostile-name");
+        var download = await page.RunAndWaitForDownloadAsync(() => page.Locator("#download").ClickAsync());
+
+        Assert.Equal(0, dialogs);
+        Assert.Equal(0, await page.Locator("main script, main img").CountAsync());
+        Assert.StartsWith("<script>alert(1)</script>", shown, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u202E', shown!);
+        Assert.DoesNotContain('\n', shown!);
+        Assert.DoesNotContain('/', download.SuggestedFilename);
+        Assert.DoesNotContain('\u202E', download.SuggestedFilename);
+        Assert.Null(await download.FailureAsync());
+    }
+}
