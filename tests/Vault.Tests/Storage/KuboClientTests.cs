@@ -194,6 +194,52 @@ public sealed class KuboClientTests(IpfsNodeFixture node) : IDisposable
     }
 
     [Fact]
+    public async Task Add_SlowSource_IsNotMistakenForAHungNode()
+    {
+        node.RequireNode();
+        // The node must take bytes within RequestTimeout (+5 s grace); the sender may be slower.
+        var client = node.CreateClient(requestTimeout: TimeSpan.FromSeconds(1));
+        var source = new PausingStream(new PatternStream(108, 2_000_000), pauseAfter: 1_000_000, pause: TimeSpan.FromSeconds(8));
+        var added = await client.AddAsync(source, null, Ct);
+        var expected = await new LocalContentStore(_storeRoot).AddAsync(new PatternStream(108, 2_000_000), Ct);
+        Assert.Equal(expected.Cid, added.Cid);
+    }
+
+    /// <summary>Pauses once, as a slow SMTP client would, after a number of bytes.</summary>
+    private sealed class PausingStream(Stream inner, long pauseAfter, TimeSpan pause) : Stream
+    {
+        private long _position;
+        private bool _paused;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (!_paused && _position >= pauseAfter)
+            {
+                _paused = true;
+                await Task.Delay(pause, cancellationToken);
+            }
+            var n = await inner.ReadAsync(buffer[..(int)Math.Min(buffer.Length, 65_536)], cancellationToken);
+            _position += n;
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
     public async Task CarExporter_RefusesACorruptLocalCopy()
     {
         var store = new LocalContentStore(_storeRoot);
