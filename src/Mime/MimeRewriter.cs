@@ -79,6 +79,15 @@ public sealed class MimeRewriter
         }
         else
         {
+            // An mbox-style Content-Length would no longer be true.
+            foreach (var field in root.Headers)
+            {
+                if (field.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                {
+                    long start = field.Offset;
+                    edits.Add(new Edit(start, start + field.Raw.Length, (_, _) => Task.CompletedTask));
+                }
+            }
             foreach (var part in stored)
             {
                 var p = part;

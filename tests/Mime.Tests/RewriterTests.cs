@@ -248,4 +248,18 @@ public class RewriterTests
             return new DetachedAttachment(attachment.FileName, attachment.ContentType, size, $"https://vault.example.org/d/{Calls}#k", null);
         }
     }
+
+    [Fact]
+    public async Task An_mbox_content_length_header_is_dropped_when_the_size_changes()
+    {
+        byte[] data = MessageBuilder.RandomBytes(9000);
+        string message = MessageBuilder.WithAttachment(data);
+        byte[] input = Encoding.ASCII.GetBytes("Content-Length: " + (message.Length - 100) + "\r\n" + message);
+        var (output, result, sink) = await Mail.RewriteAsync(input, Defaults);
+        Assert.Single(result.Detached);
+        string text = Encoding.ASCII.GetString(output);
+        Assert.DoesNotContain("Content-Length", text, StringComparison.Ordinal);
+        Assert.StartsWith("X-Detach: 1 attachment, 8.8 KB\r\nFrom: Alice", text, StringComparison.Ordinal);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
 }

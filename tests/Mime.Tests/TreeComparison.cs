@@ -34,7 +34,12 @@ internal static class TreeComparison
             if (a.MimeType != b.MimeType) { problems.Add($"{where}: type {a.MimeType} became {b.MimeType}"); continue; }
             var headersA = a.Headers.Select(h => Convert.ToHexString(h.Raw.Span)).ToList();
             var headersB = b.Headers.Select(h => Convert.ToHexString(h.Raw.Span)).ToList();
-            if (a.Parent is null && headersB.Count == headersA.Count + 1 && b.Headers[0].Name == "X-Detach") headersB.RemoveAt(0);
+            if (a.Parent is null && b.Headers.Count > 0 && b.Headers[0].Name == "X-Detach")
+            {
+                headersB.RemoveAt(0);
+                // The rewriter drops an mbox Content-Length that the rewrite made untrue.
+                headersA = a.Headers.Where(h => !h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).Select(h => Convert.ToHexString(h.Raw.Span)).ToList();
+            }
             if (!headersA.SequenceEqual(headersB)) problems.Add($"{where}: header fields differ");
             int extra = 0;
             if (a.IsMultipart)
