@@ -77,6 +77,14 @@ public sealed class MimeStreamReader
                     RemoveActive(activeIndex);
                     continue; // the epilogue runs on to an outer delimiter or the end
                 }
+                if (_parts >= _options.MaxParts)
+                {
+                    // Too many parts to track: stop reading structure. Everything still open becomes opaque, so the
+                    // rest of the message passes through untouched and the tree stays bounded.
+                    foreach (var e in _open) e.IsOpaque = true;
+                    while (_active.Count > 0) RemoveActive(_active.Count - 1);
+                    continue;
+                }
                 string path = multipart.Path.Length == 0 ? (multipart.Children.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)
                     : multipart.Path + "." + (multipart.Children.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 var child = new MimeEntity(multipart, path, multipart.Depth + 1, Position) { LineEnding = multipart.LineEnding };
@@ -171,8 +179,6 @@ public sealed class MimeStreamReader
         string? fieldName = null;
         long fieldOffset = 0;
         var field = new ArrayBufferWriter<byte>(256);
-        bool parentAllowsStructure = _parts <= _options.MaxParts;
-        if (!parentAllowsStructure) opaque = true;
 
         while (true)
         {

@@ -273,3 +273,27 @@ public class UUBlockTests
         Assert.EndsWith("available until 2026-12-24 10:00 UTC\r\n", rewritten, StringComparison.Ordinal);
     }
 }
+
+public class PartLimitTests
+{
+    [Fact]
+    public async Task Past_MaxParts_the_message_passes_through_untouched()
+    {
+        var sb = new StringBuilder("Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+        for (int i = 0; i < 50; i++) sb.Append("--b\r\nContent-Type: application/pdf; name=a").Append(i).Append(".pdf\r\n\r\n").Append(new string('x', 100)).Append("\r\n");
+        sb.Append("--b--\r\n");
+        byte[] input = Encoding.ASCII.GetBytes(sb.ToString());
+        var s = await Mail.ParseAsync(input, new MimeParserOptions { MaxParts = 10 });
+        Assert.True(s.Root.IsOpaque);
+        Assert.True(s.Root.Children.Count < 10);
+
+        var sink = new RecordingSink();
+        var rewriter = new MimeRewriter(new DetachPolicyOptions { MinSizeBytes = 0 }, sink, new MimeRewriterOptions { Parser = new MimeParserOptions { MaxParts = 10 } });
+        using var output = new MemoryStream();
+        var result = await rewriter.RewriteAsync(new MemoryStream(input), output, TestContext.Current.CancellationToken);
+        Assert.Empty(result.Detached);
+        Assert.Equal(input, output.ToArray());
+        var (_, all, _) = await Mail.RewriteAsync(input);
+        Assert.Equal(50, all.Detached.Count);
+    }
+}
