@@ -297,3 +297,23 @@ public class PartLimitTests
         Assert.Equal(50, all.Detached.Count);
     }
 }
+
+public class ReaderEventTests
+{
+    [Fact]
+    public async Task The_reader_reports_headers_delimiters_and_ends_in_document_order()
+    {
+        byte[] input = Mail.Crlf("Content-Type: multipart/mixed; boundary=b\n\npreamble\n--b\nContent-Type: text/plain\n\none\n--b\n\ntwo\n--b--\nepilogue\n");
+        var reader = new MimeStreamReader(new MemoryStream(input));
+        var log = new List<string>();
+        reader.HeadersRead += e => log.Add("headers " + (e.Path.Length == 0 ? "root" : e.Path));
+        reader.DelimiterRead += (m, offset, close) => log.Add($"{(close ? "close" : "delimiter")} at {offset}");
+        reader.EntityEnded += e => log.Add($"end {(e.Path.Length == 0 ? "root" : e.Path)} at {e.End}");
+        await reader.ReadAsync(TestContext.Current.CancellationToken);
+        string text = Encoding.ASCII.GetString(input);
+        int d1 = text.IndexOf("--b\r\n", StringComparison.Ordinal), d2 = text.IndexOf("--b\r\n", d1 + 1, StringComparison.Ordinal), d3 = text.IndexOf("--b--", StringComparison.Ordinal);
+        Assert.Equal(
+            ["headers root", $"delimiter at {d1}", "headers 1", $"end 1 at {d2 - 2}", $"delimiter at {d2}", "headers 2", $"end 2 at {d3 - 2}", $"close at {d3}", $"end root at {input.Length}"],
+            log);
+    }
+}
