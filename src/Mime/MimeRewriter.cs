@@ -98,9 +98,9 @@ public sealed class MimeRewriter
             int noticed = 0;
             foreach (var body in FindTextBodies(root, detachedSet))
             {
-                var edit = await PlanNoticeEditAsync(structure, body, attachments, cancellationToken).ConfigureAwait(false);
-                if (edit is null) continue;
-                edits.Add(edit);
+                var bodyEdits = await PlanNoticeEditsAsync(structure, body, attachments, cancellationToken).ConfigureAwait(false);
+                if (bodyEdits.Count == 0) continue;
+                edits.AddRange(bodyEdits);
                 noticed++;
             }
             if (noticed == 0 && root.IsMultipart && root.Children.Count > 0)
@@ -341,13 +341,13 @@ public sealed class MimeRewriter
         return result;
     }
 
-    private async Task<Edit?> PlanNoticeEditAsync(MimeStructure structure, MimeEntity body, List<DetachedAttachment> attachments, CancellationToken cancellationToken)
+    private async Task<List<Edit>> PlanNoticeEditsAsync(MimeStructure structure, MimeEntity body, List<DetachedAttachment> attachments, CancellationToken cancellationToken)
     {
         bool html = body.MimeType == "text/html";
         bool identity = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.EightBit or TransferEncoding.Binary;
         bool sevenBit = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit;
         var charset = Charsets.Find(body.ContentType.Parameters["charset"]) ?? Encoding.ASCII;
-        if (!IsAsciiCompatible(charset)) return null; // UTF-16 and friends: bytes cannot be spliced in
+        if (!IsAsciiCompatible(charset)) return []; // UTF-16 and friends: bytes cannot be spliced in
         var encoding = (Encoding)(sevenBit ? Encoding.ASCII : charset).Clone();
         encoding.EncoderFallback = new EncoderReplacementFallback("?");
 
@@ -373,18 +373,24 @@ public sealed class MimeRewriter
             bool glued = await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
             string text = (scan.Length == 0 || endsWithLineFeed ? "" : eol) + eol
                 + string.Join(eol, DetachNotice.PlainLines(attachments, _options.ServiceName)) + (endsWithLineFeed || glued ? eol : "");
+            if (sevenBit && !IsAscii(text))
+            {
+                // A 7bit body cannot carry the non-ASCII file names: it becomes UTF-8 quoted-printable
+                // (its ASCII text is valid UTF-8), so the names show as they are and the output stays 7-bit.
+                return await UpgradeToUtf8Async(structure, body, Encoding.UTF8.GetBytes(text), cancellationToken).ConfigureAwait(false);
+            }
             notice = encoding.GetBytes(text);
         }
 
         if (identity)
         {
             long at = body.BodyStart + insertAt;
-            return new Edit(at, at, (o, c) => WriteBytesAsync(o, notice, c));
+            return [new Edit(at, at, (o, c) => WriteBytesAsync(o, notice, c))];
         }
 
         bool rawEndsWithLineFeed = await RawEndsWithLineFeedAsync(structure, body, cancellationToken).ConfigureAwait(false)
             || await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
-        return new Edit(body.BodyStart, body.End, async (output, c) =>
+        return [new Edit(body.BodyStart, body.End, async (output, c) =>
         {
             var encoder = BodyEncoder.Create(body.TransferEncoding, output, body.LineEnding);
             var decoded = structure.OpenBody(body);
@@ -395,7 +401,80 @@ public sealed class MimeRewriter
                 await CopyDecodedAsync(decoded, encoder, long.MaxValue, c).ConfigureAwait(false);
             }
             await encoder.CompleteAsync(rawEndsWithLineFeed, c).ConfigureAwait(false);
-        });
+        })];
+    }
+
+    private static bool IsAscii(string text)
+    {
+        foreach (char c in text)
+        {
+            if (c > 0x7F) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Edits that make a 7bit text/plain body UTF-8 quoted-printable with the notice appended.</summary>
+    private static async Task<List<Edit>> UpgradeToUtf8Async(MimeStructure structure, MimeEntity body, byte[] notice, CancellationToken cancellationToken)
+    {
+        string eol = body.LineEnding;
+        var edits = new List<Edit>();
+        long headerEnd = body.HeaderStart;
+        foreach (var field in body.Headers) headerEnd = Math.Max(headerEnd, field.Offset + field.Raw.Length);
+        string inserted = "";
+        if (body.FindHeader("Content-Type") is { } contentType)
+        {
+            byte[] replaced = WithUtf8Charset(contentType.Raw.Span);
+            edits.Add(new Edit(contentType.Offset, contentType.Offset + contentType.Raw.Length, (o, c) => WriteBytesAsync(o, replaced, c)));
+        }
+        else
+        {
+            inserted += "Content-Type: text/plain; charset=utf-8" + eol;
+        }
+        if (body.FindHeader("Content-Transfer-Encoding") is { } cte)
+        {
+            byte[] replaced = Encoding.ASCII.GetBytes("Content-Transfer-Encoding: quoted-printable" + eol);
+            edits.Add(new Edit(cte.Offset, cte.Offset + cte.Raw.Length, (o, c) => WriteBytesAsync(o, replaced, c)));
+        }
+        else
+        {
+            inserted += "Content-Transfer-Encoding: quoted-printable" + eol;
+        }
+        if (inserted.Length > 0)
+        {
+            byte[] fields = Encoding.ASCII.GetBytes(inserted);
+            edits.Add(new Edit(headerEnd, headerEnd, (o, c) => WriteBytesAsync(o, fields, c)));
+        }
+        bool finalLineEnding = await RawEndsWithLineFeedAsync(structure, body, cancellationToken).ConfigureAwait(false)
+            || await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
+        edits.Add(new Edit(body.BodyStart, body.End, async (output, c) =>
+        {
+            var encoder = new QuotedPrintableBodyEncoder(output, eol);
+            var raw = structure.OpenRawBody(body);
+            await using (raw.ConfigureAwait(false))
+            {
+                await CopyDecodedAsync(raw, encoder, long.MaxValue, c).ConfigureAwait(false);
+            }
+            await encoder.WriteAsync(notice, c).ConfigureAwait(false);
+            await encoder.CompleteAsync(finalLineEnding, c).ConfigureAwait(false);
+        }));
+        return edits;
+    }
+
+    /// <summary>The Content-Type field with its charset parameter set to utf-8 (added when missing), otherwise as it was.</summary>
+    private static byte[] WithUtf8Charset(ReadOnlySpan<byte> raw)
+    {
+        string text = Encoding.Latin1.GetString(raw);
+        var match = System.Text.RegularExpressions.Regex.Match(text, "(?i)(?<=[;:\\s]charset\\s*=\\s*)(\"[^\"]*\"|[^;\\s]*)");
+        if (match.Success)
+        {
+            text = text[..match.Index] + "utf-8" + text[(match.Index + match.Length)..];
+        }
+        else
+        {
+            int end = text.TrimEnd('\r', '\n').Length;
+            text = text[..end] + "; charset=utf-8" + text[end..];
+        }
+        return Encoding.Latin1.GetBytes(text);
     }
 
     private static async Task CopyDecodedAsync(Stream decoded, BodyEncoder encoder, long count, CancellationToken cancellationToken)
