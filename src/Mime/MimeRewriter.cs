@@ -95,10 +95,12 @@ public sealed class MimeRewriter
                 edits.Add(new Edit(p.Target.ReplaceStart, p.Target.ReplaceEnd, (o, c) => WriteBytesAsync(o, replacement, c)));
             }
             var detachedSet = stored.Where(s => s.IsWholePart).Select(s => s.Entity).ToHashSet();
+            var bodiesWithUUBlocks = stored.Where(s => !s.IsWholePart).Select(s => s.Entity).ToHashSet();
             int noticed = 0;
             foreach (var body in FindTextBodies(root, detachedSet))
             {
-                var bodyEdits = await PlanNoticeEditsAsync(structure, body, attachments, cancellationToken).ConfigureAwait(false);
+                // A body that lost uuencoded blocks is edited in place, so it cannot also be re-encoded whole.
+                var bodyEdits = await PlanNoticeEditsAsync(structure, body, attachments, allowReencoding: !bodiesWithUUBlocks.Contains(body), cancellationToken).ConfigureAwait(false);
                 if (bodyEdits.Count == 0) continue;
                 edits.AddRange(bodyEdits);
                 noticed++;
@@ -114,10 +116,14 @@ public sealed class MimeRewriter
         }
 
         edits.Sort((a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : a.End.CompareTo(b.End));
+        for (int i = 1; i < edits.Count; i++)
+        {
+            // A bug guard, checked before the first byte is written.
+            if (edits[i].Start < edits[i - 1].End) throw new InvalidOperationException("Internal error: overlapping rewrite regions.");
+        }
         long pos = 0;
         foreach (var edit in edits)
         {
-            if (edit.Start < pos) throw new InvalidOperationException("Internal error: overlapping rewrite regions.");
             await CopyRangeAsync(structure, pos, edit.Start, output, cancellationToken).ConfigureAwait(false);
             await edit.WriteAsync(output, cancellationToken).ConfigureAwait(false);
             pos = edit.End;
@@ -341,7 +347,7 @@ public sealed class MimeRewriter
         return result;
     }
 
-    private async Task<List<Edit>> PlanNoticeEditsAsync(MimeStructure structure, MimeEntity body, List<DetachedAttachment> attachments, CancellationToken cancellationToken)
+    private async Task<List<Edit>> PlanNoticeEditsAsync(MimeStructure structure, MimeEntity body, List<DetachedAttachment> attachments, bool allowReencoding, CancellationToken cancellationToken)
     {
         bool html = body.MimeType == "text/html";
         bool identity = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.EightBit or TransferEncoding.Binary;
@@ -373,7 +379,7 @@ public sealed class MimeRewriter
             bool glued = await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
             string text = (scan.Length == 0 || endsWithLineFeed ? "" : eol) + eol
                 + string.Join(eol, DetachNotice.PlainLines(attachments, _options.ServiceName)) + (endsWithLineFeed || glued ? eol : "");
-            if (sevenBit && !IsAscii(text))
+            if (sevenBit && allowReencoding && !IsAscii(text))
             {
                 // A 7bit body cannot carry the non-ASCII file names: it becomes UTF-8 quoted-printable
                 // (its ASCII text is valid UTF-8), so the names show as they are and the output stays 7-bit.

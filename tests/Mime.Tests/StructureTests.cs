@@ -317,3 +317,21 @@ public class ReaderEventTests
             log);
     }
 }
+
+public class UUBlockWithNonAsciiNamesTests
+{
+    [Fact]
+    public async Task A_7bit_body_with_uuencoded_blocks_keeps_its_encoding_and_gets_an_ascii_notice()
+    {
+        byte[] data = MessageBuilder.RandomBytes(6000, 5);
+        string body = "See below.\n\nbegin 644 data.zip\n" + DecoderTests.UUEncode(data).Replace("\r\n", "\n", StringComparison.Ordinal) + "`\nend\n";
+        byte[] input = Mail.Crlf("Subject: uu\nContent-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\n\n" + body +
+            "--b1\nContent-Type: application/pdf\nContent-Disposition: attachment; filename*=utf-8''%C3%A9t%C3%A9.pdf\nContent-Transfer-Encoding: base64\n\n" +
+            MessageBuilder.Base64Lines(MessageBuilder.RandomBytes(9000), "\n") + "\n--b1--\n");
+        var (output, result, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions());
+        Assert.Equal(2, result.Detached.Count);
+        Assert.All(output, b => Assert.True(b < 128));
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+        Assert.Contains("* ?t?.pdf (8.8 KB)", Encoding.ASCII.GetString(output), StringComparison.Ordinal);
+    }
+}
