@@ -66,7 +66,8 @@ public sealed class DetachServer : IAsyncDisposable
         all.AddRange(settings);
         var loaded = DetachSettings.Load(DetachConfiguration.Build(null, all));
         var logs = new LogCapture();
-        var app = await DetachHost.BuildAsync(loaded, cancellationToken, l => l.AddProvider(logs));
+        // Session ends are logged at Debug; keep them (only in the capture) so tests can wait for them.
+        var app = await DetachHost.BuildAsync(loaded, cancellationToken, l => l.AddProvider(logs).AddFilter<LogCapture>("Detach", LogLevel.Debug));
         try
         {
             await app.StartAsync(cancellationToken);
@@ -96,6 +97,27 @@ public sealed class DetachServer : IAsyncDisposable
         finally
         {
             target.Delete();
+        }
+    }
+
+    /// <summary>Waits until a log line contains <paramref name="text"/>; returns it.</summary>
+    public async Task<string> WaitForLogAsync(string text, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var line = _logs.Lines.FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
+            if (line is not null)
+            {
+                return line;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"detach logged no line containing \"{text}\":\n{string.Join('\n', _logs.Lines.TakeLast(40))}");
+            }
+
+            await Task.Delay(50, cancellationToken);
         }
     }
 
@@ -134,7 +156,7 @@ public sealed class DetachServer : IAsyncDisposable
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Keeps detach's log lines, so a test can show what detach said about a failure.</summary>
-    private sealed class LogCapture : ILoggerProvider
+    internal sealed class LogCapture : ILoggerProvider
     {
         public ConcurrentQueue<string> Lines { get; } = new();
 
@@ -149,7 +171,7 @@ public sealed class DetachServer : IAsyncDisposable
             public IDisposable? BeginScope<TState>(TState state)
                 where TState : notnull => null;
 
-            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Debug;
 
             public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
             {
