@@ -5,7 +5,8 @@
 # and detach's peak RSS (VmHWM) per scenario. No Postfix instance is needed, only its tools.
 #
 # Usage: bench/proxy/run.sh [--no-build]
-#   SESSIONS (20), PLAIN_MESSAGES (2000), LARGE_MESSAGES (40), ATTACHMENT_MIB (10) override the load.
+#   SESSIONS (20), PLAIN_MESSAGES (4000), LARGE_MESSAGES (40), ATTACHMENT_MIB (10), REPEAT (3) override the load.
+# Each measurement is repeated REPEAT times (the machine is shared: look at the spread, not one number).
 # Needs: dotnet, smtp-source and smtp-sink (Debian package postfix), run as root or any user
 # (smtp-sink drops to nobody when root).
 set -euo pipefail
@@ -13,7 +14,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 sessions="${SESSIONS:-20}"
-plain_messages="${PLAIN_MESSAGES:-2000}"
+plain_messages="${PLAIN_MESSAGES:-4000}"
+repeat="${REPEAT:-3}"
 large_messages="${LARGE_MESSAGES:-40}"
 attachment_mib="${ATTACHMENT_MIB:-10}"
 
@@ -63,14 +65,22 @@ smtp-sink -u nobody "127.0.0.1:$sink_port" 256 &
 pids+=($!)
 wait_port "$sink_port"
 
-# Runs smtp-source; prints "msgs/s MB/s" (MB = 10^6 bytes of message file sent per message).
+# CPU time (user + system, in clock ticks) a process used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# Runs smtp-source; prints "msgs/s MB/s" (MB = 10^6 bytes of message file sent per message) and, given a pid,
+# that process's CPU milliseconds per message. Extra smtp-source flags (e.g. -d) come after the pid.
 drive() {
-  local port="$1" file="$2" count="$3" start end bytes
+  local port="$1" file="$2" count="$3" pid="${4:-}" start end bytes before=0 after=0
+  shift 4 || shift $#
   bytes="$(stat -c %s "$file")"
+  [ -n "$pid" ] && before="$(cpu_ticks "$pid")"
   start="$(date +%s.%N)"
-  smtp-source -s "$sessions" -m "$count" -f bench@client.test -t alice@example.test -M client.example.test -F "$file" "127.0.0.1:$port"
+  smtp-source "$@" -s "$sessions" -m "$count" -f bench@client.test -t alice@example.test -M client.example.test -F "$file" "127.0.0.1:$port"
   end="$(date +%s.%N)"
-  awk -v n="$count" -v b="$bytes" -v s="$start" -v e="$end" 'BEGIN { t = e - s; printf "%.1f msg/s  %.1f MB/s  (%d messages in %.2f s)", n / t, n * b / t / 1e6, n, t }'
+  [ -n "$pid" ] && after="$(cpu_ticks "$pid")"
+  awk -v n="$count" -v b="$bytes" -v s="$start" -v e="$end" -v c="$((after - before))" -v hz="$(getconf CLK_TCK)" -v p="$pid" \
+    'BEGIN { t = e - s; printf "%7.1f msg/s %7.1f MB/s (%d in %.2f s)", n / t, n * b / t / 1e6, n, t; if (p != "") printf "  detach CPU %.2f ms/msg", c * 1000 / hz / n }'
 }
 
 start_detach() {
@@ -99,15 +109,19 @@ echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(
 # Warm up the sink path once (page cache, smtp-source itself).
 smtp-source -s 2 -m 20 -F "$work/plain.eml" "127.0.0.1:$sink_port"
 
-echo "direct  plain: $(drive "$sink_port" "$work/plain.eml" "$plain_messages")"
+for i in $(seq 1 "$repeat"); do echo "direct  plain       #$i: $(drive "$sink_port" "$work/plain.eml" "$plain_messages")"; done
+for i in $(seq 1 "$repeat"); do echo "direct  plain -d    #$i: $(drive "$sink_port" "$work/plain.eml" "$plain_messages" "" -d)"; done
 start_detach plain
-smtp-source -s 4 -m 200 -F "$work/plain.eml" "127.0.0.1:$detach_port"   # JIT warm-up
-echo "detach  plain: $(drive "$detach_port" "$work/plain.eml" "$plain_messages")  peak RSS $(hwm "$detach_pid")"
+smtp-source -s 4 -m 400 -F "$work/plain.eml" "127.0.0.1:$detach_port"   # JIT warm-up
+for i in $(seq 1 "$repeat"); do echo "detach  plain       #$i: $(drive "$detach_port" "$work/plain.eml" "$plain_messages" "$detach_pid")"; done
+for i in $(seq 1 "$repeat"); do echo "detach  plain -d    #$i: $(drive "$detach_port" "$work/plain.eml" "$plain_messages" "$detach_pid" -d)"; done
+echo "detach  plain peak RSS (VmHWM): $(hwm "$detach_pid")"
 stop_detach
 
-echo "direct  ${attachment_mib} MiB: $(drive "$sink_port" "$work/large.eml" "$large_messages")"
+for i in $(seq 1 "$repeat"); do echo "direct  ${attachment_mib} MiB      #$i: $(drive "$sink_port" "$work/large.eml" "$large_messages")"; done
 start_detach large
-smtp-source -s 2 -m 2 -F "$work/plain.eml" "127.0.0.1:$detach_port"
-echo "detach  ${attachment_mib} MiB: $(drive "$detach_port" "$work/large.eml" "$large_messages")  peak RSS $(hwm "$detach_pid")"
-grep -c ": 1 attachment(s) detached" "$work/large.log" | sed 's/^/detach logged messages: /'
+smtp-source -s 2 -m 2 -F "$work/large.eml" "127.0.0.1:$detach_port"
+for i in $(seq 1 "$repeat"); do echo "detach  ${attachment_mib} MiB      #$i: $(drive "$detach_port" "$work/large.eml" "$large_messages" "$detach_pid")"; done
+echo "detach  ${attachment_mib} MiB peak RSS (VmHWM): $(hwm "$detach_pid")"
+grep -c ": 1 attachment(s) detached" "$work/large.log" | sed 's/^/detach detached one attachment in messages: /'
 stop_detach
