@@ -156,6 +156,36 @@ public sealed class ProxyDeliveryTests(ProxyDeliverySetup setup) : IClassFixture
     }
 
     [Fact]
+    public async Task Concurrent_senders_each_get_exactly_one_copy_per_recipient_with_their_own_attachment()
+    {
+        PeerBinaries.RequirePostfix();
+        PeerBinaries.RequireSwaks();
+        var setup1 = await setup.GetAsync(Token);
+        var sends = Enumerable.Range(0, 8).Select(i => (
+            MessageId: TestFiles.NewMessageId($"concurrent{i}"),
+            File: TestFiles.WriteRandom(_scratch.FullName, $"concurrent{i}.bin", 150 * 1024 + i * 4096),
+            To: new[] { Recipients[i % 3], Recipients[(i + 1) % 3] })).ToArray();
+
+        var results = await Task.WhenAll(sends.Select(s => setup1.Swaks()
+            .To([.. s.To.Select(PostfixInstance.Address)])
+            .Header("Message-Id", s.MessageId)
+            .Attach(s.File)
+            .RunAsync(Token)));
+
+        Assert.All(results, r => Assert.True(r.ExitCode == 0, r.ToString()));
+        foreach (var send in sends)
+        {
+            foreach (var mailbox in send.To)
+            {
+                var mail = Assert.Single(await setup1.WaitForCopiesAsync(mailbox, send.MessageId, Token));
+                Assert.Equal(TestFiles.Sha256(send.File), await setup1.Detach.FetchSha256Async(Assert.Single(mail.Links), Token));
+            }
+
+            Assert.Empty(await setup1.CopiesAsync(Recipients.Except(send.To).Single(), send.MessageId, Token));
+        }
+    }
+
+    [Fact]
     public async Task Unknown_recipient_is_refused_to_the_sender_and_the_known_one_gets_the_mail_once()
     {
         PeerBinaries.RequirePostfix();

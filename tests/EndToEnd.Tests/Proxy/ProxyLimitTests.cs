@@ -156,6 +156,34 @@ public sealed class ProxyLimitTests(ProxyLimitSetup setup) : IClassFixture<Proxy
     }
 
     [Fact]
+    public async Task After_a_size_refusal_the_same_session_delivers_its_next_message_once()
+    {
+        var proxy = await StartAsync();
+        var bigId = TestFiles.NewMessageId("same-session-big");
+        var smallId = TestFiles.NewMessageId("same-session-small");
+        await using var client = await RawSmtpConnection.ConnectAsync(proxy.Detach.SmtpPort, Token);
+        await client.ReadReplyAsync(Token);
+        await client.CommandAsync("EHLO reuse.client.test", Token);
+
+        Assert.Equal(250, (await client.CommandAsync($"MAIL FROM:<{PostfixWithDetach.Sender}>", Token)).Code);
+        Assert.Equal(250, (await client.CommandAsync("RCPT TO:<bob@example.test>", Token)).Code);
+        Assert.Equal(354, (await client.CommandAsync("DATA", Token)).Code);
+        var filler = Convert.ToBase64String(RandomNumberGenerator.GetBytes((int)ProxyLimitSetup.DetachLimit), Base64FormattingOptions.InsertLineBreaks);
+        var refused = await client.CommandAsync($"Message-Id: {bigId}\r\n\r\n{filler}\r\n.", Token);
+        Assert.Equal(552, refused.Code);
+
+        Assert.Equal(250, (await client.CommandAsync($"MAIL FROM:<{PostfixWithDetach.Sender}>", Token)).Code);
+        Assert.Equal(250, (await client.CommandAsync("RCPT TO:<bob@example.test>", Token)).Code);
+        Assert.Equal(354, (await client.CommandAsync("DATA", Token)).Code);
+        Assert.Equal(250, (await client.CommandAsync($"Message-Id: {smallId}\r\nSubject: second try\r\n\r\nsmall\r\n.", Token)).Code);
+        Assert.Equal(221, (await client.CommandAsync("QUIT", Token)).Code);
+
+        Assert.Single(await proxy.WaitForCopiesAsync("bob", smallId, Token));
+        Assert.Empty(await proxy.CopiesAsync("bob", bigId, Token));
+        Assert.True(await proxy.Postfix.QueueIsEmptyAsync(Token));
+    }
+
+    [Fact]
     public async Task Client_vanishing_in_the_middle_of_data_leaves_nothing_delivered_queued_or_stored()
     {
         var proxy = await StartAsync();
