@@ -186,6 +186,35 @@ public sealed class ProxyDeliveryTests(ProxyDeliverySetup setup) : IClassFixture
     }
 
     [Fact]
+    public async Task Smtputf8_sender_and_dsn_parameters_pass_through_postfix_and_detach()
+    {
+        PeerBinaries.RequirePostfix();
+        var setup1 = await setup.GetAsync(Token);
+        var messageId = TestFiles.NewMessageId("utf8");
+        await using var client = await RawSmtpConnection.ConnectAsync(setup1.Postfix.InboundPort, Token);
+        await client.ReadReplyAsync(Token);
+        Assert.Contains("SMTPUTF8", (await client.CommandAsync("EHLO intl.client.test", Token)).Text, StringComparison.Ordinal);
+        var utf8 = System.Text.Encoding.UTF8;
+        async Task<int> Utf8CommandAsync(string line)
+        {
+            await client.SendAsync(utf8.GetBytes(line + "\r\n"), Token);
+            return (await client.ReadReplyAsync(Token))!.Value.Code;
+        }
+
+        Assert.Equal(250, await Utf8CommandAsync("MAIL FROM:<jörg.müller@client.test> SMTPUTF8 RET=HDRS ENVID=e2e-utf8"));
+        Assert.Equal(250, await Utf8CommandAsync("RCPT TO:<alice@example.test> NOTIFY=NEVER"));
+        Assert.Equal(354, await Utf8CommandAsync("DATA"));
+        Assert.Equal(250, await Utf8CommandAsync($"From: Jörg Müller <jörg.müller@client.test>\r\nTo: alice@example.test\r\nSubject: Grüße aus Köln\r\nMessage-Id: {messageId}\r\n\r\nÄpfel und Birnen\r\n."));
+        Assert.Equal(221, await Utf8CommandAsync("QUIT"));
+
+        var mail = Assert.Single(await setup1.WaitForCopiesAsync("alice", messageId, Token));
+        var text = utf8.GetString(await File.ReadAllBytesAsync(mail.Path, Token));
+        Assert.Contains("Return-Path: <jörg.müller@client.test>", text, StringComparison.Ordinal);
+        Assert.Contains("Subject: Grüße aus Köln", text, StringComparison.Ordinal);
+        Assert.Contains("Äpfel und Birnen", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Unknown_recipient_is_refused_to_the_sender_and_the_known_one_gets_the_mail_once()
     {
         PeerBinaries.RequirePostfix();
