@@ -89,6 +89,50 @@ public sealed class LmtpNextHopTests(DovecotSetup setup) : IClassFixture<Dovecot
         }
     }
 
+    /// <summary>
+    /// One recipient's mailbox is broken (its Maildir path is a plain file), so Dovecot takes the message for one
+    /// user and answers 4xx for the other after the dot. An LMTP client hears exactly that; an SMTP client can get
+    /// only one reply, and detach picks "try again" (the delivered recipient will get a second copy, never none).
+    /// </summary>
+    [Fact]
+    public async Task Partial_delivery_failure_is_reported_per_recipient_over_lmtp_and_as_a_retry_over_smtp()
+    {
+        PeerBinaries.RequireDovecot();
+        PeerBinaries.RequireSwaks();
+        await using var dovecot = await DovecotInstance.StartAsync(new DovecotOptions { Mailboxes = ["dora", "emil"] }, Token);
+        await File.WriteAllTextAsync(dovecot.MaildirFor("emil"), "not a maildir", Token);
+
+        await using (var lmtpFront = await DetachServer.StartAsync([$"Smtp:NextHop=lmtp://127.0.0.1:{dovecot.LmtpPort}", "Smtp:Lmtp=true"], Token))
+        {
+            var messageId = TestFiles.NewMessageId("partial-lmtp");
+            var result = await new Swaks(lmtpFront.SmtpPort).Lmtp()
+                .To("dora@example.test", "emil@example.test")
+                .Header("Message-Id", messageId)
+                .Attach(TestFiles.WriteRandom(_scratch.FullName, "partial1.bin", 64 * 1024))
+                .RunAsync(Token);
+
+            var replies = result.DataReplies;
+            Assert.Equal(2, replies.Count);
+            Assert.Equal(250, replies[0].Code);
+            Assert.True(replies[1].Code is >= 400 and < 500, result.ToString());
+            await FetchOverImapAsync(dovecot, "dora", messageId);
+        }
+
+        await using var smtpFront = await DetachServer.StartAsync([$"Smtp:NextHop=lmtp://127.0.0.1:{dovecot.LmtpPort}"], Token);
+        var retryId = TestFiles.NewMessageId("partial-smtp");
+        var smtp = await new Swaks(smtpFront.SmtpPort)
+            .To("dora@example.test", "emil@example.test")
+            .Header("Message-Id", retryId)
+            .Attach(TestFiles.WriteRandom(_scratch.FullName, "partial2.bin", 64 * 1024))
+            .RunAsync(Token);
+
+        var reply = Assert.Single(smtp.DataReplies);
+        Assert.True(reply.Code is >= 400 and < 500, smtp.ToString());
+        await FetchOverImapAsync(dovecot, "dora", retryId);
+        var record = Assert.Single(await smtpFront.Vault.Index.FindByMessageIdAsync(retryId, Token));
+        Assert.Equal(Detach.Vault.Index.StoreState.Stored, record.StoreState); // dora has the link: it must keep working
+    }
+
     /// <summary>Logs in as <paramref name="user"/> and returns the one message with <paramref name="messageId"/> in INBOX.</summary>
     private static async Task<DeliveredMail> FetchOverImapAsync(DovecotInstance dovecot, string user, string messageId)
     {
