@@ -43,9 +43,11 @@ public sealed class ProxyLimitTests(ProxyLimitSetup setup) : IClassFixture<Proxy
         await using var garbage = await RawSmtpConnection.ConnectAsync(proxy.Detach.SmtpPort, Token);
         Assert.Equal(220, (await garbage.ReadReplyAsync(Token))!.Value.Code);
 
-        // Random bytes, cut into lines; some are not UTF-8, some are just unknown words.
+        // Random bytes, cut into lines; some are not UTF-8, some are just unknown words. As many lines as the
+        // server's error budget (SmtpLimits.MaxErrors, 20): input left unread at close would make the kernel
+        // reset the connection and could drop the replies before the test reads them.
         var noise = new MemoryStream();
-        for (var i = 0; i < 40; i++)
+        for (var i = 0; i < 20; i++)
         {
             var line = RandomNumberGenerator.GetBytes(80).Select(b => b is (byte)'\r' or (byte)'\n' ? (byte)'x' : b).ToArray();
             noise.Write(line);
@@ -59,7 +61,7 @@ public sealed class ProxyLimitTests(ProxyLimitSetup setup) : IClassFixture<Proxy
         Assert.NotEmpty(replies);
         Assert.All(replies.SkipLast(1), r => Assert.Equal(500, r.Code));
         Assert.Equal(421, replies[^1].Code);
-        Assert.InRange(replies.Count, 2, 40);
+        Assert.InRange(replies.Count, 2, 21);
         await normal;
     }
 
