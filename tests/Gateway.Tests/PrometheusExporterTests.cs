@@ -8,7 +8,7 @@ public class PrometheusExporterTests
     public void Renders_counters_and_histograms_in_the_text_format()
     {
         using var metrics = new DetachMetrics();
-        using var exporter = new PrometheusExporter();
+        using var exporter = new PrometheusExporter(metrics);
         metrics.MessagesProcessed.Add(2);
         metrics.BytesSaved.Add(1000);
         metrics.StoreLatency.Record(0.02);

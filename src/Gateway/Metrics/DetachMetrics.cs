@@ -9,6 +9,9 @@ public sealed class DetachMetrics : IDisposable
 
     private readonly Meter meter;
 
+    /// <summary>This instance's meter: an exporter listens to it alone, so two hosts in one process never mix counts.</summary>
+    public Meter Meter => meter;
+
     public DetachMetrics(IMeterFactory? factory = null)
     {
         meter = factory?.Create(MeterName) ?? new Meter(MeterName);

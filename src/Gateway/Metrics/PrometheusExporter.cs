@@ -6,7 +6,7 @@ using System.Text;
 namespace Detach.Gateway.Metrics;
 
 /// <summary>
-/// Listens to System.Diagnostics.Metrics instruments of the Detach meter and renders their running totals
+/// Listens to the instruments of one <see cref="DetachMetrics"/> and renders their running totals
 /// in the Prometheus text exposition format (version 0.0.4). prometheus-net and OpenTelemetry are not
 /// available here, and counters plus fixed-bucket histograms are all Detach reports.
 /// </summary>
@@ -17,11 +17,13 @@ public sealed class PrometheusExporter : IDisposable
     private readonly MeterListener listener = new();
     private readonly ConcurrentDictionary<Instrument, Series> series = new();
 
-    public PrometheusExporter(string meterName = DetachMetrics.MeterName)
+    public PrometheusExporter(DetachMetrics metrics)
     {
+        ArgumentNullException.ThrowIfNull(metrics);
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == meterName)
+            // The same meter object, not the same name: every host in a process has a "Detach" meter.
+            if (ReferenceEquals(instrument.Meter, metrics.Meter))
             {
                 series[instrument] = instrument is Histogram<double> or Histogram<long>
                     ? new HistogramSeries(instrument)
