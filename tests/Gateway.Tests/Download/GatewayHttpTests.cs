@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Detach.Gateway.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Detach.Gateway.Tests.Download;
 
@@ -157,6 +158,48 @@ public class GatewayHttpTests
         Assert.Equal("session_expired", await CodeWithCookieAsync(second, token));
         Assert.Equal("session_expired", await CodeWithCookieAsync(first, token[..^4] + "AAAA"));
         Assert.Equal("session_expired", await CodeWithCookieAsync(first, "garbage"));
+    }
+
+    [Fact]
+    public async Task DownloadsPastTheConcurrencyCapAreTurnedAwayWithRetryAfter()
+    {
+        await using var host = await GatewayTestHost.StartAsync(
+            services: s => s.AddSingleton(new DownloadSlots(capacity: 1, wait: TimeSpan.FromMilliseconds(200))));
+        var original = TestFiles.RandomBytes(16 * 1024 * 1024);
+        var file = await host.StoreAsync(original, "big.bin");
+        using var client = new HttpClient();
+        var ct = TestContext.Current.CancellationToken;
+
+        HttpRequestMessage Download()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, host.FileUrl(file));
+            request.Headers.Add(LinkKeyHeader.Name, file.LinkKey);
+            return request;
+        }
+
+        // The first download takes the only slot and stalls: its body is never read, so the server blocks once the socket buffers are full.
+        var first = await client.SendAsync(Download(), HttpCompletionOption.ResponseHeadersRead, ct);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        using (var second = await client.SendAsync(Download(), ct))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
+            Assert.NotNull(second.Headers.RetryAfter);
+        }
+
+        // Dropping the stalled download frees the slot.
+        first.Dispose();
+        HttpStatusCode status = 0;
+        for (var attempt = 0; attempt < 50 && status != HttpStatusCode.OK; attempt++)
+        {
+            using var third = await client.SendAsync(Download(), HttpCompletionOption.ResponseHeadersRead, ct);
+            status = third.StatusCode;
+            if (status == HttpStatusCode.OK)
+            {
+                Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256(await third.Content.ReadAsByteArrayAsync(ct)));
+            }
+        }
+
+        Assert.Equal(HttpStatusCode.OK, status);
     }
 
     [Fact]
