@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v postfix >/dev/null || need+=(postfix)
 command -v swaks >/dev/null || need+=(swaks)
-[ -x /usr/lib/dovecot/dovecot-lmtp ] || need+=(dovecot-lmtpd dovecot-imapd)
+[ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd dovecot-imapd)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v python3 >/dev/null || need+=(python3)

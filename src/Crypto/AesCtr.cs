@@ -53,6 +53,10 @@ internal sealed class EcbAesCtr : AesCtr
     internal const int BatchSize = 16 * 1024;
 
     private readonly Aes _aes;
+
+    // One ECB transform kept for the whole key: the one-shot EncryptEcb would set up a native
+    // cipher context (and allocate) on every call.
+    private readonly ICryptoTransform _ecb;
     private byte[]? _keystream;
 
     public EcbAesCtr(ReadOnlySpan<byte> key)
@@ -60,6 +64,9 @@ internal sealed class EcbAesCtr : AesCtr
         CheckKey(key);
         _aes = Aes.Create();
         _aes.SetKey(key);
+        _aes.Mode = CipherMode.ECB;
+        _aes.Padding = PaddingMode.None;
+        _ecb = _aes.CreateEncryptor();
         _keystream = ArrayPool<byte>.Shared.Rent(BatchSize);
     }
 
@@ -73,7 +80,7 @@ internal sealed class EcbAesCtr : AesCtr
             int blocks = (count + BlockSize - 1) / BlockSize;
             var keystream = keystreamBuffer.AsSpan(0, blocks * BlockSize);
             WriteCounterBlocks(keystream, counter);
-            _aes.EncryptEcb(keystream, keystream, PaddingMode.None);
+            _ecb.TransformBlock(keystreamBuffer, 0, keystream.Length, keystreamBuffer, 0);
             Xor(data[..count], keystream[..count]);
             counter += (uint)blocks;
             data = data[count..];
@@ -87,6 +94,7 @@ internal sealed class EcbAesCtr : AesCtr
             return;
         }
 
+        _ecb.Dispose();
         _aes.Dispose();
         if (_keystream is { } keystream)
         {

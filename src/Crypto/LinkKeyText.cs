@@ -66,6 +66,7 @@ public static class LinkKeyText
             int value = SextetOf(c);
             if (value < 0)
             {
+                CryptographicZero(key);
                 return "A link key may contain only the base64url characters A-Z, a-z, 0-9, '-' and '_', without padding.";
             }
 

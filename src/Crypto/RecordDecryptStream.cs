@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.ExceptionServices;
 
 namespace Detach.Crypto;
 
@@ -34,6 +35,9 @@ public sealed class RecordDecryptStream : Stream
     private byte _lookahead;
     private bool _sawLast;
     private bool _lastVerified;
+
+    // Sequentially, a failed record leaves the source mid-stream: every later read repeats the failure.
+    private ExceptionDispatchInfo? _failure;
     private long _sourcePosition;
 
     /// <summary>
@@ -117,6 +121,7 @@ public sealed class RecordDecryptStream : Stream
     public override int Read(Span<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _failure?.Throw();
         if (buffer.IsEmpty)
         {
             return 0;
@@ -144,19 +149,27 @@ public sealed class RecordDecryptStream : Stream
             }
             else
             {
-                int filled = BeginSequentialRecord();
-                while (filled < RecordFormat.EncryptedRecordSize + 1)
+                try
                 {
-                    int read = _source.Read(_buffer.AsSpan(filled, RecordFormat.EncryptedRecordSize + 1 - filled));
-                    if (read == 0)
+                    int filled = BeginSequentialRecord();
+                    while (filled < RecordFormat.EncryptedRecordSize + 1)
                     {
-                        break;
+                        int read = _source.Read(_buffer.AsSpan(filled, RecordFormat.EncryptedRecordSize + 1 - filled));
+                        if (read == 0)
+                        {
+                            break;
+                        }
+
+                        filled += read;
                     }
 
-                    filled += read;
+                    EndSequentialRecord(filled);
                 }
-
-                EndSequentialRecord(filled);
+                catch (Exception e)
+                {
+                    _failure = ExceptionDispatchInfo.Capture(e);
+                    throw;
+                }
             }
         }
     }
@@ -167,6 +180,7 @@ public sealed class RecordDecryptStream : Stream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _failure?.Throw();
         if (buffer.IsEmpty)
         {
             return 0;
@@ -185,28 +199,36 @@ public sealed class RecordDecryptStream : Stream
                 return n;
             }
 
-            if (_source.CanSeek)
+            await LoadAsync(wanted, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Writes the plaintext from the current position on, straight from the record buffer.</summary>
+    public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _failure?.Throw();
+        if (_cipher is null)
+        {
+            await ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        while (true)
+        {
+            var chunk = LoadedAtPosition(out long wanted);
+            if (!chunk.IsEmpty)
             {
-                int length = PositionSourceAt(wanted);
-                await _source.ReadExactlyAsync(_buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
-                _sourcePosition += length;
-                OpenRecord(wanted, length - RecordFormat.TagSize, wanted == _recordCount - 1);
+                await destination.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                _position += chunk.Length;
+            }
+            else if (wanted < 0)
+            {
+                return;
             }
             else
             {
-                int filled = BeginSequentialRecord();
-                while (filled < RecordFormat.EncryptedRecordSize + 1)
-                {
-                    int read = await _source.ReadAsync(_buffer.AsMemory(filled, RecordFormat.EncryptedRecordSize + 1 - filled), cancellationToken).ConfigureAwait(false);
-                    if (read == 0)
-                    {
-                        break;
-                    }
-
-                    filled += read;
-                }
-
-                EndSequentialRecord(filled);
+                await LoadAsync(wanted, cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -239,17 +261,28 @@ public sealed class RecordDecryptStream : Stream
     private void RequireSeekable()
     {
         ObjectDisposedException.ThrowIf(_buffer is null, this);
+        _failure?.Throw();
         if (!_source.CanSeek)
         {
             throw new NotSupportedException("The ciphertext stream is not seekable.");
         }
     }
 
-    /// <summary>
-    /// Copies plaintext of the loaded record at the current position. When that record is not loaded,
-    /// returns 0 with <paramref name="wanted"/> = the record to load, or -1 at end of plaintext.
-    /// </summary>
+    /// <summary>Copies plaintext of the loaded record at the current position (see <see cref="LoadedAtPosition"/>).</summary>
     private int TakeLoaded(Span<byte> destination, out long wanted)
+    {
+        var chunk = LoadedAtPosition(out wanted).Span;
+        int n = Math.Min(destination.Length, chunk.Length);
+        chunk[..n].CopyTo(destination);
+        _position += n;
+        return n;
+    }
+
+    /// <summary>
+    /// The loaded record's plaintext from the current position to the record's end. Empty when that
+    /// record is not loaded, with <paramref name="wanted"/> = the record to load, or -1 at the end.
+    /// </summary>
+    private ReadOnlyMemory<byte> LoadedAtPosition(out long wanted)
     {
         long record = _position / RecordFormat.RecordSize;
         if (_source.CanSeek && _position >= PlaintextLength)
@@ -257,22 +290,57 @@ public sealed class RecordDecryptStream : Stream
             // Reaching the end authenticates the final record once, which proves the length (and, for an
             // empty plaintext, the key) even when the reader seeked straight to the end.
             wanted = _lastVerified ? -1 : _recordCount - 1;
-            return 0;
+            return ReadOnlyMemory<byte>.Empty;
         }
 
-        if (record == _loadedRecord && _position - (record * RecordFormat.RecordSize) < _loadedLength)
+        wanted = record;
+        long offset = _position - (record * RecordFormat.RecordSize);
+        if (record == _loadedRecord && offset < _loadedLength)
         {
-            int offset = (int)(_position - (record * RecordFormat.RecordSize));
-            int n = Math.Min(destination.Length, _loadedLength - offset);
-            _buffer.AsSpan(offset, n).CopyTo(destination);
-            _position += n;
-            wanted = record;
-            return n;
+            return _buffer.AsMemory((int)offset, _loadedLength - (int)offset);
         }
 
         // Sequentially, the record after the last one is the end.
-        wanted = !_source.CanSeek && _sawLast ? -1 : record;
-        return 0;
+        if (!_source.CanSeek && _sawLast)
+        {
+            wanted = -1;
+        }
+
+        return ReadOnlyMemory<byte>.Empty;
+    }
+
+    private async ValueTask LoadAsync(long wanted, CancellationToken cancellationToken)
+    {
+        if (_source.CanSeek)
+        {
+            int length = PositionSourceAt(wanted);
+            await _source.ReadExactlyAsync(_buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            _sourcePosition += length;
+            OpenRecord(wanted, length - RecordFormat.TagSize, wanted == _recordCount - 1);
+            return;
+        }
+
+        try
+        {
+            int filled = BeginSequentialRecord();
+            while (filled < RecordFormat.EncryptedRecordSize + 1)
+            {
+                int read = await _source.ReadAsync(_buffer.AsMemory(filled, RecordFormat.EncryptedRecordSize + 1 - filled), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                filled += read;
+            }
+
+            EndSequentialRecord(filled);
+        }
+        catch (Exception e)
+        {
+            _failure = ExceptionDispatchInfo.Capture(e);
+            throw;
+        }
     }
 
     private void ReadHeader()

@@ -71,6 +71,9 @@ public sealed class MimeEntity
     /// <summary>Offset of the first header byte (after a BOM or mbox From_ line for the message).</summary>
     public long HeaderStart { get; internal set; }
 
+    /// <summary>No blank line ended the header block: it ran into the end of input, a delimiter or a line that is no header.</summary>
+    public bool HeadersUnterminated { get; internal set; }
+
     /// <summary>Offset of the first body byte (after the blank line).</summary>
     public long BodyStart { get; internal set; }
 

@@ -322,7 +322,7 @@ public sealed class MimeRewriter
             }
             if (e.DispositionType == "attachment" || e.Message is not null) continue;
             if (e.TransferEncoding is TransferEncoding.Unknown or TransferEncoding.UUEncode) continue;
-            if (e.End < e.BodyStart) continue;
+            if (e.End < e.BodyStart || e.HeadersUnterminated) continue; // text added there would join the headers
             if (e.MimeType == "text/plain" && plain is null) plain = e;
             else if (e.MimeType == "text/html" && html is null) html = e;
         }

@@ -179,6 +179,7 @@ public sealed class MimeStreamReader
             var line = await PeekLineAsync(cancellationToken).ConfigureAwait(false);
             if (line.Length == 0)
             {
+                entity.HeadersUnterminated = true;
                 break; // end of input inside the headers
             }
             var span = _buffer.AsSpan(line.Start, line.Length);
@@ -206,6 +207,7 @@ public sealed class MimeStreamReader
             }
             if (_active.Count > 0 && (line.Complete || _eof) && IsDelimiterLine(span, out _, out _))
             {
+                entity.HeadersUnterminated = true;
                 break; // headers cut short by a delimiter: the part has no body
             }
             bool continuation = span[0] is (byte)' ' or (byte)'\t';
@@ -213,6 +215,7 @@ public sealed class MimeStreamReader
             int nameLength = continuation || fromLine ? -1 : FieldNameLength(span);
             if (!continuation && !fromLine && nameLength < 0)
             {
+                entity.HeadersUnterminated = true;
                 break; // not a header line: the body starts here, as Python's feedparser reads it
             }
             firstLine = false;

@@ -6,6 +6,9 @@ namespace Detach.Smtp;
 /// message is dot-stuffed again on the way out) and only the next hop's final reply is returned. When the
 /// client goes away mid-DATA the next hop's connection is dropped before the final dot, so it never accepts
 /// half a message. A model for proxies that rewrite the message in between.
+/// SMTP in front of an LMTP next hop (Postfix → detach → Dovecot): an SMTP client can be given only one
+/// reply after DATA, so each transaction takes one recipient and further RCPTs get 452 4.5.3, which
+/// SMTP clients answer by sending those recipients in another transaction (RFC 5321 3.3).
 /// </summary>
 public sealed class SmtpRelayBackend : ISmtpBackend
 {
@@ -56,7 +59,7 @@ public sealed class SmtpRelayBackend : ISmtpBackend
             }
 
             SmtpReply reply = await client.MailAsync(mail, cancellationToken).ConfigureAwait(false);
-            return reply.IsPositiveCompletion ? MailResult.Accept(new Transaction(client), reply) : MailResult.Reject(reply);
+            return reply.IsPositiveCompletion ? MailResult.Accept(new Transaction(client, oneRecipient: client.IsLmtp && !context.IsLmtp), reply) : MailResult.Reject(reply);
         }
 
         public async ValueTask DisposeAsync()
@@ -79,25 +82,33 @@ public sealed class SmtpRelayBackend : ISmtpBackend
         }
     }
 
-    private sealed class Transaction(SmtpRelayClient client) : ILmtpTransaction
+    private sealed class Transaction(SmtpRelayClient client, bool oneRecipient) : ILmtpTransaction
     {
+        private static readonly SmtpReply OneAtATime = new(452, "4.5.3", "Error: too many recipients, send the others in another transaction");
         private bool _finished;
 
         public ValueTask<SmtpReply> AddRecipientAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
-            new(client.RcptAsync(recipient, cancellationToken));
+            oneRecipient && client.AcceptedRecipients > 0 ? ValueTask.FromResult(OneAtATime) : new(client.RcptAsync(recipient, cancellationToken));
 
         public async ValueTask<SmtpReply> DataAsync(Stream message, CancellationToken cancellationToken)
         {
-            SmtpReply reply = await client.DataAsync(message, cancellationToken).ConfigureAwait(false);
+            SmtpReply reply = client.IsLmtp
+                ? (await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false))[0]
+                : await client.DataAsync(message, cancellationToken).ConfigureAwait(false);
             _finished = true;
             return reply;
         }
 
         public async ValueTask<IReadOnlyList<SmtpReply>> LmtpDataAsync(Stream message, CancellationToken cancellationToken)
         {
-            IReadOnlyList<SmtpReply> replies = await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false);
+            int recipients = client.AcceptedRecipients;
+            IReadOnlyList<SmtpReply> replies = client.IsLmtp
+                ? await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false)
+                : Enumerable.Repeat(await client.DataAsync(message, cancellationToken).ConfigureAwait(false), recipients).ToArray();
             _finished = true;
-            return replies;
+
+            // A refused DATA is one reply for all recipients.
+            return replies.Count == recipients ? replies : Enumerable.Repeat(replies[0], recipients).ToArray();
         }
 
         public async ValueTask DisposeAsync()

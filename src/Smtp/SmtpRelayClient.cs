@@ -42,6 +42,9 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     /// <summary>False once the connection was aborted or broke.</summary>
     public bool IsUsable => !_broken && !_disposed;
 
+    /// <summary>The client speaks LMTP (<see cref="SmtpRelayClientOptions.Lmtp"/>).</summary>
+    public bool IsLmtp => _options.Lmtp;
+
     /// <summary>Recipients accepted in the current transaction (LMTP DATA reads one reply for each).</summary>
     public int AcceptedRecipients => _acceptedRecipients;
 

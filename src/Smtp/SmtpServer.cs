@@ -55,12 +55,23 @@ public sealed class SmtpServer : IAsyncDisposable
         foreach (EndPoint endPoint in _options.EndPoints)
         {
             bool unix = endPoint is UnixDomainSocketEndPoint;
+            if (unix)
+            {
+                RemoveStaleSocketFile((UnixDomainSocketEndPoint)endPoint);
+            }
+
             var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, unix ? ProtocolType.Unspecified : ProtocolType.Tcp);
             try
             {
                 if (!unix)
                 {
                     socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                }
+
+                if (endPoint is IPEndPoint { Address: var any } && any.Equals(IPAddress.IPv6Any))
+                {
+                    // [::] takes IPv4 clients too; their addresses arrive IPv4-mapped and are unmapped for the XFORWARD check.
+                    socket.DualMode = true;
                 }
 
                 socket.Bind(endPoint);
@@ -75,6 +86,29 @@ public sealed class SmtpServer : IAsyncDisposable
             _listeners.Add(socket);
             SmtpLog.Listening(_logger, socket.LocalEndPoint?.ToString() ?? endPoint.ToString()!);
         }
+    }
+
+    /// <summary>A socket file left by a process that died would make Bind fail; one nobody answers on is removed.</summary>
+    private static void RemoveStaleSocketFile(UnixDomainSocketEndPoint endPoint)
+    {
+        string path = endPoint.ToString();
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(endPoint);
+        }
+        catch (SocketException)
+        {
+            File.Delete(path);
+            return;
+        }
+
+        throw new IOException($"Another process is listening on {path}.");
     }
 
     public async Task RunAsync(CancellationToken cancellationToken)

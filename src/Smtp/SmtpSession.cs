@@ -94,7 +94,7 @@ public sealed class SmtpSession
                 }
             }
 
-            await _output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await _output.FlushAsync(_sessionToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (sessionTimeout.IsCancellationRequested)
         {
@@ -121,14 +121,25 @@ public sealed class SmtpSession
                 }
             }
 
+            await CloseTransportAsync().ConfigureAwait(false);
+            SmtpLog.SessionEnded(_logger, Context.SessionId, _endReason);
+        }
+    }
+
+    private async ValueTask CloseTransportAsync()
+    {
+        try
+        {
             await _input.CompleteAsync().ConfigureAwait(false);
             await _output.CompleteAsync().ConfigureAwait(false);
             if (!ReferenceEquals(_stream, _transport))
             {
                 await _stream.DisposeAsync().ConfigureAwait(false);
             }
-
-            SmtpLog.SessionEnded(_logger, Context.SessionId, _endReason);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            // Unsent replies to a client that is gone; the caller closes the socket anyway.
         }
     }
 

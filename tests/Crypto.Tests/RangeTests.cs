@@ -78,6 +78,23 @@ public class RangeTests
     }
 
     [Fact]
+    public void CiphertextMayStartInsideALargerSeekableStream()
+    {
+        // E.g. an object stored after other data: positions are relative to where the stream stood.
+        using var key = FileKey.Generate();
+        var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
+        var container = new byte[1000 + ciphertext.Length];
+        ciphertext.CopyTo(container, 1000);
+        var source = new MemoryStream(container) { Position = 1000 };
+        using var decrypting = new RecordDecryptStream(source, key);
+        Assert.Equal(Plaintext.Length, decrypting.Length);
+        decrypting.Position = (2 * R) + 3;
+        var slice = new byte[R];
+        decrypting.ReadExactly(slice);
+        Assert.Equal(Plaintext.AsSpan((2 * R) + 3, R).ToArray(), slice);
+    }
+
+    [Fact]
     public void NonSeekableCiphertextGivesNonSeekablePlaintext()
     {
         using var key = FileKey.Generate();

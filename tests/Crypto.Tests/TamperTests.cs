@@ -167,6 +167,21 @@ public class TamperTests
     }
 
     [Fact]
+    public void SequentialFailureIsSticky()
+    {
+        var (ciphertext, key) = Encrypt();
+        using (key)
+        {
+            ciphertext[H + E + 1] ^= 1;
+            using var decrypting = new RecordDecryptStream(new TrickleStream(ciphertext, 100_000, seekable: false), key);
+            var buffer = new byte[R];
+            decrypting.ReadExactly(buffer);
+            Assert.Equal(1, Assert.Throws<RecordAuthenticationException>(() => decrypting.Read(buffer)).RecordIndex);
+            Assert.Equal(1, Assert.Throws<RecordAuthenticationException>(() => decrypting.Read(buffer)).RecordIndex);
+        }
+    }
+
+    [Fact]
     public void ExceptionNamesTheRecordButNoKey()
     {
         var (ciphertext, key) = Encrypt();

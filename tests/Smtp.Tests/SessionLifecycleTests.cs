@@ -83,3 +83,26 @@ public class SessionLifecycleTests
         Assert.Throws<ArgumentException>(() => new SmtpServer(new SmtpServerOptions(), new TestBackend()));
     }
 }
+
+public class DualModeTests
+{
+    [Fact]
+    public async Task Ipv6_any_listener_serves_ipv4_clients_and_unmaps_their_address()
+    {
+        if (!System.Net.Sockets.Socket.OSSupportsIPv6)
+        {
+            Assert.Skip("No IPv6 on this machine.");
+        }
+
+        var backend = new TestBackend();
+        await using ServerHost host = ServerHost.Start(backend, o =>
+        {
+            o.EndPoints.Clear();
+            o.EndPoints.Add(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Any, 0));
+            o.AuthorizedForwarders.Add(System.Net.IPNetwork.Parse("127.0.0.0/8"));
+        });
+        await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, host.EndPoint.Port));
+        SmtpReply ehlo = await client.CommandAsync("EHLO c");
+        Assert.Contains(ehlo.Lines, l => l.StartsWith("XFORWARD", StringComparison.Ordinal));
+    }
+}

@@ -112,3 +112,28 @@ public class SmtpRelayBackendTests
         Assert.All(dumps, d => Assert.Contains("X-Mail-Args: <from@example.org>", d, StringComparison.Ordinal));
     }
 }
+
+public class SmtpToLmtpRelayTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Smtp_front_before_lmtp_next_hop_takes_one_recipient_per_transaction()
+    {
+        var backend = new TestBackend { Lmtp = true };
+        await using ServerHost back = ServerHost.Start(backend, o => o.Lmtp = true);
+        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.ConnectAsync(back.EndPoint, new SmtpRelayClientOptions { Lmtp = true, ClientName = "front.test" }, ct));
+        await using ServerHost front = ServerHost.Start(relay);
+        await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint);
+        await client.SendAsync("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<full@x>\r\nRCPT TO:<two@x>\r\nDATA\r\nhello\r\n.\r\n");
+        Assert.Equal(new[] { 250, 250, 250, 452, 354 }, await client.ReadCodesAsync(5));
+        SmtpReply first = await client.ReadReplyAsync();
+        Assert.Equal("452 4.2.2 <full@x> Mailbox full\r\n", first.ToString());
+
+        await client.SendAsync("MAIL FROM:<a@b>\r\nRCPT TO:<two@x>\r\nDATA\r\nhello\r\n.\r\n");
+        Assert.Equal(new[] { 250, 250, 354 }, await client.ReadCodesAsync(3));
+        Assert.Equal("250 2.0.0 <two@x> Saved\r\n", (await client.ReadReplyAsync()).ToString());
+        Assert.Equal(["full@x"], (await backend.Messages.Reader.ReadAsync(Ct)).Recipients);
+        Assert.Equal(["two@x"], (await backend.Messages.Reader.ReadAsync(Ct)).Recipients);
+    }
+}

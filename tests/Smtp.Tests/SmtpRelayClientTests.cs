@@ -87,6 +87,11 @@ public class SmtpRelayClientTests
     public async Task Lmtp_data_returns_one_reply_per_accepted_recipient_over_a_unix_socket()
     {
         string path = Path.Combine(Path.GetTempPath(), $"detach-lmtp-{Guid.NewGuid():N}.sock");
+
+        // A socket file nobody listens on (as a dead process leaves it) must not stop the server from binding.
+        using var stale = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        stale.Bind(new UnixDomainSocketEndPoint(path));
+        Assert.True(File.Exists(path));
         var backend = new TestBackend { Lmtp = true, OnRcpt = r => r.ForwardPath == "nobody@x" ? new SmtpReply(550, "5.1.1", "unknown") : new SmtpReply(250, "2.1.5", "Ok") };
         var options = new SmtpServerOptions { ServerName = "lmtp.test", Lmtp = true };
         options.EndPoints.Add(new UnixDomainSocketEndPoint(path));

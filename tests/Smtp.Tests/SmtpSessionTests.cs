@@ -134,6 +134,42 @@ public class SmtpSessionTests
     }
 
     [Fact]
+    public async Task Endless_command_line_is_skipped_without_buffering_it()
+    {
+        await using ServerHost host = ServerHost.Start(new TestBackend());
+        await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
+        await client.SendAsync("NOOP ");
+        byte[] junk = Encoding.ASCII.GetBytes(new string('x', 64 * 1024));
+        for (int i = 0; i < 32; i++)
+        {
+            await client.SendAsync(junk);
+        }
+
+        await client.SendAsync("\r\nNOOP\r\n");
+        SmtpReply tooLong = await client.ReadReplyAsync();
+        Assert.Equal((500, "5.5.2"), (tooLong.Code, tooLong.EnhancedCode));
+        Assert.Equal(250, (await client.ReadReplyAsync()).Code);
+    }
+
+    [Fact]
+    public async Task Shutdown_lets_a_message_in_progress_finish_then_sends_421()
+    {
+        var backend = new TestBackend();
+        await using ServerHost host = ServerHost.Start(backend);
+        await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
+        await client.SendAsync("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
+        Assert.Equal(new[] { 250, 250, 250, 354 }, await client.ReadCodesAsync(4));
+        await client.SendAsync("first half\r\n");
+        Task stopped = host.StopAsync();
+        await client.SendAsync("second half\r\n.\r\n");
+        Assert.Equal(250, (await client.ReadReplyAsync()).Code);
+        SmtpReply closing = await client.ReadReplyAsync();
+        Assert.Equal((421, "4.3.2"), (closing.Code, closing.EnhancedCode));
+        Assert.Equal("first half\r\nsecond half\r\n", Encoding.ASCII.GetString((await backend.Messages.Reader.ReadAsync(Ct)).Data));
+        await stopped;
+    }
+
+    [Fact]
     public async Task Size_limit_and_long_text_lines_are_answered_after_the_final_dot()
     {
         var backend = new TestBackend();

@@ -10,30 +10,36 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Detach.Gateway.Cli;
 
 /// <summary>
-/// `detach filter [-- COMMAND ARGS...]`: reads one message on standard input, stores its attachments and writes
-/// the rewritten message to standard output, or into COMMAND's standard input (e.g. Postfix's sendmail, for the
+/// `detach filter [-f SENDER] [-- RECIPIENTS...]`: reads one message on standard input, stores its attachments and
+/// writes the rewritten message to standard output, or re-injects it with sendmail for the given recipients (Postfix's
 /// pipe transport / after-queue simple filter). Exit codes follow sendmail: 0 delivered, 75 try again later.
 /// </summary>
 public static class FilterCommand
 {
     public static Command Create()
     {
-        var sender = new Option<string?>("--sender", "-f") { Description = "Envelope sender (for the index's sender domain)." };
-        var recipients = new Option<int?>("--recipients") { Description = "Number of recipients (default: the arguments after '--' in COMMAND, else 1)." };
-        var reinject = new Argument<string[]>("command")
+        var sender = new Option<string?>("--sender", "-f") { Description = "Envelope sender: passed to sendmail, and its domain is recorded in the index." };
+        var sendmail = new Option<string>("--sendmail")
         {
-            Description = "Command to pipe the rewritten message into, e.g. -- /usr/sbin/sendmail -G -i -f SENDER -- RECIPIENTS...",
+            Description = "The sendmail program that re-injects the rewritten message when recipients are given.",
+            DefaultValueFactory = _ => "/usr/sbin/sendmail",
+        };
+        var recipients = new Argument<string[]>("recipients")
+        {
+            Description = "Envelope recipients (after '--'): re-inject with sendmail -G -i -f SENDER -- RECIPIENTS. Without them the message goes to standard output.",
             Arity = ArgumentArity.ZeroOrMore,
         };
-        var command = new Command("filter", "Detach the attachments of one message from standard input.") { sender, recipients, reinject };
+        var command = new Command("filter", "Detach the attachments of one message from standard input (Postfix pipe / after-queue filter).") { sender, sendmail, recipients };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = DetachCommandLine.LoadSettings(parse);
-            var argv = parse.GetValue(reinject) ?? [];
-            var envelope = new MessageEnvelope(parse.GetValue(sender), parse.GetValue(recipients) ?? CountRecipients(argv));
+            var to = parse.GetValue(recipients) ?? [];
+            var from = parse.GetValue(sender);
+            string[] reinject = to.Length == 0 ? [] : [parse.GetValue(sendmail)!, "-G", "-i", "-f", from ?? "", "--", .. to];
+            var envelope = new MessageEnvelope(from, Math.Max(1, to.Length));
             await using var stdin = Console.OpenStandardInput();
             await using var stdout = Console.OpenStandardOutput();
-            return await RunAsync(settings, stdin, stdout, argv, envelope, Console.Error, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(settings, stdin, stdout, reinject, envelope, Console.Error, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
@@ -132,12 +138,5 @@ public static class FilterCommand
 
         await spool.FlushAsync(cancellationToken).ConfigureAwait(false);
         return true;
-    }
-
-    /// <summary>sendmail-style argv: the recipients are what follows "--".</summary>
-    private static int CountRecipients(IReadOnlyList<string> argv)
-    {
-        var separator = argv.ToList().IndexOf("--");
-        return separator < 0 ? 1 : Math.Max(1, argv.Count - separator - 1);
     }
 }

@@ -1,4 +1,5 @@
 using Detach.Gateway.Configuration;
+using Detach.Gateway.Http;
 using Detach.Gateway.Metrics;
 using Detach.Gateway.Processing;
 using Detach.Gateway.SmtpFront;
@@ -36,6 +37,7 @@ public static class DetachHost
         services.AddSingleton<DetachMetrics>();
         services.AddSingleton<PrometheusExporter>();
         services.AddHostedService<VaultMaintenanceService>();
+        services.AddDownloadGateway();
         services.AddSingleton<MessageDetacher>();
         services.AddSingleton<DetachingBackend>();
         services.AddSingleton<SmtpFrontService>();
@@ -46,6 +48,8 @@ public static class DetachHost
         _ = app.Services.GetRequiredService<PrometheusExporter>();
         components.Vault.AttachmentStored += app.Services.GetRequiredService<DetachMetrics>().OnAttachmentStored;
 
+        app.UseDownloadGateway();
+        app.MapDownloadGateway();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
         app.MapGet("/readyz", async (CancellationToken ct) =>
         {
@@ -71,7 +75,7 @@ public static class DetachHost
             "",
             $"detach is running: SMTP on {listen} (mail goes on to {next}), downloads at {settings.Root.PublicUrl}",
             "Try it: send a mail with an attachment, then open the link in the delivered message:",
-            $"  swaks --server {listen[..colon]} --port {listen[(colon + 1)..]} --to you@example.test --attach @README.md",
+            $"  swaks --server {listen[..colon]} --port {listen[(colon + 1)..]} --to you@example.test --attach README.md",
             "");
     }
 

@@ -29,6 +29,7 @@ public sealed class KuboClient
     private readonly KuboOptions _options;
     private readonly ILogger _logger;
     private readonly ResiliencePipeline _retry;
+    private volatile bool _pinNameRejected;
 
     public KuboClient(HttpClient http, IOptions<KuboOptions> options, ILogger<KuboClient>? logger = null)
     {
@@ -87,6 +88,32 @@ public sealed class KuboClient
 
     private async Task<KuboAddResult> AddOnceAsync(Stream content, string? pinName, CancellationToken ct)
     {
+        var start = content.CanSeek ? content.Position : -1;
+        var sendPinName = pinName is not null && _options.SendPinName && !_pinNameRejected;
+        try
+        {
+            return await AddRequestAsync(content, sendPinName ? pinName : null, ct).ConfigureAwait(false);
+        }
+        catch (PinNameRejectedException e) when (e.NothingSent || start >= 0)
+        {
+            // A node that refuses the option rather than ignoring it: go on without names.
+            _pinNameRejected = true;
+            _logger.LogWarning("The IPFS node rejects add's pin-name option; adding without pin names");
+            if (start >= 0)
+            {
+                content.Position = start;
+            }
+            return await AddRequestAsync(content, null, ct).ConfigureAwait(false);
+        }
+        catch (PinNameRejectedException e)
+        {
+            _pinNameRejected = true;
+            throw (KuboException)e.InnerException!;
+        }
+    }
+
+    private async Task<KuboAddResult> AddRequestAsync(Stream content, string? pinName, CancellationToken ct)
+    {
         using var watchdog = new UploadWatchdog(_options.RequestTimeout + DeadlineGrace);
         var counter = new CountingReadStream(content, watchdog);
         using var form = new MultipartFormDataContent();
@@ -96,12 +123,25 @@ public sealed class KuboClient
             ("cid-version", "1"), ("raw-leaves", "true"), ("pin", "true"), ("chunker", "size-262144"),
             ("cid-base", "base32"), ("progress", "false"),
         };
-        if (pinName is not null && _options.SendPinName)
+        if (pinName is not null)
         {
             query.Add(("pin-name", pinName));
         }
         using var deadline = Deadline(_options.TransferTimeout, ct, watchdog.Token);
-        return await Guard(async () =>
+        try
+        {
+            return await AddResponseAsync(query, form, counter, deadline, ct).ConfigureAwait(false);
+        }
+        catch (KuboException e) when (pinName is not null && e is not KuboUnavailableException
+            && e.Message.Contains("pin-name", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new PinNameRejectedException(counter.BytesRead == 0, e);
+        }
+    }
+
+    private Task<KuboAddResult> AddResponseAsync(List<(string, string)> query, HttpContent form, CountingReadStream counter,
+        CancellationTokenSource deadline, CancellationToken ct) =>
+        Guard(async () =>
         {
             using var response = await SendAsync("add", query, form, _options.TransferTimeout, timeoutMeansNotFound: false, deadline.Token).ConfigureAwait(false);
             KuboAddLine? last = null;
@@ -121,7 +161,12 @@ public sealed class KuboClient
                 throw new KuboException($"add returned no usable CID ('{last?.Hash}').");
             }
             return new KuboAddResult(cid, counter.BytesRead, last.Size ?? counter.BytesRead);
-        }, "add", deadline, ct).ConfigureAwait(false);
+        }, "add", deadline, ct);
+
+    /// <summary>The node refused <c>pin-name</c>; <see cref="NothingSent"/> says whether the content can be sent again.</summary>
+    private sealed class PinNameRejectedException(bool nothingSent, KuboException inner) : Exception(inner.Message, inner)
+    {
+        public bool NothingSent => nothingSent;
     }
 
     /// <summary>

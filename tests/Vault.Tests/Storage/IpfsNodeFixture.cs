@@ -85,14 +85,28 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
         }
     }
 
-    public bool IsRunning => _pid is not null;
+    public bool IsRunning => _pid is { } pid && IsAlive(pid);
 
-    /// <summary>Starts the node unless it runs.</summary>
+    /// <summary>Starts the node unless it runs (it may also have died on its own).</summary>
     public async Task EnsureRunningAsync()
     {
-        if (_pid is null)
+        if (!IsRunning)
         {
+            _pid = null;
             await StartAsync();
+        }
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 
@@ -130,6 +144,11 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
     public ValueTask DisposeAsync()
     {
         Kill();
+        if (Environment.GetEnvironmentVariable("DETACH_KEEP_IPFS_REPO") == "1")
+        {
+            // For debugging a failed run: the repo keeps daemon.log.
+            return ValueTask.CompletedTask;
+        }
         try
         {
             Directory.Delete(RepoDirectory, recursive: true);

@@ -13,8 +13,11 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
 
     public async ValueTask InitializeAsync()
     {
-        node.RequireNode();
-        await node.EnsureRunningAsync();
+        // Each test starts with a running node (the previous one may have stopped it).
+        if (node.SkipReason is null)
+        {
+            await node.EnsureRunningAsync();
+        }
     }
 
     public ValueTask DisposeAsync()
@@ -29,6 +32,7 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
     [Fact]
     public async Task Add_NodeKilledDuringUpload_FailsUnavailable_AndNothingIsPinned()
     {
+        node.RequireNode();
         var client = node.CreateClient(TimeSpan.FromSeconds(5));
         var store = new KuboContentStore(client);
         const long size = 45L * 1024 * 1024;
@@ -47,6 +51,7 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
     [Fact]
     public async Task Spool_NodeKilledDuringUpload_KeepsTheAttachment_AndPushesItWhenBack()
     {
+        node.RequireNode();
         var client = node.CreateClient(TimeSpan.FromSeconds(5));
         var spool = new LocalContentStore(Path.Combine(_root, "spool"));
         var store = new SpoolingContentStore(new KuboContentStore(client), spool, NodeDownBehavior.Spool);
@@ -77,6 +82,7 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
     [Fact]
     public async Task Spool_NodeDown_SeveralAttachments_AllPushedWhenBack()
     {
+        node.RequireNode();
         var client = node.CreateClient(TimeSpan.FromSeconds(5));
         var spool = new LocalContentStore(Path.Combine(_root, "spool"));
         var store = new SpoolingContentStore(new KuboContentStore(client), spool, NodeDownBehavior.Spool);
@@ -105,6 +111,7 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
     [Fact]
     public async Task Spool_NodeHung_AddGivesUpAfterTheIdleTimeoutAndSpools()
     {
+        node.RequireNode();
         var client = node.CreateClient(TimeSpan.FromSeconds(2));
         var spool = new LocalContentStore(Path.Combine(_root, "spool"));
         var store = new SpoolingContentStore(new KuboContentStore(client), spool, NodeDownBehavior.Spool);
@@ -129,6 +136,7 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
     [Fact]
     public async Task TempFail_NodeDown_ThrowsStorageUnavailable_AndSpoolsNothing()
     {
+        node.RequireNode();
         var client = node.CreateClient(TimeSpan.FromSeconds(5));
         var spool = new LocalContentStore(Path.Combine(_root, "spool"));
         var store = new SpoolingContentStore(new KuboContentStore(client), spool, NodeDownBehavior.TempFail);
@@ -147,6 +155,7 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
     [Fact]
     public async Task Spool_NodeUp_StoresOnTheNodeAndLeavesTheSpoolEmpty()
     {
+        node.RequireNode();
         var client = node.CreateClient(TimeSpan.FromSeconds(5));
         var spool = new LocalContentStore(Path.Combine(_root, "spool"));
         var store = new SpoolingContentStore(new KuboContentStore(client), spool, NodeDownBehavior.Spool);
