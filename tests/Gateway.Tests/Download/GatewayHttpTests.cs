@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Detach.Gateway.Http;
+using Detach.Vault.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Detach.Gateway.Tests.Download;
@@ -163,10 +164,12 @@ public class GatewayHttpTests
     [Fact]
     public async Task DownloadsPastTheConcurrencyCapAreTurnedAwayWithRetryAfter()
     {
+        StallingStore? stalling = null;
         await using var host = await GatewayTestHost.StartAsync(
+            wrapStore: inner => stalling = new StallingStore(inner),
             services: s => s.AddSingleton(new DownloadSlots(capacity: 1, wait: TimeSpan.FromMilliseconds(200))));
-        var original = TestFiles.RandomBytes(16 * 1024 * 1024);
-        var file = await host.StoreAsync(original, "big.bin");
+        var original = TestFiles.RandomBytes(300_000);
+        var file = await host.StoreAsync(original, "slow.bin");
         using var client = new HttpClient();
         var ct = TestContext.Current.CancellationToken;
 
@@ -177,29 +180,44 @@ public class GatewayHttpTests
             return request;
         }
 
-        // The first download takes the only slot and stalls: its body is never read, so the server blocks once the socket buffers are full.
-        var first = await client.SendAsync(Download(), HttpCompletionOption.ResponseHeadersRead, ct);
-        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        // The first download takes the only slot, then waits on a store read that does not answer yet.
+        var first = client.SendAsync(Download(), ct);
+        await stalling!.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
         using (var second = await client.SendAsync(Download(), ct))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
             Assert.NotNull(second.Headers.RetryAfter);
         }
 
-        // Dropping the stalled download frees the slot.
-        first.Dispose();
-        HttpStatusCode status = 0;
-        for (var attempt = 0; attempt < 50 && status != HttpStatusCode.OK; attempt++)
+        stalling.Release.SetResult();
+        using var firstResponse = await first;
+        Assert.Equal(HttpStatusCode.OK, firstResponse.StatusCode);
+        Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256(await firstResponse.Content.ReadAsByteArrayAsync(ct)));
+        using var third = await client.SendAsync(Download(), ct);
+        Assert.Equal(HttpStatusCode.OK, third.StatusCode);
+    }
+
+    /// <summary>The real store, whose reads wait for <see cref="Release"/> (reporting the first through <see cref="Entered"/>).</summary>
+    private sealed class StallingStore(IContentStore inner) : IContentStore
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<StoredContent> AddAsync(Stream content, CancellationToken ct) => inner.AddAsync(content, ct);
+
+        public async Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
         {
-            using var third = await client.SendAsync(Download(), HttpCompletionOption.ResponseHeadersRead, ct);
-            status = third.StatusCode;
-            if (status == HttpStatusCode.OK)
-            {
-                Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256(await third.Content.ReadAsByteArrayAsync(ct)));
-            }
+            Entered.TrySetResult();
+            await Release.Task.WaitAsync(ct);
+            return await inner.OpenReadAsync(cid, offset, length, ct);
         }
 
-        Assert.Equal(HttpStatusCode.OK, status);
+        public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct) => inner.GetSizeAsync(cid, ct);
+
+        public Task RemoveAsync(Cid cid, CancellationToken ct) => inner.RemoveAsync(cid, ct);
+
+        public Task<bool> IsAvailableAsync(CancellationToken ct) => inner.IsAvailableAsync(ct);
     }
 
     [Fact]
