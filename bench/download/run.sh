@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE_MIB=${1:-100}
 ROUNDS=${2:-3}
+CLIENTS=${3:-1 8}
 PORT=${PORT:-18080}
 WORK=$(mktemp -d /tmp/detach-download-bench.XXXXXX)
 SERVER=
@@ -73,10 +74,11 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "file: $SIZE_MIB MiB; decrypt speed at startup (best of 3): $(sed -n 's/^decrypt_mb_s=//p' "$WORK/host.log") MB/s"
 echo "server RSS before downloads: $(( $(rss_kib) / 1024 )) MiB"
 curl -sS --fail -o /dev/null -H "X-Detach-Key: $KEY" "$URL" # warm-up (JIT)
-for _ in $(seq 1 "$ROUNDS"); do run_clients 1; done
-for _ in $(seq 1 "$ROUNDS"); do run_clients 8; done
+for n in $CLIENTS; do
+  for _ in $(seq 1 "$ROUNDS"); do run_clients "$n"; done
+done
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-for n in 1 8; do
+for n in $CLIENTS; do
   printf "median over rounds, %d client(s): throughput %.0f%% of decrypt alone, CPU efficiency %.0f%% of decrypt alone\n" "$n" \
     "$(awk -v n="$n" '$1 == n { print $2 }' "$WORK/ratios" | median)" "$(awk -v n="$n" '$1 == n { print $3 }' "$WORK/ratios" | median)"
 done

@@ -214,9 +214,11 @@ public sealed partial class DownloadHandler(
         var counting = new CountingWriteStream(response.Body);
         try
         {
-            await RecordDecryptor.DecryptRangeAsync(
-                unlocker.RangeOpener(attachment.Cid), record.CiphertextSize, attachment.Key, range.Start, range.Length, counting, cancellationToken)
-                .ConfigureAwait(false);
+            await OverlappedCopy.RunAsync(
+                (plaintext, ct) => RecordDecryptor.DecryptRangeAsync(
+                    unlocker.RangeOpener(attachment.Cid), record.CiphertextSize, attachment.Key, range.Start, range.Length, plaintext, ct),
+                counting,
+                cancellationToken).ConfigureAwait(false);
             await response.CompleteAsync().ConfigureAwait(false);
         }
         catch (RecordAuthenticationException exception)
