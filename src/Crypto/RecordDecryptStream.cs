@@ -29,6 +29,9 @@ public sealed class RecordDecryptStream : Stream
     private long _loadedRecord = -1;
     private int _loadedLength;
 
+    // Where the source stands (absolute), so sequential reads of a seekable source never seek.
+    private long _sourcePosition;
+
     // Sequential reading: where the source is, in records, and the byte read past the last full record.
     private long _nextRecord;
     private bool _hasLookahead;
@@ -38,7 +41,6 @@ public sealed class RecordDecryptStream : Stream
 
     // Sequentially, a failed record leaves the source mid-stream: every later read repeats the failure.
     private ExceptionDispatchInfo? _failure;
-    private long _sourcePosition;
 
     /// <summary>
     /// Decrypts <paramref name="ciphertext"/> from its current position. The key shares are copied, so

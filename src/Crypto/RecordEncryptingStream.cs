@@ -7,6 +7,13 @@ namespace Detach.Crypto;
 /// is read, so a store can pull ciphertext straight from it. One record (plus one byte of look-ahead)
 /// is buffered; a record is only flagged last once the plaintext source has reported end of stream.
 /// </summary>
+/// <remarks>
+/// The keys are derived in the constructor, so the <see cref="FileKey"/> may be disposed right after.
+/// A read into a buffer of at least <see cref="RecordFormat.HeaderSize"/> +
+/// <see cref="RecordFormat.EncryptedRecordSize"/> bytes at a record boundary gets a whole sealed record,
+/// encrypted in that buffer without an extra copy (<c>Stream.CopyToAsync</c>'s 80 KiB buffer qualifies).
+/// Ciphertext length is known up front (<see cref="Length"/>) when the plaintext stream is seekable.
+/// </remarks>
 public sealed class RecordEncryptingStream : Stream
 {
     private readonly Stream _source;

@@ -52,18 +52,14 @@ public static class RecordFormat
         long body = ciphertextLength - HeaderSize;
         long fullRecords = body / EncryptedRecordSize;
         long rest = body % EncryptedRecordSize;
-        if (rest == 0)
-        {
-            return fullRecords * RecordSize;
-        }
 
         // A short final record holds at least one byte, except the single empty record of an empty plaintext.
-        if (rest < TagSize || (rest == TagSize && fullRecords > 0))
+        if (rest != 0 && (rest < TagSize || (rest == TagSize && fullRecords > 0)))
         {
             throw new InvalidDataException("The ciphertext length does not match any whole number of records.");
         }
 
-        long plaintextLength = (fullRecords * RecordSize) + rest - TagSize;
+        long plaintextLength = (fullRecords * RecordSize) + (rest == 0 ? 0 : rest - TagSize);
         if (plaintextLength > MaxPlaintextLength)
         {
             throw new InvalidDataException("The ciphertext is longer than the format allows.");

@@ -256,12 +256,6 @@ internal sealed class UUDecoder : IContentDecoder
     private bool _inBody;
     private bool _done;
 
-    /// <summary>Set when the decoder starts inside the data (a block whose begin line was already consumed).</summary>
-    public bool StartInBody
-    {
-        init => _inBody = value;
-    }
-
     public int MaxOutputLength(int inputLength) => inputLength + MaxLine;
 
     public int Decode(ReadOnlySpan<byte> input, Span<byte> output)

@@ -6,7 +6,6 @@ namespace Detach.Mime;
 internal static class Charsets
 {
     public static readonly Encoding Latin1 = Encoding.Latin1;
-    public static readonly Encoding StrictUtf8 = new UTF8Encoding(false, true);
 
     static Charsets() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
 
@@ -40,12 +39,5 @@ internal static class Charsets
     {
         if (!System.Text.Unicode.Utf8.IsValid(bytes)) return Latin1.GetString(bytes);
         return Encoding.UTF8.GetString(bytes);
-    }
-
-    public static string Decode(byte[] bytes, string? charset)
-    {
-        var encoding = Find(charset);
-        if (encoding is null) return DecodeHeaderBytes(bytes);
-        return encoding.GetString(bytes);
     }
 }

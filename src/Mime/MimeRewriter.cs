@@ -79,6 +79,15 @@ public sealed class MimeRewriter
         }
         else
         {
+            // An mbox-style Content-Length would no longer be true.
+            foreach (var field in root.Headers)
+            {
+                if (field.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                {
+                    long start = field.Offset;
+                    edits.Add(new Edit(start, start + field.Raw.Length, (_, _) => Task.CompletedTask));
+                }
+            }
             foreach (var part in stored)
             {
                 var p = part;
@@ -86,12 +95,14 @@ public sealed class MimeRewriter
                 edits.Add(new Edit(p.Target.ReplaceStart, p.Target.ReplaceEnd, (o, c) => WriteBytesAsync(o, replacement, c)));
             }
             var detachedSet = stored.Where(s => s.IsWholePart).Select(s => s.Entity).ToHashSet();
+            var bodiesWithUUBlocks = stored.Where(s => !s.IsWholePart).Select(s => s.Entity).ToHashSet();
             int noticed = 0;
             foreach (var body in FindTextBodies(root, detachedSet))
             {
-                var edit = await PlanNoticeEditAsync(structure, body, attachments, cancellationToken).ConfigureAwait(false);
-                if (edit is null) continue;
-                edits.Add(edit);
+                // A body that lost uuencoded blocks is edited in place, so it cannot also be re-encoded whole.
+                var bodyEdits = await PlanNoticeEditsAsync(structure, body, attachments, allowReencoding: !bodiesWithUUBlocks.Contains(body), cancellationToken).ConfigureAwait(false);
+                if (bodyEdits.Count == 0) continue;
+                edits.AddRange(bodyEdits);
                 noticed++;
             }
             if (noticed == 0 && root.IsMultipart && root.Children.Count > 0)
@@ -105,10 +116,14 @@ public sealed class MimeRewriter
         }
 
         edits.Sort((a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : a.End.CompareTo(b.End));
+        for (int i = 1; i < edits.Count; i++)
+        {
+            // A bug guard, checked before the first byte is written.
+            if (edits[i].Start < edits[i - 1].End) throw new InvalidOperationException("Internal error: overlapping rewrite regions.");
+        }
         long pos = 0;
         foreach (var edit in edits)
         {
-            if (edit.Start < pos) throw new InvalidOperationException("Internal error: overlapping rewrite regions.");
             await CopyRangeAsync(structure, pos, edit.Start, output, cancellationToken).ConfigureAwait(false);
             await edit.WriteAsync(output, cancellationToken).ConfigureAwait(false);
             pos = edit.End;
@@ -332,13 +347,13 @@ public sealed class MimeRewriter
         return result;
     }
 
-    private async Task<Edit?> PlanNoticeEditAsync(MimeStructure structure, MimeEntity body, List<DetachedAttachment> attachments, CancellationToken cancellationToken)
+    private async Task<List<Edit>> PlanNoticeEditsAsync(MimeStructure structure, MimeEntity body, List<DetachedAttachment> attachments, bool allowReencoding, CancellationToken cancellationToken)
     {
         bool html = body.MimeType == "text/html";
         bool identity = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.EightBit or TransferEncoding.Binary;
         bool sevenBit = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit;
         var charset = Charsets.Find(body.ContentType.Parameters["charset"]) ?? Encoding.ASCII;
-        if (!IsAsciiCompatible(charset)) return null; // UTF-16 and friends: bytes cannot be spliced in
+        if (!IsAsciiCompatible(charset)) return []; // UTF-16 and friends: bytes cannot be spliced in
         var encoding = (Encoding)(sevenBit ? Encoding.ASCII : charset).Clone();
         encoding.EncoderFallback = new EncoderReplacementFallback("?");
 
@@ -364,18 +379,24 @@ public sealed class MimeRewriter
             bool glued = await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
             string text = (scan.Length == 0 || endsWithLineFeed ? "" : eol) + eol
                 + string.Join(eol, DetachNotice.PlainLines(attachments, _options.ServiceName)) + (endsWithLineFeed || glued ? eol : "");
+            if (sevenBit && allowReencoding && !IsAscii(text))
+            {
+                // A 7bit body cannot carry the non-ASCII file names: it becomes UTF-8 quoted-printable
+                // (its ASCII text is valid UTF-8), so the names show as they are and the output stays 7-bit.
+                return await UpgradeToUtf8Async(structure, body, Encoding.UTF8.GetBytes(text), cancellationToken).ConfigureAwait(false);
+            }
             notice = encoding.GetBytes(text);
         }
 
         if (identity)
         {
             long at = body.BodyStart + insertAt;
-            return new Edit(at, at, (o, c) => WriteBytesAsync(o, notice, c));
+            return [new Edit(at, at, (o, c) => WriteBytesAsync(o, notice, c))];
         }
 
         bool rawEndsWithLineFeed = await RawEndsWithLineFeedAsync(structure, body, cancellationToken).ConfigureAwait(false)
             || await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
-        return new Edit(body.BodyStart, body.End, async (output, c) =>
+        return [new Edit(body.BodyStart, body.End, async (output, c) =>
         {
             var encoder = BodyEncoder.Create(body.TransferEncoding, output, body.LineEnding);
             var decoded = structure.OpenBody(body);
@@ -386,7 +407,80 @@ public sealed class MimeRewriter
                 await CopyDecodedAsync(decoded, encoder, long.MaxValue, c).ConfigureAwait(false);
             }
             await encoder.CompleteAsync(rawEndsWithLineFeed, c).ConfigureAwait(false);
-        });
+        })];
+    }
+
+    private static bool IsAscii(string text)
+    {
+        foreach (char c in text)
+        {
+            if (c > 0x7F) return false;
+        }
+        return true;
+    }
+
+    /// <summary>Edits that make a 7bit text/plain body UTF-8 quoted-printable with the notice appended.</summary>
+    private static async Task<List<Edit>> UpgradeToUtf8Async(MimeStructure structure, MimeEntity body, byte[] notice, CancellationToken cancellationToken)
+    {
+        string eol = body.LineEnding;
+        var edits = new List<Edit>();
+        long headerEnd = body.HeaderStart;
+        foreach (var field in body.Headers) headerEnd = Math.Max(headerEnd, field.Offset + field.Raw.Length);
+        string inserted = "";
+        if (body.FindHeader("Content-Type") is { } contentType)
+        {
+            byte[] replaced = WithUtf8Charset(contentType.Raw.Span);
+            edits.Add(new Edit(contentType.Offset, contentType.Offset + contentType.Raw.Length, (o, c) => WriteBytesAsync(o, replaced, c)));
+        }
+        else
+        {
+            inserted += "Content-Type: text/plain; charset=utf-8" + eol;
+        }
+        if (body.FindHeader("Content-Transfer-Encoding") is { } cte)
+        {
+            byte[] replaced = Encoding.ASCII.GetBytes("Content-Transfer-Encoding: quoted-printable" + eol);
+            edits.Add(new Edit(cte.Offset, cte.Offset + cte.Raw.Length, (o, c) => WriteBytesAsync(o, replaced, c)));
+        }
+        else
+        {
+            inserted += "Content-Transfer-Encoding: quoted-printable" + eol;
+        }
+        if (inserted.Length > 0)
+        {
+            byte[] fields = Encoding.ASCII.GetBytes(inserted);
+            edits.Add(new Edit(headerEnd, headerEnd, (o, c) => WriteBytesAsync(o, fields, c)));
+        }
+        bool finalLineEnding = await RawEndsWithLineFeedAsync(structure, body, cancellationToken).ConfigureAwait(false)
+            || await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
+        edits.Add(new Edit(body.BodyStart, body.End, async (output, c) =>
+        {
+            var encoder = new QuotedPrintableBodyEncoder(output, eol);
+            var raw = structure.OpenRawBody(body);
+            await using (raw.ConfigureAwait(false))
+            {
+                await CopyDecodedAsync(raw, encoder, long.MaxValue, c).ConfigureAwait(false);
+            }
+            await encoder.WriteAsync(notice, c).ConfigureAwait(false);
+            await encoder.CompleteAsync(finalLineEnding, c).ConfigureAwait(false);
+        }));
+        return edits;
+    }
+
+    /// <summary>The Content-Type field with its charset parameter set to utf-8 (added when missing), otherwise as it was.</summary>
+    private static byte[] WithUtf8Charset(ReadOnlySpan<byte> raw)
+    {
+        string text = Encoding.Latin1.GetString(raw);
+        var match = System.Text.RegularExpressions.Regex.Match(text, "(?i)(?<=[;:\\s]charset\\s*=\\s*)(\"[^\"]*\"|[^;\\s]*)");
+        if (match.Success)
+        {
+            text = text[..match.Index] + "utf-8" + text[(match.Index + match.Length)..];
+        }
+        else
+        {
+            int end = text.TrimEnd('\r', '\n').Length;
+            text = text[..end] + "; charset=utf-8" + text[end..];
+        }
+        return Encoding.Latin1.GetBytes(text);
     }
 
     private static async Task CopyDecodedAsync(Stream decoded, BodyEncoder encoder, long count, CancellationToken cancellationToken)

@@ -41,6 +41,15 @@ public sealed class MimeStreamReader
 
     private long Position => _bufferOffset + _pos;
 
+    /// <summary>Raised once an entity's header block is read and interpreted (push-style use of the reader).</summary>
+    public event Action<MimeEntity>? HeadersRead;
+
+    /// <summary>Raised when an entity's extent is known (<see cref="MimeEntity.End"/> is set).</summary>
+    public event Action<MimeEntity>? EntityEnded;
+
+    /// <summary>Raised for each delimiter line: the multipart, the line's offset, and whether it is the close delimiter.</summary>
+    public event Action<MimeEntity, long, bool>? DelimiterRead;
+
     /// <summary>Parses from the stream's current position to its end. Offsets are relative to that position.</summary>
     public async Task<MimeEntity> ReadAsync(CancellationToken cancellationToken)
     {
@@ -57,25 +66,39 @@ public sealed class MimeStreamReader
                 var hit = await ScanToBoundaryAsync(cancellationToken).ConfigureAwait(false);
                 if (hit is null)
                 {
-                    foreach (var e in _open) e.End = Math.Max(Position, e.HeaderStart);
+                    for (int i = _open.Count - 1; i >= 0; i--)
+                    {
+                        _open[i].End = Math.Max(Position, _open[i].HeaderStart);
+                        EntityEnded?.Invoke(_open[i]);
+                    }
                     _open.Clear();
                     return root;
                 }
-                var (endPos, activeIndex, isClose) = hit.Value;
+                var (endPos, activeIndex, isClose, lineStart) = hit.Value;
                 var multipart = _active[activeIndex];
                 while (_open[^1] != multipart)
                 {
                     var closed = _open[^1];
                     _open.RemoveAt(_open.Count - 1);
                     closed.End = Math.Max(endPos, closed.HeaderStart);
+                    EntityEnded?.Invoke(closed);
                     int a = _active.IndexOf(closed);
                     if (a >= 0) RemoveActive(a);
                 }
+                DelimiterRead?.Invoke(multipart, lineStart, isClose);
                 if (isClose)
                 {
                     multipart.IsClosed = true;
                     RemoveActive(activeIndex);
                     continue; // the epilogue runs on to an outer delimiter or the end
+                }
+                if (_parts >= _options.MaxParts)
+                {
+                    // Too many parts to track: stop reading structure. Everything still open becomes opaque, so the
+                    // rest of the message passes through untouched and the tree stays bounded.
+                    foreach (var e in _open) e.IsOpaque = true;
+                    while (_active.Count > 0) RemoveActive(_active.Count - 1);
+                    continue;
                 }
                 string path = multipart.Path.Length == 0 ? (multipart.Children.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)
                     : multipart.Path + "." + (multipart.Children.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -113,6 +136,7 @@ public sealed class MimeStreamReader
             {
                 entity.Path = (wrapper.Path.Length == 0 ? "1" : wrapper.Path) + ".1";
             }
+            HeadersRead?.Invoke(entity);
             if (entity.IsOpaque) return;
             bool canNest = entity.Depth < _options.MaxDepth && _parts < _options.MaxParts;
             string type = entity.MimeType;
@@ -171,8 +195,6 @@ public sealed class MimeStreamReader
         string? fieldName = null;
         long fieldOffset = 0;
         var field = new ArrayBufferWriter<byte>(256);
-        bool parentAllowsStructure = _parts <= _options.MaxParts;
-        if (!parentAllowsStructure) opaque = true;
 
         while (true)
         {
@@ -281,7 +303,7 @@ public sealed class MimeStreamReader
     /// ends (the line ending before the delimiter excluded), which multipart it belongs to and whether it closes it;
     /// null at end of input. The delimiter line is consumed.
     /// </summary>
-    private async Task<(long EndPos, int ActiveIndex, bool IsClose)?> ScanToBoundaryAsync(CancellationToken cancellationToken)
+    private async Task<(long EndPos, int ActiveIndex, bool IsClose, long LineStart)?> ScanToBoundaryAsync(CancellationToken cancellationToken)
     {
         long scopeStart = Position;
         bool checkAtPos = true; // the scan starts at a line start
@@ -356,7 +378,7 @@ public sealed class MimeStreamReader
                     if (endPos > scopeStart && candidate >= 2 && _buffer[candidate - 2] == '\r') endPos--;
                 }
                 _pos = candidate + lineLength;
-                return (endPos, activeIndex, isClose);
+                return (endPos, activeIndex, isClose, lineStart);
             }
             _pos = candidate + 1;
         }

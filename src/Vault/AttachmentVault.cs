@@ -16,6 +16,14 @@ public sealed class AttachmentVaultOptions
     public required string PublicUrl { get; init; }
 
     public TimeSpan Retention { get; init; } = TimeSpan.FromDays(30);
+
+    /// <summary>Retention for mail from particular sender domains (a tenant with its own policy), overriding <see cref="Retention"/>.</summary>
+    public IReadOnlyDictionary<string, TimeSpan> RetentionBySenderDomain { get; init; } = new Dictionary<string, TimeSpan>();
+
+    public TimeSpan RetentionFor(string senderDomain) =>
+        RetentionBySenderDomain.FirstOrDefault(p => string.Equals(p.Key, senderDomain, StringComparison.OrdinalIgnoreCase)) is { Key: not null } match
+            ? match.Value
+            : Retention;
 }
 
 /// <summary>
@@ -61,7 +69,7 @@ public sealed class AttachmentVault(
             ContentType = attachment.ContentType,
             FileName = attachment.FileName,
             CreatedAt = now,
-            ExpiresAt = now + options.Retention,
+            ExpiresAt = now + options.RetentionFor(context.SenderDomain),
             MessageId = context.MessageId,
             SenderDomain = context.SenderDomain,
             RecipientCount = context.RecipientCount,

@@ -233,6 +233,7 @@ public class RangeTests
     [InlineData(H + E + 31)]
     [InlineData(H + E + 32)] // an empty record after a full one: never produced
     [InlineData(long.MaxValue)]
+    [InlineData(H + (140_000_000_000_000L * E))] // whole records, but more plaintext than MaxPlaintextLength
     public void ImpossibleCiphertextLengthsAreRejected(long length) =>
         Assert.Throws<InvalidDataException>(() => RecordFormat.GetPlaintextLength(length));
 

@@ -75,6 +75,33 @@ public class RoundTripTests
         Assert.Equal(plaintext, await TestData.ReadAllAsync(decrypting, 65536));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task MixedReadSizesSwitchBetweenBufferedAndDirectReads(int seed)
+    {
+        // Small reads leave part of a record buffered; large ones then must drain it before sealing in place.
+        var random = new Random(seed);
+        var plaintext = TestData.Pattern((7 * 65536) + 999);
+        using var key = FileKey.Generate();
+        await using var encrypting = new RecordEncryptingStream(new TrickleStream(plaintext, 40_000, seekable: false), key);
+        var ciphertext = await ReadMixed(encrypting, random);
+        Assert.Equal(RecordFormat.GetCiphertextLength(plaintext.Length), ciphertext.Length);
+
+        await using var decrypting = new RecordDecryptStream(new TrickleStream(ciphertext, 40_000, seekable: seed != 1), key);
+        Assert.Equal(plaintext, await ReadMixed(decrypting, random));
+    }
+
+    [Fact]
+    public void PlaintextSourceFailureIsSticky()
+    {
+        using var key = FileKey.Generate();
+        using var encrypting = new RecordEncryptingStream(new FailingStream(), key);
+        Assert.Throws<IOException>(() => encrypting.Read(new byte[10]));
+        Assert.Throws<InvalidOperationException>(() => encrypting.Read(new byte[10]));
+    }
+
     [Fact]
     public void EncryptingStreamKnowsItsLengthOverSeekablePlaintext()
     {
@@ -145,6 +172,30 @@ public class RoundTripTests
         }
     }
 
+    private static async Task<byte[]> ReadMixed(Stream stream, Random random)
+    {
+        using var result = new MemoryStream();
+        var buffer = new byte[200_000];
+        while (true)
+        {
+            int size = random.Next(4) switch
+            {
+                0 => random.Next(1, 100),
+                1 => random.Next(100, 66_000),
+                _ => random.Next(66_000, buffer.Length),
+            };
+            int n = random.Next(2) == 0
+                ? stream.Read(buffer, 0, size)
+                : await stream.ReadAsync(buffer.AsMemory(0, size), TestContext.Current.CancellationToken);
+            if (n == 0)
+            {
+                return result.ToArray();
+            }
+
+            result.Write(buffer, 0, n);
+        }
+    }
+
     private static TheoryData<int, int> Cross()
     {
         var data = new TheoryData<int, int>();
@@ -158,4 +209,34 @@ public class RoundTripTests
 
         return data;
     }
+}
+
+/// <summary>A plaintext source whose disk fails.</summary>
+internal sealed class FailingStream : Stream
+{
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new IOException("disk failed");
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -2,7 +2,7 @@ using System.Text;
 
 namespace Detach.Mime.Tests;
 
-public class CorpusTests
+public partial class CorpusTests
 {
     /// <summary>With the default policy (4 KiB minimum) and with every eligible attachment detached.</summary>
     [Theory]
@@ -35,6 +35,7 @@ public class CorpusTests
                 }
                 withDetach++;
                 detachedParts += result.Detached.Count;
+                if (IsSevenBitShortLines(input) && !IsSevenBitShortLines(output)) failures.Add($"{rel}: 7-bit input with lines within 998 octets, but the output is not");
                 var problems = await TreeComparison.CompareAsync(input, output, sink);
                 failures.AddRange(problems.Select(p => $"{rel}: {p}"));
             }
@@ -47,6 +48,21 @@ public class CorpusTests
         TestContext.Current.TestOutputHelper?.WriteLine($"corpus (MinSizeBytes={minSizeBytes}): {total} messages, {withDetach} with detached parts ({detachedParts} parts), {unchanged} unchanged, {skipped} skipped ({string.Join(", ", skippedReasons.Select(kv => kv.Key + ": " + kv.Value))})");
         Assert.True(total >= 600, $"expected the 615-message corpus, found {total}");
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(40)) + $"\n({failures.Count} failures)");
+    }
+}
+
+public partial class CorpusTests
+{
+    private static bool IsSevenBitShortLines(byte[] data)
+    {
+        int lineLength = 0;
+        foreach (byte b in data)
+        {
+            if (b >= 128) return false;
+            if (b == '\n') lineLength = 0;
+            else if (b != '\r' && ++lineLength > 998) return false;
+        }
+        return true;
     }
 }
 

@@ -248,4 +248,41 @@ public class RewriterTests
             return new DetachedAttachment(attachment.FileName, attachment.ContentType, size, $"https://vault.example.org/d/{Calls}#k", null);
         }
     }
+
+    [Fact]
+    public async Task An_mbox_content_length_header_is_dropped_when_the_size_changes()
+    {
+        byte[] data = MessageBuilder.RandomBytes(9000);
+        string message = MessageBuilder.WithAttachment(data);
+        byte[] input = Encoding.ASCII.GetBytes("Content-Length: " + (message.Length - 100) + "\r\n" + message);
+        var (output, result, sink) = await Mail.RewriteAsync(input, Defaults);
+        Assert.Single(result.Detached);
+        string text = Encoding.ASCII.GetString(output);
+        Assert.DoesNotContain("Content-Length", text, StringComparison.Ordinal);
+        Assert.StartsWith("X-Detach: 1 attachment, 8.8 KB\r\nFrom: Alice", text, StringComparison.Ordinal);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
+}
+
+public class SevenBitUpgradeTests
+{
+    [Fact]
+    public async Task A_7bit_body_becomes_utf8_quoted_printable_when_names_are_not_ascii()
+    {
+        byte[] data = MessageBuilder.RandomBytes(9000);
+        byte[] input = Encoding.ASCII.GetBytes(MessageBuilder.WithAttachment(data,
+            "Content-Type: application/pdf\nContent-Disposition: attachment; filename*=utf-8''Pr%C3%BCfbericht%20%E7%AE%A1.pdf",
+            text: "Hello = world,\nthe report.\n"));
+        var (output, result, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions());
+        Assert.Single(result.Detached);
+        Assert.All(output, b => Assert.True(b < 128));
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+        var s = await Mail.ParseAsync(output);
+        var text = s.Root.Children[0];
+        Assert.Equal(TransferEncoding.QuotedPrintable, text.TransferEncoding);
+        Assert.Equal("utf-8", text.ContentType.Parameters["charset"]);
+        string decoded = Encoding.UTF8.GetString(await Mail.ReadAllAsync(s.OpenBody(text)));
+        Assert.StartsWith("Hello = world,\r\nthe report.\r\n\r\n-- \r\n", decoded, StringComparison.Ordinal);
+        Assert.Contains("* Pr\u00FCfbericht \u7BA1.pdf (8.8 KB)", decoded, StringComparison.Ordinal);
+    }
 }

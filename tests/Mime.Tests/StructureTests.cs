@@ -273,3 +273,65 @@ public class UUBlockTests
         Assert.EndsWith("available until 2026-12-24 10:00 UTC\r\n", rewritten, StringComparison.Ordinal);
     }
 }
+
+public class PartLimitTests
+{
+    [Fact]
+    public async Task Past_MaxParts_the_message_passes_through_untouched()
+    {
+        var sb = new StringBuilder("Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+        for (int i = 0; i < 50; i++) sb.Append("--b\r\nContent-Type: application/pdf; name=a").Append(i).Append(".pdf\r\n\r\n").Append(new string('x', 100)).Append("\r\n");
+        sb.Append("--b--\r\n");
+        byte[] input = Encoding.ASCII.GetBytes(sb.ToString());
+        var s = await Mail.ParseAsync(input, new MimeParserOptions { MaxParts = 10 });
+        Assert.True(s.Root.IsOpaque);
+        Assert.True(s.Root.Children.Count < 10);
+
+        var sink = new RecordingSink();
+        var rewriter = new MimeRewriter(new DetachPolicyOptions { MinSizeBytes = 0 }, sink, new MimeRewriterOptions { Parser = new MimeParserOptions { MaxParts = 10 } });
+        using var output = new MemoryStream();
+        var result = await rewriter.RewriteAsync(new MemoryStream(input), output, TestContext.Current.CancellationToken);
+        Assert.Empty(result.Detached);
+        Assert.Equal(input, output.ToArray());
+        var (_, all, _) = await Mail.RewriteAsync(input);
+        Assert.Equal(50, all.Detached.Count);
+    }
+}
+
+public class ReaderEventTests
+{
+    [Fact]
+    public async Task The_reader_reports_headers_delimiters_and_ends_in_document_order()
+    {
+        byte[] input = Mail.Crlf("Content-Type: multipart/mixed; boundary=b\n\npreamble\n--b\nContent-Type: text/plain\n\none\n--b\n\ntwo\n--b--\nepilogue\n");
+        var reader = new MimeStreamReader(new MemoryStream(input));
+        var log = new List<string>();
+        reader.HeadersRead += e => log.Add("headers " + (e.Path.Length == 0 ? "root" : e.Path));
+        reader.DelimiterRead += (m, offset, close) => log.Add($"{(close ? "close" : "delimiter")} at {offset}");
+        reader.EntityEnded += e => log.Add($"end {(e.Path.Length == 0 ? "root" : e.Path)} at {e.End}");
+        await reader.ReadAsync(TestContext.Current.CancellationToken);
+        string text = Encoding.ASCII.GetString(input);
+        int d1 = text.IndexOf("--b\r\n", StringComparison.Ordinal), d2 = text.IndexOf("--b\r\n", d1 + 1, StringComparison.Ordinal), d3 = text.IndexOf("--b--", StringComparison.Ordinal);
+        Assert.Equal(
+            ["headers root", $"delimiter at {d1}", "headers 1", $"end 1 at {d2 - 2}", $"delimiter at {d2}", "headers 2", $"end 2 at {d3 - 2}", $"close at {d3}", $"end root at {input.Length}"],
+            log);
+    }
+}
+
+public class UUBlockWithNonAsciiNamesTests
+{
+    [Fact]
+    public async Task A_7bit_body_with_uuencoded_blocks_keeps_its_encoding_and_gets_an_ascii_notice()
+    {
+        byte[] data = MessageBuilder.RandomBytes(6000, 5);
+        string body = "See below.\n\nbegin 644 data.zip\n" + DecoderTests.UUEncode(data).Replace("\r\n", "\n", StringComparison.Ordinal) + "`\nend\n";
+        byte[] input = Mail.Crlf("Subject: uu\nContent-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\n\n" + body +
+            "--b1\nContent-Type: application/pdf\nContent-Disposition: attachment; filename*=utf-8''%C3%A9t%C3%A9.pdf\nContent-Transfer-Encoding: base64\n\n" +
+            MessageBuilder.Base64Lines(MessageBuilder.RandomBytes(9000), "\n") + "\n--b1--\n");
+        var (output, result, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions());
+        Assert.Equal(2, result.Detached.Count);
+        Assert.All(output, b => Assert.True(b < 128));
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+        Assert.Contains("* ?t?.pdf (8.8 KB)", Encoding.ASCII.GetString(output), StringComparison.Ordinal);
+    }
+}

@@ -25,6 +25,9 @@ public sealed class VaultOptions
     /// <summary>Days a link stays valid; at expiry the vault key is erased and the CID unpinned.</summary>
     public int RetentionDays { get; set; } = 30;
 
+    /// <summary>Per sender domain, days that override RetentionDays (e.g. "Vault:RetentionDaysBySenderDomain:example.com": 7).</summary>
+    public Dictionary<string, int> RetentionDaysBySenderDomain { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>Seconds for one RPC call to the node (a missing block would otherwise make cat hang forever).</summary>
     public int IpfsTimeoutSeconds { get; set; } = 60;
 
@@ -44,6 +47,14 @@ public sealed class VaultOptions
         if (RetentionDays < 1 || RetentionDays > 3650)
         {
             yield return $"Vault:RetentionDays must be between 1 and 3650, not {RetentionDays}.";
+        }
+
+        foreach (var (domain, days) in RetentionDaysBySenderDomain)
+        {
+            if (days < 1 || days > 3650)
+            {
+                yield return $"Vault:RetentionDaysBySenderDomain:{domain} must be between 1 and 3650 days, not {days}.";
+            }
         }
 
         if (IpfsTimeoutSeconds < 1)

@@ -79,7 +79,12 @@ public sealed class VaultComponents : IAsyncDisposable
         }
 
         var vault = new AttachmentVault(store, index,
-            new AttachmentVaultOptions { PublicUrl = settings.Root.PublicUrl, Retention = TimeSpan.FromDays(settings.Vault.RetentionDays) },
+            new AttachmentVaultOptions
+            {
+                PublicUrl = settings.Root.PublicUrl,
+                Retention = TimeSpan.FromDays(settings.Vault.RetentionDays),
+                RetentionBySenderDomain = settings.Vault.RetentionDaysBySenderDomain.ToDictionary(p => p.Key, p => TimeSpan.FromDays(p.Value), StringComparer.OrdinalIgnoreCase),
+            },
             TimeProvider.System, loggers.CreateLogger<AttachmentVault>());
         return new VaultComponents(store, local, index, vault, kubo, spool, http);
     }

@@ -115,7 +115,7 @@ public class FilterCommandTests
     [Fact]
     public async Task Corpus_messages_come_through_and_every_link_fetches()
     {
-        var corpus = CorpusFolder.Locate();
+        var corpus = TestPaths.Corpus;
         if (corpus is null)
         {
             Assert.Skip("../shared/corpus is absent: the real-world messages are not on this machine.");
@@ -142,22 +142,5 @@ public class FilterCommandTests
 
         // 173 corpus messages have attachments by a quick grep; signed ones are left alone on purpose.
         Assert.True(linked > 100, $"only {linked} links from {files.Count} corpus messages with attachments");
-    }
-}
-
-internal static class CorpusFolder
-{
-    public static string? Locate()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Detach.sln")))
-            {
-                var corpus = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "corpus"));
-                return File.Exists(Path.Combine(corpus, "index.tsv")) ? corpus : null;
-            }
-        }
-
-        return null;
     }
 }

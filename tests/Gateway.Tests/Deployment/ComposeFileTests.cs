@@ -12,7 +12,7 @@ namespace Detach.Gateway.Tests.Deployment;
 /// </summary>
 public partial class ComposeFileTests
 {
-    private static readonly string Root = RepositoryRoot();
+    private static readonly string Root = TestPaths.RepositoryRoot;
     private static readonly YamlMappingNode Services = (YamlMappingNode)LoadCompose()["services"];
 
     private static YamlMappingNode LoadCompose()
@@ -138,19 +138,6 @@ public partial class ComposeFileTests
         var type = parts.Length == 1 ? typeof(DetachOptions) : Sections.GetValueOrDefault(parts[0]);
         var name = parts.Length == 1 ? parts[0] : parts[1];
         return type?.GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase) is { CanWrite: true };
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Detach.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Detach.sln not found above the test assembly.");
     }
 
     [GeneratedRegex(@"\$\{[A-Z_]+:-([^}]*)\}")]

@@ -46,7 +46,12 @@ public abstract class AttachmentVaultContract : IAsyncLifetime
         Index = new SqliteAttachmentIndex($"Data Source={Path.Combine(folder, "index.db")}", Clock);
         await Index.MigrateAsync(Ct);
         Vault = new AttachmentVault(Store, Index,
-            new AttachmentVaultOptions { PublicUrl = "https://files.example.com", Retention = TimeSpan.FromDays(30) },
+            new AttachmentVaultOptions
+            {
+                PublicUrl = "https://files.example.com",
+                Retention = TimeSpan.FromDays(30),
+                RetentionBySenderDomain = new Dictionary<string, TimeSpan> { ["short.example"] = TimeSpan.FromDays(2) },
+            },
             Clock, NullLogger<AttachmentVault>.Instance);
     }
 
@@ -144,6 +149,19 @@ public abstract class AttachmentVaultContract : IAsyncLifetime
         Assert.Null(record!.VaultKey);
         Assert.Equal(RevocationReasons.Expired, record.RevokedReason);
         Assert.False(await IsHeldAsync(CidOf(attachment.Link)));
+    }
+
+    [Fact]
+    public async Task A_sender_domain_can_have_its_own_retention()
+    {
+        await using var message = Vault.BeginMessage(new MessageContext("<m5@short.example>", "SHORT.example", 1));
+        var (attachment, _) = await StoreAsync(message, 100);
+        await message.CommitAsync(Ct);
+        Assert.Equal(Clock.Now.AddDays(2), attachment.ExpiresAt);
+
+        Clock.Now = Clock.Now.AddDays(3);
+        Assert.Single(await Vault.ExpireAsync(Ct));
+        await Assert.ThrowsAsync<AttachmentGoneException>(() => DecryptAsync(attachment.Link));
     }
 
     [Fact]
