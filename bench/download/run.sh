@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Download throughput of the gateway (decrypt + stream over HTTP) with curl at 1 and 8 concurrent
-# clients, and the server's resident memory while it serves. Usage: bench/download/run.sh [size MiB] [rounds]
+# clients, and the server's resident memory while it serves.
+# Usage: bench/download/run.sh [size MiB, default 100] [rounds, default 3] ["client counts", default "1 8"]
 # Each round first asks the host for the format's own decrypt speed (store -> RecordDecryptor -> null, in
 # process, one core) so that every download figure has a ceiling measured under the same machine load.
 set -euo pipefail
