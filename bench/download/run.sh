@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Download throughput of the gateway (decrypt + stream over HTTP) with curl at 1 and 8 concurrent
-# clients, and the server's resident memory while it serves. Usage: bench/download/run.sh [size MiB] [rounds]
+# clients, and the server's resident memory while it serves.
+# Usage: bench/download/run.sh [size MiB, default 100] [rounds, default 3] ["client counts", default "1 8"]
 # Each round first asks the host for the format's own decrypt speed (store -> RecordDecryptor -> null, in
 # process, one core) so that every download figure has a ceiling measured under the same machine load.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SIZE_MIB=${1:-100}
 ROUNDS=${2:-3}
+CLIENTS=${3:-1 8}
 PORT=${PORT:-18080}
 WORK=$(mktemp -d /tmp/detach-download-bench.XXXXXX)
 SERVER=
@@ -23,6 +25,10 @@ URL="http://127.0.0.1:$PORT/d/$CID/file"
 BYTES=$((SIZE_MIB * 1024 * 1024))
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER/status"; }
+# CPU time (user + system, in clock ticks) the server process has used so far: unlike wall time, it
+# barely moves when other work shares the machine.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+TICKS=$(getconf CLK_TCK)
 
 # Samples the server's RSS every 50 ms (at least once) until the file $1 appears; prints the peak in KiB.
 sample_peak() {
@@ -35,33 +41,47 @@ sample_peak() {
   echo "$peak"
 }
 
-# $1 = concurrent clients. Prints aggregate MB/s, the paired decrypt ceiling and the peak RSS.
+# $1 = concurrent clients. Prints aggregate MB/s and server CPU per GB, each against a decrypt-only run
+# (RecordDecryptor.DecryptRangeAsync in the server process, no HTTP) taken just before, and the peak RSS.
 run_clients() {
-  local n=$1 start end peak ceiling sampler
+  local n=$1 start end peak c0 c1 c2 c3 ceiling sampler
   local done="$WORK/done-$n-$RANDOM"
+  c0=$(cpu_ticks)
   ceiling=$(curl -sS --fail "http://127.0.0.1:$PORT/bench/decrypt")
+  c1=$(cpu_ticks)
   sample_peak "$done" >"$done.peak" &
   sampler=$!
   start=$(date +%s.%N)
+  c2=$(cpu_ticks)
   local pids=()
   for _ in $(seq 1 "$n"); do
     curl -sS --fail -o /dev/null -H "X-Detach-Key: $KEY" "$URL" &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid"; done
+  c3=$(cpu_ticks)
   end=$(date +%s.%N)
   touch "$done"; wait "$sampler"; peak=$(cat "$done.peak")
-  awk -v b="$BYTES" -v n="$n" -v s="$start" -v e="$end" -v p="$peak" -v c="$ceiling" 'BEGIN {
+  awk -v b="$BYTES" -v n="$n" -v s="$start" -v e="$end" -v p="$peak" -v c="$ceiling" -v hz="$TICKS" \
+      -v dcpu="$((c1 - c0))" -v gcpu="$((c3 - c2))" 'BEGIN {
     rate = b * n / (e - s) / 1e6
-    printf "%d client(s): %4.0f MB/s aggregate (%.2f s for %d x %d MiB); decrypt alone %4.0f MB/s -> %3.0f%%; peak RSS %.0f MiB\n",
-      n, rate, e - s, n, b / 1048576, c, 100 * rate / c, p / 1024 }'
+    dsec = dcpu / hz; gsec = gcpu / hz
+    printf "%d %.4f %.4f\n", n, 100 * rate / c, 100 * (dsec / b) / (gsec / (b * n)) >> "'"$WORK/ratios"'"
+    printf "%d client(s): %4.0f MB/s (decrypt alone %4.0f MB/s, %3.0f%%) | server CPU %4.2f s/GB (decrypt alone %4.2f s/GB, %3.0f%%) | peak RSS %.0f MiB\n",
+      n, rate, c, 100 * rate / c, gsec / (b * n / 1e9), dsec / (b / 1e9), 100 * (dsec / b) / (gsec / (b * n)), p / 1024 }'
 }
 
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "file: $SIZE_MIB MiB; decrypt speed at startup (best of 3): $(sed -n 's/^decrypt_mb_s=//p' "$WORK/host.log") MB/s"
 echo "server RSS before downloads: $(( $(rss_kib) / 1024 )) MiB"
 curl -sS --fail -o /dev/null -H "X-Detach-Key: $KEY" "$URL" # warm-up (JIT)
-for _ in $(seq 1 "$ROUNDS"); do run_clients 1; done
-for _ in $(seq 1 "$ROUNDS"); do run_clients 8; done
+for n in $CLIENTS; do
+  for _ in $(seq 1 "$ROUNDS"); do run_clients "$n"; done
+done
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+for n in $CLIENTS; do
+  printf "median over rounds, %d client(s): throughput %.0f%% of decrypt alone, CPU efficiency %.0f%% of decrypt alone\n" "$n" \
+    "$(awk -v n="$n" '$1 == n { print $2 }' "$WORK/ratios" | median)" "$(awk -v n="$n" '$1 == n { print $3 }' "$WORK/ratios" | median)"
+done
 echo "server RSS after downloads: $(( $(rss_kib) / 1024 )) MiB"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

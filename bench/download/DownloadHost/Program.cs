@@ -69,7 +69,14 @@ for (var run = 0; run < 3; run++)
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"decrypt_mb_s={best:0}"));
 
 var builder = WebApplication.CreateSlimBuilder(args);
-builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
+builder.WebHost.UseKestrel(kestrel =>
+{
+    kestrel.Listen(IPAddress.Loopback, port);
+    if (Environment.GetEnvironmentVariable("BENCH_RESPONSE_BUFFER") is { Length: > 0 } buffer)
+    {
+        kestrel.Limits.MaxResponseBufferSize = long.Parse(buffer, CultureInfo.InvariantCulture);
+    }
+});
 builder.Logging.ClearProviders();
 builder.Services.AddSingleton(Options.Create(new DetachOptions { DataPath = data, PublicUrl = $"http://127.0.0.1:{port}" }));
 builder.Services.AddSingleton(Options.Create(new GatewayOptions { Listen = $"http://127.0.0.1:{port}", KeyAttemptsPerMinute = 10_000 }));

@@ -31,8 +31,6 @@ public sealed partial class AttachmentUnlocker(
     TimeProvider time,
     ILogger<AttachmentUnlocker> logger)
 {
-    public IContentStore Store => store;
-
     /// <summary>The record for a CID that may still be downloaded, or the problem to answer with.</summary>
     public async Task<(AttachmentRecord? Record, Cid Cid, GatewayProblem? Problem)> FindAsync(string cidText, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Detach.Crypto;
 using Detach.Gateway.Configuration;
@@ -52,6 +53,7 @@ public sealed partial class DownloadHandler(
         }
 
         var (attachment, refusal) = await unlocker.UnlockAsync(record!, parsedCid, linkKey, cancellationToken).ConfigureAwait(false);
+        CryptographicOperations.ZeroMemory(linkKey);
         if (attachment is null)
         {
             CountRefusal(refusal!);
@@ -126,24 +128,43 @@ public sealed partial class DownloadHandler(
             return;
         }
 
-        using var slot = await slots.TryEnterAsync(cancellationToken).ConfigureAwait(false);
-        if (slot is null)
+        try
         {
-            await GatewayAnswers.WriteProblemAsync(context, GatewayProblem.Busy()).ConfigureAwait(false);
-            return;
-        }
+            IDisposable? slot;
+            try
+            {
+                slot = await slots.TryEnterAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return; // the client gave up while waiting for a slot
+            }
 
-        var (attachment, refusal) = await unlocker.UnlockAsync(record!, parsedCid, linkKey!, cancellationToken).ConfigureAwait(false);
-        if (attachment is null)
-        {
-            CountRefusal(refusal!);
-            await GatewayAnswers.WriteProblemAsync(context, refusal!).ConfigureAwait(false);
-            return;
-        }
+            using (slot)
+            {
+                if (slot is null)
+                {
+                    await GatewayAnswers.WriteProblemAsync(context, GatewayProblem.Busy()).ConfigureAwait(false);
+                    return;
+                }
 
-        using (attachment)
+                var (attachment, refusal) = await unlocker.UnlockAsync(record!, parsedCid, linkKey!, cancellationToken).ConfigureAwait(false);
+                if (attachment is null)
+                {
+                    CountRefusal(refusal!);
+                    await GatewayAnswers.WriteProblemAsync(context, refusal!).ConfigureAwait(false);
+                    return;
+                }
+
+                using (attachment)
+                {
+                    await SendAsync(context, attachment, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
         {
-            await SendAsync(context, attachment, cancellationToken).ConfigureAwait(false);
+            CryptographicOperations.ZeroMemory(linkKey);
         }
     }
 
@@ -193,9 +214,11 @@ public sealed partial class DownloadHandler(
         var counting = new CountingWriteStream(response.Body);
         try
         {
-            await RecordDecryptor.DecryptRangeAsync(
-                unlocker.RangeOpener(attachment.Cid), record.CiphertextSize, attachment.Key, range.Start, range.Length, counting, cancellationToken)
-                .ConfigureAwait(false);
+            await OverlappedCopy.RunAsync(
+                (plaintext, ct) => RecordDecryptor.DecryptRangeAsync(
+                    unlocker.RangeOpener(attachment.Cid), record.CiphertextSize, attachment.Key, range.Start, range.Length, plaintext, ct),
+                counting,
+                cancellationToken).ConfigureAwait(false);
             await response.CompleteAsync().ConfigureAwait(false);
         }
         catch (RecordAuthenticationException exception)

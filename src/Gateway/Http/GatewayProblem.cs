@@ -60,8 +60,6 @@ public sealed record GatewayProblem(int Status, string Code, string Title, strin
         "Too many keys were tried from your address. Wait a minute and try again.")
     { RetryAfter = retryAfter };
 
-    public static GatewayProblem BadRequest(string detail) => new(400, "bad_request", "Bad request", detail);
-
     public static string FormatDate(DateTimeOffset when) =>
         when.UtcDateTime.ToString("d MMMM yyyy, HH:mm 'UTC'", CultureInfo.InvariantCulture);
 

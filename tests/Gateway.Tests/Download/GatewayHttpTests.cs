@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Detach.Gateway.Http;
+using Detach.Vault.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Detach.Gateway.Tests.Download;
 
@@ -157,6 +159,65 @@ public class GatewayHttpTests
         Assert.Equal("session_expired", await CodeWithCookieAsync(second, token));
         Assert.Equal("session_expired", await CodeWithCookieAsync(first, token[..^4] + "AAAA"));
         Assert.Equal("session_expired", await CodeWithCookieAsync(first, "garbage"));
+    }
+
+    [Fact]
+    public async Task DownloadsPastTheConcurrencyCapAreTurnedAwayWithRetryAfter()
+    {
+        StallingStore? stalling = null;
+        await using var host = await GatewayTestHost.StartAsync(
+            wrapStore: inner => stalling = new StallingStore(inner),
+            services: s => s.AddSingleton(new DownloadSlots(capacity: 1, wait: TimeSpan.FromMilliseconds(200))));
+        var original = TestFiles.RandomBytes(300_000);
+        var file = await host.StoreAsync(original, "slow.bin");
+        using var client = new HttpClient();
+        var ct = TestContext.Current.CancellationToken;
+
+        HttpRequestMessage Download()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, host.FileUrl(file));
+            request.Headers.Add(LinkKeyHeader.Name, file.LinkKey);
+            return request;
+        }
+
+        // The first download takes the only slot, then waits on a store read that does not answer yet.
+        var first = client.SendAsync(Download(), ct);
+        await stalling!.Entered.Task.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        using (var second = await client.SendAsync(Download(), ct))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
+            Assert.NotNull(second.Headers.RetryAfter);
+        }
+
+        stalling.Release.SetResult();
+        using var firstResponse = await first;
+        Assert.Equal(HttpStatusCode.OK, firstResponse.StatusCode);
+        Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256(await firstResponse.Content.ReadAsByteArrayAsync(ct)));
+        using var third = await client.SendAsync(Download(), ct);
+        Assert.Equal(HttpStatusCode.OK, third.StatusCode);
+    }
+
+    /// <summary>The real store, whose reads wait for <see cref="Release"/> (reporting the first through <see cref="Entered"/>).</summary>
+    private sealed class StallingStore(IContentStore inner) : IContentStore
+    {
+        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<StoredContent> AddAsync(Stream content, CancellationToken ct) => inner.AddAsync(content, ct);
+
+        public async Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
+        {
+            Entered.TrySetResult();
+            await Release.Task.WaitAsync(ct);
+            return await inner.OpenReadAsync(cid, offset, length, ct);
+        }
+
+        public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct) => inner.GetSizeAsync(cid, ct);
+
+        public Task RemoveAsync(Cid cid, CancellationToken ct) => inner.RemoveAsync(cid, ct);
+
+        public Task<bool> IsAvailableAsync(CancellationToken ct) => inner.IsAvailableAsync(ct);
     }
 
     [Fact]

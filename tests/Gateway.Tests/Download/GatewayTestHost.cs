@@ -57,7 +57,8 @@ public sealed class GatewayTestHost : IAsyncDisposable
     public string FileUrl(StoredFile file) => $"{BaseUrl}/d/{file.Cid}/file";
 
     public static async Task<GatewayTestHost> StartAsync(
-        Action<GatewayOptions>? configure = null, Func<IContentStore, IContentStore>? wrapStore = null)
+        Action<GatewayOptions>? configure = null, Func<IContentStore, IContentStore>? wrapStore = null,
+        Action<IServiceCollection>? services = null)
     {
         var folder = Directory.CreateTempSubdirectory("detach-gateway-");
         var localStore = new LocalContentStore(Path.Combine(folder.FullName, "store"));
@@ -78,6 +79,7 @@ public sealed class GatewayTestHost : IAsyncDisposable
         builder.Services.AddSingleton(metrics);
         builder.Services.AddSingleton(wrapStore?.Invoke(localStore) ?? localStore);
         builder.Services.AddSingleton<IAttachmentIndex>(index);
+        services?.Invoke(builder.Services);
         builder.Services.AddDownloadGateway();
 
         var app = builder.Build();
