@@ -29,8 +29,10 @@ public static class DetachConfiguration
     public static IConfiguration Build(string? configFile, IEnumerable<string> overrides) =>
         new ConfigurationBuilder().AddDetachSources(configFile, overrides).Build();
 
+    /// <summary>KEY=VALUE pairs; a key given twice takes its last value, as on any command line.</summary>
     internal static IEnumerable<KeyValuePair<string, string?>> ParseOverrides(IEnumerable<string> overrides)
     {
+        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         foreach (var item in overrides)
         {
             var equals = item.IndexOf('=', StringComparison.Ordinal);
@@ -41,8 +43,10 @@ public static class DetachConfiguration
 
             // Accept both Section:Key and the environment form Section__Key.
             var key = item[..equals].Trim().Replace("__", ":", StringComparison.Ordinal);
-            yield return new KeyValuePair<string, string?>(key, item[(equals + 1)..]);
+            values[key] = item[(equals + 1)..];
         }
+
+        return values;
     }
 }
 

@@ -28,6 +28,13 @@ public sealed class SmtpFrontOptions
 
     public int MaxConnections { get; set; } = 100;
 
+    /// <summary>
+    /// Longest text line accepted in DATA, or 0 for no limit. Behind Postfix keep 0: Postfix accepts longer lines
+    /// and refusing them here would refuse mail it took (memory stays bounded either way, lines are streamed).
+    /// Set 1000 (RFC 5321's limit) when clients reach detach directly.
+    /// </summary>
+    public int MaxTextLineLength { get; set; }
+
     /// <summary>Seconds a client may stay silent between commands.</summary>
     public int IdleTimeoutSeconds { get; set; } = 300;
 
@@ -60,6 +67,11 @@ public sealed class SmtpFrontOptions
         if (MaxMessageBytes < 1024)
         {
             yield return "Smtp:MaxMessageBytes must be at least 1024.";
+        }
+
+        if (MaxTextLineLength is < 0 or (> 0 and < 1000))
+        {
+            yield return $"Smtp:MaxTextLineLength must be 0 (no limit) or at least 1000 (RFC 5321), not {MaxTextLineLength}.";
         }
 
         if (MaxConnections < 1)

@@ -48,8 +48,7 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
             Limits = new SmtpLimits
             {
                 MaxMessageSize = smtp.MaxMessageBytes,
-                // Postfix passes text lines of any length to the proxy; refusing what it accepted would bounce real mail.
-                MaxTextLineLength = 0,
+                MaxTextLineLength = smtp.MaxTextLineLength,
                 IdleTimeout = TimeSpan.FromSeconds(smtp.IdleTimeoutSeconds),
                 SessionTimeout = TimeSpan.FromSeconds(smtp.SessionTimeoutSeconds),
             },

@@ -62,6 +62,6 @@ public sealed partial class DataFolder : IDisposable
 
     public static string Sha256(byte[] data) => Convert.ToHexString(SHA256.HashData(data));
 
-    [GeneratedRegex(@"https://files\.example\.com/d/[a-z2-7]+#[A-Za-z0-9_-]{43}")]
+    [GeneratedRegex(@"https?://[^\s/]+/d/[a-z2-7]+#[A-Za-z0-9_-]{43}")]
     private static partial Regex LinkPattern();
 }

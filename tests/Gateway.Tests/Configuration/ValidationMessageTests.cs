@@ -28,6 +28,7 @@ public class ValidationMessageTests
     [InlineData("Smtp:NextHop=smtp://127.0.0.1", "Smtp:NextHop must give the port explicitly")]
     [InlineData("Smtp:NextHop=lmtp:", "Smtp:NextHop must name a host and port")]
     [InlineData("Smtp:MaxMessageBytes=10", "Smtp:MaxMessageBytes must be at least 1024")]
+    [InlineData("Smtp:MaxTextLineLength=80", "Smtp:MaxTextLineLength must be 0 (no limit) or at least 1000")]
     [InlineData("Smtp:MaxConnections=0", "Smtp:MaxConnections must be at least 1")]
     [InlineData("Smtp:IdleTimeoutSeconds=0", "Smtp:IdleTimeoutSeconds must be at least 1")]
     [InlineData("Smtp:NextHopTimeoutSeconds=0", "Smtp:NextHopTimeoutSeconds must be at least 1")]
@@ -87,6 +88,13 @@ public class ValidationMessageTests
         {
             Environment.SetEnvironmentVariable("DETACH__Vault__RetentionDays", null);
         }
+    }
+
+    [Fact]
+    public void A_setting_given_twice_takes_the_last_value()
+    {
+        var settings = DetachSettings.Load(DetachConfiguration.Build(null, ["Vault:RetentionDays=5", "vault__retentiondays=6"]));
+        Assert.Equal(6, settings.Vault.RetentionDays);
     }
 
     [Fact]
