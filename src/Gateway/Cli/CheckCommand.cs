@@ -138,7 +138,7 @@ public static class CheckCommand
             var attributes = next.Capabilities.XforwardAttributes;
             return attributes.Contains("ADDR")
                 ? new("next hop", true, $"{address} answers and announces XFORWARD ({string.Join(' ', attributes.Order(StringComparer.Ordinal))})")
-                : new("next hop", false, $"{address} answers but does not announce XFORWARD to us: set smtpd_authorized_xforward_hosts on the after-filter smtpd (see docs/postfix.md), or the Received lines will name detach instead of the client");
+                : new("next hop", false, $"{address} answers but does not announce XFORWARD to us: set smtpd_authorized_xforward_hosts on the after-filter smtpd (see docs/postfix.md), or its log and policy checks will see detach instead of the sending client");
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
