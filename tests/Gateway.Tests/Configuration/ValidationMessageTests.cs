@@ -47,11 +47,23 @@ public class ValidationMessageTests
     [InlineData("Gateway:DownloadTokenMinutes=0", "Gateway:DownloadTokenMinutes must be between 1 and 1440")]
     [InlineData("Index:Kind=postgres", "Index:ConnectionString is required when Index:Kind is postgres")]
     [InlineData("Index:Kind=mysql", "Index:Kind must be 'sqlite' or 'postgres'")]
-    [InlineData("Policy:MinSizeBytes=-1", "Policy:MinSizeBytes")]
+    [InlineData("Policy:MinSizeBytes=-1", "Policy:MinSizeBytes must not be negative")]
+    [InlineData("Policy:MinSizeBytes=2000000000000", "Policy:MinSizeBytes is larger than 1 TiB")]
+    [InlineData("Policy:MaxAttachmentsPerMessage=0", "Policy:MaxAttachmentsPerMessage must be between 1 and 100000")]
     public void Names_the_bad_key(string setting, string expected)
     {
         var error = LoadFails(setting);
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("postgres", "Host=db;Nonsense", "Index:ConnectionString is not a valid PostgreSQL (Npgsql) connection string")]
+    [InlineData("sqlite", "Cache=Shared", "Index:ConnectionString must name a database file (Data Source)")]
+    public void Index_connection_strings_are_checked_for_their_kind(string kind, string connectionString, string expected)
+    {
+        var error = LoadFails($"Index:Kind={kind}", $"Index:ConnectionString={connectionString}");
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Nonsense", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
