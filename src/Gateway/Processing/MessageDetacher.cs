@@ -16,7 +16,19 @@ public sealed record MessageEnvelope(string? Sender, int RecipientCount, string?
 /// </summary>
 public sealed class MessageDetacher(AttachmentVault vault, DetachSettings settings, DetachMetrics metrics, ILogger<MessageDetacher> logger)
 {
-    public async Task<DetachedMessage> DetachAsync(Stream spool, Stream output, MessageEnvelope envelope, CancellationToken cancellationToken)
+    /// <summary>Writes the message to <paramref name="output"/>, rewritten or not.</summary>
+    public Task<DetachedMessage> DetachAsync(Stream spool, Stream output, MessageEnvelope envelope, CancellationToken cancellationToken) =>
+        DetachAsync(spool, output, envelope, writeUnchanged: true, cancellationToken);
+
+    /// <summary>
+    /// Like <see cref="DetachAsync(Stream, Stream, MessageEnvelope, CancellationToken)"/>, but a message that comes
+    /// out unchanged (<see cref="MimeRewriteResult.Unchanged"/>) is not copied into <paramref name="output"/>:
+    /// the caller sends the spool itself, and <paramref name="output"/> stays empty.
+    /// </summary>
+    public Task<DetachedMessage> DetachUnlessUnchangedAsync(Stream spool, Stream output, MessageEnvelope envelope, CancellationToken cancellationToken) =>
+        DetachAsync(spool, output, envelope, writeUnchanged: false, cancellationToken);
+
+    private async Task<DetachedMessage> DetachAsync(Stream spool, Stream output, MessageEnvelope envelope, bool writeUnchanged, CancellationToken cancellationToken)
     {
         spool.Position = 0;
         var summary = await MessageSummary.ReadAsync(spool, cancellationToken).ConfigureAwait(false);
@@ -27,7 +39,26 @@ public sealed class MessageDetacher(AttachmentVault vault, DetachSettings settin
         var attachments = vault.BeginMessage(context);
         try
         {
-            var result = await new MimeRewriter(settings.Policy, attachments).RewriteAsync(spool, output, cancellationToken).ConfigureAwait(false);
+            MimeRewriteResult result;
+            if (writeUnchanged)
+            {
+                result = await new MimeRewriter(settings.Policy, attachments).RewriteAsync(spool, output, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // The rewriter stores every attachment before it writes its first byte: if nothing was stored by
+                // then, the output is the input (unless a skip notice is added), so its bytes need not be kept.
+                var elided = new ElidedOutput(output, () => attachments.Records.Count > 0);
+                result = await new MimeRewriter(settings.Policy, attachments).RewriteAsync(spool, elided, cancellationToken).ConfigureAwait(false);
+                if (elided.Discarded && !result.Unchanged)
+                {
+                    // Nothing stored but a header added (the rare "skipped" notice): write it again, for real. With
+                    // nothing to detach the second pass stores nothing either.
+                    spool.Position = 0;
+                    result = await new MimeRewriter(settings.Policy, attachments).RewriteAsync(spool, output, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
             logger.LogInformation("Message {MessageId} (queue {QueueId}): {Count} attachment(s) detached{Skipped}",
                 context.MessageId, envelope.QueueId ?? "-", result.Detached.Count,
                 result.SkippedReason is null ? "" : $", left alone: {result.SkippedReason}");
