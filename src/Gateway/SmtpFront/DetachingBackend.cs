@@ -25,6 +25,10 @@ public sealed class DetachingBackend(
     internal DetachMetrics Metrics { get; } = metrics;
     internal ILogger Logger { get; } = logger;
 
+    // The spill folder exists from the start (and a DataPath we cannot write to shows at once), though small
+    // messages never reach it.
+    internal string SpillFolder { get; } = Directory.CreateDirectory(Path.Combine(settings.Root.FullDataPath, "tmp")).FullName;
+
     private readonly NextHopAddress? nextHop =
         string.IsNullOrWhiteSpace(settings.Smtp.NextHop) ? null
         : NextHopAddress.TryParse(settings.Smtp.NextHop, out var address, out _) ? address : null;
