@@ -5,7 +5,8 @@
 # and detach's peak RSS (VmHWM) per scenario. No Postfix instance is needed, only its tools.
 #
 # Usage: bench/proxy/run.sh [--no-build]
-#   SESSIONS (20), PLAIN_MESSAGES (4000), LARGE_MESSAGES (40), ATTACHMENT_MIB (10), REPEAT (3) override the load.
+#   SESSIONS (20), PLAIN_MESSAGES (4000), LARGE_MESSAGES (40), ATTACHMENT_MIB (10), REPEAT (3), WARMUP (6000)
+#   override the load.
 # Each measurement is repeated REPEAT times (the machine is shared: look at the spread, not one number).
 # Needs: dotnet, smtp-source and smtp-sink (Debian package postfix), run as root or any user
 # (smtp-sink drops to nobody when root).
@@ -18,6 +19,7 @@ plain_messages="${PLAIN_MESSAGES:-4000}"
 repeat="${REPEAT:-3}"
 large_messages="${LARGE_MESSAGES:-40}"
 attachment_mib="${ATTACHMENT_MIB:-10}"
+warmup="${WARMUP:-6000}"
 
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || { echo "missing: $1 (apt-get install postfix)" >&2; exit 2; }; }
 need smtp-source; need smtp-sink; need dotnet
@@ -112,7 +114,10 @@ smtp-source -s 2 -m 20 -F "$work/plain.eml" "127.0.0.1:$sink_port"
 for i in $(seq 1 "$repeat"); do echo "direct  plain       #$i: $(drive "$sink_port" "$work/plain.eml" "$plain_messages")"; done
 for i in $(seq 1 "$repeat"); do echo "direct  plain -d    #$i: $(drive "$sink_port" "$work/plain.eml" "$plain_messages" "" -d)"; done
 start_detach plain
-smtp-source -s 4 -m 400 -F "$work/plain.eml" "127.0.0.1:$detach_port"   # JIT warm-up
+# JIT warm-up: tiered compilation of the per-connection and per-message paths goes on for several thousand
+# messages (perf shows the ".NET Tiered Compilation" thread busy after 1000); measure the steady state.
+smtp-source -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$detach_port"
+smtp-source -d -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$detach_port"
 for i in $(seq 1 "$repeat"); do echo "detach  plain       #$i: $(drive "$detach_port" "$work/plain.eml" "$plain_messages" "$detach_pid")"; done
 for i in $(seq 1 "$repeat"); do echo "detach  plain -d    #$i: $(drive "$detach_port" "$work/plain.eml" "$plain_messages" "$detach_pid" -d)"; done
 echo "detach  plain peak RSS (VmHWM): $(hwm "$detach_pid")"

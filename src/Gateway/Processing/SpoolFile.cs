@@ -16,7 +16,8 @@ public static class SpoolFile
             Access = FileAccess.ReadWrite,
             Share = FileShare.None,
             BufferSize = 64 * 1024,
-            Options = FileOptions.Asynchronous | FileOptions.DeleteOnClose,
+            // Not FileOptions.Asynchronous: on Linux that only moves each read/write to a thread-pool thread.
+            Options = FileOptions.DeleteOnClose,
         };
         if (!OperatingSystem.IsWindows())
         {

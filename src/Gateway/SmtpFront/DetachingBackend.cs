@@ -25,9 +25,19 @@ public sealed class DetachingBackend(
     internal DetachMetrics Metrics { get; } = metrics;
     internal ILogger Logger { get; } = logger;
 
+    // The spill folder exists from the start (and a DataPath we cannot write to shows at once), though small
+    // messages never reach it.
+    internal string SpillFolder { get; } = Directory.CreateDirectory(Path.Combine(settings.Root.FullDataPath, "tmp")).FullName;
+
     private readonly NextHopAddress? nextHop =
         string.IsNullOrWhiteSpace(settings.Smtp.NextHop) ? null
         : NextHopAddress.TryParse(settings.Smtp.NextHop, out var address, out _) ? address : null;
+
+    // One budget for the whole front: at most this much of all sessions' spools sits in memory at once.
+    private readonly SpillBudget spillBudget = new();
+
+    /// <summary>A spool for one message: in memory while small and while the front's budget lasts, else on disk.</summary>
+    internal SpillStream CreateSpool() => new(Settings.Root.FullDataPath, SpillStream.DefaultThreshold, spillBudget);
 
     private readonly MaildirWriter maildir = new(Path.Combine(settings.Root.FullDataPath, "maildir"));
 
@@ -163,8 +173,7 @@ public sealed class DetachingBackend(
 
         private async Task<IReadOnlyList<SmtpReply>> DeliverAsync(Stream message, CancellationToken cancellationToken)
         {
-            var dataPath = backend.Settings.Root.FullDataPath;
-            await using var spool = SpoolFile.Create(dataPath);
+            await using var spool = backend.CreateSpool();
             try
             {
                 // Reads end at the final dot; a limit or a vanished client throws, and the session answers.
@@ -176,12 +185,12 @@ public sealed class DetachingBackend(
                 throw;
             }
 
-            await using var output = SpoolFile.Create(dataPath);
+            await using var output = backend.CreateSpool();
             DetachedMessage detached;
             var envelope = new MessageEnvelope(mail.ReversePath, recipients.Count, context.Forwarded.GetValueOrDefault("IDENT"));
             try
             {
-                detached = await backend.Detacher.DetachAsync(spool, output, envelope, cancellationToken).ConfigureAwait(false);
+                detached = await backend.Detacher.DetachUnlessUnchangedAsync(spool, output, envelope, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -193,11 +202,13 @@ public sealed class DetachingBackend(
 
             await using (detached)
             {
-                output.Position = 0;
+                // Nothing detached: the message goes on as it came, from the input spool (the output stayed empty).
+                var rewritten = detached.Result.Unchanged ? spool : output;
+                rewritten.Position = 0;
                 IReadOnlyList<SmtpReply> replies;
                 try
                 {
-                    replies = await next.DataAsync(output, cancellationToken).ConfigureAwait(false);
+                    replies = await next.DataAsync(rewritten, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {

@@ -1,0 +1,190 @@
+using Detach.Gateway.Processing;
+
+namespace Detach.Gateway.Tests.Processing;
+
+public sealed class SpillStreamTests : IDisposable
+{
+    private const int Threshold = 64 * 1024;
+    private readonly string dataPath = Directory.CreateTempSubdirectory("detach-spill-").FullName;
+
+    public void Dispose() => Directory.Delete(dataPath, recursive: true);
+
+    private string[] TempFiles() =>
+        Directory.Exists(Path.Combine(dataPath, "tmp")) ? Directory.GetFiles(Path.Combine(dataPath, "tmp")) : [];
+
+    private static byte[] Bytes(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(Threshold - 1)]
+    [InlineData(Threshold)]
+    [InlineData(Threshold + 1)]
+    [InlineData(5 * Threshold + 123)]
+    public async Task Gives_back_what_was_written_and_uses_a_file_only_past_the_threshold(int size)
+    {
+        var data = Bytes(size, size);
+        var spool = new SpillStream(dataPath, Threshold);
+        await using (spool)
+        {
+            // Uneven pieces, so writes straddle the memory pieces and the threshold.
+            for (var at = 0; at < size; at += 7001)
+            {
+                await spool.WriteAsync(data.AsMemory(at, Math.Min(7001, size - at)), TestContext.Current.CancellationToken);
+            }
+
+            Assert.Equal(size, spool.Length);
+            Assert.Equal(size, spool.Position);
+            Assert.Equal(size > Threshold, spool.IsSpilled);
+            var files = TempFiles();
+            Assert.Equal(size > Threshold ? 1 : 0, files.Length);
+            if (files.Length == 1 && !OperatingSystem.IsWindows())
+            {
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(files[0]));
+            }
+
+            spool.Position = 0;
+            var copy = new MemoryStream();
+            await spool.CopyToAsync(copy, TestContext.Current.CancellationToken);
+            Assert.Equal(data, copy.ToArray());
+
+            spool.Position = 0;
+            var read = new byte[size + 10];
+            var total = 0;
+            int n;
+            while ((n = spool.Read(read, total, Math.Min(3333, read.Length - total))) > 0)
+            {
+                total += n;
+            }
+
+            Assert.Equal(size, total);
+            Assert.Equal(data, read[..size]);
+        }
+
+        Assert.Empty(TempFiles());
+        Assert.Throws<ObjectDisposedException>(() => spool.Length);
+    }
+
+    [Fact]
+    public void Seeks_and_overwrites_in_the_middle_on_both_sides_of_the_threshold()
+    {
+        var expected = new MemoryStream();
+        using var spool = new SpillStream(dataPath, Threshold);
+        var data = Bytes(Threshold - 100, 1);
+        spool.Write(data);
+        expected.Write(data);
+
+        var patch = Bytes(5000, 2);
+        foreach (var target in new Stream[] { spool, expected })
+        {
+            target.Seek(-6000, SeekOrigin.End);
+            target.Write(patch);
+        }
+
+        Assert.False(spool.IsSpilled);
+        Assert.Equal(expected.Position, spool.Position);
+
+        // A write that starts in memory and ends past the threshold moves everything to disk.
+        var tail = Bytes(3000, 3);
+        foreach (var target in new Stream[] { spool, expected })
+        {
+            target.Seek(-500, SeekOrigin.End);
+            target.Write(tail);
+        }
+
+        Assert.True(spool.IsSpilled);
+        Assert.Equal(expected.Length, spool.Length);
+        Assert.Equal(expected.Position, spool.Position);
+
+        foreach (var target in new Stream[] { spool, expected })
+        {
+            target.Seek(17, SeekOrigin.Begin);
+            target.Write(patch);
+            target.Position = 0;
+        }
+
+        var actual = new MemoryStream();
+        spool.CopyTo(actual);
+        Assert.Equal(expected.ToArray(), actual.ToArray());
+        Assert.Throws<IOException>(() => spool.Seek(-1, SeekOrigin.Begin));
+    }
+
+    [Fact]
+    public void A_write_past_the_end_leaves_zeros_in_the_gap_even_over_reused_pool_memory()
+    {
+        // Dirty a pooled array first so a missing clear would show.
+        using (var dirty = new SpillStream(dataPath, Threshold))
+        {
+            dirty.Write(Enumerable.Repeat((byte)0xAB, SpillStream.SegmentSize * 2).ToArray());
+        }
+
+        using var spool = new SpillStream(dataPath, Threshold);
+        spool.Write([1, 2, 3]);
+        spool.SetLength(1);
+        spool.Position = SpillStream.SegmentSize + 10;
+        spool.Write([9]);
+
+        var all = new byte[spool.Length];
+        spool.Position = 0;
+        spool.ReadExactly(all);
+        Assert.Equal(SpillStream.SegmentSize + 11, all.Length);
+        Assert.Equal(1, all[0]);
+        Assert.All(all[1..^1], b => Assert.Equal(0, b));
+        Assert.Equal(9, all[^1]);
+        Assert.False(spool.IsSpilled);
+    }
+
+    [Fact]
+    public void Falls_back_to_disk_when_the_shared_budget_is_spent_and_gives_it_back_after()
+    {
+        var budget = new SpillBudget(3 * SpillStream.SegmentSize);
+        var first = new SpillStream(dataPath, Threshold, budget);
+        first.Write(Bytes(2 * SpillStream.SegmentSize, 4));
+        Assert.False(first.IsSpilled);
+        Assert.Equal(SpillStream.SegmentSize, budget.Available);
+
+        using var second = new SpillStream(dataPath, Threshold, budget);
+        var secondData = Bytes(SpillStream.SegmentSize + 1, 5);
+        second.Write(secondData);
+        Assert.True(second.IsSpilled, "two pieces were needed, one was left");
+        Assert.Single(TempFiles());
+        Assert.Equal(SpillStream.SegmentSize, budget.Available); // what it took before moving to disk came back
+
+        second.Position = 0;
+        var read = new byte[secondData.Length];
+        second.ReadExactly(read);
+        Assert.Equal(secondData, read);
+
+        first.Dispose();
+        Assert.Equal(budget.Capacity, budget.Available);
+        using var third = new SpillStream(dataPath, Threshold, budget);
+        third.Write(Bytes(3 * SpillStream.SegmentSize, 6));
+        Assert.False(third.IsSpilled);
+        Assert.Equal(0, budget.Available);
+    }
+
+    [Fact]
+    public void The_budget_never_goes_below_zero_under_contention()
+    {
+        var budget = new SpillBudget(100 * SpillStream.SegmentSize);
+        var spilled = 0;
+        Parallel.For(0, 64, i =>
+        {
+            using var spool = new SpillStream(dataPath, Threshold, budget);
+            spool.Write(Bytes(3 * SpillStream.SegmentSize, i));
+            Assert.True(budget.Available >= 0);
+            if (spool.IsSpilled)
+            {
+                Interlocked.Increment(ref spilled);
+            }
+        });
+
+        Assert.Equal(budget.Capacity, budget.Available);
+        Assert.Empty(TempFiles());
+    }
+}
