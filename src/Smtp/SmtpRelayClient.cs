@@ -350,6 +350,30 @@ public sealed class SmtpRelayClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends QUIT and closes without waiting for the 221, as Postfix's smtp client does by default
+    /// (smtp_skip_quit_response): the transactions are over, and the reply would only cost a round trip.
+    /// </summary>
+    public async Task QuitWithoutReplyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (IsUsable)
+            {
+                _output.Write("QUIT\r\n"u8);
+                await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The session is over either way.
+        }
+        finally
+        {
+            await DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Sends any raw command line (no CR/LF) and returns its reply.</summary>
     public Task<SmtpReply> SendCommandAsync(string commandLine, CancellationToken cancellationToken)
     {

@@ -279,4 +279,30 @@ public class SmtpRelayClientTests
         Assert.False(client.Capabilities.Pipelining);
         await server;
     }
+
+    [Fact]
+    public async Task Quit_without_reply_sends_quit_and_closes_without_waiting_for_221()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var server = Task.Run(async () =>
+        {
+            using var peer = await listener.AcceptTcpClientAsync(Ct);
+            var stream = peer.GetStream();
+            var reader = new StreamReader(stream, Encoding.ASCII);
+            await stream.WriteAsync("220 slow.test ESMTP\r\n"u8.ToArray(), Ct);
+            var quit = await reader.ReadLineAsync(Ct);
+            // Never answer: the client must close on its own.
+            var after = await reader.ReadLineAsync(Ct);
+            return (quit, after);
+        }, Ct);
+
+        var client = await SmtpRelayClient.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Options(), Ct);
+        await client.QuitWithoutReplyAsync(Ct);
+
+        var (quit, after) = await server;
+        Assert.Equal("QUIT", quit);
+        Assert.Null(after); // end of stream: the connection was closed without waiting for a reply
+        Assert.False(client.IsUsable);
+    }
 }

@@ -97,19 +97,7 @@ public sealed class RelayNextHop : INextHopSession
 
     public async ValueTask DisposeAsync()
     {
-        if (client.IsUsable)
-        {
-            try
-            {
-                using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await client.QuitAsync(quit.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or TimeoutException or SmtpException or OperationCanceledException)
-            {
-                // The session is over either way.
-            }
-        }
-
-        await client.DisposeAsync().ConfigureAwait(false);
+        using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await client.QuitWithoutReplyAsync(quit.Token).ConfigureAwait(false);
     }
 }
