@@ -84,25 +84,6 @@ public class ValidationMessageTests
     }
 
     [Fact]
-    public void Environment_variables_bind_with_the_DETACH_prefix()
-    {
-        Environment.SetEnvironmentVariable("DETACH__Vault__RetentionDays", "7");
-        try
-        {
-            var settings = DetachSettings.Load(DetachConfiguration.Build(null, []));
-            Assert.Equal(7, settings.Vault.RetentionDays);
-
-            // The command line wins over the environment.
-            settings = DetachSettings.Load(DetachConfiguration.Build(null, ["Vault__RetentionDays=9"]));
-            Assert.Equal(9, settings.Vault.RetentionDays);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("DETACH__Vault__RetentionDays", null);
-        }
-    }
-
-    [Fact]
     public void A_setting_given_twice_takes_the_last_value()
     {
         var settings = DetachSettings.Load(DetachConfiguration.Build(null, ["Vault:RetentionDays=5", "vault__retentiondays=6"]));
@@ -131,5 +112,32 @@ public class ValidationMessageTests
     {
         Assert.True(NextHopAddress.TryParse(text, out var address, out var error), error);
         Assert.Equal(new NextHopAddress(lmtp, host, port, socket), address);
+    }
+}
+
+/// <summary>Changes a process-wide environment variable, so it runs apart from every other test.</summary>
+[CollectionDefinition(nameof(EnvironmentVariableTests), DisableParallelization = true)]
+public sealed class EnvironmentVariableCollection;
+
+[Collection(nameof(EnvironmentVariableTests))]
+public class EnvironmentVariableTests
+{
+    [Fact]
+    public void Environment_variables_bind_with_the_DETACH_prefix()
+    {
+        Environment.SetEnvironmentVariable("DETACH__Vault__RetentionDays", "7");
+        try
+        {
+            var settings = DetachSettings.Load(DetachConfiguration.Build(null, []));
+            Assert.Equal(7, settings.Vault.RetentionDays);
+
+            // The command line wins over the environment.
+            settings = DetachSettings.Load(DetachConfiguration.Build(null, ["Vault__RetentionDays=9"]));
+            Assert.Equal(9, settings.Vault.RetentionDays);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("DETACH__Vault__RetentionDays", null);
+        }
     }
 }
