@@ -44,6 +44,12 @@ public sealed class SmtpFrontOptions
     /// <summary>Seconds to wait for each reply of the next hop.</summary>
     public int NextHopTimeoutSeconds { get; set; } = 90;
 
+    /// <summary>
+    /// Idle next-hop connections kept for the next client session (each serves one session at a time, is reset
+    /// before reuse and dropped after 30 s idle); 0 opens and closes one per client session.
+    /// </summary>
+    public int NextHopPoolSize { get; set; } = 32;
+
     /// <summary>Networks whose XFORWARD/XCLIENT attributes are trusted (the before-filter Postfix).</summary>
     public List<string> AuthorizedXforwardNetworks { get; set; } = ["127.0.0.0/8", "::1/128"];
 
@@ -82,6 +88,11 @@ public sealed class SmtpFrontOptions
         if (IdleTimeoutSeconds < 1 || SessionTimeoutSeconds < IdleTimeoutSeconds)
         {
             yield return "Smtp:IdleTimeoutSeconds must be at least 1 and Smtp:SessionTimeoutSeconds at least as long.";
+        }
+
+        if (NextHopPoolSize < 0)
+        {
+            yield return "Smtp:NextHopPoolSize must be 0 (no pooling) or more.";
         }
 
         if (NextHopTimeoutSeconds < 1)

@@ -18,7 +18,7 @@ public sealed class DetachingBackend(
     DetachSettings settings,
     MessageDetacher detacher,
     DetachMetrics metrics,
-    ILogger<DetachingBackend> logger) : ISmtpBackend
+    ILogger<DetachingBackend> logger) : ISmtpBackend, IAsyncDisposable
 {
     internal DetachSettings Settings { get; } = settings;
     internal MessageDetacher Detacher { get; } = detacher;
@@ -44,10 +44,29 @@ public sealed class DetachingBackend(
     public ValueTask<ISmtpSessionHandler> OpenSessionAsync(SmtpSessionContext context, CancellationToken cancellationToken) =>
         ValueTask.FromResult<ISmtpSessionHandler>(new Session(this, context));
 
-    internal async Task<INextHopSession> ConnectAsync(CancellationToken cancellationToken) =>
-        nextHop is null
-            ? new MaildirNextHop(maildir)
-            : await RelayNextHop.ConnectAsync(nextHop, Settings.Smtp.ServerName, TimeSpan.FromSeconds(Settings.Smtp.NextHopTimeoutSeconds), cancellationToken).ConfigureAwait(false);
+    private readonly NextHopPool pool = new(settings.Smtp.NextHopPoolSize);
+
+    /// <summary>A next-hop connection for one session: an idle one from the pool (reused = true), or a new one.</summary>
+    internal async Task<(INextHopSession Hop, bool Reused)> ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (nextHop is null)
+        {
+            return (new MaildirNextHop(maildir), false);
+        }
+
+        if (await pool.TakeAsync().ConfigureAwait(false) is { } pooled)
+        {
+            return (pooled, true);
+        }
+
+        return (await RelayNextHop.ConnectAsync(nextHop, Settings.Smtp.ServerName, TimeSpan.FromSeconds(Settings.Smtp.NextHopTimeoutSeconds), cancellationToken).ConfigureAwait(false), false);
+    }
+
+    /// <summary>The session is over: keep its next-hop connection for another session if it is healthy.</summary>
+    internal Task ReleaseAsync(INextHopSession hop) =>
+        hop is RelayNextHop relay ? pool.ReturnAsync(relay) : hop.DisposeAsync().AsTask();
+
+    public ValueTask DisposeAsync() => pool.DisposeAsync();
 
     private static readonly SmtpReply NextHopDown = new(451, "4.4.1", "Next hop unavailable, try again later");
     private static readonly SmtpReply StorageFailed = new(451, "4.3.0", "Attachment storage failed, try again later");
@@ -65,9 +84,13 @@ public sealed class DetachingBackend(
                 next = null;
             }
 
+            var reused = false;
             try
             {
-                next ??= await backend.ConnectAsync(cancellationToken).ConfigureAwait(false);
+                if (next is null)
+                {
+                    (next, reused) = await backend.ConnectAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -79,13 +102,24 @@ public sealed class DetachingBackend(
             try
             {
                 var reply = await next.MailAsync(mail, ClientIdentity(), cancellationToken).ConfigureAwait(false);
+                if (reused && reply.Code == 421)
+                {
+                    throw new IOException("The next hop closed the pooled connection: " + reply.Text);
+                }
+
                 return reply.IsPositiveCompletion ? MailResult.Accept(new Transaction(backend, context, next, mail), reply) : MailResult.Reject(reply);
             }
             catch (Exception e) when (e is IOException or TimeoutException or SmtpException)
             {
-                backend.Logger.LogWarning("Session {Session}: next hop failed at MAIL: {Error}", context.SessionId, e.Message);
                 await next.DisposeAsync().ConfigureAwait(false);
                 next = null;
+                if (reused)
+                {
+                    // A pooled connection the next hop closed meanwhile: try once more on a fresh one.
+                    return await BeginTransactionAsync(mail, cancellationToken).ConfigureAwait(false);
+                }
+
+                backend.Logger.LogWarning("Session {Session}: next hop failed at MAIL: {Error}", context.SessionId, e.Message);
                 return MailResult.Reject(NextHopDown);
             }
         }
@@ -117,7 +151,7 @@ public sealed class DetachingBackend(
         {
             if (next is not null)
             {
-                await next.DisposeAsync().ConfigureAwait(false);
+                await backend.ReleaseAsync(next).ConfigureAwait(false);
             }
         }
     }

@@ -93,6 +93,20 @@ public sealed class RelayNextHop : INextHopSession
 
     public bool IsUsable => client.IsUsable;
 
+    /// <summary>RSET, for a connection about to serve another session; false when the next hop did not take it.</summary>
+    public async Task<bool> TryResetAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return client.IsUsable && (await client.RsetAsync(cancellationToken).ConfigureAwait(false)).IsPositiveCompletion;
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or SmtpException or OperationCanceledException)
+        {
+            client.Abort();
+            return false;
+        }
+    }
+
     public void Abort() => client.Abort();
 
     public async ValueTask DisposeAsync()

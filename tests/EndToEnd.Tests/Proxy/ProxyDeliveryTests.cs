@@ -115,7 +115,8 @@ public sealed class ProxyDeliveryTests(ProxyDeliverySetup setup) : IClassFixture
         PeerBinaries.RequirePostfix();
         PeerBinaries.RequireSwaks();
         await using var relay = new RecordingTcpRelay();
-        await using var own = await PostfixWithDetach.StartAsync(Token, nextHopRelay: relay);
+        // No pooling of next-hop connections here: the test reads the relayed session once detach closes it.
+        await using var own = await PostfixWithDetach.StartAsync(Token, ["Smtp:NextHopPoolSize=0"], nextHopRelay: relay);
         var messageId = TestFiles.NewMessageId("xforward");
 
         var result = await own.Swaks()

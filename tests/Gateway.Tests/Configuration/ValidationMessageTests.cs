@@ -31,6 +31,7 @@ public class ValidationMessageTests
     [InlineData("Smtp:MaxTextLineLength=80", "Smtp:MaxTextLineLength must be 0 (no limit) or at least 1000")]
     [InlineData("Smtp:MaxConnections=0", "Smtp:MaxConnections must be at least 1")]
     [InlineData("Smtp:IdleTimeoutSeconds=0", "Smtp:IdleTimeoutSeconds must be at least 1")]
+    [InlineData("Smtp:NextHopPoolSize=-1", "Smtp:NextHopPoolSize must be 0 (no pooling) or more")]
     [InlineData("Smtp:NextHopTimeoutSeconds=0", "Smtp:NextHopTimeoutSeconds must be at least 1")]
     [InlineData("Smtp:AuthorizedXforwardNetworks:0=10.0.0.0/99", "Smtp:AuthorizedXforwardNetworks has '10.0.0.0/99'")]
     [InlineData("Smtp:TlsCertificatePath=/nonexistent/cert.pem", "Smtp:TlsCertificatePath names '/nonexistent/cert.pem', which does not exist")]
