@@ -23,7 +23,6 @@ public sealed record DovecotOptions
 /// </summary>
 public sealed class DovecotInstance : IAsyncDisposable
 {
-    private const string PortTaken = "Address already in use";
 
     private readonly DovecotOptions _options;
     private ChildProcess? _master;
@@ -57,20 +56,8 @@ public sealed class DovecotInstance : IAsyncDisposable
     public string Config { get; private set; } = string.Empty;
 
     /// <summary>Writes the configuration, starts <c>dovecot -F</c>, and waits until LMTP and IMAP accept connections.</summary>
-    public static async Task<DovecotInstance> StartAsync(DovecotOptions options, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await StartOnFreePortsAsync(options, cancellationToken);
-            }
-            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains(PortTaken, StringComparison.Ordinal))
-            {
-                // Another process took a port between FreePort choosing it and the server binding it.
-            }
-        }
-    }
+    public static Task<DovecotInstance> StartAsync(DovecotOptions options, CancellationToken cancellationToken) =>
+        FreePort.RetryWhenTakenAsync(() => StartOnFreePortsAsync(options, cancellationToken));
 
     private static async Task<DovecotInstance> StartOnFreePortsAsync(DovecotOptions options, CancellationToken cancellationToken)
     {

@@ -10,6 +10,28 @@ public static class FreePort
     /// Asks the kernel for an ephemeral port by binding port 0, then releases it. Another process may take
     /// it before the caller binds; the kernel hands ephemeral ports out round-robin, so that is rare.
     /// </summary>
+    /// <summary>What a server says when another process took the port between <see cref="Next()"/> and its bind.</summary>
+    public const string TakenMessage = "Address already in use";
+
+    /// <summary>
+    /// Starts a server on freshly chosen ports, again (three tries in all) when another process took one of them
+    /// first: <paramref name="start"/> throws <see cref="InvalidOperationException"/> naming <see cref="TakenMessage"/>.
+    /// </summary>
+    public static async Task<T> RetryWhenTakenAsync<T>(Func<Task<T>> start)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await start();
+            }
+            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains(TakenMessage, StringComparison.Ordinal))
+            {
+                // Another process took a port between choosing it and the server binding it.
+            }
+        }
+    }
+
     public static int Next()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -20,7 +20,6 @@ public sealed class PostfixInstance : IAsyncDisposable
     /// <summary>Set to 1 to keep instance folders (config, queue, Maildirs, log) after the test, for debugging.</summary>
     public const string KeepDirectoriesVariable = "DETACH_KEEP_TEST_DIRS";
 
-    private const string PortTaken = "Address already in use";
 
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
 
@@ -70,20 +69,8 @@ public sealed class PostfixInstance : IAsyncDisposable
     public string MasterCf { get; private set; } = string.Empty;
 
     /// <summary>Writes the configuration, starts Postfix, and waits until both smtpd services accept connections.</summary>
-    public static async Task<PostfixInstance> StartAsync(PostfixOptions options, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await StartOnFreePortsAsync(options, cancellationToken);
-            }
-            catch (InvalidOperationException e) when (attempt < 3 && e.Message.Contains(PortTaken, StringComparison.Ordinal))
-            {
-                // Another process took a port between FreePort choosing it and the server binding it.
-            }
-        }
-    }
+    public static Task<PostfixInstance> StartAsync(PostfixOptions options, CancellationToken cancellationToken) =>
+        FreePort.RetryWhenTakenAsync(() => StartOnFreePortsAsync(options, cancellationToken));
 
     private static async Task<PostfixInstance> StartOnFreePortsAsync(PostfixOptions options, CancellationToken cancellationToken)
     {
@@ -113,7 +100,7 @@ public sealed class PostfixInstance : IAsyncDisposable
 
             // The master's bind error reaches neither its output nor maillog_file, so look for the culprit.
             var taken = new[] { instance.InboundPort, instance.ReinjectPort }.Where(p => !FreePort.IsFree(p)).ToArray();
-            var reason = taken.Length > 0 ? $" Port {string.Join(", ", taken)}: {PortTaken}." : string.Empty;
+            var reason = taken.Length > 0 ? $" Port {string.Join(", ", taken)}: {FreePort.TakenMessage}." : string.Empty;
             throw new InvalidOperationException($"Postfix instance in {directory} did not start.{reason}\nLog:\n{log}", e);
         }
         catch
