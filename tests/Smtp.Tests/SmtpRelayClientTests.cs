@@ -228,19 +228,17 @@ public class SmtpRelayClientTests
     [Fact]
     public async Task Malformed_server_reply_breaks_the_connection()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        Task server = Task.Run(async () =>
+        using var peer = ScriptedPeer.Start();
+        Task server = peer.RunAsync(async (stream, reader) =>
         {
-            using TcpClient peer = await listener.AcceptTcpClientAsync(Ct);
-            NetworkStream stream = peer.GetStream();
             await stream.WriteAsync("220 fake\r\n"u8.ToArray(), Ct);
             byte[] buffer = new byte[100];
             _ = await stream.ReadAsync(buffer, Ct);
             await stream.WriteAsync("250-fake\r\n251 mismatched\r\n"u8.ToArray(), Ct);
             _ = await stream.ReadAsync(buffer, Ct);
-        }, Ct);
-        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Options(), Ct);
+            return true;
+        });
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(peer.EndPoint, Options(), Ct);
         await Assert.ThrowsAsync<SmtpProtocolException>(() => client.HelloAsync(Ct));
         Assert.False(client.IsUsable);
         await server;
@@ -261,20 +259,17 @@ public class SmtpRelayClientTests
     [Fact]
     public async Task Client_falls_back_to_helo_when_ehlo_is_refused()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        Task server = Task.Run(async () =>
+        using var peer = ScriptedPeer.Start();
+        Task server = peer.RunAsync(async (stream, reader) =>
         {
-            using TcpClient peer = await listener.AcceptTcpClientAsync(Ct);
-            NetworkStream stream = peer.GetStream();
-            var reader = new StreamReader(stream, Encoding.ASCII);
             await stream.WriteAsync("220 old\r\n"u8.ToArray(), Ct);
             Assert.StartsWith("EHLO ", await reader.ReadLineAsync(Ct));
             await stream.WriteAsync("502 5.5.1 EHLO not implemented\r\n"u8.ToArray(), Ct);
             Assert.Equal("HELO relay.test", await reader.ReadLineAsync(Ct));
             await stream.WriteAsync("250 old\r\n"u8.ToArray(), Ct);
-        }, Ct);
-        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Options(), Ct);
+            return true;
+        });
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(peer.EndPoint, Options(), Ct);
         Assert.Equal(250, (await client.HelloAsync(Ct)).Code);
         Assert.False(client.Capabilities.Pipelining);
         await server;
@@ -283,26 +278,44 @@ public class SmtpRelayClientTests
     [Fact]
     public async Task Quit_without_reply_sends_quit_and_closes_without_waiting_for_221()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var server = Task.Run(async () =>
+        using var peer = ScriptedPeer.Start();
+        var server = peer.RunAsync(async (stream, reader) =>
         {
-            using var peer = await listener.AcceptTcpClientAsync(Ct);
-            var stream = peer.GetStream();
-            var reader = new StreamReader(stream, Encoding.ASCII);
             await stream.WriteAsync("220 slow.test ESMTP\r\n"u8.ToArray(), Ct);
             var quit = await reader.ReadLineAsync(Ct);
             // Never answer: the client must close on its own.
             var after = await reader.ReadLineAsync(Ct);
             return (quit, after);
-        }, Ct);
+        });
 
-        var client = await SmtpRelayClient.ConnectAsync((IPEndPoint)listener.LocalEndpoint, Options(), Ct);
+        var client = await SmtpRelayClient.ConnectAsync(peer.EndPoint, Options(), Ct);
         await client.QuitWithoutReplyAsync(Ct);
 
         var (quit, after) = await server;
         Assert.Equal("QUIT", quit);
         Assert.Null(after); // end of stream: the connection was closed without waiting for a reply
         Assert.False(client.IsUsable);
+    }
+
+    /// <summary>A server the test scripts line by line, for replies our own server would never send.</summary>
+    private sealed class ScriptedPeer : IDisposable
+    {
+        private readonly TcpListener listener = new(IPAddress.Loopback, 0);
+
+        private ScriptedPeer() => listener.Start();
+
+        public IPEndPoint EndPoint => (IPEndPoint)listener.LocalEndpoint;
+
+        public static ScriptedPeer Start() => new();
+
+        /// <summary>Accepts one connection and runs <paramref name="script"/> on it.</summary>
+        public Task<T> RunAsync<T>(Func<NetworkStream, StreamReader, Task<T>> script) => Task.Run(async () =>
+        {
+            using TcpClient peer = await listener.AcceptTcpClientAsync(Ct);
+            NetworkStream stream = peer.GetStream();
+            return await script(stream, new StreamReader(stream, Encoding.ASCII));
+        }, Ct);
+
+        public void Dispose() => listener.Dispose();
     }
 }
