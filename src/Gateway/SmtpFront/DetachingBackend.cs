@@ -62,6 +62,9 @@ public sealed class DetachingBackend(
         return (await RelayNextHop.ConnectAsync(nextHop, Settings.Smtp.ServerName, TimeSpan.FromSeconds(Settings.Smtp.NextHopTimeoutSeconds), cancellationToken).ConfigureAwait(false), false);
     }
 
+    /// <summary>Next-hop connections kept idle for the next client session.</summary>
+    public int IdleNextHopConnections => pool.IdleCount;
+
     /// <summary>The session is over: keep its next-hop connection for another session if it is healthy.</summary>
     internal Task ReleaseAsync(INextHopSession hop) =>
         hop is RelayNextHop relay ? pool.ReturnAsync(relay) : hop.DisposeAsync().AsTask();

@@ -16,6 +16,9 @@ internal sealed class NextHopPool(int capacity) : IAsyncDisposable
     private readonly ConcurrentQueue<(RelayNextHop Hop, long Since)> idle = new();
     private int count;
 
+    /// <summary>Connections waiting for a session now.</summary>
+    public int IdleCount => idle.Count;
+
     /// <summary>An idle connection that is still usable, or null.</summary>
     public async Task<RelayNextHop?> TakeAsync()
     {

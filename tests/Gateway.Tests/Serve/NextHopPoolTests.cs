@@ -64,10 +64,23 @@ public sealed class NextHopPoolTests : IAsyncLifetime
         await smtp.SendAsync("QUIT");
     }
 
+    /// <summary>The client's QUIT is answered before detach has reset and parked the next-hop connection.</summary>
+    private async Task WaitUntilParkedAsync()
+    {
+        var backend = app.Services.GetRequiredService<DetachingBackend>();
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        patience.CancelAfter(TimeSpan.FromSeconds(30));
+        while (backend.IdleNextHopConnections == 0)
+        {
+            await Task.Delay(10, patience.Token);
+        }
+    }
+
     [Fact]
     public async Task Consecutive_sessions_share_one_next_hop_connection_and_a_closed_one_is_replaced()
     {
         await SendAsync("first");
+        await WaitUntilParkedAsync();
         await SendAsync("second");
         Assert.Equal(["first", "second"], recorder.Subjects);
         Assert.Equal(1, recorder.SessionCount);
@@ -75,6 +88,7 @@ public sealed class NextHopPoolTests : IAsyncLifetime
         // The next hop restarts: the pooled connection is dead, and the next session must not notice.
         await nextHop.DisposeAsync();
         nextHop = StartNextHop(nextHopPort);
+        await WaitUntilParkedAsync();
         await SendAsync("third");
         Assert.Equal(["first", "second", "third"], recorder.Subjects);
         Assert.Equal(2, recorder.SessionCount);
