@@ -85,10 +85,10 @@ public sealed class NextHopPoolTests : IAsyncLifetime
         Assert.Equal(["first", "second"], recorder.Subjects);
         Assert.Equal(1, recorder.SessionCount);
 
-        // The next hop restarts: the pooled connection is dead, and the next session must not notice.
+        // The next hop restarts while the connection is parked: it is dead, and the next session must not notice.
+        await WaitUntilParkedAsync();
         await nextHop.DisposeAsync();
         nextHop = StartNextHop(nextHopPort);
-        await WaitUntilParkedAsync();
         await SendAsync("third");
         Assert.Equal(["first", "second", "third"], recorder.Subjects);
         Assert.Equal(2, recorder.SessionCount);
