@@ -49,16 +49,7 @@ public sealed class SmtpRelayBackend : ISmtpBackend
     {
         public async ValueTask<MailResult> BeginTransactionAsync(MailFromCommand mail, CancellationToken cancellationToken)
         {
-            if (context.Forwarded.Count > 0)
-            {
-                SmtpReply? forwarded = await client.SendXforwardAsync(context.Forwarded.Select(a => new KeyValuePair<string, string?>(a.Key, a.Value)), cancellationToken).ConfigureAwait(false);
-                if (forwarded is { IsPositiveCompletion: false })
-                {
-                    return MailResult.Reject(forwarded);
-                }
-            }
-
-            SmtpReply reply = await client.MailAsync(mail, cancellationToken).ConfigureAwait(false);
+            SmtpReply reply = await client.MailAsync(mail, context.Forwarded.Select(a => new KeyValuePair<string, string?>(a.Key, a.Value)), cancellationToken).ConfigureAwait(false);
             return reply.IsPositiveCompletion ? MailResult.Accept(new Transaction(client, oneRecipient: client.IsLmtp && !context.IsLmtp), reply) : MailResult.Reject(reply);
         }
 
@@ -85,7 +76,6 @@ public sealed class SmtpRelayBackend : ISmtpBackend
     private sealed class Transaction(SmtpRelayClient client, bool oneRecipient) : ILmtpTransaction
     {
         private static readonly SmtpReply OneAtATime = new(452, "4.5.3", "Error: too many recipients, send the others in another transaction");
-        private bool _finished;
 
         public ValueTask<SmtpReply> AddRecipientAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
             oneRecipient && client.AcceptedRecipients > 0 ? ValueTask.FromResult(OneAtATime) : new(client.RcptAsync(recipient, cancellationToken));
@@ -95,7 +85,6 @@ public sealed class SmtpRelayBackend : ISmtpBackend
             SmtpReply reply = client.IsLmtp
                 ? (await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false))[0]
                 : await client.DataAsync(message, cancellationToken).ConfigureAwait(false);
-            _finished = true;
             return reply;
         }
 
@@ -105,7 +94,6 @@ public sealed class SmtpRelayBackend : ISmtpBackend
             IReadOnlyList<SmtpReply> replies = client.IsLmtp
                 ? await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false)
                 : Enumerable.Repeat(await client.DataAsync(message, cancellationToken).ConfigureAwait(false), recipients).ToArray();
-            _finished = true;
 
             // A refused DATA is one reply for all recipients.
             return replies.Count == recipients ? replies : Enumerable.Repeat(replies[0], recipients).ToArray();
@@ -114,7 +102,7 @@ public sealed class SmtpRelayBackend : ISmtpBackend
         public async ValueTask DisposeAsync()
         {
             // A transaction the client abandoned (RSET, new MAIL after an error) must not stay open downstream.
-            if (!_finished && client.IsUsable)
+            if (client.InTransaction && client.IsUsable)
             {
                 try
                 {

@@ -20,6 +20,7 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private int _acceptedRecipients;
+    private bool _inTransaction;
     private bool _broken;
     private bool _disposed;
     private int _busy;
@@ -47,6 +48,12 @@ public sealed class SmtpRelayClient : IAsyncDisposable
 
     /// <summary>Recipients accepted in the current transaction (LMTP DATA reads one reply for each).</summary>
     public int AcceptedRecipients => _acceptedRecipients;
+
+    /// <summary>
+    /// True between an accepted MAIL and the end of its transaction (the replies to the final dot, or RSET):
+    /// a connection handed to another session while this is true must be reset first.
+    /// </summary>
+    public bool InTransaction => _inTransaction;
 
     /// <summary>Connects over TCP to host:port and reads the greeting.</summary>
     public static Task<SmtpRelayClient> ConnectAsync(string host, int port, SmtpRelayClientOptions options, CancellationToken cancellationToken) =>
@@ -144,6 +151,21 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     /// </summary>
     public async Task<SmtpReply?> SendXforwardAsync(IEnumerable<KeyValuePair<string, string?>> attributes, CancellationToken cancellationToken)
     {
+        SmtpReply? reply = null;
+        foreach (string command in XforwardCommands(attributes))
+        {
+            reply = await RunAsync(command, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+            if (!reply.IsPositiveCompletion)
+            {
+                return reply;
+            }
+        }
+
+        return reply;
+    }
+
+    private List<string> XforwardCommands(IEnumerable<KeyValuePair<string, string?>> attributes)
+    {
         ArgumentNullException.ThrowIfNull(attributes);
         IReadOnlySet<string> announced = Capabilities.XforwardAttributes;
         var lines = new List<string>();
@@ -176,17 +198,55 @@ public sealed class SmtpRelayClient : IAsyncDisposable
             lines.Add(line.ToString());
         }
 
-        SmtpReply? reply = null;
-        foreach (string command in lines)
+        return lines;
+    }
+
+    /// <summary>
+    /// XFORWARD with the client's attributes (as <see cref="SendXforwardAsync"/>), then MAIL: one write and one
+    /// wait when the server offers PIPELINING (XFORWARD may be pipelined, Postfix's XFORWARD_README), else one
+    /// command at a time. Returns the refusal of an XFORWARD command if there was one (a MAIL the server took
+    /// anyway is then reset, so no transaction stays open), otherwise the reply to MAIL.
+    /// </summary>
+    public async Task<SmtpReply> MailAsync(MailFromCommand mail, IEnumerable<KeyValuePair<string, string?>> forwarded, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mail);
+        List<string> xforward = XforwardCommands(forwarded);
+        if (xforward.Count == 0)
         {
-            reply = await RunAsync(command, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
-            if (!reply.IsPositiveCompletion)
-            {
-                return reply;
-            }
+            return await MailAsync(mail, cancellationToken).ConfigureAwait(false);
         }
 
-        return reply;
+        if (!Capabilities.Pipelining)
+        {
+            foreach (string command in xforward)
+            {
+                SmtpReply reply = await RunAsync(command, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+                if (!reply.IsPositiveCompletion)
+                {
+                    return reply;
+                }
+            }
+
+            return await MailAsync(mail, cancellationToken).ConfigureAwait(false);
+        }
+
+        _acceptedRecipients = 0;
+        xforward.Add(MailCommand(mail.ReversePath, mail.RawParameters));
+        SmtpReply[] replies = await RunPipelinedAsync(xforward, cancellationToken).ConfigureAwait(false);
+        SmtpReply mailReply = replies[^1];
+        _inTransaction = mailReply.IsPositiveCompletion;
+        SmtpReply? refused = Array.Find(replies, r => !r.IsPositiveCompletion);
+        if (refused is null || ReferenceEquals(refused, mailReply))
+        {
+            return mailReply;
+        }
+
+        if (_inTransaction)
+        {
+            await RsetAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return refused;
     }
 
     private static string EncodeXforwardValue(string? value) => value switch
@@ -201,8 +261,12 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(reversePath);
         _acceptedRecipients = 0;
-        return await RunAsync(WithParameters($"MAIL FROM:<{reversePath}>", parameters), _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        SmtpReply reply = await RunAsync(MailCommand(reversePath, parameters), _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        _inTransaction = reply.IsPositiveCompletion;
+        return reply;
     }
+
+    private static string MailCommand(string reversePath, string? parameters) => WithParameters($"MAIL FROM:<{reversePath}>", parameters);
 
     /// <summary>Relays a MAIL command as the server parsed it, parameters untouched.</summary>
     public Task<SmtpReply> MailAsync(MailFromCommand mail, CancellationToken cancellationToken)
@@ -280,6 +344,7 @@ public sealed class SmtpRelayClient : IAsyncDisposable
             }
 
             _acceptedRecipients = 0;
+            _inTransaction = false;
             return replies;
         }
         catch
@@ -331,6 +396,7 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     {
         SmtpReply reply = await RunAsync("RSET", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
         _acceptedRecipients = 0;
+        _inTransaction &= !reply.IsPositiveCompletion;
         return reply;
     }
 
@@ -410,37 +476,50 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     }
 
     /// <summary>Writes one command (or none, for the greeting) and reads its reply; any failure aborts the connection.</summary>
-    private async Task<SmtpReply> RunAsync(string? command, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<SmtpReply> RunAsync(string? command, TimeSpan timeout, CancellationToken cancellationToken) =>
+        (await ExchangeAsync(command is null ? [] : [command], 1, timeout, cancellationToken).ConfigureAwait(false))[0];
+
+    /// <summary>Writes several commands in one packet (RFC 2920) and reads their replies in order.</summary>
+    private Task<SmtpReply[]> RunPipelinedAsync(IReadOnlyList<string> commands, CancellationToken cancellationToken) =>
+        ExchangeAsync(commands, commands.Count, _options.CommandTimeout, cancellationToken);
+
+    private async Task<SmtpReply[]> ExchangeAsync(IReadOnlyList<string> commands, int replyCount, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (command is not null && command.AsSpan().IndexOfAny("\r\n\0") >= 0)
+        foreach (string command in commands)
         {
-            throw new ArgumentException("SMTP command text cannot contain CR, LF or NUL.", nameof(command));
+            CheckCommandText(command);
         }
 
         Enter();
         try
         {
-            if (command is not null)
+            if (commands.Count > 0)
             {
-                int max = Encoding.UTF8.GetMaxByteCount(command.Length) + 2;
-                Span<byte> span = _output.GetSpan(max);
-                int n = Encoding.UTF8.GetBytes(command, span);
-                span[n++] = (byte)'\r';
-                span[n++] = (byte)'\n';
-                _output.Advance(n);
+                foreach (string command in commands)
+                {
+                    WriteCommand(command);
+                }
+
                 using var writeTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 writeTimeout.CancelAfter(timeout);
                 await _output.FlushAsync(writeTimeout.Token).ConfigureAwait(false);
             }
 
-            return await ReadReplyAsync(timeout, cancellationToken).ConfigureAwait(false);
+            var replies = new SmtpReply[replyCount];
+            for (int i = 0; i < replies.Length; i++)
+            {
+                replies[i] = await ReadReplyAsync(timeout, cancellationToken).ConfigureAwait(false);
+            }
+
+            return replies;
         }
-        catch (Exception e) when (e is not ArgumentException)
+        catch (Exception e)
         {
             Abort();
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"No reply to {Verb(command)} within {timeout}.", e);
+                string verbs = commands.Count == 0 ? "the greeting" : string.Join('+', commands.Select(c => c.Split(' ', 2)[0]));
+                throw new TimeoutException($"No reply to {verbs} within {timeout}.", e);
             }
 
             throw;
@@ -451,7 +530,23 @@ public sealed class SmtpRelayClient : IAsyncDisposable
         }
     }
 
-    private static string Verb(string? command) => command is null ? "the greeting" : command.Split(' ', 2)[0];
+    private static void CheckCommandText(string command)
+    {
+        if (command.AsSpan().IndexOfAny("\r\n\0") >= 0)
+        {
+            throw new ArgumentException("SMTP command text cannot contain CR, LF or NUL.", nameof(command));
+        }
+    }
+
+    private void WriteCommand(string command)
+    {
+        int max = Encoding.UTF8.GetMaxByteCount(command.Length) + 2;
+        Span<byte> span = _output.GetSpan(max);
+        int n = Encoding.UTF8.GetBytes(command, span);
+        span[n++] = (byte)'\r';
+        span[n++] = (byte)'\n';
+        _output.Advance(n);
+    }
 
     private async Task<SmtpReply> ReadReplyAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {

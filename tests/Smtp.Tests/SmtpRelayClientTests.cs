@@ -297,6 +297,106 @@ public class SmtpRelayClientTests
         Assert.False(client.IsUsable);
     }
 
+    /// <summary>
+    /// The peer reads XFORWARD and MAIL before it answers either: a client that waited for the XFORWARD reply
+    /// before sending MAIL would never get one, and the test would time out.
+    /// </summary>
+    [Fact]
+    public async Task Xforward_and_mail_go_out_in_one_pipelined_write_when_pipelining_is_offered()
+    {
+        using var peer = ScriptedPeer.Start();
+        Task<string[]> server = peer.RunAsync(async (stream, reader) =>
+        {
+            await stream.WriteAsync("220 next.test ESMTP\r\n"u8.ToArray(), Ct);
+            Assert.StartsWith("EHLO ", await reader.ReadLineAsync(Ct));
+            await stream.WriteAsync("250-next.test\r\n250-PIPELINING\r\n250 XFORWARD NAME ADDR\r\n"u8.ToArray(), Ct);
+            string[] commands = [(await reader.ReadLineAsync(Ct))!, (await reader.ReadLineAsync(Ct))!];
+            await stream.WriteAsync("250 2.0.0 Ok\r\n250 2.1.0 Ok\r\n"u8.ToArray(), Ct);
+            Assert.Equal("RCPT TO:<c@d>", await reader.ReadLineAsync(Ct));
+            await stream.WriteAsync("250 2.1.5 Ok\r\n"u8.ToArray(), Ct);
+            return commands;
+        });
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(peer.EndPoint, Options(), Ct);
+        await client.HelloAsync(Ct);
+        using var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        patience.CancelAfter(TimeSpan.FromSeconds(20));
+        SmtpReply mail = await client.MailAsync(new MailFromCommand("a@b", "BODY=8BITMIME", []), [new("ADDR", "192.0.2.7"), new("HELO", "not announced")], patience.Token);
+
+        Assert.Equal("250 2.1.0 Ok\r\n", mail.ToString());
+        Assert.True(client.InTransaction);
+        Assert.Equal(250, (await client.RcptAsync("c@d", null, Ct)).Code);
+        Assert.Equal(["XFORWARD ADDR=192.0.2.7", "MAIL FROM:<a@b> BODY=8BITMIME"], await server);
+    }
+
+    [Fact]
+    public async Task Refused_xforward_wins_over_an_accepted_mail_which_is_reset()
+    {
+        using var peer = ScriptedPeer.Start();
+        Task<string?> server = peer.RunAsync(async (stream, reader) =>
+        {
+            await stream.WriteAsync("220 next.test ESMTP\r\n"u8.ToArray(), Ct);
+            await reader.ReadLineAsync(Ct);
+            await stream.WriteAsync("250-next.test\r\n250-PIPELINING\r\n250 XFORWARD NAME ADDR\r\n"u8.ToArray(), Ct);
+            await reader.ReadLineAsync(Ct);
+            await reader.ReadLineAsync(Ct);
+            await stream.WriteAsync("550 5.7.0 Error: insufficient authorization\r\n250 2.1.0 Ok\r\n"u8.ToArray(), Ct);
+            string? reset = await reader.ReadLineAsync(Ct);
+            await stream.WriteAsync("250 2.0.0 Ok\r\n"u8.ToArray(), Ct);
+            return reset;
+        });
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(peer.EndPoint, Options(), Ct);
+        await client.HelloAsync(Ct);
+        SmtpReply reply = await client.MailAsync(new MailFromCommand("a@b", "", []), [new("ADDR", "192.0.2.7")], Ct);
+
+        Assert.Equal(550, reply.Code);
+        Assert.False(client.InTransaction);
+        Assert.True(client.IsUsable);
+        Assert.Equal("RSET", await server);
+    }
+
+    /// <summary>Without PIPELINING each command waits for its reply: the peer answers XFORWARD before MAIL can come.</summary>
+    [Fact]
+    public async Task Without_pipelining_xforward_and_mail_go_one_at_a_time()
+    {
+        using var peer = ScriptedPeer.Start();
+        Task server = peer.RunAsync(async (stream, reader) =>
+        {
+            await stream.WriteAsync("220 next.test ESMTP\r\n"u8.ToArray(), Ct);
+            await reader.ReadLineAsync(Ct);
+            await stream.WriteAsync("250-next.test\r\n250 XFORWARD ADDR\r\n"u8.ToArray(), Ct);
+            Assert.Equal("XFORWARD ADDR=192.0.2.7", await reader.ReadLineAsync(Ct));
+            await Task.Delay(100, Ct);
+            Assert.False(stream.DataAvailable);
+            await stream.WriteAsync("250 2.0.0 Ok\r\n"u8.ToArray(), Ct);
+            Assert.Equal("MAIL FROM:<a@b>", await reader.ReadLineAsync(Ct));
+            await stream.WriteAsync("451 4.3.0 Try later\r\n"u8.ToArray(), Ct);
+            return true;
+        });
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(peer.EndPoint, Options(), Ct);
+        await client.HelloAsync(Ct);
+        Assert.Equal(451, (await client.MailAsync(new MailFromCommand("a@b", "", []), [new("ADDR", "192.0.2.7")], Ct)).Code);
+        Assert.False(client.InTransaction);
+        await server;
+    }
+
+    [Fact]
+    public async Task A_transaction_is_open_from_an_accepted_mail_to_the_final_reply_or_rset()
+    {
+        await using ServerHost host = ServerHost.Start(new TestBackend());
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
+        await client.HelloAsync(Ct);
+        Assert.False(client.InTransaction);
+        await client.MailAsync("a@b", null, Ct);
+        Assert.True(client.InTransaction);
+        await client.RsetAsync(Ct);
+        Assert.False(client.InTransaction);
+        await client.MailAsync("a@b", null, Ct);
+        await client.RcptAsync("c@d", null, Ct);
+        Assert.True(client.InTransaction);
+        Assert.Equal(250, (await client.DataAsync(new MemoryStream("x\r\n"u8.ToArray()), Ct)).Code);
+        Assert.False(client.InTransaction);
+    }
+
     /// <summary>A server the test scripts line by line, for replies our own server would never send.</summary>
     private sealed class ScriptedPeer : IDisposable
     {

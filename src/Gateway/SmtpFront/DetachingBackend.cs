@@ -271,6 +271,7 @@ public sealed class DetachingBackend(
             }
         }
 
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        /// <summary>A transaction the client abandoned (RSET, a new MAIL after an error, QUIT) must not stay open downstream.</summary>
+        public async ValueTask DisposeAsync() => await next.ResetAsync(CancellationToken.None).ConfigureAwait(false);
     }
 }

@@ -54,19 +54,8 @@ public sealed class RelayNextHop : INextHopSession
 
     public SmtpCapabilities Capabilities => client.Capabilities;
 
-    public async Task<SmtpReply> MailAsync(MailFromCommand mail, IReadOnlyDictionary<string, string?> clientIdentity, CancellationToken cancellationToken)
-    {
-        if (clientIdentity.Count > 0)
-        {
-            var reply = await client.SendXforwardAsync(clientIdentity, cancellationToken).ConfigureAwait(false);
-            if (reply is { IsPositiveCompletion: false })
-            {
-                return reply;
-            }
-        }
-
-        return await client.MailAsync(mail, cancellationToken).ConfigureAwait(false);
-    }
+    public Task<SmtpReply> MailAsync(MailFromCommand mail, IReadOnlyDictionary<string, string?> clientIdentity, CancellationToken cancellationToken) =>
+        client.MailAsync(mail, clientIdentity, cancellationToken);
 
     public Task<SmtpReply> RcptAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
         client.RcptAsync(recipient, cancellationToken);
@@ -76,35 +65,35 @@ public sealed class RelayNextHop : INextHopSession
             ? await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false)
             : [await client.DataAsync(message, cancellationToken).ConfigureAwait(false)];
 
-    public async Task ResetAsync(CancellationToken cancellationToken)
-    {
-        if (client.IsUsable)
-        {
-            try
-            {
-                await client.RsetAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or TimeoutException or SmtpException)
-            {
-                client.Abort();
-            }
-        }
-    }
+    public Task ResetAsync(CancellationToken cancellationToken) => TryResetAsync(cancellationToken);
 
     public bool IsUsable => client.IsUsable;
 
-    /// <summary>RSET, for a connection about to serve another session; false when the next hop did not take it.</summary>
+    /// <summary>
+    /// Ends a transaction left open downstream (RSET) and says whether the connection can serve another one; a
+    /// connection whose RSET failed is dropped. A clean connection costs nothing: no command is sent.
+    /// </summary>
     public async Task<bool> TryResetAsync(CancellationToken cancellationToken)
     {
+        if (!client.IsUsable || !client.InTransaction)
+        {
+            return client.IsUsable;
+        }
+
         try
         {
-            return client.IsUsable && (await client.RsetAsync(cancellationToken).ConfigureAwait(false)).IsPositiveCompletion;
+            if ((await client.RsetAsync(cancellationToken).ConfigureAwait(false)).IsPositiveCompletion)
+            {
+                return true;
+            }
         }
         catch (Exception e) when (e is IOException or TimeoutException or SmtpException or OperationCanceledException)
         {
-            client.Abort();
-            return false;
+            // Dropped below.
         }
+
+        client.Abort();
+        return false;
     }
 
     public void Abort() => client.Abort();

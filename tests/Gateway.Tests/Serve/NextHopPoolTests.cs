@@ -94,15 +94,50 @@ public sealed class NextHopPoolTests : IAsyncLifetime
         Assert.Equal(2, recorder.SessionCount);
     }
 
+    /// <summary>
+    /// A transaction the client abandons must not stay open downstream: after RSET the same session's next
+    /// transaction goes through (the next hop would answer a nested MAIL with 503), and a connection whose client
+    /// quit mid-transaction is reset before another session gets it.
+    /// </summary>
+    [Fact]
+    public async Task Abandoned_transactions_are_reset_downstream_before_the_connection_serves_again()
+    {
+        await using (var smtp = await SmtpDialog.ConnectAsync(Front))
+        {
+            await smtp.SendAsync("EHLO client.example.test");
+            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
+            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
+            Assert.StartsWith("250", await smtp.SendAsync("RSET"), StringComparison.Ordinal);
+            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
+            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
+            Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
+            Assert.StartsWith("250", await smtp.SendDataAsync("Subject: after reset\r\n\r\nhello\r\n"u8.ToArray()), StringComparison.Ordinal);
+
+            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
+            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
+            await smtp.SendAsync("QUIT");
+        }
+
+        await WaitUntilParkedAsync();
+        Assert.Equal(2, recorder.AbandonedTransactions);
+        await SendAsync("next session");
+        Assert.Equal(["after reset", "next session"], recorder.Subjects);
+        Assert.Equal(1, recorder.SessionCount);
+    }
+
     private sealed class RecordingNextHop : ISmtpBackend
     {
         private int sessions;
+        private int abandoned;
 
         public ConcurrentQueue<string> SubjectQueue { get; } = new();
 
         public IReadOnlyList<string> Subjects => [.. SubjectQueue];
 
         public int SessionCount => Volatile.Read(ref sessions);
+
+        /// <summary>Transactions that ended without a message (RSET, or the connection closing).</summary>
+        public int AbandonedTransactions => Volatile.Read(ref abandoned);
 
         public ValueTask<ISmtpSessionHandler> OpenSessionAsync(SmtpSessionContext context, CancellationToken cancellationToken)
         {
@@ -120,6 +155,8 @@ public sealed class NextHopPoolTests : IAsyncLifetime
 
         private sealed class Transaction(RecordingNextHop owner) : ISmtpTransaction
         {
+            private bool delivered;
+
             public ValueTask<SmtpReply> AddRecipientAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
                 ValueTask.FromResult(new SmtpReply(250, "2.1.5", "Ok"));
 
@@ -128,10 +165,19 @@ public sealed class NextHopPoolTests : IAsyncLifetime
                 using var reader = new StreamReader(message, Encoding.ASCII);
                 var text = await reader.ReadToEndAsync(cancellationToken);
                 owner.SubjectQueue.Enqueue(text.Split("\r\n").First(l => l.StartsWith("Subject: ", StringComparison.Ordinal))["Subject: ".Length..]);
+                delivered = true;
                 return new SmtpReply(250, "2.0.0", "Ok: queued");
             }
 
-            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+            public ValueTask DisposeAsync()
+            {
+                if (!delivered)
+                {
+                    Interlocked.Increment(ref owner.abandoned);
+                }
+
+                return ValueTask.CompletedTask;
+            }
         }
     }
 }
