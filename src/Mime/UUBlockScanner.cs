@@ -22,11 +22,13 @@ public static class UUBlockScanner
         ArgumentNullException.ThrowIfNull(body);
         var blocks = new List<UUBlock>();
         byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        var line = new byte[MaxLine];
-        int lineLength = 0;
-        bool lineTooLong = false;
+
+        // Lines are looked at where they lie in the buffer; only one split across two reads is copied.
+        var split = new byte[MaxLine];
+        int splitLength = 0;
+        bool splitTooLong = false;
+        long bufferOffset = 0;
         long lineStart = 0;
-        long offset = 0;
         long blockStart = -1;
         string? name = null;
         int dataLines = 0;
@@ -35,50 +37,81 @@ public static class UUBlockScanner
             int n;
             while ((n = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
             {
-                for (int i = 0; i < n; i++)
+                int position = 0;
+                while (position < n)
                 {
-                    byte b = buffer[i];
-                    offset++;
-                    if (b == '\n')
+                    ReadOnlySpan<byte> rest = buffer.AsSpan(position, n - position);
+                    int newline = rest.IndexOf((byte)'\n');
+                    ReadOnlySpan<byte> line = newline < 0 ? rest : rest[..newline];
+                    bool tooLong = line.Length > MaxLine;
+                    if (newline < 0 || splitLength > 0 || splitTooLong)
                     {
-                        OnLine(true);
-                        lineStart = offset;
-                        lineLength = 0;
-                        lineTooLong = false;
-                        continue;
+                        int room = Math.Min(line.Length, MaxLine - splitLength);
+                        line[..room].CopyTo(split.AsSpan(splitLength));
+                        splitLength += room;
+                        splitTooLong |= room < line.Length;
+                        if (newline < 0)
+                        {
+                            break;
+                        }
+
+                        line = split.AsSpan(0, splitLength);
+                        tooLong = splitTooLong;
                     }
-                    if (lineLength < MaxLine) line[lineLength++] = b;
-                    else lineTooLong = true;
+
+                    position += newline + 1;
+                    OnLine(line, tooLong, bufferOffset + position, hasLineBreak: true);
+                    lineStart = bufferOffset + position;
+                    splitLength = 0;
+                    splitTooLong = false;
                 }
+
+                bufferOffset += n;
             }
-            if (lineLength > 0 || lineTooLong) OnLine(false);
+
+            if (splitLength > 0 || splitTooLong)
+            {
+                OnLine(split.AsSpan(0, splitLength), splitTooLong, bufferOffset, hasLineBreak: false);
+            }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+
         return blocks;
 
-        void OnLine(bool hasLineBreak)
+        void OnLine(ReadOnlySpan<byte> line, bool tooLong, long end, bool hasLineBreak)
         {
-            if (blocks.Count >= MaxBlocks) return;
-            var text = line.AsSpan(0, lineLength).TrimEnd("\r"u8);
+            if (blocks.Count >= MaxBlocks)
+            {
+                return;
+            }
+
+            var text = line.TrimEnd("\r"u8);
             if (blockStart >= 0)
             {
-                if (!lineTooLong && text.TrimEnd(" \t"u8).SequenceEqual("end"u8))
+                if (!tooLong && text.TrimEnd(" \t"u8).SequenceEqual("end"u8))
                 {
-                    if (dataLines > 0) blocks.Add(new UUBlock(blockStart, offset, name!, hasLineBreak));
+                    if (dataLines > 0)
+                    {
+                        blocks.Add(new UUBlock(blockStart, end, name!, hasLineBreak));
+                    }
+
                     blockStart = -1;
                     return;
                 }
-                if (!lineTooLong && IsDataLine(text))
+
+                if (!tooLong && IsDataLine(text))
                 {
                     dataLines++;
                     return;
                 }
+
                 blockStart = -1; // not uuencode after all; this line may begin another block
             }
-            if (!lineTooLong && TryParseBegin(text, out string? fileName))
+
+            if (!tooLong && TryParseBegin(text, out string? fileName))
             {
                 blockStart = lineStart;
                 name = fileName;

@@ -274,6 +274,41 @@ public class UUBlockTests
     }
 }
 
+public class UUBlockScannerTests
+{
+    /// <summary>
+    /// Exact offsets, whatever the reads: whole, or 1..7 bytes at a time, so lines split across reads (and a
+    /// line longer than the scanner looks at) are handled. A block ending the body without a line break counts.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Blocks_are_found_at_exact_offsets_however_the_body_is_read(int seed)
+    {
+        string first = "begin 644 one.bin\r\n" + DecoderTests.UUEncode(MessageBuilder.RandomBytes(500, 1)) + "`\r\nend\r\n";
+        string second = "begin 600 two.bin\n" + DecoderTests.UUEncode(MessageBuilder.RandomBytes(90, 2)).Replace("\r\n", "\n", StringComparison.Ordinal) + "end";
+        string body = "prose\r\n" + new string('x', 300) + "\r\nbegin 644 not-a-file.txt\r\n" + new string('y', 250) + "\r\n" +
+            first + "middle\n" + second;
+        int firstStart = body.IndexOf(first, StringComparison.Ordinal);
+        int secondStart = body.IndexOf(second, StringComparison.Ordinal);
+        byte[] bytes = Encoding.ASCII.GetBytes(body);
+
+        Stream input = new MemoryStream(bytes);
+        if (seed > 0)
+        {
+            input = new TricklingStream(input, seed);
+        }
+
+        List<UUBlock> blocks = await UUBlockScanner.FindAsync(input, TestContext.Current.CancellationToken);
+
+        Assert.Equal(
+            [new UUBlock(firstStart, firstStart + first.Length, "one.bin", true), new UUBlock(secondStart, bytes.Length, "two.bin", false)],
+            blocks);
+    }
+}
+
 public class PartLimitTests
 {
     [Fact]
