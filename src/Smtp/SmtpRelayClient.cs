@@ -89,6 +89,11 @@ public sealed class SmtpRelayClient : IAsyncDisposable
             {
                 socket.NoDelay = true;
             }
+
+            if (options.InlineCompletions)
+            {
+                InlineCompletions.TryEnable(socket);
+            }
         }
         catch
         {

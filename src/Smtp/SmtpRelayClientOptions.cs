@@ -20,6 +20,12 @@ public sealed class SmtpRelayClientOptions
     /// <summary>Longest XFORWARD command we send, CRLF included; attributes are split across commands to fit.</summary>
     public int MaxCommandLineLength { get; set; } = 512;
 
+    /// <summary>
+    /// Continue after the server's replies on the runtime's socket event thread (see
+    /// <see cref="SmtpServerOptions.InlineCompletions"/>): the caller's code after each await must then be light.
+    /// </summary>
+    public bool InlineCompletions { get; set; }
+
     /// <summary>Reply limits; a reply over them breaks the connection.</summary>
     public SmtpReplyParser ReplyParser { get; set; } = SmtpReplyParser.Default;
 }

@@ -163,6 +163,11 @@ public sealed class SmtpServer : IAsyncDisposable
                 client.NoDelay = true;
             }
 
+            if (_options.InlineCompletions)
+            {
+                InlineCompletions.TryEnable(client);
+            }
+
             // Registered before it starts, so a session that ends at once still finds its entry to remove.
             var start = new Task<Task>(() => RunSessionAsync(id, client, stopping));
             _sessions[id] = (client, start.Unwrap());

@@ -29,6 +29,14 @@ public sealed class SmtpServerOptions
     /// <summary>Announce DSN (RFC 3461) and pass RET/ENVID/NOTIFY/ORCPT through to the backend.</summary>
     public bool Dsn { get; set; } = true;
 
+    /// <summary>
+    /// Run session code straight on the runtime's socket event thread when a client's bytes arrive (Unix only; see
+    /// <see cref="InlineCompletions"/>). Faster for many small messages, but then the backend's calls must not
+    /// block or compute for long: storing, hashing or fsync belong on the thread pool, where the backend must move
+    /// them itself. Off by default.
+    /// </summary>
+    public bool InlineCompletions { get; set; }
+
     /// <summary>How long shutdown waits for busy sessions before it drops them.</summary>
     public TimeSpan ShutdownGracePeriod { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -129,7 +129,7 @@ public static class CheckCommand
         NextHopAddress.TryParse(settings.Smtp.NextHop, out var address, out _);
         try
         {
-            await using var next = await RelayNextHop.ConnectAsync(address!, settings.Smtp.ServerName, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            await using var next = await RelayNextHop.ConnectAsync(address!, settings.Smtp.ServerName, TimeSpan.FromSeconds(10), inlineCompletions: false, cancellationToken).ConfigureAwait(false);
             if (address!.Lmtp)
             {
                 return new("next hop", true, $"{address} answers LHLO");

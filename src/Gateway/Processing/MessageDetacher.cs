@@ -73,6 +73,7 @@ public sealed class MessageDetacher(AttachmentVault vault, DetachSettings settin
         {
             if (sink.Attachments is { } attachments)
             {
+                await ThreadPoolHop.Now;
                 await attachments.AbandonAsync(CancellationToken.None).ConfigureAwait(false);
             }
 
@@ -92,6 +93,7 @@ public sealed class MessageDetacher(AttachmentVault vault, DetachSettings settin
 
         public async Task<DetachedAttachment> StoreAsync(AttachmentDescriptor attachment, Stream decodedContent, CancellationToken cancellationToken)
         {
+            await ThreadPoolHop.Now;
             Attachments ??= vault.BeginMessage(await ContextAsync(cancellationToken).ConfigureAwait(false));
             return await Attachments.StoreAsync(attachment, decodedContent, cancellationToken).ConfigureAwait(false);
         }
@@ -127,6 +129,7 @@ public sealed class DetachedMessage(MimeRewriteResult result, MessageAttachments
     {
         if (attachments is not null)
         {
+            await ThreadPoolHop.Now;
             await attachments.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
@@ -138,7 +141,21 @@ public sealed class DetachedMessage(MimeRewriteResult result, MessageAttachments
     }
 
     /// <summary>The next hop did not take it: nobody will ever have these links.</summary>
-    public Task AbandonAsync(CancellationToken cancellationToken) => attachments?.AbandonAsync(cancellationToken) ?? Task.CompletedTask;
+    public async Task AbandonAsync(CancellationToken cancellationToken)
+    {
+        if (attachments is not null)
+        {
+            await ThreadPoolHop.Now;
+            await attachments.AbandonAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
-    public ValueTask DisposeAsync() => attachments?.DisposeAsync() ?? ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        if (attachments is not null)
+        {
+            await ThreadPoolHop.Now;
+            await attachments.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

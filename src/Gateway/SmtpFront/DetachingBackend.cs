@@ -59,7 +59,9 @@ public sealed class DetachingBackend(
             return (pooled, true);
         }
 
-        return (await RelayNextHop.ConnectAsync(nextHop, Settings.Smtp.ServerName, TimeSpan.FromSeconds(Settings.Smtp.NextHopTimeoutSeconds), cancellationToken).ConfigureAwait(false), false);
+        var timeout = TimeSpan.FromSeconds(Settings.Smtp.NextHopTimeoutSeconds);
+        var hop = await RelayNextHop.ConnectAsync(nextHop, Settings.Smtp.ServerName, timeout, SmtpFrontService.UsesInlineCompletions(Settings.Smtp), cancellationToken).ConfigureAwait(false);
+        return (hop, false);
     }
 
     /// <summary>Next-hop connections kept idle for the next client session.</summary>
@@ -225,6 +227,12 @@ public sealed class DetachingBackend(
             await using var output = backend.CreateSpool();
             DetachedMessage detached;
             var envelope = new MessageEnvelope(mail.ReversePath, recipients.Count, context.Forwarded.GetValueOrDefault("IDENT"));
+            if (spool.IsSpilled)
+            {
+                // A message held in memory is parsed where it arrived; a bigger one would hold up other sessions.
+                await ThreadPoolHop.Now;
+            }
+
             try
             {
                 detached = await backend.Detacher.DetachUnlessUnchangedAsync(spool, output, envelope, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using Detach.Gateway.Delivery;
+using Detach.Gateway.Processing;
 using Detach.Smtp;
 
 namespace Detach.Gateway.SmtpFront;
@@ -19,6 +20,7 @@ public sealed class MaildirNextHop(MaildirWriter maildir) : INextHopSession
 
     public async Task<IReadOnlyList<SmtpReply>> DataAsync(Stream message, CancellationToken cancellationToken)
     {
+        await ThreadPoolHop.Now; // fsync
         var path = await maildir.DeliverAsync(message, cancellationToken).ConfigureAwait(false);
         return [new SmtpReply(250, "2.0.0", $"Ok: delivered as {Path.GetFileName(path)}")];
     }

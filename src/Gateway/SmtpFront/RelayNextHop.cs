@@ -21,11 +21,12 @@ public sealed class RelayNextHop : INextHopSession
 
     public bool RepliesPerRecipient { get; }
 
-    public static async Task<RelayNextHop> ConnectAsync(NextHopAddress address, string clientName, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<RelayNextHop> ConnectAsync(NextHopAddress address, string clientName, TimeSpan timeout, bool inlineCompletions, CancellationToken cancellationToken)
     {
         var options = new SmtpRelayClientOptions
         {
             ClientName = clientName,
+            InlineCompletions = inlineCompletions,
             Lmtp = address.Lmtp,
             ConnectTimeout = TimeSpan.FromSeconds(Math.Min(30, timeout.TotalSeconds)),
             CommandTimeout = timeout,

@@ -38,6 +38,12 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
         }
     }
 
+    /// <summary>
+    /// Session code runs on the socket event thread (the backend moves heavy work to the pool), except with TLS:
+    /// a handshake costs about a millisecond of CPU, too long to hold up every other connection.
+    /// </summary>
+    internal static bool UsesInlineCompletions(SmtpFrontOptions smtp) => string.IsNullOrEmpty(smtp.TlsCertificatePath);
+
     public static SmtpServerOptions CreateOptions(SmtpFrontOptions smtp)
     {
         var options = new SmtpServerOptions
@@ -45,6 +51,7 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
             ServerName = smtp.ServerName,
             Lmtp = smtp.Lmtp,
             MaxConnections = smtp.MaxConnections,
+            InlineCompletions = UsesInlineCompletions(smtp),
             Limits = new SmtpLimits
             {
                 MaxMessageSize = smtp.MaxMessageBytes,
