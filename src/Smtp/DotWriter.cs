@@ -11,6 +11,9 @@ namespace Detach.Smtp;
 /// </summary>
 public sealed class DotWriter : Stream
 {
+    /// <summary>Octets that may wait in the pipe before <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> sends them.</summary>
+    public const int FlushThreshold = 64 * 1024;
+
     private static readonly byte[] Terminator = ".\r\n"u8.ToArray();
     private readonly PipeWriter _output;
     private bool _lineStart = true;
@@ -90,9 +93,18 @@ public sealed class DotWriter : Stream
         _afterCr = data[^1] == (byte)'\r';
     }
 
+    /// <summary>
+    /// Stuffs <paramref name="buffer"/> and sends once <see cref="FlushThreshold"/> octets wait: a small message
+    /// leaves in one packet with its final dot (<see cref="CompleteAsync"/>), not in two.
+    /// </summary>
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         Append(buffer.Span);
+        if (_output.CanGetUnflushedBytes && _output.UnflushedBytes < FlushThreshold)
+        {
+            return;
+        }
+
         FlushResult result = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
         if (result.IsCanceled || result.IsCompleted)
         {

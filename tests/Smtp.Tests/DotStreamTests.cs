@@ -98,6 +98,27 @@ public class DotStreamTests
         Assert.Equal(500, e.Reply.Code);
     }
 
+    /// <summary>A small message goes out in one write together with its final dot; a big one in pieces as it comes.</summary>
+    [Fact]
+    public async Task Writes_are_sent_once_enough_waits_and_the_rest_with_the_final_dot()
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        var writer = new DotWriter(pipe.Writer);
+        await writer.WriteAsync("Subject: small\r\n\r\nhello\r\n"u8.ToArray(), Ct);
+        Assert.False(pipe.Reader.TryRead(out _));
+
+        await writer.WriteAsync(new byte[DotWriter.FlushThreshold], Ct);
+        Assert.True(pipe.Reader.TryRead(out ReadResult sent));
+        Assert.Equal(DotWriter.FlushThreshold + 25, sent.Buffer.Length);
+        pipe.Reader.AdvanceTo(sent.Buffer.End);
+
+        await writer.WriteAsync("\r\nlast line\r\n"u8.ToArray(), Ct);
+        Assert.False(pipe.Reader.TryRead(out _));
+        await writer.CompleteAsync(Ct);
+        Assert.True(pipe.Reader.TryRead(out ReadResult rest));
+        Assert.Equal("\r\nlast line\r\n.\r\n", Encoding.ASCII.GetString(rest.Buffer));
+    }
+
     private static async Task<byte[]> StuffAsync(byte[] message, int chunk)
     {
         var pipe = new Pipe();
