@@ -74,6 +74,11 @@ public sealed class SmtpServer : IAsyncDisposable
                     socket.DualMode = true;
                 }
 
+                if (_options.InlineCompletions)
+                {
+                    InlineCompletions.TryEnable(socket);
+                }
+
                 socket.Bind(endPoint);
                 socket.Listen(512);
             }
@@ -168,10 +173,19 @@ public sealed class SmtpServer : IAsyncDisposable
                 InlineCompletions.TryEnable(client);
             }
 
-            // Registered before it starts, so a session that ends at once still finds its entry to remove.
+            // Registered before it starts, so a session that ends at once still finds its entry to remove. With inline
+            // completions the accept itself completed on the socket event thread, which then also writes the
+            // greeting: no pool thread is woken for a new connection.
             var start = new Task<Task>(() => RunSessionAsync(id, client, stopping));
             _sessions[id] = (client, start.Unwrap());
-            start.Start(TaskScheduler.Default);
+            if (_options.InlineCompletions)
+            {
+                start.RunSynchronously(TaskScheduler.Default);
+            }
+            else
+            {
+                start.Start(TaskScheduler.Default);
+            }
         }
     }
 
