@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 
 namespace Detach.Crypto;
 
@@ -24,7 +25,7 @@ public static class RecordDecryptor
     /// it decides which record must carry the last flag. Each record is authenticated before any of its
     /// plaintext is written; an empty range fetches nothing.
     /// </summary>
-    public static async Task DecryptRangeAsync(
+    public static Task DecryptRangeAsync(
         Func<long, long, CancellationToken, ValueTask<Stream>> openCiphertextRange,
         long ciphertextLength,
         FileKey key,
@@ -33,9 +34,39 @@ public static class RecordDecryptor
         Stream destination,
         CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(destination);
+        return DecryptRangeAsync(openCiphertextRange, ciphertextLength, key, plaintextOffset, count, new StreamTarget(destination), cancellationToken);
+    }
+
+    /// <summary>
+    /// As the <see cref="Stream"/> overload, but each record is read into <paramref name="destination"/>'s own
+    /// memory, opened there and handed on with <see cref="PipeWriter.Advance"/> once authenticated: the plaintext
+    /// is never copied (an HTTP response's <c>BodyWriter</c> sends it as it lies). Flushes after each record.
+    /// </summary>
+    public static Task DecryptRangeAsync(
+        Func<long, long, CancellationToken, ValueTask<Stream>> openCiphertextRange,
+        long ciphertextLength,
+        FileKey key,
+        long plaintextOffset,
+        long count,
+        PipeWriter destination,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        return DecryptRangeAsync(openCiphertextRange, ciphertextLength, key, plaintextOffset, count, new PipeTarget(destination), cancellationToken);
+    }
+
+    private static async Task DecryptRangeAsync(
+        Func<long, long, CancellationToken, ValueTask<Stream>> openCiphertextRange,
+        long ciphertextLength,
+        FileKey key,
+        long plaintextOffset,
+        long count,
+        PlaintextTarget destination,
+        CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(openCiphertextRange);
         ArgumentNullException.ThrowIfNull(key);
-        ArgumentNullException.ThrowIfNull(destination);
         long plaintextLength = RecordFormat.GetPlaintextLength(ciphertextLength);
         long lastRecord = RecordFormat.GetRecordCount(plaintextLength) - 1;
         var range = RecordFormat.GetCiphertextRange(plaintextOffset, count, plaintextLength);
@@ -44,7 +75,6 @@ public static class RecordDecryptor
             return;
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(RecordFormat.EncryptedRecordSize);
         var header = new byte[RecordFormat.HeaderSize];
         RecordCipher? cipher = null;
         Stream? records = null;
@@ -74,15 +104,16 @@ public static class RecordDecryptor
             for (long index = range.FirstRecordIndex; remaining > 0; index++)
             {
                 int length = (int)Math.Min(RecordFormat.EncryptedRecordSize, ciphertextLength - recordOffset);
-                await ReadExactlyAsync(records, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                Memory<byte> buffer = destination.GetRecordBuffer(length);
+                await ReadExactlyAsync(records, buffer[..length], cancellationToken).ConfigureAwait(false);
                 int plaintextInRecord = length - RecordFormat.TagSize;
-                if (!cipher.TryOpen(buffer, plaintextInRecord, index, index == lastRecord))
+                if (!cipher.TryOpen(buffer.Span, plaintextInRecord, index, index == lastRecord))
                 {
                     throw new RecordAuthenticationException(index);
                 }
 
                 int take = (int)Math.Min(remaining, plaintextInRecord - skip);
-                await destination.WriteAsync(buffer.AsMemory(skip, take), cancellationToken).ConfigureAwait(false);
+                await destination.WriteAsync(buffer, skip, take, cancellationToken).ConfigureAwait(false);
                 remaining -= take;
                 skip = 0;
                 recordOffset += length;
@@ -96,7 +127,53 @@ public static class RecordDecryptor
             }
 
             cipher?.Dispose();
-            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+            destination.Dispose();
+        }
+    }
+
+    /// <summary>Where opened records go: a buffer to read one into, then its authenticated plaintext handed on.</summary>
+    private abstract class PlaintextTarget : IDisposable
+    {
+        public abstract Memory<byte> GetRecordBuffer(int length);
+
+        /// <summary>Hands on <c>record[skip..skip+take]</c> of the buffer last returned.</summary>
+        public abstract ValueTask WriteAsync(Memory<byte> record, int skip, int take, CancellationToken cancellationToken);
+
+        public virtual void Dispose()
+        {
+        }
+    }
+
+    private sealed class StreamTarget(Stream destination) : PlaintextTarget
+    {
+        private readonly byte[] buffer = ArrayPool<byte>.Shared.Rent(RecordFormat.EncryptedRecordSize);
+
+        public override Memory<byte> GetRecordBuffer(int length) => buffer;
+
+        public override ValueTask WriteAsync(Memory<byte> record, int skip, int take, CancellationToken cancellationToken) =>
+            destination.WriteAsync(record.Slice(skip, take), cancellationToken);
+
+        public override void Dispose() => ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+    }
+
+    private sealed class PipeTarget(PipeWriter destination) : PlaintextTarget
+    {
+        public override Memory<byte> GetRecordBuffer(int length) => destination.GetMemory(length);
+
+        public override async ValueTask WriteAsync(Memory<byte> record, int skip, int take, CancellationToken cancellationToken)
+        {
+            if (skip > 0)
+            {
+                // Only the first record of a range starts inside the record.
+                record.Slice(skip, take).CopyTo(record);
+            }
+
+            destination.Advance(take);
+            FlushResult flushed = await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (flushed.IsCompleted || flushed.IsCanceled)
+            {
+                throw new IOException("The destination stopped reading.");
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 namespace Detach.Crypto.Tests;
 
 public class RangeTests
@@ -159,6 +160,62 @@ public class RangeTests
             RecordDecryptor.DecryptRangeAsync(Open, ciphertext.Length, key, (3 * R) + 5, R + 100, bad, ct));
         Assert.Equal(4, error.RecordIndex);
         Assert.Equal(R - 5, bad.Length); // the rest of record 3, nothing of record 4
+    }
+
+    /// <summary>Into a pipe writer's own memory: the same bytes for every range as into a stream.</summary>
+    [Theory]
+    [MemberData(nameof(Ranges))]
+    public async Task DecryptRangeIntoAPipeWriterGivesTheSameBytes(long offset, long count)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var key = FileKey.Generate();
+        var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
+        ValueTask<Stream> Open(long o, long l, CancellationToken token) =>
+            ValueTask.FromResult<Stream>(new TrickleStream(ciphertext.AsSpan((int)o, (int)l).ToArray(), 20_000, seekable: false));
+
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        await RecordDecryptor.DecryptRangeAsync(Open, ciphertext.Length, key, offset, count, pipe.Writer, ct);
+        await pipe.Writer.CompleteAsync();
+        using var received = new MemoryStream();
+        await pipe.Reader.CopyToAsync(received, ct);
+        Assert.Equal(Plaintext.AsSpan((int)offset, (int)count).ToArray(), received.ToArray());
+    }
+
+    /// <summary>A record failing its tag is never advanced: the reader sees the records before it and nothing more.</summary>
+    [Fact]
+    public async Task DecryptRangeIntoAPipeWriterReleasesNothingOfABadRecord()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var key = FileKey.Generate();
+        var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
+        ciphertext[H + (4 * E) + 10] ^= 1;
+        ValueTask<Stream> Open(long o, long l, CancellationToken token) =>
+            ValueTask.FromResult<Stream>(new MemoryStream(ciphertext, (int)o, (int)l, writable: false));
+
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        var error = await Assert.ThrowsAsync<RecordAuthenticationException>(() =>
+            RecordDecryptor.DecryptRangeAsync(Open, ciphertext.Length, key, (3 * R) + 5, R + 100, pipe.Writer, ct));
+        Assert.Equal(4, error.RecordIndex);
+        await pipe.Writer.CompleteAsync();
+        using var received = new MemoryStream();
+        await pipe.Reader.CopyToAsync(received, ct);
+        Assert.Equal(Plaintext.AsSpan((3 * R) + 5, R - 5).ToArray(), received.ToArray());
+    }
+
+    /// <summary>A reader that went away stops the decryption instead of it running on into nothing.</summary>
+    [Fact]
+    public async Task DecryptRangeIntoAPipeWriterStopsWhenTheReaderIsGone()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var key = FileKey.Generate();
+        var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
+        ValueTask<Stream> Open(long o, long l, CancellationToken token) =>
+            ValueTask.FromResult<Stream>(new MemoryStream(ciphertext, (int)o, (int)l, writable: false));
+
+        var pipe = new Pipe();
+        await pipe.Reader.CompleteAsync();
+        await Assert.ThrowsAsync<IOException>(() =>
+            RecordDecryptor.DecryptRangeAsync(Open, ciphertext.Length, key, 0, Plaintext.Length, pipe.Writer, ct));
     }
 
     [Fact]

@@ -11,6 +11,7 @@ using Detach.Gateway.Http;
 using Detach.Gateway.Metrics;
 using Detach.Vault.Index;
 using Detach.Vault.Storage;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 
 var data = Option("--data") ?? Path.Combine(Path.GetTempPath(), "detach-download-bench");
@@ -69,14 +70,7 @@ for (var run = 0; run < 3; run++)
 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"decrypt_mb_s={best:0}"));
 
 var builder = WebApplication.CreateSlimBuilder(args);
-builder.WebHost.UseKestrel(kestrel =>
-{
-    kestrel.Listen(IPAddress.Loopback, port);
-    if (Environment.GetEnvironmentVariable("BENCH_RESPONSE_BUFFER") is { Length: > 0 } buffer)
-    {
-        kestrel.Limits.MaxResponseBufferSize = long.Parse(buffer, CultureInfo.InvariantCulture);
-    }
-});
+builder.WebHost.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
 builder.Logging.ClearProviders();
 builder.Services.AddSingleton(Options.Create(new DetachOptions { DataPath = data, PublicUrl = $"http://127.0.0.1:{port}" }));
 builder.Services.AddSingleton(Options.Create(new GatewayOptions { Listen = $"http://127.0.0.1:{port}", KeyAttemptsPerMinute = 10_000 }));
@@ -84,6 +78,11 @@ builder.Services.AddSingleton<DetachMetrics>();
 builder.Services.AddSingleton<IContentStore>(store);
 builder.Services.AddSingleton<IAttachmentIndex>(index);
 builder.Services.AddDownloadGateway();
+if (Environment.GetEnvironmentVariable("BENCH_RESPONSE_BUFFER") is { Length: > 0 } buffer)
+{
+    // To compare Kestrel send buffers against the gateway's own (DownloadGatewayExtensions.ResponseBufferBytes).
+    builder.Services.PostConfigure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxResponseBufferSize = long.Parse(buffer, CultureInfo.InvariantCulture));
+}
 var app = builder.Build();
 app.UseDownloadGateway();
 app.MapDownloadGateway();

@@ -15,8 +15,8 @@ public sealed partial class AccessLogMiddleware(RequestDelegate next, ILogger<Ac
         ArgumentNullException.ThrowIfNull(context);
         var started = Stopwatch.GetTimestamp();
         var original = context.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
-        var counter = new CountingWriteStream(original.Stream);
-        context.Features.Set<IHttpResponseBodyFeature>(new StreamResponseBodyFeature(counter, original));
+        var counter = new CountingResponseBody(original);
+        context.Features.Set<IHttpResponseBodyFeature>(counter);
         var failed = false;
         try
         {

@@ -211,14 +211,14 @@ public sealed partial class DownloadHandler(
             return;
         }
 
-        var counting = new CountingWriteStream(response.Body);
+        // Each record is read into Kestrel's own output buffer, opened there and sent from there; Kestrel sends one
+        // record while the next is decrypted (DownloadGatewayExtensions.ResponseBufferBytes lets several wait).
+        var counting = new CountingPipeWriter(response.BodyWriter);
         try
         {
-            await OverlappedCopy.RunAsync(
-                (plaintext, ct) => RecordDecryptor.DecryptRangeAsync(
-                    unlocker.RangeOpener(attachment.Cid), record.CiphertextSize, attachment.Key, range.Start, range.Length, plaintext, ct),
-                counting,
-                cancellationToken).ConfigureAwait(false);
+            await response.StartAsync(cancellationToken).ConfigureAwait(false);
+            await RecordDecryptor.DecryptRangeAsync(
+                unlocker.RangeOpener(attachment.Cid), record.CiphertextSize, attachment.Key, range.Start, range.Length, counting, cancellationToken).ConfigureAwait(false);
             await response.CompleteAsync().ConfigureAwait(false);
         }
         catch (RecordAuthenticationException exception)
