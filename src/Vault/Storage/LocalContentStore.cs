@@ -63,8 +63,10 @@ public sealed class LocalContentStore : IContentStore
         FileStream file;
         try
         {
+            // Synchronous reads: Linux has no asynchronous file I/O, and FileOptions.Asynchronous would only send every
+            // read (a record, 64 KiB from the page cache in microseconds) through a thread-pool hop.
             file = new FileStream(PathOf(cid), FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 0,
-                FileOptions.Asynchronous | FileOptions.SequentialScan);
+                FileOptions.SequentialScan);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
