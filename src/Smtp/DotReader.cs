@@ -4,15 +4,12 @@ using System.IO.Pipelines;
 namespace Detach.Smtp;
 
 /// <summary>
-/// The message after DATA, as a read-only stream: undoes dot-stuffing, keeps every CRLF (the message
-/// ends with the CRLF before the final dot) and stops at CRLF.CRLF; nothing after it is consumed, so
-/// pipelined commands stay in the pipe. Only CRLF starts a line: a bare LF followed by "." does not end
-/// the data (SMTP smuggling). The size and line limits make reads throw <see cref="SmtpException"/>
-/// (552 5.3.4 / 500 5.5.2); the session then drains to the end and answers with that reply. A connection
-/// closed or timed out before the final dot makes reads throw <see cref="IOException"/>: the message is
-/// never seen as complete.
+/// The message after DATA: undoes dot-stuffing, keeps every CRLF (the message ends with the CRLF before the
+/// final dot) and stops at CRLF.CRLF; nothing after it is consumed, so pipelined commands stay in the pipe.
+/// Only CRLF starts a line: a bare LF followed by "." does not end the data (SMTP smuggling). Limits: size
+/// (552 5.3.4) and text line length (500 5.5.2), see <see cref="SmtpMessageReader"/>.
 /// </summary>
-public sealed class DotReader : Stream
+public sealed class DotReader : SmtpMessageReader
 {
     private enum State
     {
@@ -24,62 +21,21 @@ public sealed class DotReader : Stream
         Eof,
     }
 
-    private readonly PipeReader _input;
-    private readonly long _maxMessageSize;
     private readonly int _maxLineLength;
-    private readonly TimeSpan _readTimeout;
-    private readonly CancellationTokenSource _timeout;
     private State _state = State.BeginLine;
-    private long _size;
     private int _lineLength;
     private bool _discard;
-    private Exception? _fault;
 
     /// <param name="maxLineLength">Longest text line on the wire, CRLF included (RFC 5321: 1000); 0 for no limit.</param>
     /// <param name="readTimeout">Longest wait for more bytes from the client.</param>
     public DotReader(PipeReader input, long maxMessageSize, int maxLineLength, TimeSpan readTimeout, CancellationToken sessionToken)
+        : base(input, maxMessageSize, readTimeout, sessionToken)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        _input = input;
-        _maxMessageSize = maxMessageSize;
         _maxLineLength = maxLineLength;
-        _readTimeout = readTimeout;
-        _timeout = CancellationTokenSource.CreateLinkedTokenSource(sessionToken);
     }
 
     /// <summary>True once CRLF.CRLF was read.</summary>
-    public bool IsCompleted => _state == State.Eof;
-
-    /// <summary>The reply the session must give instead of the backend's (size or line limit), or null.</summary>
-    public SmtpReply? LimitError { get; private set; }
-
-    /// <summary>The connection failed (closed, timed out) before the end of data.</summary>
-    public bool IsBroken => _fault is not null;
-
-    public bool TimedOut { get; private set; }
-
-    /// <summary>Unstuffed message octets read so far.</summary>
-    public long MessageSize => _size;
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    // Blocking reads would park a thread per slow client; the session is async all the way.
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("DotReader is async only: use ReadAsync or CopyToAsync.");
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    public override bool IsCompleted => _state == State.Eof;
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -94,7 +50,7 @@ public sealed class DotReader : Stream
             ReadResult result = await ReadInputAsync(cancellationToken).ConfigureAwait(false);
             ReadOnlySequence<byte> input = result.Buffer;
             int written = Process(ref input, buffer.Span);
-            _input.AdvanceTo(input.Start);
+            Input.AdvanceTo(input.Start);
             ThrowIfFailed();
             if (written > 0 || _state == State.Eof)
             {
@@ -103,86 +59,26 @@ public sealed class DotReader : Stream
 
             if (result.IsCompleted && input.IsEmpty)
             {
-                throw Fail(new EndOfStreamException("The client closed the connection before the end of DATA."));
+                throw ClosedEarly();
             }
         }
     }
 
     /// <summary>Reads and throws away the rest of the message up to the final dot.</summary>
-    public async Task DrainAsync(CancellationToken cancellationToken)
+    public override async Task DrainAsync(CancellationToken cancellationToken)
     {
-        if (_fault is not null)
-        {
-            throw new IOException("The connection failed during DATA.", _fault);
-        }
-
+        ThrowIfBroken();
         _discard = true;
         while (_state != State.Eof)
         {
             ReadResult result = await ReadInputAsync(cancellationToken).ConfigureAwait(false);
             ReadOnlySequence<byte> input = result.Buffer;
             Process(ref input, default);
-            _input.AdvanceTo(input.Start);
+            Input.AdvanceTo(input.Start);
             if (_state != State.Eof && result.IsCompleted && input.IsEmpty)
             {
-                throw Fail(new EndOfStreamException("The client closed the connection before the end of DATA."));
+                throw ClosedEarly();
             }
-        }
-    }
-
-    private async ValueTask<ReadResult> ReadInputAsync(CancellationToken cancellationToken)
-    {
-        if (_input.TryRead(out ReadResult ready))
-        {
-            if (!ready.Buffer.IsEmpty || ready.IsCompleted)
-            {
-                return ready;
-            }
-
-            _input.AdvanceTo(ready.Buffer.Start);
-        }
-
-        using CancellationTokenRegistration link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _timeout);
-        _timeout.CancelAfter(_readTimeout);
-        try
-        {
-            return await _input.ReadAsync(_timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
-        {
-            TimedOut = true;
-            throw Fail(new TimeoutException("Timed out waiting for message data.", e));
-        }
-        catch (OperationCanceledException e)
-        {
-            throw Fail(new OperationCanceledException("DATA was cancelled.", e, cancellationToken));
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
-        {
-            throw Fail(new IOException("The connection failed during DATA.", e));
-        }
-        finally
-        {
-            _timeout.TryReset();
-        }
-    }
-
-    private Exception Fail(Exception e)
-    {
-        _fault ??= e;
-        return e;
-    }
-
-    private void ThrowIfFailed()
-    {
-        if (_fault is not null)
-        {
-            throw _fault is OperationCanceledException or TimeoutException ? _fault : new IOException(_fault.Message, _fault);
-        }
-
-        if (LimitError is not null)
-        {
-            throw new SmtpException(LimitError);
         }
     }
 
@@ -312,39 +208,11 @@ public sealed class DotReader : Stream
     private void Count(int wireBytes, int messageBytes)
     {
         _lineLength += wireBytes;
-        _size += messageBytes;
-        if (LimitError is not null)
-        {
-            return;
-        }
-
-        if (_maxLineLength > 0 && _lineLength > _maxLineLength)
+        if (LimitError is null && _maxLineLength > 0 && _lineLength > _maxLineLength)
         {
             LimitError = new SmtpReply(500, "5.5.2", "Error: message line too long");
         }
-        else if (_size > _maxMessageSize)
-        {
-            LimitError = new SmtpReply(552, "5.3.4", "Error: message file too big");
-        }
-    }
 
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _timeout.Dispose();
-        }
-
-        base.Dispose(disposing);
+        CountMessageBytes(messageBytes);
     }
 }

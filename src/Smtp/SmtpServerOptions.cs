@@ -26,6 +26,9 @@ public sealed class SmtpServerOptions
     /// <summary>Certificate (with private key) for STARTTLS; null means STARTTLS is not offered.</summary>
     public X509Certificate2? Certificate { get; set; }
 
+    /// <summary>Announce CHUNKING (RFC 3030) and take BDAT; without it BDAT is refused with 502 as any unknown command.</summary>
+    public bool Chunking { get; set; } = true;
+
     /// <summary>Announce DSN (RFC 3461) and pass RET/ENVID/NOTIFY/ORCPT through to the backend.</summary>
     public bool Dsn { get; set; } = true;
 

@@ -37,6 +37,7 @@ public sealed class SmtpSession
     private int _errors;
     private bool _mailSmtpUtf8;
     private bool _closing;
+    private string? _pendingCommand;
     private string _endReason = "quit";
     private CancellationToken _stopping;
     private CancellationToken _sessionToken;
@@ -84,7 +85,9 @@ public sealed class SmtpSession
                 Reply(new SmtpReply(220, null, $"{Name} {(_options.Lmtp ? "LMTP" : "ESMTP")} Detach"));
                 while (!_closing)
                 {
-                    string? line = await ReadCommandAsync().ConfigureAwait(false);
+                    // A command that ended a BDAT transfer is run now, after that transaction.
+                    string? line = _pendingCommand ?? await ReadCommandAsync().ConfigureAwait(false);
+                    _pendingCommand = null;
                     if (line is null)
                     {
                         break;
@@ -385,6 +388,9 @@ public sealed class SmtpSession
             case "DATA":
                 await DataAsync(args).ConfigureAwait(false);
                 break;
+            case "BDAT" when _options.Chunking:
+                await BdatAsync(args).ConfigureAwait(false);
+                break;
             case "RSET":
                 await EndTransactionAsync().ConfigureAwait(false);
                 Reply(new SmtpReply(250, "2.0.0", "Ok"));
@@ -408,7 +414,7 @@ public sealed class SmtpSession
 
                 break;
             case "HELP":
-                Reply(new SmtpReply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP"));
+                Reply(new SmtpReply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP"));
                 break;
             case "STARTTLS":
                 await StartTlsAsync(args).ConfigureAwait(false);
@@ -466,6 +472,11 @@ public sealed class SmtpSession
 
         lines.Add("ENHANCEDSTATUSCODES");
         lines.Add("8BITMIME");
+        if (_options.Chunking)
+        {
+            lines.Add("CHUNKING");
+        }
+
         if (_options.Dsn)
         {
             lines.Add("DSN");
@@ -667,9 +678,122 @@ public sealed class SmtpSession
 
         Reply(new SmtpReply(354, null, "End data with <CR><LF>.<CR><LF>"));
         await _output.FlushAsync(_sessionToken).ConfigureAwait(false);
-
-        ISmtpTransaction transaction = _transaction;
         using var message = new DotReader(_input, _limits.MaxMessageSize, _limits.MaxTextLineLength, _limits.IdleTimeout, _sessionToken);
+        await ReceiveMessageAsync(_transaction, message).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// BDAT (RFC 3030, CHUNKING). The chunk's octets follow the command whatever the reply, so a refused BDAT still
+    /// reads and drops them; the first accepted one hands the backend a <see cref="BdatReader"/> that runs through
+    /// the following BDAT commands up to LAST. A count that cannot be read leaves no way to find the next command:
+    /// 501, and the connection closes.
+    /// </summary>
+    private async ValueTask BdatAsync(string args)
+    {
+        if (!BdatChunk.TryParse(args, out BdatChunk chunk))
+        {
+            MalformedBdat();
+            return;
+        }
+
+        if (_transaction is null || _accepted == 0)
+        {
+            if (!await SkipChunkAsync(chunk.Size).ConfigureAwait(false))
+            {
+                return;
+            }
+
+            if (_transaction is null)
+            {
+                Error(new SmtpReply(503, "5.5.1", "Error: need RCPT command"));
+            }
+            else
+            {
+                Reply(new SmtpReply(554, "5.5.1", "Error: no valid recipients"));
+            }
+
+            return;
+        }
+
+        using var message = new BdatReader(_input, chunk, _limits.MaxMessageSize, _limits.IdleTimeout, _sessionToken, NextBdatChunkAsync);
+        await ReceiveMessageAsync(_transaction!, message).ConfigureAwait(false);
+    }
+
+    private void MalformedBdat()
+    {
+        Reply(new SmtpReply(501, "5.5.4", "Syntax: BDAT count [LAST]"));
+        Reply(new SmtpReply(421, "4.7.0", $"{Name} Error: cannot find the end of a malformed BDAT chunk"));
+        _closing = true;
+        _endReason = "malformed BDAT";
+    }
+
+    /// <summary>Answers a BDAT chunk the backend has read, then reads the next command: its chunk if it is BDAT, else null.</summary>
+    private async ValueTask<BdatChunk?> NextBdatChunkAsync(long finishedChunk, CancellationToken cancellationToken)
+    {
+        Reply(new SmtpReply(250, "2.0.0", $"Ok: {finishedChunk} octets"));
+        string? line = await ReadCommandAsync().ConfigureAwait(false);
+        if (line is null)
+        {
+            throw new IOException("The session ended between BDAT chunks.");
+        }
+
+        if (line.Length > 5 && line.StartsWith("BDAT ", StringComparison.OrdinalIgnoreCase))
+        {
+            if (BdatChunk.TryParse(line[5..].Trim(' '), out BdatChunk chunk))
+            {
+                return chunk;
+            }
+
+            MalformedBdat();
+            throw new IOException("Malformed BDAT command.");
+        }
+
+        _pendingCommand = line;
+        return null;
+    }
+
+    /// <summary>Reads and drops one chunk's octets; false when the session ended first.</summary>
+    private async ValueTask<bool> SkipChunkAsync(long size)
+    {
+        while (size > 0)
+        {
+            bool ready = _input.TryRead(out ReadResult result);
+            if (!ready || (result.Buffer.IsEmpty && !result.IsCompleted))
+            {
+                if (ready)
+                {
+                    _input.AdvanceTo(result.Buffer.Start);
+                }
+
+                if (await ReadWithTimeoutAsync().ConfigureAwait(false) is not { } read)
+                {
+                    return false; // timed out or shutting down: the 421 is written
+                }
+
+                result = read;
+            }
+
+            if (result.Buffer.IsEmpty)
+            {
+                _closing = true;
+                Lost();
+                return false;
+            }
+
+            long n = Math.Min(size, result.Buffer.Length);
+            _input.AdvanceTo(result.Buffer.GetPosition(n));
+            size -= n;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Hands the message to the backend, then always reads to its end before answering (the client waits for the reply
+    /// only after sending everything), with the backend's replies, the limit's reply, or none when the connection broke.
+    /// </summary>
+    private async ValueTask ReceiveMessageAsync(ISmtpTransaction transaction, SmtpMessageReader message)
+    {
         IReadOnlyList<SmtpReply> replies;
         try
         {
@@ -685,6 +809,13 @@ public sealed class SmtpSession
             replies = [];
         }
 
+        if (message is BdatReader { Abandoned: true })
+        {
+            // The client sent another command instead of the next chunk: no message, and no reply owed for it.
+            await EndTransactionAsync().ConfigureAwait(false);
+            return;
+        }
+
         if (message.IsBroken)
         {
             await EndTransactionAsync().ConfigureAwait(false);
@@ -693,7 +824,7 @@ public sealed class SmtpSession
                 _endReason = "idle timeout in DATA";
                 await TryCloseWithAsync(new SmtpReply(421, "4.4.2", $"{Name} Error: timeout exceeded")).ConfigureAwait(false);
             }
-            else
+            else if (!_closing)
             {
                 _closing = true;
                 _endReason = "connection lost in DATA";
@@ -715,7 +846,7 @@ public sealed class SmtpSession
         }
     }
 
-    private async ValueTask<IReadOnlyList<SmtpReply>> CallDataAsync(ISmtpTransaction transaction, DotReader message)
+    private async ValueTask<IReadOnlyList<SmtpReply>> CallDataAsync(ISmtpTransaction transaction, SmtpMessageReader message)
     {
         try
         {
@@ -739,7 +870,11 @@ public sealed class SmtpSession
         }
         catch (Exception e) when (!message.IsBroken && !(e is OperationCanceledException && _sessionToken.IsCancellationRequested))
         {
-            SmtpLog.BackendFailed(_logger, Context.SessionId, "DATA", e);
+            if (message is not BdatReader { Abandoned: true })
+            {
+                SmtpLog.BackendFailed(_logger, Context.SessionId, "DATA", e);
+            }
+
             return Repeat(TryLater);
         }
     }

@@ -26,7 +26,7 @@ public class SmtpRelayClientTests
         Assert.True(client.Capabilities.EightBitMime);
         Assert.True(client.Capabilities.SmtpUtf8);
         Assert.True(client.Capabilities.Dsn);
-        Assert.False(client.Capabilities.Chunking);
+        Assert.True(client.Capabilities.Chunking);
         Assert.Equal(host.Options.Limits.MaxMessageSize, client.Capabilities.MaxSize);
         Assert.Contains("SOURCE", client.Capabilities.XforwardAttributes);
 
@@ -395,6 +395,58 @@ public class SmtpRelayClientTests
         Assert.True(client.InTransaction);
         Assert.Equal(250, (await client.DataAsync(new MemoryStream("x\r\n"u8.ToArray()), Ct)).Code);
         Assert.False(client.InTransaction);
+    }
+
+    /// <summary>
+    /// To a server offering CHUNKING the message goes in BDAT chunks, to one without it after DATA; the next hop
+    /// receives the same bytes either way: bare LFs made CRLF, dot lines as they were, the last line ended.
+    /// </summary>
+    [Theory]
+    [InlineData("Subject: small\r\n\r\n.\r\n..two\r\n.last line without crlf")]
+    [InlineData("bare\nlf\n.\nends in cr\r")]
+    [InlineData("")]
+    [InlineData("big")]
+    public async Task Bdat_and_data_deliver_the_same_bytes(string text)
+    {
+        byte[] message = text == "big"
+            ? Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(0, 4000).Select(i => i % 7 == 0 ? $".dot {i}\n" : $"line {i} of a message bigger than one chunk\r\n")))
+            : Encoding.ASCII.GetBytes(text);
+        var received = new List<byte[]>();
+        foreach (bool chunking in new[] { true, false })
+        {
+            var backend = new TestBackend();
+            await using ServerHost host = ServerHost.Start(backend, o => o.Chunking = chunking);
+            await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
+            await client.HelloAsync(Ct);
+            Assert.Equal(chunking, client.Capabilities.Chunking);
+            await client.MailAsync("a@b", null, Ct);
+            await client.RcptAsync("c@d", null, Ct);
+            Assert.Equal(250, (await client.DataAsync(new MemoryStream(message), Ct)).Code);
+            Assert.False(client.InTransaction);
+            received.Add((await backend.Messages.Reader.ReadAsync(Ct)).Data);
+            Assert.Equal(250, (await client.NoopAsync(Ct)).Code); // the connection is in step after the last chunk
+        }
+
+        Assert.Equal(received[1], received[0]);
+        string wire = Encoding.ASCII.GetString(received[0]);
+        Assert.DoesNotContain("\n", wire.Replace("\r\n", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.True(wire.Length == 0 || wire.EndsWith("\r\n", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_chunk_refused_for_size_is_the_verdict_on_the_message()
+    {
+        var backend = new TestBackend();
+        await using ServerHost host = ServerHost.Start(backend, o => o.Limits.MaxMessageSize = 100_000);
+        await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
+        await client.HelloAsync(Ct);
+        await client.MailAsync("a@b", null, Ct);
+        await client.RcptAsync("c@d", null, Ct);
+        SmtpReply verdict = await client.DataAsync(new MemoryStream(new byte[300_000]), Ct);
+        Assert.Equal(552, verdict.Code);
+        Assert.True(client.IsUsable);
+        Assert.Equal(250, (await client.NoopAsync(Ct)).Code);
+        Assert.False(backend.Messages.Reader.TryRead(out _));
     }
 
     /// <summary>A server the test scripts line by line, for replies our own server would never send.</summary>

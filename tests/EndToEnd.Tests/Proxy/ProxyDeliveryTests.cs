@@ -110,7 +110,7 @@ public sealed class ProxyDeliveryTests(ProxyDeliverySetup setup) : IClassFixture
     }
 
     [Fact]
-    public async Task Detach_passes_the_client_on_with_xforward_and_keeps_the_before_filter_received_line()
+    public async Task Detach_passes_the_client_on_with_xforward_in_bdat_chunks_and_keeps_the_before_filter_received_line()
     {
         PeerBinaries.RequirePostfix();
         PeerBinaries.RequireSwaks();
@@ -131,6 +131,10 @@ public sealed class ProxyDeliveryTests(ProxyDeliverySetup setup) : IClassFixture
         var xforward = string.Join(' ', session.ClientLines.Where(l => l.StartsWith("XFORWARD ", StringComparison.Ordinal)));
         Assert.Contains("ADDR=127.0.0.5", xforward, StringComparison.Ordinal);
         Assert.Contains("HELO=some.client.test", xforward, StringComparison.Ordinal);
+
+        // Postfix's smtpd offers CHUNKING: the message goes in BDAT chunks, pipelined after XFORWARD and MAIL.
+        Assert.Contains(session.ClientLines, l => l.StartsWith("BDAT ", StringComparison.Ordinal) && l.EndsWith(" LAST", StringComparison.Ordinal));
+        Assert.DoesNotContain("DATA", session.ClientLines);
 
         var mail = Assert.Single(await own.WaitForCopiesAsync("carol", messageId, Token));
         await AssertClientForwardedAsync(own, mail);
