@@ -5,7 +5,7 @@
 # and detach's peak RSS (VmHWM) per scenario. No Postfix instance is needed, only its tools.
 #
 # Usage: bench/proxy/run.sh [--no-build]
-#   SESSIONS (20), PLAIN_MESSAGES (4000), LARGE_MESSAGES (40), ATTACHMENT_MIB (10), REPEAT (3), WARMUP (6000)
+#   SESSIONS (20), PLAIN_MESSAGES (20000), LARGE_MESSAGES (40), ATTACHMENT_MIB (10), REPEAT (3), WARMUP (6000)
 #   override the load.
 # Each measurement is repeated REPEAT times (the machine is shared: look at the spread, not one number).
 # Needs: dotnet, smtp-source and smtp-sink (Debian package postfix), run as root or any user
@@ -15,7 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 sessions="${SESSIONS:-20}"
-plain_messages="${PLAIN_MESSAGES:-4000}"
+plain_messages="${PLAIN_MESSAGES:-20000}"
 repeat="${REPEAT:-3}"
 large_messages="${LARGE_MESSAGES:-40}"
 attachment_mib="${ATTACHMENT_MIB:-10}"
@@ -111,22 +111,33 @@ echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(
 # Warm up the sink path once (page cache, smtp-source itself).
 smtp-source -s 2 -m 20 -F "$work/plain.eml" "127.0.0.1:$sink_port"
 
-for i in $(seq 1 "$repeat"); do echo "direct  plain       #$i: $(drive "$sink_port" "$work/plain.eml" "$plain_messages")"; done
-for i in $(seq 1 "$repeat"); do echo "direct  plain -d    #$i: $(drive "$sink_port" "$work/plain.eml" "$plain_messages" "" -d)"; done
 start_detach plain
 # JIT warm-up: tiered compilation of the per-connection and per-message paths goes on for several thousand
 # messages (perf shows the ".NET Tiered Compilation" thread busy after 1000); measure the steady state.
 smtp-source -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$detach_port"
 smtp-source -d -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$detach_port"
-for i in $(seq 1 "$repeat"); do echo "detach  plain       #$i: $(drive "$detach_port" "$work/plain.eml" "$plain_messages" "$detach_pid")"; done
-for i in $(seq 1 "$repeat"); do echo "detach  plain -d    #$i: $(drive "$detach_port" "$work/plain.eml" "$plain_messages" "$detach_pid" -d)"; done
+# Direct and through-detach runs alternate, so that each pair sees the same load from the rest of the machine;
+# the last column is detach's rate over the direct run just before it.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%3.0f %%", 100 * b / a }'; }
+for flags in "" "-d"; do
+  for i in $(seq 1 "$repeat"); do
+    direct=$(drive "$sink_port" "$work/plain.eml" "$plain_messages" "" $flags)
+    through=$(drive "$detach_port" "$work/plain.eml" "$plain_messages" "$detach_pid" $flags)
+    echo "plain ${flags:-  } #$i  direct $direct"
+    echo "plain ${flags:-  } #$i  detach $through  = $(ratio "${direct%% msg/s*}" "${through%% msg/s*}") of direct"
+  done
+done
 echo "detach  plain peak RSS (VmHWM): $(hwm "$detach_pid")"
 stop_detach
 
-for i in $(seq 1 "$repeat"); do echo "direct  ${attachment_mib} MiB      #$i: $(drive "$sink_port" "$work/large.eml" "$large_messages")"; done
 start_detach large
 smtp-source -s 2 -m 2 -F "$work/large.eml" "127.0.0.1:$detach_port"
-for i in $(seq 1 "$repeat"); do echo "detach  ${attachment_mib} MiB      #$i: $(drive "$detach_port" "$work/large.eml" "$large_messages" "$detach_pid")"; done
+for i in $(seq 1 "$repeat"); do
+  direct=$(drive "$sink_port" "$work/large.eml" "$large_messages")
+  through=$(drive "$detach_port" "$work/large.eml" "$large_messages" "$detach_pid")
+  echo "${attachment_mib} MiB #$i  direct $direct"
+  echo "${attachment_mib} MiB #$i  detach $through  = $(ratio "${direct%% msg/s*}" "${through%% msg/s*}") of direct"
+done
 echo "detach  ${attachment_mib} MiB peak RSS (VmHWM): $(hwm "$detach_pid")"
 grep -c ": 1 attachment(s) detached" "$work/large.log" | sed 's/^/detach detached one attachment in messages: /'
 stop_detach
