@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v postfix >/dev/null || need+=(postfix)
 command -v swaks >/dev/null || need+=(swaks)
+# swaks speaks STARTTLS only with these (recommended, so --no-install-recommends leaves them out).
+perl -MNet::SSLeay -MIO::Socket::SSL -e 1 2>/dev/null || need+=(libnet-ssleay-perl libio-socket-ssl-perl)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd dovecot-imapd)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)

@@ -15,6 +15,9 @@ namespace Detach.Smtp;
 /// </summary>
 public sealed class SmtpRelayClient : IAsyncDisposable
 {
+    /// <summary>Source bytes per BDAT chunk.</summary>
+    private const int ChunkSize = 64 * 1024;
+
     private readonly Stream _stream;
     private readonly SmtpRelayClientOptions _options;
     private readonly PipeReader _input;
@@ -154,10 +157,14 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     /// "[UNAVAILABLE]", split over several commands to keep each line within the limit. Returns the first
     /// non-2yz reply, or the last reply; null when nothing was sent (no XFORWARD support or no attribute to send).
     /// </summary>
-    public async Task<SmtpReply?> SendXforwardAsync(IEnumerable<KeyValuePair<string, string?>> attributes, CancellationToken cancellationToken)
+    public Task<SmtpReply?> SendXforwardAsync(IEnumerable<KeyValuePair<string, string?>> attributes, CancellationToken cancellationToken) =>
+        RunEachAsync(XforwardCommands(attributes), cancellationToken);
+
+    /// <summary>One command at a time: the first refusal, or the last reply; null for no command.</summary>
+    private async Task<SmtpReply?> RunEachAsync(IEnumerable<string> commands, CancellationToken cancellationToken)
     {
         SmtpReply? reply = null;
-        foreach (string command in XforwardCommands(attributes))
+        foreach (string command in commands)
         {
             reply = await RunAsync(command, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
             if (!reply.IsPositiveCompletion)
@@ -216,23 +223,11 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(mail);
         List<string> xforward = XforwardCommands(forwarded);
-        if (xforward.Count == 0)
+        if (xforward.Count == 0 || !Capabilities.Pipelining)
         {
-            return await MailAsync(mail, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (!Capabilities.Pipelining)
-        {
-            foreach (string command in xforward)
-            {
-                SmtpReply reply = await RunAsync(command, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
-                if (!reply.IsPositiveCompletion)
-                {
-                    return reply;
-                }
-            }
-
-            return await MailAsync(mail, cancellationToken).ConfigureAwait(false);
+            return await RunEachAsync(xforward, cancellationToken).ConfigureAwait(false) is { IsPositiveCompletion: false } refusal
+                ? refusal
+                : await MailAsync(mail, cancellationToken).ConfigureAwait(false);
         }
 
         _acceptedRecipients = 0;
@@ -438,8 +433,6 @@ public sealed class SmtpRelayClient : IAsyncDisposable
         }
     }
 
-    /// <summary>Source bytes per BDAT chunk.</summary>
-    private const int ChunkSize = 64 * 1024;
 
     private async Task SendMessageAsync(Stream message, CancellationToken cancellationToken)
     {
