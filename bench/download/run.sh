@@ -30,41 +30,34 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
 TICKS=$(getconf CLK_TCK)
 
-# Samples the server's RSS every 50 ms (at least once) until the file $1 appears; prints the peak in KiB.
-sample_peak() {
-  local peak=0 now
-  while :; do
-    now=$(rss_kib); [ "$now" -gt "$peak" ] && peak=$now
-    [ -e "$1" ] && break
-    sleep 0.05
-  done
-  echo "$peak"
-}
+# Peak RSS per round from the kernel's high-water mark (VmHWM), reset before each round through clear_refs:
+# sampling /proc every 50 ms from a shell loop cost the measured transfer up to a tenth of a core.
+reset_peak() { echo 5 > "/proc/$SERVER/clear_refs" 2>/dev/null || true; }
+peak_kib() { awk '/^VmHWM/ {print $2}' "/proc/$SERVER/status"; }
 
 # $1 = concurrent clients. Prints aggregate MB/s and server CPU per GB, each against a decrypt-only run
 # (RecordDecryptor.DecryptRangeAsync in the server process, no HTTP) taken just before, and the peak RSS.
+# A client's time is curl's own time_total (connect, request, transfer), not the fork and exec of curl itself.
 run_clients() {
-  local n=$1 start end peak c0 c1 c2 c3 ceiling sampler
-  local done="$WORK/done-$n-$RANDOM"
+  local n=$1 peak c0 c1 c2 c3 ceiling slowest
+  local times="$WORK/times-$n-$RANDOM"
   c0=$(cpu_ticks)
   ceiling=$(curl -sS --fail "http://127.0.0.1:$PORT/bench/decrypt")
   c1=$(cpu_ticks)
-  sample_peak "$done" >"$done.peak" &
-  sampler=$!
-  start=$(date +%s.%N)
+  reset_peak
   c2=$(cpu_ticks)
   local pids=()
-  for _ in $(seq 1 "$n"); do
-    curl -sS --fail -o /dev/null -H "X-Detach-Key: $KEY" "$URL" &
+  for i in $(seq 1 "$n"); do
+    curl -sS --fail -o /dev/null -w '%{time_total}\n' -H "X-Detach-Key: $KEY" "$URL" >"$times.$i" &
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid"; done
   c3=$(cpu_ticks)
-  end=$(date +%s.%N)
-  touch "$done"; wait "$sampler"; peak=$(cat "$done.peak")
-  awk -v b="$BYTES" -v n="$n" -v s="$start" -v e="$end" -v p="$peak" -v c="$ceiling" -v hz="$TICKS" \
+  peak=$(peak_kib)
+  slowest=$(cat "$times".* | sort -g | tail -n 1)
+  awk -v b="$BYTES" -v n="$n" -v t="$slowest" -v p="$peak" -v c="$ceiling" -v hz="$TICKS" \
       -v dcpu="$((c1 - c0))" -v gcpu="$((c3 - c2))" 'BEGIN {
-    rate = b * n / (e - s) / 1e6
+    rate = b * n / t / 1e6
     dsec = dcpu / hz; gsec = gcpu / hz
     printf "%d %.4f %.4f\n", n, 100 * rate / c, 100 * (dsec / b) / (gsec / (b * n)) >> "'"$WORK/ratios"'"
     printf "%d client(s): %4.0f MB/s (decrypt alone %4.0f MB/s, %3.0f%%) | server CPU %4.2f s/GB (decrypt alone %4.2f s/GB, %3.0f%%) | peak RSS %.0f MiB\n",
@@ -76,9 +69,11 @@ echo "file: $SIZE_MIB MiB; decrypt speed at startup (best of 3): $(sed -n 's/^de
 echo "server RSS before downloads: $(( $(rss_kib) / 1024 )) MiB"
 # Warm-up: the per-request code is called once per download, so a few downloads leave it in the JIT's lower
 # tiers and the JIT thread busy during the measurement (seen: 20-27 % of the server's samples). 500 small
-# ranges bring it to its final tier (none compiled during 5 later downloads); two full downloads do the rest.
+# ranges bring it to its final tier (none compiled during 5 later downloads); two full downloads and ten
+# decrypt-alone runs do the rest, so neither side of a round pays for the JIT.
 for _ in $(seq 1 500); do curl -sS --fail -o /dev/null -H "X-Detach-Key: $KEY" -H "Range: bytes=0-99999" "$URL"; done
-for _ in 1 2; do curl -sS --fail -o /dev/null -H "X-Detach-Key: $KEY" "$URL"; curl -sS --fail -o /dev/null "http://127.0.0.1:$PORT/bench/decrypt"; done
+for _ in 1 2; do curl -sS --fail -o /dev/null -H "X-Detach-Key: $KEY" "$URL"; done
+for _ in $(seq 1 10); do curl -sS --fail -o /dev/null "http://127.0.0.1:$PORT/bench/decrypt"; done
 for n in $CLIENTS; do
   for _ in $(seq 1 "$ROUNDS"); do run_clients "$n"; done
 done
