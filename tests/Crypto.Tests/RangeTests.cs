@@ -10,6 +10,10 @@ public class RangeTests
     // Five full records and a short sixth.
     private static readonly byte[] Plaintext = TestData.Pattern((5 * R) + 123);
 
+    /// <summary>A ciphertext source that serves exactly the asked range from memory.</summary>
+    private static Func<long, long, CancellationToken, ValueTask<Stream>> OpenFrom(byte[] ciphertext) =>
+        (offset, length, _) => ValueTask.FromResult<Stream>(new MemoryStream(ciphertext, (int)offset, (int)length, writable: false));
+
     public static readonly TheoryData<long, long> Ranges = new()
     {
         { 0, 0 },
@@ -148,16 +152,13 @@ public class RangeTests
         using var key = FileKey.Generate();
         var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
         ciphertext[H + (4 * E) + 10] ^= 1;
-        ValueTask<Stream> Open(long o, long l, CancellationToken token) =>
-            ValueTask.FromResult<Stream>(new MemoryStream(ciphertext, (int)o, (int)l, writable: false));
-
         using var good = new MemoryStream();
-        await RecordDecryptor.DecryptRangeAsync(Open, ciphertext.Length, key, R, 2 * R, good, ct);
+        await RecordDecryptor.DecryptRangeAsync(OpenFrom(ciphertext), ciphertext.Length, key, R, 2 * R, good, ct);
         Assert.Equal(Plaintext.AsSpan(R, 2 * R).ToArray(), good.ToArray());
 
         using var bad = new MemoryStream();
         var error = await Assert.ThrowsAsync<RecordAuthenticationException>(() =>
-            RecordDecryptor.DecryptRangeAsync(Open, ciphertext.Length, key, (3 * R) + 5, R + 100, bad, ct));
+            RecordDecryptor.DecryptRangeAsync(OpenFrom(ciphertext), ciphertext.Length, key, (3 * R) + 5, R + 100, bad, ct));
         Assert.Equal(4, error.RecordIndex);
         Assert.Equal(R - 5, bad.Length); // the rest of record 3, nothing of record 4
     }
@@ -189,12 +190,9 @@ public class RangeTests
         using var key = FileKey.Generate();
         var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
         ciphertext[H + (4 * E) + 10] ^= 1;
-        ValueTask<Stream> Open(long o, long l, CancellationToken token) =>
-            ValueTask.FromResult<Stream>(new MemoryStream(ciphertext, (int)o, (int)l, writable: false));
-
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
         var error = await Assert.ThrowsAsync<RecordAuthenticationException>(() =>
-            RecordDecryptor.DecryptRangeAsync(Open, ciphertext.Length, key, (3 * R) + 5, R + 100, pipe.Writer, ct));
+            RecordDecryptor.DecryptRangeAsync(OpenFrom(ciphertext), ciphertext.Length, key, (3 * R) + 5, R + 100, pipe.Writer, ct));
         Assert.Equal(4, error.RecordIndex);
         await pipe.Writer.CompleteAsync();
         using var received = new MemoryStream();
@@ -209,13 +207,10 @@ public class RangeTests
         var ct = TestContext.Current.CancellationToken;
         using var key = FileKey.Generate();
         var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
-        ValueTask<Stream> Open(long o, long l, CancellationToken token) =>
-            ValueTask.FromResult<Stream>(new MemoryStream(ciphertext, (int)o, (int)l, writable: false));
-
         var pipe = new Pipe();
         await pipe.Reader.CompleteAsync();
         await Assert.ThrowsAsync<IOException>(() =>
-            RecordDecryptor.DecryptRangeAsync(Open, ciphertext.Length, key, 0, Plaintext.Length, pipe.Writer, ct));
+            RecordDecryptor.DecryptRangeAsync(OpenFrom(ciphertext), ciphertext.Length, key, 0, Plaintext.Length, pipe.Writer, ct));
     }
 
     [Fact]
@@ -226,11 +221,8 @@ public class RangeTests
         using var key = FileKey.Generate();
         var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
         long truncated = H + (5 * E);
-        ValueTask<Stream> Open(long o, long l, CancellationToken token) =>
-            ValueTask.FromResult<Stream>(new MemoryStream(ciphertext, (int)o, (int)l, writable: false));
-
         var error = await Assert.ThrowsAsync<RecordAuthenticationException>(() =>
-            RecordDecryptor.DecryptRangeAsync(Open, truncated, key, (4 * R) + 1, 10, Stream.Null, ct));
+            RecordDecryptor.DecryptRangeAsync(OpenFrom(ciphertext), truncated, key, (4 * R) + 1, 10, Stream.Null, ct));
         Assert.Equal(4, error.RecordIndex);
     }
 
