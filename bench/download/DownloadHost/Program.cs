@@ -11,7 +11,7 @@ using Detach.Gateway.Http;
 using Detach.Gateway.Metrics;
 using Detach.Vault.Index;
 using Detach.Vault.Storage;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Options;
 
 var data = Option("--data") ?? Path.Combine(Path.GetTempPath(), "detach-download-bench");
@@ -81,7 +81,7 @@ builder.Services.AddDownloadGateway();
 if (Environment.GetEnvironmentVariable("BENCH_RESPONSE_BUFFER") is { Length: > 0 } buffer)
 {
     // To compare Kestrel send buffers against the gateway's own (DownloadGatewayExtensions.ResponseBufferBytes).
-    builder.Services.PostConfigure<KestrelServerOptions>(kestrel => kestrel.Limits.MaxResponseBufferSize = long.Parse(buffer, CultureInfo.InvariantCulture));
+    builder.Services.PostConfigure<SocketTransportOptions>(sockets => sockets.MaxWriteBufferSize = long.Parse(buffer, CultureInfo.InvariantCulture));
 }
 var app = builder.Build();
 app.UseDownloadGateway();

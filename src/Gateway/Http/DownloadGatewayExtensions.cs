@@ -1,5 +1,4 @@
 using Detach.Gateway.Configuration;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -12,8 +11,9 @@ public static class DownloadGatewayExtensions
     private const string HostingDiagnosticsCategory = "Microsoft.AspNetCore.Hosting.Diagnostics";
 
     /// <summary>
-    /// Kestrel's per-connection send buffer (its default is 64 KiB, one record): a download decrypts the next
-    /// records while Kestrel sends the ones before, instead of waiting for each send. Only a slow reader fills it.
+    /// Kestrel's per-connection send buffer (<see cref="SocketTransportOptions.MaxWriteBufferSize"/>, 64 KiB by
+    /// default: one record): a download decrypts the next records while Kestrel sends the ones before, instead of
+    /// waiting for each send. Only a slow reader fills it.
     /// </summary>
     public const int ResponseBufferBytes = 8 * 64 * 1024;
 
@@ -40,7 +40,6 @@ public static class DownloadGatewayExtensions
         // them, so that a key someone pasted into a URL by mistake is not written to disk.
         services.Configure<LoggerFilterOptions>(options => options.AddFilter(HostingDiagnosticsCategory, LogLevel.Warning));
         services.AddRateLimiter(options => options.AddPolicy<string, KeyAttemptRateLimit>(KeyAttemptRateLimit.PolicyName));
-        services.Configure<KestrelServerOptions>(options => options.Limits.MaxResponseBufferSize = ResponseBufferBytes);
         services.Configure<SocketTransportOptions>(options => options.MaxWriteBufferSize = ResponseBufferBytes);
         return services;
     }
