@@ -69,18 +69,7 @@ public sealed class BdatReader : SmtpMessageReader
             return 0;
         }
 
-        ReadResult result = await ReadInputAsync(cancellationToken).ConfigureAwait(false);
-        ReadOnlySequence<byte> available = result.Buffer;
-        if (available.IsEmpty)
-        {
-            throw ClosedEarly();
-        }
-
-        int n = (int)Math.Min(Math.Min(available.Length, _remaining), buffer.Length);
-        available.Slice(0, n).CopyTo(buffer.Span);
-        Input.AdvanceTo(available.GetPosition(n));
-        _remaining -= n;
-        CountMessageBytes(n);
+        int n = (int)await TakeAsync(buffer, cancellationToken).ConfigureAwait(false);
         ThrowIfFailed();
         return n;
     }
@@ -92,17 +81,31 @@ public sealed class BdatReader : SmtpMessageReader
         _discard = true;
         while (await NextBytesAsync(cancellationToken).ConfigureAwait(false))
         {
-            ReadResult result = await ReadInputAsync(cancellationToken).ConfigureAwait(false);
-            if (result.Buffer.IsEmpty)
-            {
-                throw ClosedEarly();
-            }
-
-            long n = Math.Min(result.Buffer.Length, _remaining);
-            Input.AdvanceTo(result.Buffer.GetPosition(n));
-            _remaining -= n;
-            CountMessageBytes(n);
+            await TakeAsync(null, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Consumes what is buffered of the current chunk, copied into <paramref name="destination"/> or, if null, dropped.</summary>
+    private async ValueTask<long> TakeAsync(Memory<byte>? destination, CancellationToken cancellationToken)
+    {
+        ReadResult result = await ReadInputAsync(cancellationToken).ConfigureAwait(false);
+        ReadOnlySequence<byte> available = result.Buffer;
+        if (available.IsEmpty)
+        {
+            throw ClosedEarly();
+        }
+
+        long n = Math.Min(available.Length, _remaining);
+        if (destination is { } target)
+        {
+            n = Math.Min(n, target.Length);
+            available.Slice(0, n).CopyTo(target.Span);
+        }
+
+        Input.AdvanceTo(available.GetPosition(n));
+        _remaining -= n;
+        CountMessageBytes(n);
+        return n;
     }
 
     /// <summary>True while message octets remain, moving on to the next chunk when this one is used up.</summary>

@@ -698,9 +698,19 @@ public sealed class SmtpSession
 
         if (_transaction is null || _accepted == 0)
         {
-            if (!await SkipChunkAsync(chunk.Size).ConfigureAwait(false))
+            // Read as a last chunk, so that no further command is taken for it.
+            using (var skipped = new BdatReader(_input, chunk with { Last = true }, long.MaxValue, _limits.IdleTimeout, _sessionToken,
+                static (_, _) => ValueTask.FromResult<BdatChunk?>(null)))
             {
-                return;
+                try
+                {
+                    await skipped.DrainAsync(_sessionToken).ConfigureAwait(false);
+                }
+                catch (Exception) when (skipped.IsBroken)
+                {
+                    await EndBrokenMessageAsync(skipped).ConfigureAwait(false);
+                    return;
+                }
             }
 
             if (_transaction is null)
@@ -752,42 +762,6 @@ public sealed class SmtpSession
         return null;
     }
 
-    /// <summary>Reads and drops one chunk's octets; false when the session ended first.</summary>
-    private async ValueTask<bool> SkipChunkAsync(long size)
-    {
-        while (size > 0)
-        {
-            bool ready = _input.TryRead(out ReadResult result);
-            if (!ready || (result.Buffer.IsEmpty && !result.IsCompleted))
-            {
-                if (ready)
-                {
-                    _input.AdvanceTo(result.Buffer.Start);
-                }
-
-                if (await ReadWithTimeoutAsync().ConfigureAwait(false) is not { } read)
-                {
-                    return false; // timed out or shutting down: the 421 is written
-                }
-
-                result = read;
-            }
-
-            if (result.Buffer.IsEmpty)
-            {
-                _closing = true;
-                Lost();
-                return false;
-            }
-
-            long n = Math.Min(size, result.Buffer.Length);
-            _input.AdvanceTo(result.Buffer.GetPosition(n));
-            size -= n;
-        }
-
-        return true;
-    }
-
     /// <summary>
     /// Hands the message to the backend, then always reads to its end before answering (the client waits for the reply
     /// only after sending everything), with the backend's replies, the limit's reply, or none when the connection broke.
@@ -818,18 +792,7 @@ public sealed class SmtpSession
 
         if (message.IsBroken)
         {
-            await EndTransactionAsync().ConfigureAwait(false);
-            if (message.TimedOut)
-            {
-                _endReason = "idle timeout in DATA";
-                await TryCloseWithAsync(new SmtpReply(421, "4.4.2", $"{Name} Error: timeout exceeded")).ConfigureAwait(false);
-            }
-            else if (!_closing)
-            {
-                _closing = true;
-                _endReason = "connection lost in DATA";
-            }
-
+            await EndBrokenMessageAsync(message).ConfigureAwait(false);
             return;
         }
 
@@ -843,6 +806,22 @@ public sealed class SmtpSession
         foreach (SmtpReply reply in replies)
         {
             Reply(reply);
+        }
+    }
+
+    /// <summary>The client went away or stalled in the middle of a message: no reply for it, and the session ends.</summary>
+    private async ValueTask EndBrokenMessageAsync(SmtpMessageReader message)
+    {
+        await EndTransactionAsync().ConfigureAwait(false);
+        if (message.TimedOut)
+        {
+            _endReason = "idle timeout in DATA";
+            await TryCloseWithAsync(new SmtpReply(421, "4.4.2", $"{Name} Error: timeout exceeded")).ConfigureAwait(false);
+        }
+        else if (!_closing)
+        {
+            _closing = true;
+            _endReason = "connection lost in DATA";
         }
     }
 

@@ -86,6 +86,17 @@ public class BdatTests
     }
 
     [Fact]
+    public async Task A_refused_bdat_whose_octets_never_come_times_out_with_421()
+    {
+        await using ServerHost host = ServerHost.Start(new TestBackend(), o => o.Limits.IdleTimeout = TimeSpan.FromMilliseconds(200));
+        await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
+        await client.CommandAsync("EHLO client.example");
+        await client.SendAsync("BDAT 100 LAST\r\nonly part");
+        Assert.Equal(421, (await client.ReadReplyAsync()).Code);
+        Assert.True(await client.IsClosedByServerAsync());
+    }
+
+    [Fact]
     public async Task A_message_over_the_size_limit_is_read_to_its_end_and_refused()
     {
         var backend = new TestBackend();
