@@ -23,7 +23,7 @@ internal static class InlineCompletions
     /// <summary>Asks for inline completions on <paramref name="socket"/>; false when the runtime has no such knob.</summary>
     public static bool TryEnable(Socket socket)
     {
-        if (Volatile.Read(ref unavailable) || !OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS() && !OperatingSystem.IsFreeBSD())
+        if (Volatile.Read(ref unavailable))
         {
             return false;
         }
