@@ -134,4 +134,13 @@ internal static class Mail
     }
 
     public static string Sha256(byte[] data) => Convert.ToHexStringLower(SHA256.HashData(data));
+
+    /// <summary>Past a parser limit (Policy:WhenLimitExceeded=Deliver) the message comes out as it came, under one X-Detach line saying why.</summary>
+    public static void AssertPassedThroughPastLimit(byte[] input, byte[] output, string limit)
+    {
+        int lf = Array.IndexOf(output, (byte)'\n');
+        Assert.True(lf > 0, "no trace line");
+        Assert.Equal($"X-Detach: parser limit exceeded ({limit})", Encoding.ASCII.GetString(output, 0, lf).TrimEnd('\r'));
+        Assert.True(output.AsSpan(lf + 1).SequenceEqual(input), "the message after the trace line is not the input");
+    }
 }
