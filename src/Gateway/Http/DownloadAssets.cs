@@ -32,6 +32,27 @@ public static class DownloadAssets
           var key = (location.hash || '').replace(/^#/, '').trim();
           var checkedAt = 0;
 
+          // A mail gateway that rewrote the link may have percent-encoded its '#' (%23, or %2523 after two
+          // rewrites): the key then came in the path, which the server cut off before serving this page. Put it
+          // back in the fragment, where it stays in the browser, and carry on as with the original link.
+          function keyFromPath(path) {
+            var text = path;
+            for (var i = 0; i < 5 && text.indexOf('#') < 0 && text.indexOf('%') >= 0; i++) {
+              try { text = decodeURIComponent(text); } catch (e) { return null; }
+            }
+            var at = text.indexOf('#');
+            return at < 0 ? null : { base: text.slice(0, at).replace(/\/+$/, ''), key: text.slice(at + 1).split(/[\/?#]/)[0] };
+          }
+
+          if (!key) {
+            var moved = keyFromPath(base);
+            if (moved) {
+              base = moved.base;
+              key = moved.key;
+              history.replaceState(null, '', base + '#' + key);
+            }
+          }
+
           function el(id) { return document.getElementById(id); }
 
           function setText(id, text) { el(id).textContent = text == null ? '' : String(text); }

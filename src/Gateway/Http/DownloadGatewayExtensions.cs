@@ -36,12 +36,30 @@ public static class DownloadGatewayExtensions
         services.TryAddSingleton<AttachmentUnlocker>();
         services.TryAddSingleton<DownloadHandler>();
 
-        // The host's own "Request starting GET http://..." lines carry query strings; the access log replaces
-        // them, so that a key someone pasted into a URL by mistake is not written to disk.
+        // Requests reach the pipeline with their target cut to a plain path: see TargetCuttingContextFactory.
+        services.Replace(ServiceDescriptor.Singleton<IHttpContextFactory, TargetCuttingContextFactory>());
+        DecorateLoggerFactory(services);
+
+        // The host's own "Request starting/finished" lines repeat what the access log says; keep them out.
         services.Configure<LoggerFilterOptions>(options => options.AddFilter(HostingDiagnosticsCategory, LogLevel.Warning));
         services.AddRateLimiter(options => options.AddPolicy<string, KeyAttemptRateLimit>(KeyAttemptRateLimit.PolicyName));
         services.Configure<SocketTransportOptions>(options => options.MaxWriteBufferSize = ResponseBufferBytes);
         return services;
+    }
+
+    /// <summary>Wraps whatever logger factory the host registered in <see cref="KestrelLogScrubbing"/>.</summary>
+    private static void DecorateLoggerFactory(IServiceCollection services)
+    {
+        var registered = services.LastOrDefault(d => d.ServiceType == typeof(ILoggerFactory) && !d.IsKeyedService);
+        if (registered is null)
+        {
+            return;
+        }
+
+        services.Replace(ServiceDescriptor.Singleton<ILoggerFactory>(provider => new KestrelLogScrubbing((ILoggerFactory)(
+            registered.ImplementationInstance
+            ?? registered.ImplementationFactory?.Invoke(provider)
+            ?? ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!)))));
     }
 
     /// <summary>Access log and key-attempt rate limiting; call after routing is set up and before the endpoints run.</summary>

@@ -78,6 +78,35 @@ public class BrowserDownloadTests
         Assert.DoesNotContain(host.Logs.Lines, line => line.Contains(file.LinkKey, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("%23")]
+    [InlineData("%2523")]
+    public async Task ALinkWhoseHashWasPercentEncodedStillDownloads(string encodedHash)
+    {
+        await using var host = await GatewayTestHost.StartAsync();
+        var original = TestFiles.RandomBytes(200_000);
+        var file = await host.StoreAsync(original, "rewritten.pdf", "application/pdf");
+        var (playwright, browser) = await LaunchAsync();
+        using var _playwright = playwright;
+        await using var _browser = browser;
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { AcceptDownloads = true });
+        var page = await context.NewPageAsync();
+
+        // What a mail security gateway leaves of the link after rewriting it.
+        await page.GotoAsync($"{host.PageUrl(file)}{encodedHash}{file.LinkKey}");
+        var button = page.Locator("#download");
+        await button.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 30_000 });
+
+        Assert.Equal($"{host.PageUrl(file)}#{file.LinkKey}", page.Url); // the key is back in the fragment
+        Assert.Equal("rewritten.pdf", await page.Locator("#name").TextContentAsync());
+        var download = await page.RunAndWaitForDownloadAsync(() => button.ClickAsync(), new PageRunAndWaitForDownloadOptions { Timeout = 60_000 });
+        var saved = Path.Combine(host.Folder.FullName, "rewritten-" + download.SuggestedFilename);
+        await download.SaveAsAsync(saved);
+        Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256OfFile(saved));
+        Assert.DoesNotContain(host.Logs.Lines, line => line.Contains(file.LinkKey[..16], StringComparison.Ordinal));
+        Assert.Contains(host.Logs.Lines, line => line.Contains($"GET /d/{file.Cid}[cut] 200", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task BrowserShowsWrongKeyExpiredAndIncompleteLinks()
     {
