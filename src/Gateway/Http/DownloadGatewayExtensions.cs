@@ -1,4 +1,5 @@
 using Detach.Gateway.Configuration;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -32,6 +33,7 @@ public static class DownloadGatewayExtensions
         services.TryAddSingleton(provider => GatewaySecret.LoadOrCreate(provider.GetRequiredService<IOptions<DetachOptions>>().Value.FullDataPath));
         services.TryAddSingleton<DownloadTokenSealer>();
         services.TryAddSingleton<DownloadSlots>();
+        services.TryAddSingleton<WrongKeyLimit>();
         services.TryAddSingleton(provider => new DownloadPage(provider.GetRequiredService<IOptions<DetachOptions>>().Value.PublicUrl));
         services.TryAddSingleton<AttachmentUnlocker>();
         services.TryAddSingleton<DownloadHandler>();
@@ -42,7 +44,22 @@ public static class DownloadGatewayExtensions
 
         // The host's own "Request starting/finished" lines repeat what the access log says; keep them out.
         services.Configure<LoggerFilterOptions>(options => options.AddFilter(HostingDiagnosticsCategory, LogLevel.Warning));
-        services.AddRateLimiter(options => options.AddPolicy<string, KeyAttemptRateLimit>(KeyAttemptRateLimit.PolicyName));
+        services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<GatewayOptions>>((forwarded, gateway) =>
+        {
+            // Only Gateway:TrustedProxies are believed; through a chain of them, the client is the first address, from
+            // the right, that is not one of them. ASP.NET's defaults trust loopback, and with both lists empty it
+            // trusts every peer: so no list means the headers are not read at all.
+            forwarded.ForwardedHeaders = gateway.Value.TrustedProxies.Count > 0 ? ForwardedHeaders.XForwardedFor : ForwardedHeaders.None;
+            forwarded.ForwardLimit = null;
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in gateway.Value.TrustedProxies)
+            {
+                forwarded.KnownIPNetworks.Add(GatewayOptions.TryParseNetwork(proxy, out var network)
+                    ? network
+                    : throw new InvalidOperationException($"Gateway:TrustedProxies has '{proxy}', which is not a network."));
+            }
+        });
         services.Configure<SocketTransportOptions>(options => options.MaxWriteBufferSize = ResponseBufferBytes);
         return services;
     }
@@ -62,12 +79,13 @@ public static class DownloadGatewayExtensions
             ?? ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!)))));
     }
 
-    /// <summary>Access log and key-attempt rate limiting; call after routing is set up and before the endpoints run.</summary>
+    /// <summary>The client's address from trusted proxies' headers, then the access log; call before the endpoints run.</summary>
     public static IApplicationBuilder UseDownloadGateway(this IApplicationBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseMiddleware<ForwardedForTranslation>();
+        app.UseForwardedHeaders();
         app.UseMiddleware<AccessLogMiddleware>();
-        app.UseRateLimiter();
         return app;
     }
 
@@ -77,11 +95,9 @@ public static class DownloadGatewayExtensions
         ArgumentNullException.ThrowIfNull(app);
         app.MapMethods("/d/{cid}", [HttpMethods.Get, HttpMethods.Head], ServePage);
         app.MapPost("/d/{cid}/meta", (HttpContext context, string cid) =>
-                context.RequestServices.GetRequiredService<DownloadHandler>().MetaAsync(context, cid))
-            .RequireRateLimiting(KeyAttemptRateLimit.PolicyName);
+                context.RequestServices.GetRequiredService<DownloadHandler>().MetaAsync(context, cid));
         app.MapMethods("/d/{cid}/file", [HttpMethods.Get, HttpMethods.Head], (HttpContext context, string cid) =>
-                context.RequestServices.GetRequiredService<DownloadHandler>().FileAsync(context, cid))
-            .RequireRateLimiting(KeyAttemptRateLimit.PolicyName);
+                context.RequestServices.GetRequiredService<DownloadHandler>().FileAsync(context, cid));
         app.MapMethods(DownloadAssets.ScriptPath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Script));
         app.MapMethods(DownloadAssets.StylePath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Style));
         app.MapMethods(DownloadAssets.IconPath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Icon));

@@ -22,6 +22,7 @@ public sealed partial class DownloadHandler(
     IAttachmentIndex index,
     DownloadTokenSealer sealer,
     DownloadSlots slots,
+    WrongKeyLimit wrongKeys,
     DetachMetrics metrics,
     IOptions<GatewayOptions> gatewayOptions,
     IOptions<DetachOptions> detachOptions,
@@ -47,8 +48,7 @@ public sealed partial class DownloadHandler(
             : await ReadKeyFromBodyAsync(context.Request, cancellationToken).ConfigureAwait(false);
         if (linkKey is null)
         {
-            metrics.KeyRejections.Add(1);
-            await GatewayAnswers.WriteProblemAsync(context, GatewayProblem.WrongKey()).ConfigureAwait(false);
+            await RefuseAsync(context, record!, GatewayProblem.WrongKey()).ConfigureAwait(false);
             return;
         }
 
@@ -56,8 +56,7 @@ public sealed partial class DownloadHandler(
         CryptographicOperations.ZeroMemory(linkKey);
         if (attachment is null)
         {
-            CountRefusal(refusal!);
-            await GatewayAnswers.WriteProblemAsync(context, refusal!).ConfigureAwait(false);
+            await RefuseAsync(context, record!, refusal!).ConfigureAwait(false);
             return;
         }
 
@@ -123,8 +122,7 @@ public sealed partial class DownloadHandler(
 
         if (problem is not null)
         {
-            CountRefusal(problem);
-            await GatewayAnswers.WriteProblemAsync(context, problem).ConfigureAwait(false);
+            await RefuseAsync(context, record!, problem).ConfigureAwait(false);
             return;
         }
 
@@ -151,8 +149,7 @@ public sealed partial class DownloadHandler(
                 var (attachment, refusal) = await unlocker.UnlockAsync(record!, parsedCid, linkKey!, cancellationToken).ConfigureAwait(false);
                 if (attachment is null)
                 {
-                    CountRefusal(refusal!);
-                    await GatewayAnswers.WriteProblemAsync(context, refusal!).ConfigureAwait(false);
+                    await RefuseAsync(context, record!, refusal!).ConfigureAwait(false);
                     return;
                 }
 
@@ -264,12 +261,20 @@ public sealed partial class DownloadHandler(
         }
     }
 
-    private void CountRefusal(GatewayProblem problem)
+    /// <summary>Answers a refusal; a wrong key is counted, and past the limits answered 429 instead of 403.</summary>
+    private Task RefuseAsync(HttpContext context, AttachmentRecord record, GatewayProblem problem)
     {
         if (problem.Status == StatusCodes.Status403Forbidden)
         {
             metrics.KeyRejections.Add(1);
         }
+
+        if (problem.Code == GatewayProblem.WrongKeyCode && wrongKeys.Count(context.Connection.RemoteIpAddress, record.Cid) is { } wait)
+        {
+            problem = GatewayProblem.TooManyAttempts(wait);
+        }
+
+        return GatewayAnswers.WriteProblemAsync(context, problem);
     }
 
     private static byte[]? ParseKey(string? text) =>

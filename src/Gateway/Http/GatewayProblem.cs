@@ -14,8 +14,10 @@ public sealed record GatewayProblem(int Status, string Code, string Title, strin
 
     public string? SenderDomain { get; init; }
 
+    public const string WrongKeyCode = "wrong_key";
+
     public static GatewayProblem WrongKey() => new(
-        403, "wrong_key", "This link does not open a file",
+        403, WrongKeyCode, "This link does not open a file",
         "The key in the link is not right for this file. Check that you copied the whole link, including the part after the # sign.");
 
     public static GatewayProblem MissingKey() => new(
@@ -57,7 +59,7 @@ public sealed record GatewayProblem(int Status, string Code, string Title, strin
 
     public static GatewayProblem TooManyAttempts(TimeSpan retryAfter) => new(
         429, "too_many_attempts", "Too many attempts",
-        "Too many keys were tried from your address. Wait a minute and try again.")
+        "Too many wrong keys were tried from your address. Wait a minute and try again.")
     { RetryAfter = retryAfter };
 
     public static string FormatDate(DateTimeOffset when) =>
