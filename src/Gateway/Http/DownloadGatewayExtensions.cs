@@ -79,10 +79,16 @@ public static class DownloadGatewayExtensions
             ?? ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!)))));
     }
 
-    /// <summary>The client's address from trusted proxies' headers, then the access log; call before the endpoints run.</summary>
+    /// <summary>
+    /// Reads or makes the token secret, then adds the client's address from trusted proxies' headers and the access
+    /// log; call before the endpoints run.
+    /// </summary>
     public static IApplicationBuilder UseDownloadGateway(this IApplicationBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
+
+        // Read or make the token secret now: a start that cannot stops here, and no download ever needs to write.
+        _ = app.ApplicationServices.GetRequiredService<GatewaySecret>();
         app.UseMiddleware<ForwardedForTranslation>();
         app.UseForwardedHeaders();
         app.UseMiddleware<AccessLogMiddleware>();

@@ -254,10 +254,23 @@ public sealed partial class DownloadHandler(
         if (range.Kind == ByteRangeKind.Whole)
         {
             metrics.Downloads.Add(1);
-            if (!await index.TryCountDownloadAsync(record.Cid, CancellationToken.None).ConfigureAwait(false))
+            await CountDownloadAsync(record.Cid).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The one write a download makes, after the file went out: if the index cannot take it (a full disk), the download stands.</summary>
+    private async Task CountDownloadAsync(string cid)
+    {
+        try
+        {
+            if (!await index.TryCountDownloadAsync(cid, CancellationToken.None).ConfigureAwait(false))
             {
-                LogNotCounted(logger, record.Cid);
+                LogNotCounted(logger, cid);
             }
+        }
+        catch (Exception exception) when (exception is System.Data.Common.DbException or IOException)
+        {
+            LogCountFailed(logger, cid, exception.Message);
         }
     }
 
@@ -336,6 +349,9 @@ public sealed partial class DownloadHandler(
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Completed download of {Cid} was not counted (record changed meanwhile)")]
     private static partial void LogNotCounted(ILogger logger, string cid);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Completed download of {Cid} was not counted: the index refused the write ({Error})")]
+    private static partial void LogCountFailed(ILogger logger, string cid, string error);
 
     private sealed record FileMetadata(
         string Name, long Size, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft,
