@@ -34,6 +34,7 @@ public static class DownloadGatewayExtensions
         services.TryAddSingleton<DownloadTokenSealer>();
         services.TryAddSingleton<DownloadSlots>();
         services.TryAddSingleton<WrongKeyLimit>();
+        services.TryAddSingleton<PageLanguages>();
         services.TryAddSingleton(provider => new DownloadPage(provider.GetRequiredService<IOptions<DetachOptions>>().Value.PublicUrl));
         services.TryAddSingleton<AttachmentUnlocker>();
         services.TryAddSingleton<DownloadHandler>();
@@ -112,14 +113,16 @@ public static class DownloadGatewayExtensions
 
     private static Task ServePage(HttpContext context)
     {
-        var page = context.RequestServices.GetRequiredService<DownloadPage>();
+        var language = context.RequestServices.GetRequiredService<PageLanguages>().Negotiate(context.Request);
+        var page = context.RequestServices.GetRequiredService<DownloadPage>().For(language);
         var response = context.Response;
         SecurityHeaders.Apply(response);
+        PageLanguages.Label(response, language);
         response.ContentType = "text/html; charset=utf-8";
-        response.ContentLength = page.Bytes.Length;
+        response.ContentLength = page.Length;
         return HttpMethods.IsHead(context.Request.Method)
             ? Task.CompletedTask
-            : response.Body.WriteAsync(page.Bytes, context.RequestAborted).AsTask();
+            : response.Body.WriteAsync(page, context.RequestAborted).AsTask();
     }
 
     private static Task ServeAsset(HttpContext context, DownloadAssets.Asset asset)

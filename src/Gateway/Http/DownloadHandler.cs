@@ -5,6 +5,7 @@ using System.Text.Json;
 using Detach.Crypto;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Metrics;
+using Detach.Mime;
 using Detach.Vault.Index;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -23,6 +24,7 @@ public sealed partial class DownloadHandler(
     DownloadTokenSealer sealer,
     DownloadSlots slots,
     WrongKeyLimit wrongKeys,
+    PageLanguages languages,
     DetachMetrics metrics,
     IOptions<GatewayOptions> gatewayOptions,
     IOptions<DetachOptions> detachOptions,
@@ -76,10 +78,13 @@ public sealed partial class DownloadHandler(
             });
 
             SecurityHeaders.Apply(context.Response);
+            var language = languages.Negotiate(context.Request);
+            PageLanguages.Label(context.Response, language);
             context.Response.ContentType = "application/json; charset=utf-8";
             var body = JsonSerializer.SerializeToUtf8Bytes(new FileMetadata(
                 FileNameText.ForDisplay(record.FileName) is { Length: > 0 } name ? name : FileNameText.Fallback,
                 record.PlaintextSize,
+                SizeText.Format(record.PlaintextSize, language.SizeWords),
                 SafeContentType(record.ContentType),
                 record.CreatedAt,
                 record.ExpiresAt,
@@ -354,6 +359,6 @@ public sealed partial class DownloadHandler(
     private static partial void LogCountFailed(ILogger logger, string cid, string error);
 
     private sealed record FileMetadata(
-        string Name, long Size, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft,
+        string Name, long Size, string SizeText, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft,
         int DownloadWindowSeconds);
 }
