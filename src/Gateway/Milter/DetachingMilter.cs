@@ -150,6 +150,14 @@ public sealed class DetachingMilter(
                 {
                     rewrite = await milter.detacher.RewriteAsync(spool, output, new MessageEnvelope(current.Sender, current.Recipients, QueueId), cancellationToken).ConfigureAwait(false);
                 }
+                catch (MessageRefusedException e)
+                {
+                    milter.logger.LogWarning("Milter {Session} (queue {QueueId}): message refused: {Reply}", context.SessionId, QueueId, e.Message);
+                    (e.Reply.IsPermanentFailure ? milter.metrics.MessagesRejected : milter.metrics.MessagesTempFailed).Add(1);
+                    await output.DisposeAsync().ConfigureAwait(false);
+                    var reply = e.Reply;
+                    return new MilterMessageResult(MilterVerdict.Reply(reply.Code, reply.EnhancedCode ?? $"{reply.Code / 100}.0.0", reply.Text));
+                }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
                     milter.logger.LogError(e, "Milter {Session} (queue {QueueId}): could not store the attachments; answering 451 so the sender retries", context.SessionId, QueueId);

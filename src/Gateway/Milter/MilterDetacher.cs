@@ -35,23 +35,35 @@ public sealed class MilterDetacher(MessageDetacher detacher, DetachSettings sett
             return true;
         }
 
-        var part = MimeRewriter.ContextFor(root, null, false, true, null) with
-        {
-            EncodedLength = long.MaxValue,
-            HasEncapsulatedMessage = root.MimeType.StartsWith("message/", StringComparison.Ordinal),
-        };
+        var part = new PartContext(root.MimeType, root.DispositionType, root.RawFileName, root.ContentId, EncodedLength: long.MaxValue,
+            root.TransferEncoding, IsRoot: true, ParentMimeType: null, InsideProtectedPart: false, IsCidReferenced: false, root.IsOpaque,
+            HasEncapsulatedMessage: root.MimeType.StartsWith("message/", StringComparison.Ordinal));
         return AttachmentPolicy.Classify(part, settings.Policy).Action != PartAction.Keep;
     }
 
     /// <summary>
     /// Stores the attachments of the message in <paramref name="spool"/> and writes the rewritten message to
-    /// <paramref name="output"/> (nothing, when it comes out unchanged). Throws when storing fails; the objects
-    /// stored so far are then abandoned.
+    /// <paramref name="output"/> (nothing, when it comes out unchanged). Throws when storing fails, or
+    /// <see cref="MessageRefusedException"/> when an inspector refuses the message; what was stored is then abandoned.
     /// </summary>
     public async Task<MilterRewrite> RewriteAsync(Stream spool, Stream output, MessageEnvelope envelope, CancellationToken cancellationToken)
     {
-        var detached = await detacher.DetachUnlessUnchangedAsync(spool, output, envelope, cancellationToken).ConfigureAwait(false);
-        return new MilterRewrite(detached);
+        var detached = await detacher.PrepareAsync(spool, envelope, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!detached.Result.Unchanged)
+            {
+                await detached.WriteToAsync(output, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new MilterRewrite(detached);
+        }
+        catch
+        {
+            await detached.AbandonAsync(CancellationToken.None).ConfigureAwait(false);
+            await detached.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 }
 
