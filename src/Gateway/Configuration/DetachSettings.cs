@@ -14,7 +14,7 @@ public sealed class DetachSettings
     public required VaultOptions Vault { get; init; }
     public required IndexOptions Index { get; init; }
     public required GatewayOptions Gateway { get; init; }
-    public required MilterOptions Milter { get; init; }
+    public MilterOptions Milter { get; init; } = new();
 
     public static DetachSettings Load(IConfiguration configuration)
     {

@@ -156,7 +156,8 @@ public sealed class DetachingMilter(
                     (e.Reply.IsPermanentFailure ? milter.metrics.MessagesRejected : milter.metrics.MessagesTempFailed).Add(1);
                     await output.DisposeAsync().ConfigureAwait(false);
                     var reply = e.Reply;
-                    return new MilterMessageResult(MilterVerdict.Reply(reply.Code, reply.EnhancedCode ?? $"{reply.Code / 100}.0.0", reply.Text));
+                    var text = string.Concat(reply.Text.Select(c => c is >= ' ' and < (char)127 ? c : '?'));
+                    return new MilterMessageResult(MilterVerdict.Reply(reply.Code, reply.EnhancedCode ?? $"{reply.Code / 100}.0.0", text));
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {

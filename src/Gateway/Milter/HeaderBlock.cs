@@ -3,7 +3,7 @@ using System.Text;
 namespace Detach.Gateway.Milter;
 
 /// <summary>One top-level header field as it stands in a message: its raw bytes, line ending included.</summary>
-internal sealed class RawHeaderField(byte[] raw)
+public sealed class RawHeaderField(byte[] raw)
 {
     public byte[] Raw { get; } = raw;
 
@@ -40,7 +40,7 @@ internal sealed class RawHeaderField(byte[] raw)
 }
 
 /// <summary>The top-level header block of a spooled message: its fields and where the body starts.</summary>
-internal sealed record HeaderBlock(IReadOnlyList<RawHeaderField> Fields, long BodyStart)
+public sealed record HeaderBlock(IReadOnlyList<RawHeaderField> Fields, long BodyStart)
 {
     /// <summary>
     /// Reads the fields from the start of <paramref name="message"/> up to the empty line. A block larger than

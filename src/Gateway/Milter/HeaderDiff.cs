@@ -5,7 +5,8 @@ namespace Detach.Gateway.Milter;
 /// <summary>
 /// The milter edits that turn the header the MTA has into the one the detacher wrote. Fields the detacher copied
 /// are matched byte for byte (longest common subsequence); between two matched fields, a removed and an added field
-/// of the same name become a change in place (SMFIR_CHGHEADER), other removed fields deletions (an empty value).
+/// of the same name become a change in place (SMFIR_CHGHEADER) when that keeps the order of the fields, other
+/// removed fields deletions (an empty value).
 /// Added fields before every kept one go to the top (SMFIR_INSHEADER at 0, as the detacher puts X-Detach there);
 /// any other added field is appended (SMFIR_ADDHEADER): an index in the middle would count differently per MTA
 /// (Postfix counts its own Received field, which it never shows the milter), and the detacher adds fields only at
@@ -16,7 +17,7 @@ namespace Detach.Gateway.Milter;
 /// come (Postfix drops a deleted field from its count, Sendmail keeps it); then the top insertions, last first; then
 /// the appended fields in order.
 /// </remarks>
-internal static class HeaderDiff
+public static class HeaderDiff
 {
     public static List<MilterHeaderEdit> Edits(IReadOnlyList<RawHeaderField> original, IReadOnlyList<RawHeaderField> rewritten)
     {
@@ -29,22 +30,28 @@ internal static class HeaderDiff
         {
             // The gap before this match: original[o..matchO) left out, rewritten[r..matchR) written anew.
             var removed = Enumerable.Range(o, matchO - o).ToList();
+            int after = o; // a change must not move before one already paired: the order of fields is kept
+            bool appending = false; // nor before a field already appended at the end
             for (; r < matchR; r++)
             {
                 var field = rewritten[r];
-                int same = removed.FindIndex(i => original[i].SameName(field));
+                int same = appending ? -1 : removed.FindIndex(i => i >= after && original[i].SameName(field));
                 if (same >= 0)
                 {
                     int position = removed[same];
                     removed.RemoveAt(same);
+                    after = position + 1;
                     changes.Add((position, MilterHeaderEdit.Change(Occurrence(original, position), field.Name, field.Value)));
                     keptBefore = true;
                 }
+                else if (keptBefore)
+                {
+                    appended.Add(MilterHeaderEdit.Add(field.Name, field.Value));
+                    appending = true;
+                }
                 else
                 {
-                    (keptBefore ? appended : top).Add(keptBefore
-                        ? MilterHeaderEdit.Add(field.Name, field.Value)
-                        : MilterHeaderEdit.Insert(0, field.Name, field.Value));
+                    top.Add(MilterHeaderEdit.Insert(0, field.Name, field.Value));
                 }
             }
 
