@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -261,7 +260,7 @@ public sealed class MilterSession
                 return true;
             case MilterCommand.Connect:
                 context.Macros.ClearFrom(MilterCommand.Helo);
-                context.Client = ParseClient(data);
+                context.Client = MilterEventData.Client(data);
                 MilterLog.Client(logger, context.SessionId, context.Client.HostName, context.Client.Address);
                 await Unanswered("connect", () => handler!.ConnectAsync(stopping), evenAfterFailure: true).ConfigureAwait(false);
                 await ContinueUnlessAsync(MilterProtocolOptions.NoConnectReply).ConfigureAwait(false);
@@ -274,12 +273,12 @@ public sealed class MilterSession
                 context.Macros.ClearFrom(MilterCommand.Recipient);
                 messageFailed = false;
                 headers = 0;
-                await Unanswered("MAIL", () => handler!.MailAsync(FirstArgument(data), stopping)).ConfigureAwait(false);
+                await Unanswered("MAIL", () => handler!.MailAsync(MilterEventData.Address(data), stopping)).ConfigureAwait(false);
                 await ContinueUnlessAsync(MilterProtocolOptions.NoMailReply).ConfigureAwait(false);
                 return true;
             case MilterCommand.Recipient:
                 context.Macros.ClearFrom(MilterCommand.Data);
-                await Unanswered("RCPT", () => handler!.RecipientAsync(FirstArgument(data), stopping)).ConfigureAwait(false);
+                await Unanswered("RCPT", () => handler!.RecipientAsync(MilterEventData.Address(data), stopping)).ConfigureAwait(false);
                 await ContinueUnlessAsync(MilterProtocolOptions.NoRecipientReply).ConfigureAwait(false);
                 return true;
             case MilterCommand.Data:
@@ -365,20 +364,7 @@ public sealed class MilterSession
             return;
         }
 
-        var bytes = Contiguous(data);
-        int nul = bytes.Span.IndexOf((byte)0);
-        if (nul < 0)
-        {
-            throw new MilterProtocolException("a header frame without the NUL after its name");
-        }
-
-        var name = bytes[..nul];
-        var value = bytes[(nul + 1)..];
-        if (value.Span.IndexOf((byte)0) is var end and >= 0)
-        {
-            value = value[..end];
-        }
-
+        var (name, value) = MilterEventData.Header(Contiguous(data));
         if (!agreed.Has(MilterProtocolOptions.HeaderLeadingSpace))
         {
             // The MTA ate the space after the colon; the handler always sees the value as written.
@@ -526,8 +512,6 @@ public sealed class MilterSession
         await ReplyAsync(result.Verdict).ConfigureAwait(false);
     }
 
-    // ---- parsing --------------------------------------------------------------------------------
-
     /// <summary>The frame's data in one piece (a copy when the pipe split it).</summary>
     private ReadOnlyMemory<byte> Contiguous(ReadOnlySequence<byte> data)
     {
@@ -543,39 +527,5 @@ public sealed class MilterSession
 
         data.CopyTo(scratch);
         return scratch.AsMemory(0, (int)data.Length);
-    }
-
-    /// <summary>SMFIC_CONNECT: host name NUL, family, then (unless unknown) port and address NUL.</summary>
-    private MilterClient ParseClient(ReadOnlySequence<byte> data)
-    {
-        var reader = new SequenceReader<byte>(data);
-        if (!reader.TryReadTo(out ReadOnlySequence<byte> host, 0) || !reader.TryRead(out byte family))
-        {
-            throw new MilterProtocolException("a malformed connect frame");
-        }
-
-        int port = 0;
-        string address = "";
-        if (family != (byte)'U')
-        {
-            if (!reader.TryReadBigEndian(out short rawPort))
-            {
-                throw new MilterProtocolException("a connect frame without its port");
-            }
-
-            port = (ushort)rawPort;
-            address = Encoding.ASCII.GetString(reader.TryReadTo(out ReadOnlySequence<byte> text, 0) ? text : reader.UnreadSequence);
-        }
-
-        return new MilterClient(Encoding.UTF8.GetString(host), (char)family, port, address);
-    }
-
-    /// <summary>The address of a MAIL or RCPT frame (its first string), without angle brackets.</summary>
-    private static string FirstArgument(ReadOnlySequence<byte> data)
-    {
-        var reader = new SequenceReader<byte>(data);
-        var first = reader.TryReadTo(out ReadOnlySequence<byte> text, 0) ? text : data;
-        var address = Encoding.UTF8.GetString(first).Trim();
-        return address.Length >= 2 && address[0] == '<' && address[^1] == '>' ? address[1..^1] : address;
     }
 }
