@@ -217,6 +217,7 @@ public sealed class DetachingMilter(
             {
                 milter.logger.LogError(e, "Milter {Session} (queue {QueueId}): could not finish the message; answering 451 so the sender retries", context.SessionId, QueueId);
                 milter.metrics.MessagesTempFailed.Add(1);
+                await output.DisposeAsync().ConfigureAwait(false);
                 await rewrite.AbandonAsync(CancellationToken.None).ConfigureAwait(false);
                 return new MilterMessageResult(StorageFailed);
             }

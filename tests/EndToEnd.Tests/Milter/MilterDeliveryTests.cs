@@ -52,6 +52,11 @@ public sealed class MilterDeliveryTests : IDisposable
         }
 
         Assert.Empty(setup.Postfix.MessagesIn("sender")); // no bounce
+
+        // Settled: committed once the accept went to Postfix (retried mail would have left orphans behind).
+        var records = await setup.Detach.Vault.Index.FindByMessageIdAsync(messageId, Token);
+        Assert.Equal(2, records.Count);
+        Assert.All(records, r => Assert.Equal(Detach.Vault.Index.StoreState.Stored, r.StoreState));
     }
 
     [Theory]
