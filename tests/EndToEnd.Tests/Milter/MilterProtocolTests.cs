@@ -16,7 +16,7 @@ public sealed class MilterProtocolTests : IDisposable
     public void Dispose() => scratch.Delete(recursive: true);
 
     [Fact]
-    public async Task Miltertest_sees_plain_mail_accepted_early_text_left_alone_and_an_attachment_taken_out()
+    public async Task Miltertest_sees_plain_mail_accepted_early_text_left_alone_an_attachment_taken_out_and_a_signed_message_noted()
     {
         var miltertest = PeerBinaries.Find("miltertest");
         Assert.SkipWhen(miltertest is null, "miltertest is not installed: scripts/install-test-deps.sh (apt-get install miltertest)");
@@ -30,8 +30,14 @@ public sealed class MilterProtocolTests : IDisposable
             "Content-Disposition: attachment; filename=\"data.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
             Convert.ToBase64String(data, Base64FormattingOptions.InsertLineBreaks) + "\r\n--b--\r\n", Token);
 
+        var signed = Path.Combine(scratch.FullName, "signed.eml");
+        await File.WriteAllTextAsync(signed,
+            "--s\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n" + await File.ReadAllTextAsync(body, Token) +
+            "\r\n--s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--s--\r\n", Token);
+
         var run = await ChildProcess.RunAsync(miltertest!,
-            ["-D", $"port={port.ToString(CultureInfo.InvariantCulture)}", "-D", $"attachment={body}", "-s", Path.Combine(AppContext.BaseDirectory, "Milter", "Scripts", "detach.lua")],
+            ["-D", $"port={port.ToString(CultureInfo.InvariantCulture)}", "-D", $"attachment={body}", "-D", $"signed={signed}",
+             "-s", Path.Combine(AppContext.BaseDirectory, "Milter", "Scripts", "detach.lua")],
             TimeSpan.FromSeconds(120), Token);
 
         Assert.True(run.Succeeded, $"{run}\ndetach log:\n{string.Join('\n', detach.Logs.TakeLast(30))}");

@@ -1,6 +1,7 @@
 -- miltertest against detach's milter: plain mail is accepted at end of headers, text/plain is read to the end
 -- and left alone, an attachment is taken out (header note added, body replaced).
--- Run as: miltertest -D port=NNNN -D attachment=/path/body.eml -s detach.lua
+-- A signed message keeps its body (a changed byte breaks the signature) and gets only the X-Detach note.
+-- Run as: miltertest -D port=NNNN -D attachment=/path/body.eml -D signed=/path/signed.eml -s detach.lua
 conn = mt.connect("inet:" .. port .. "@127.0.0.1", 20, 0.25)
 if conn == nil then error("cannot connect to detach's milter") end
 if mt.conninfo(conn, "client.example.test", "192.0.2.10") ~= nil then error("conninfo failed") end
@@ -42,6 +43,19 @@ if mt.eom(conn) ~= nil then error("eom failed") end
 if mt.getreply(conn) ~= SMFIR_ACCEPT then error("file: expected accept") end
 if not mt.eom_check(conn, MT_BODYCHANGE) then error("file: body not replaced") end
 if not mt.eom_check(conn, MT_HDRINSERT, "X-Detach") then error("file: no X-Detach on top") end
+
+mt.abort(conn)
+
+-- 4. Signed, with an attachment inside: the note alone, on top; the body stays as it is.
+envelope("signed")
+if mt.header(conn, "Content-Type", " multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=\"s\"") ~= nil then error("header failed") end
+if mt.eoh(conn) ~= nil then error("eoh failed") end
+if mt.getreply(conn) ~= SMFIR_CONTINUE then error("signed: expected continue at end of headers") end
+if mt.bodyfile(conn, signed) ~= nil then error("bodyfile failed") end
+if mt.eom(conn) ~= nil then error("eom failed") end
+if mt.getreply(conn) ~= SMFIR_ACCEPT then error("signed: expected accept") end
+if mt.eom_check(conn, MT_BODYCHANGE) then error("signed: the body was changed") end
+if not mt.eom_check(conn, MT_HDRINSERT, "X-Detach", " skipped (signed message)") then error("signed: no X-Detach note") end
 
 mt.disconnect(conn)
 mt.echo("detach: ok")
