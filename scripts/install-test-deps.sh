@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the test suite drives for real: Postfix and swaks (proxy end-to-end),
+# Installs what the test suite drives for real: Postfix and swaks (proxy and milter end-to-end), miltertest,
 # Dovecot (LMTP next hop), PostgreSQL (shared index), Chromium (download page), nginx (reverse proxy), and the
 # js-ipfs node under ipfs/ (a Kubo-compatible RPC API; Kubo itself cannot be installed here).
 set -euo pipefail
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v postfix >/dev/null || need+=(postfix)
 command -v swaks >/dev/null || need+=(swaks)
+# An MTA-side milter client we did not write, for the milter's protocol tests (Lua scripts).
+command -v miltertest >/dev/null || need+=(miltertest)
 # swaks speaks STARTTLS only with these (recommended, so --no-install-recommends leaves them out).
 perl -MNet::SSLeay -MIO::Socket::SSL -e 1 2>/dev/null || need+=(libnet-ssleay-perl libio-socket-ssl-perl)
 [ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd dovecot-imapd)

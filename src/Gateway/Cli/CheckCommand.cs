@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Security.Cryptography;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Hosting;
+using Detach.Gateway.Milter;
 using Detach.Gateway.SmtpFront;
 using Detach.Vault.Storage;
 
@@ -9,7 +10,8 @@ namespace Detach.Gateway.Cli;
 
 /// <summary>
 /// `detach check`: what admins get wrong, checked against the real services: data folder, public URL, index,
-/// store (a probe is added, read back and removed), next hop (answers, announces XFORWARD).
+/// store (a probe is added, read back and removed), next hop (answers, announces XFORWARD), and the milter listener
+/// when Milter:Listen is set (answers an option negotiation as Postfix sends it).
 /// </summary>
 public static class CheckCommand
 {
@@ -60,6 +62,12 @@ public static class CheckCommand
         }
 
         results.Add(await CheckNextHopAsync(settings, cancellationToken).ConfigureAwait(false));
+        if (!string.IsNullOrWhiteSpace(settings.Milter.Listen))
+        {
+            var (ok, detail) = await MilterProbe.ProbeAsync(settings.Milter.Listen, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            results.Add(new("milter", ok, ok ? detail : detail + " (is `detach serve` running with this Milter:Listen?)"));
+        }
+
         return results;
     }
 
