@@ -1,5 +1,5 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Detach.Vault.Storage;
 
@@ -22,27 +22,23 @@ public sealed class LocalContentStore : IContentStore
         _tempDirectory = Path.Combine(Root, TempDirectoryName);
         Directory.CreateDirectory(_tempDirectory);
         ClearStaleTempFiles();
+        _directIo = new Lazy<bool>(ProbeDirectIo);
     }
+
+    // Whether this file system takes aligned direct writes (tmpfs, some FUSE and network file systems do not); asked
+    // at the first write, so that a read-only user of the store never creates a file.
+    private readonly Lazy<bool> _directIo;
+
+    /// <summary>True when stored content is written past the page cache (<see cref="DirectIo"/>).</summary>
+    public bool UsesDirectIo => _directIo.Value;
 
     public string Root { get; }
 
     public async Task<StoredContent> AddAsync(Stream content, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(content);
-        await using var writer = BeginWrite();
-        var buffer = ArrayPool<byte>.Shared.Rent(UnixFsFileBuilder.ChunkSize);
-        try
-        {
-            int read;
-            while ((read = await content.ReadAtLeastAsync(buffer.AsMemory(0, UnixFsFileBuilder.ChunkSize), UnixFsFileBuilder.ChunkSize, throwOnEndOfStream: false, ct).ConfigureAwait(false)) > 0)
-            {
-                await writer.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        await using var writer = BeginWrite(directIo: true);
+        await writer.WriteFromAsync(content, ct).ConfigureAwait(false);
         return await writer.CommitAsync(ct).ConfigureAwait(false);
     }
 
@@ -50,7 +46,14 @@ public sealed class LocalContentStore : IContentStore
     /// Starts a push-style write: bytes go in through <see cref="LocalContentWriter.WriteAsync"/>
     /// and the content exists only after <see cref="LocalContentWriter.CommitAsync"/>.
     /// </summary>
-    public LocalContentWriter BeginWrite() => new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")));
+    public LocalContentWriter BeginWrite() => BeginWrite(directIo: false);
+
+    /// <param name="directIo">
+    /// Bypass the page cache (<see cref="DirectIo"/>) where the file system allows it: for content that is kept. A copy
+    /// that is usually deleted before it ever reaches the disk (the spool's tee) is better off buffered.
+    /// </param>
+    internal LocalContentWriter BeginWrite(bool directIo) =>
+        new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")), directIo && _directIo.Value);
 
     public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
     {
@@ -148,6 +151,39 @@ public sealed class LocalContentStore : IContentStore
         DirectorySync.Flush(shard);
     }
 
+    private bool ProbeDirectIo()
+    {
+        var probe = Path.Combine(_tempDirectory, "probe-" + Guid.NewGuid().ToString("N"));
+        var buffer = ChunkBuffer.Rent();
+        try
+        {
+            using var file = File.OpenHandle(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+            if (!DirectIo.TryEnable(file))
+            {
+                return false;
+            }
+
+            RandomAccess.Write(file, buffer.Memory.Span[..DirectIo.Alignment], 0);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        finally
+        {
+            buffer.Return();
+            try
+            {
+                File.Delete(probe);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _ = e;
+            }
+        }
+    }
+
     private void ClearStaleTempFiles()
     {
         // Files older than a day are from a crashed write; younger ones may be another process's.
@@ -163,76 +199,128 @@ public sealed class LocalContentStore : IContentStore
 }
 
 /// <summary>
-/// One write into a <see cref="LocalContentStore"/>: bytes are hashed chunk by chunk as they
-/// arrive (one 256 KiB buffer) and written to a temporary file; <see cref="CommitAsync"/> fsyncs
-/// and publishes it under its CID, disposing without committing deletes it.
+/// One write into a <see cref="LocalContentStore"/>: bytes are gathered into one 256 KiB chunk at a time, which is
+/// hashed while it is still in cache and written to a temporary file; <see cref="CommitAsync"/> fsyncs and publishes
+/// it under its CID, disposing without committing deletes it. File I/O is synchronous: Linux has no asynchronous
+/// file writes, and the asynchronous API only moved each chunk to another pool thread.
 /// </summary>
 public sealed class LocalContentWriter : IAsyncDisposable
 {
     private readonly LocalContentStore _store;
     private readonly string _tempPath;
-    private readonly FileStream _file;
+    private readonly SafeFileHandle _file;
+    private bool _directIo;
     private readonly UnixFsFileBuilder _builder = new();
-    private byte[]? _chunk = ArrayPool<byte>.Shared.Rent(UnixFsFileBuilder.ChunkSize);
+    private ChunkBuffer? _chunk = ChunkBuffer.Rent();
     private int _filled;
     private bool _committed;
 
-    internal LocalContentWriter(LocalContentStore store, string tempPath)
+    internal LocalContentWriter(LocalContentStore store, string tempPath, bool directIo)
     {
         _store = store;
         _tempPath = tempPath;
-        _file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
+        _file = File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        _directIo = directIo && DirectIo.TryEnable(_file);
     }
 
     /// <summary>Bytes written so far.</summary>
     public long Length => _builder.FileSize + _filled;
 
-    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
     {
-        var chunk = _chunk ?? throw new InvalidOperationException("The writer is closed.");
+        var chunk = Chunk.Span;
         while (!data.IsEmpty)
         {
             var n = Math.Min(data.Length, UnixFsFileBuilder.ChunkSize - _filled);
-            data.Span[..n].CopyTo(chunk.AsSpan(_filled));
+            data.Span[..n].CopyTo(chunk[_filled..]);
             _filled += n;
             data = data[n..];
             if (_filled == UnixFsFileBuilder.ChunkSize)
             {
-                await FlushChunkAsync(chunk, ct).ConfigureAwait(false);
+                FlushChunk();
+            }
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Reads <paramref name="content"/> to its end straight into the chunk buffer (no copy in between).</summary>
+    internal async Task WriteFromAsync(Stream content, CancellationToken ct)
+    {
+        while (true)
+        {
+            var room = UnixFsFileBuilder.ChunkSize - _filled;
+            var read = await content.ReadAtLeastAsync(Chunk[_filled..], room, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+            _filled += read;
+            if (_filled == UnixFsFileBuilder.ChunkSize)
+            {
+                FlushChunk();
+            }
+
+            if (read < room)
+            {
+                return;
             }
         }
     }
 
-    public async Task<StoredContent> CommitAsync(CancellationToken ct)
+    public Task<StoredContent> CommitAsync(CancellationToken ct)
     {
-        var chunk = _chunk ?? throw new InvalidOperationException("The writer is closed.");
+        _ = Chunk;
         if (_filled > 0)
         {
-            await FlushChunkAsync(chunk, ct).ConfigureAwait(false);
+            FlushChunk();
         }
         var cid = _builder.Complete();
-        _file.Flush(flushToDisk: true);
-        await _file.DisposeAsync().ConfigureAwait(false);
+        RandomAccess.FlushToDisk(_file);
+        _file.Dispose();
         _store.Publish(_tempPath, cid);
         _committed = true;
         ReturnBuffer();
-        return new StoredContent(cid, _builder.FileSize);
+        return Task.FromResult(new StoredContent(cid, _builder.FileSize));
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        await _file.DisposeAsync().ConfigureAwait(false);
+        _file.Dispose();
         if (!_committed)
         {
             File.Delete(_tempPath);
         }
         ReturnBuffer();
+        return ValueTask.CompletedTask;
     }
 
-    private async ValueTask FlushChunkAsync(byte[] chunk, CancellationToken ct)
+    private Memory<byte> Chunk => _chunk?.Memory ?? throw new InvalidOperationException("The writer is closed.");
+
+    private void FlushChunk()
     {
-        _builder.AddChunk(chunk.AsSpan(0, _filled));
-        await _file.WriteAsync(chunk.AsMemory(0, _filled), ct).ConfigureAwait(false);
+        var chunk = Chunk.Span[.._filled];
+        var offset = _builder.FileSize;
+        _builder.AddChunk(chunk);
+        var direct = _directIo ? DirectIo.AlignDown(chunk.Length) : 0;
+        if (direct > 0)
+        {
+            try
+            {
+                RandomAccess.Write(_file, chunk[..direct], offset);
+            }
+            catch (IOException) when (DirectIo.TryDisable(_file))
+            {
+                // A file system that took the flag but refuses the write (some FUSE and network ones): buffered then.
+                _directIo = false;
+                direct = 0;
+            }
+        }
+        if (direct < chunk.Length)
+        {
+            // A tail shorter than a block (only the last chunk has one) goes through the page cache: padding it and
+            // cutting the file back afterwards cost more than the one page.
+            if (_directIo)
+            {
+                _directIo = !DirectIo.TryDisable(_file);
+            }
+            RandomAccess.Write(_file, chunk[direct..], offset + direct);
+        }
         _filled = 0;
     }
 
@@ -241,7 +329,7 @@ public sealed class LocalContentWriter : IAsyncDisposable
         if (_chunk is { } chunk)
         {
             _chunk = null;
-            ArrayPool<byte>.Shared.Return(chunk);
+            chunk.Return();
         }
     }
 }
