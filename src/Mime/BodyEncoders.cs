@@ -136,6 +136,8 @@ internal sealed class QuotedPrintableBodyEncoder(Stream output, string lineEndin
                 HardBreak("\r\n"u8);
                 return;
             }
+            // A blank before the CR comes first (an escaped CR is more text on the line, so the blank stays plain).
+            FlushBlank(escape: false);
             Token(0x0D, escape: true);
         }
         if (b == '\r')
@@ -216,6 +218,7 @@ internal sealed class QuotedPrintableBodyEncoder(Stream output, string lineEndin
         if (_pendingCr)
         {
             _pendingCr = false;
+            FlushBlank(escape: false);
             Token(0x0D, escape: true);
             _endsWithLineBreak = false;
         }
