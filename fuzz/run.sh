@@ -28,15 +28,18 @@ if ! command -v afl-fuzz >/dev/null; then
 fi
 
 build=.build
-rm -rf "$build/bin" "$build/plain"
-dotnet tool restore >/dev/null
-dotnet publish "$project" -c Release -o "$build/plain" >/dev/null
-cp -r "$build/plain" "$build/bin"
-# Instrument our own assemblies only: coverage of the runtime and packages would be noise. Instrumented code runs
-# only under Fuzzer.Run, so seeds and the target list come from the plain copy.
-for assembly in Detach.Crypto Detach.Mime Detach.Smtp Detach.Vault detach; do
-  dotnet tool run sharpfuzz "$build/bin/$assembly.dll" >/dev/null
-done
+# FUZZ_REUSE_BUILD=1 runs the targets as last built (to go on with a campaign without rebuilding).
+if [ -z "${FUZZ_REUSE_BUILD:-}" ]; then
+  rm -rf "$build/bin" "$build/plain"
+  dotnet tool restore >/dev/null
+  dotnet publish "$project" -c Release -o "$build/plain" >/dev/null
+  cp -r "$build/plain" "$build/bin"
+  # Instrument our own assemblies only: coverage of the runtime and packages would be noise. Instrumented code runs
+  # only under Fuzzer.Run, so seeds and the target list come from the plain copy.
+  for assembly in Detach.Crypto Detach.Mime Detach.Smtp Detach.Vault detach; do
+    dotnet tool run sharpfuzz "$build/bin/$assembly.dll" >/dev/null
+  done
+fi
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(dotnet "$build/plain/Detach.Fuzz.dll" list | awk '{print $1}')
