@@ -77,7 +77,8 @@ for target in "${targets[@]}"; do
   for file in "$work"/out/default/crashes/id:* "$work"/out/default/hangs/id:*; do
     [ -e "$file" ] || continue
     kind=$(basename "$(dirname "$file")")
-    cp "$file" "findings/$target/${kind%s}-$(sha1sum "$file" | cut -c1-12)"
+    kind=${kind%es}; kind=${kind%s}
+    cp "$file" "findings/$target/$kind-$(sha1sum "$file" | cut -c1-12)"
     found=$((found + 1))
   done
   rmdir "findings/$target" 2>/dev/null || true
