@@ -429,7 +429,7 @@ public sealed class MimeRewriter
         string inserted = "";
         if (body.FindHeader("Content-Type") is { } contentType)
         {
-            byte[] replaced = WithUtf8Charset(contentType.Raw.Span);
+            byte[] replaced = WithUtf8Charset(contentType.Raw.Span, body.MimeType);
             edits.Add(new Edit(contentType.Offset, contentType.Offset + contentType.Raw.Length, (o, c) => WriteBytesAsync(o, replaced, c)));
         }
         else
@@ -467,7 +467,7 @@ public sealed class MimeRewriter
     }
 
     /// <summary>The Content-Type field with its charset parameter set to utf-8 (added when missing), otherwise as it was.</summary>
-    private static byte[] WithUtf8Charset(ReadOnlySpan<byte> raw)
+    private static byte[] WithUtf8Charset(ReadOnlySpan<byte> raw, string mimeType)
     {
         string text = Encoding.Latin1.GetString(raw);
         var match = System.Text.RegularExpressions.Regex.Match(text, "(?i)(?<=[;:\\s]charset\\s*=\\s*)(\"[^\"]*\"|[^;\\s]*)");
@@ -479,6 +479,13 @@ public sealed class MimeRewriter
         {
             int end = text.TrimEnd('\r', '\n').Length;
             text = text[..end] + "; charset=utf-8" + text[end..];
+        }
+        // A field that does not parse (a broken type, an open quote) would not carry the charset: write a clean one.
+        // Found by fuzzing: "Content-Type: x="y; charset=utf-8" left a quoted-printable UTF-8 body without its charset.
+        var parsed = StructuredHeaderValue.Parse(text[(text.IndexOf(':', StringComparison.Ordinal) + 1)..]);
+        if (parsed.Value != mimeType || !string.Equals(parsed.Parameters["charset"], "utf-8", StringComparison.OrdinalIgnoreCase))
+        {
+            text = $"Content-Type: {mimeType}; charset=utf-8{text[text.TrimEnd('\r', '\n').Length..]}";
         }
         return Encoding.Latin1.GetBytes(text);
     }
