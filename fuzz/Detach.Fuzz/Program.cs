@@ -56,8 +56,9 @@ switch (args[0])
         return bad == 0 ? 0 : 1;
     case "rewrite":
         var rewritten = new MemoryStream();
-        await new Detach.Mime.MimeRewriter(new Detach.Mime.DetachPolicyOptions { MinSizeBytes = 0 }, new Detach.Mime.Tests.RecordingSink())
-            .RewriteAsync(File.OpenRead(args[1]), rewritten, CancellationToken.None);
+        var prepared = await new Detach.Mime.MimeRewriter(new Detach.Mime.DetachPolicyOptions { MinSizeBytes = 0 }, new Detach.Mime.Tests.RecordingSink())
+            .PrepareAsync(File.OpenRead(args[1]), CancellationToken.None);
+        await prepared.WriteToAsync(rewritten, CancellationToken.None);
         Console.OpenStandardOutput().Write(rewritten.ToArray());
         return 0;
     case "list":

@@ -225,6 +225,9 @@ internal sealed class QuotedPrintableBodyEncoder(Stream output, string lineEndin
         FlushBlank(escape: true);
         if (finalLineEnding && !_endsWithLineBreak)
         {
+            // A soft break: the line ending the boundary needs must not become a line break in the text (found by
+            // fuzzing: a body that ended in a soft break gained a newline when the notice was put in).
+            _out[_outCount++] = (byte)'=';
             LineEnding.CopyTo(_out.AsSpan(_outCount));
             _outCount += LineEnding.Length;
         }

@@ -35,4 +35,15 @@ public class FuzzFindingTests
         Assert.Equal(TransferEncoding.QuotedPrintable, text.TransferEncoding);
         Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
     }
+
+    [Fact]
+    public async Task A_quoted_printable_text_that_ends_in_a_soft_break_gains_no_newline_with_the_notice()
+    {
+        var input = Mail.Crlf("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n" +
+            "--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nno newline at the end=\n" + Attachment);
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        // The decoded text is the original around the inserted notice, with no newline added at its end.
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
 }

@@ -23,11 +23,10 @@ public class TransferEncodingPropertyTests
         {
             var encoded = Encode(encoding, data, writeSize, finalLineEnding);
             // The parser's body range ends after the line break before the next delimiter, and the rewriter asks for a
-            // final line ending when the original body had one: quoted-printable then decodes to the data with a line
-            // break at its end (its own, or the one added); base64 ignores line breaks.
-            var expected = finalLineEnding && encoding == TransferEncoding.QuotedPrintable && !data.AsSpan().EndsWith("\n"u8) ? [.. data, (byte)'\r', (byte)'\n'] : data;
-            Assert.True(!finalLineEnding || encoded.AsSpan().EndsWith("\r\n"u8) || encoded.AsSpan().EndsWith("\n"u8), "no final line ending");
-            Assert.Equal(expected, Decode(encoding, encoded));
+            // final line ending when the original body had one: it must not add a line break to the text.
+            // (An empty base64 body writes nothing at all; the rewriter never encodes one, the notice is in it.)
+            Assert.True(!finalLineEnding || encoded.AsSpan().EndsWith("\n"u8) || (data.Length == 0 && encoding == TransferEncoding.Base64), "no final line ending");
+            Assert.Equal(data, Decode(encoding, encoded));
         }, iter: 300, threads: 1);
     }
 

@@ -20,8 +20,10 @@ internal sealed class MimeRewriteTarget : FuzzTarget
     {
         var sink = new RecordingSink();
         using var output = new MemoryStream();
-        var result = await new MimeRewriter(Policy, sink).RewriteAsync(new MemoryStream(input, writable: false), output, CancellationToken.None);
+        var result = await new MimeRewriter(Policy, sink).PrepareAsync(new MemoryStream(input, writable: false), CancellationToken.None);
+        await result.WriteToAsync(output, CancellationToken.None);
         var rewritten = output.ToArray();
+        Check(!result.Unchanged || rewritten.AsSpan().SequenceEqual(input), "a message reported unchanged is not byte-identical");
         if (result.Detached.Count == 0)
         {
             Check(result.SkippedReason is not null || rewritten.AsSpan().SequenceEqual(input), "nothing detached, but the output differs from the input");
