@@ -11,11 +11,14 @@ public class FuzzFindingTests
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n" +
         "--b--\n";
 
+    /// <summary>A multipart/mixed message: the given text part, then an attachment with a non-ASCII name.</summary>
+    private static byte[] WithAttachment(string textPart) =>
+        Mail.Crlf("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n" + textPart + Attachment);
+
     [Fact]
     public async Task A_text_part_in_utf7_is_rewritten_instead_of_throwing()
     {
-        var input = Mail.Crlf("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n" +
-            "--b\nContent-Type: text/plain; charset=utf-7\n\nhello +AKM-1\n" + Attachment);
+        var input = WithAttachment("Content-Type: text/plain; charset=utf-7\n\nhello +AKM-1\n");
         var (output, result, sink) = await Mail.RewriteAsync(input);
         Assert.Single(result.Detached);
         Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
@@ -26,8 +29,7 @@ public class FuzzFindingTests
     [InlineData("Content-Type: terset=\"ug: quoted-printable")]
     public async Task A_seven_bit_text_part_with_a_broken_content_type_gets_a_clean_one_when_it_becomes_utf8(string contentType)
     {
-        var input = Mail.Crlf("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n" +
-            "--b\n" + contentType + "\n\nplain text\n" + Attachment);
+        var input = WithAttachment(contentType + "\n\nplain text\n");
         var (output, result, sink) = await Mail.RewriteAsync(input);
         Assert.Single(result.Detached);
         var text = (await Mail.ParseAsync(output)).Root.Children[0];
@@ -39,8 +41,7 @@ public class FuzzFindingTests
     [Fact]
     public async Task A_quoted_printable_text_that_ends_in_a_soft_break_gains_no_newline_with_the_notice()
     {
-        var input = Mail.Crlf("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n" +
-            "--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nno newline at the end=\n" + Attachment);
+        var input = WithAttachment("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nno newline at the end=\n");
         var (output, result, sink) = await Mail.RewriteAsync(input);
         Assert.Single(result.Detached);
         // The decoded text is the original around the inserted notice, with no newline added at its end.
