@@ -200,8 +200,8 @@ internal static class NoticeEdits
         }
         // A field that does not parse (a broken type, an open quote) would not carry the charset: write a clean one.
         // Found by fuzzing: "Content-Type: x="y; charset=utf-8" left a quoted-printable UTF-8 body without its charset.
-        var parsed = StructuredHeaderValue.Parse(text[(text.IndexOf(':', StringComparison.Ordinal) + 1)..]);
-        if (parsed.Value != mimeType || !string.Equals(parsed.Parameters["charset"], "utf-8", StringComparison.OrdinalIgnoreCase))
+        var (parsedType, parameters) = HeaderDecoding.ContentType(Encoding.Latin1.GetBytes(text[(text.IndexOf(':', StringComparison.Ordinal) + 1)..]));
+        if (parsedType != mimeType || !string.Equals(parameters["charset"], "utf-8", StringComparison.OrdinalIgnoreCase))
         {
             text = $"Content-Type: {mimeType}; charset=utf-8{text[text.TrimEnd('\r', '\n').Length..]}";
         }
