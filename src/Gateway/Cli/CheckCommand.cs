@@ -39,6 +39,14 @@ public static class CheckCommand
             CheckDataFolder(settings.Root.FullDataPath),
         };
 
+        if (LocalVault.WhyMissing(settings) is { } missing)
+        {
+            // Opening the index would create the folder and an empty index: a check must not change what it checks.
+            results.Add(new("index", false, $"not checked: {missing} yet (detach serve creates it at its first start)"));
+            results.Add(await CheckNextHopAsync(settings, cancellationToken).ConfigureAwait(false));
+            return results;
+        }
+
         VaultComponents? components = null;
         try
         {
@@ -65,9 +73,13 @@ public static class CheckCommand
 
     private static CheckResult CheckDataFolder(string path)
     {
+        if (!Directory.Exists(path))
+        {
+            return new("data folder", false, $"{path} does not exist: start detach serve once (it creates it), or create it writable by the user detach runs as");
+        }
+
         try
         {
-            Directory.CreateDirectory(path);
             var probe = Path.Combine(path, $".check-{Environment.ProcessId}");
             using (var file = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
             {
