@@ -38,6 +38,9 @@ public sealed class InterruptingProxy : IAsyncDisposable
     /// <summary>Stop forwarding after this many response bytes (per connection), and keep the connection open.</summary>
     public long? StallAfter { get; set; }
 
+    /// <summary>Pause after each forwarded piece of response (at most 16 KiB): a slow line, for a progress display to measure.</summary>
+    public TimeSpan DelayPerChunk { get; set; }
+
     public ConcurrentQueue<string> Requests { get; } = new();
 
     /// <summary>Response bytes forwarded over every connection so far.</summary>
@@ -135,6 +138,11 @@ public sealed class InterruptingProxy : IAsyncDisposable
             if (sent >= StallAfter)
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            if (DelayPerChunk > TimeSpan.Zero)
+            {
+                await Task.Delay(DelayPerChunk, cancellationToken);
             }
         }
     }
