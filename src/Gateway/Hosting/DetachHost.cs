@@ -1,8 +1,10 @@
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Http;
 using Detach.Gateway.Metrics;
+using Detach.Gateway.Notify;
 using Detach.Gateway.Processing;
 using Detach.Gateway.SmtpFront;
+using Detach.Vault.Index;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,6 +40,7 @@ public static class DetachHost
         services.AddSingleton<PrometheusExporter>();
         services.AddHostedService<VaultMaintenanceService>();
         services.AddDownloadGateway();
+        services.AddSenderNotices((ISenderNoticeQueue)components.Index);
         services.AddSingleton<MessageDetacher>();
         services.AddSingleton<DetachingBackend>();
         services.AddSingleton<SmtpFrontService>();
