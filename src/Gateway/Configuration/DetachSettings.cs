@@ -14,7 +14,7 @@ public sealed class DetachSettings
     public required VaultOptions Vault { get; init; }
     public required IndexOptions Index { get; init; }
     public required GatewayOptions Gateway { get; init; }
-    public required NotifyOptions Notify { get; init; }
+    public NotifyOptions Notify { get; init; } = new();
 
     public static DetachSettings Load(IConfiguration configuration)
     {
@@ -59,8 +59,8 @@ public sealed class DetachSettings
         }
         catch (InvalidOperationException e)
         {
-            // The binder names the key and the value it could not convert; keep that, drop the type noise.
-            errors.Add((section is null ? "" : section + ": ") + (e.InnerException?.Message ?? e.Message));
+            // The binder's own message names the full key and the value it could not convert; the inner one names neither.
+            errors.Add(e.Message);
         }
 
         return value;

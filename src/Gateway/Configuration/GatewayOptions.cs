@@ -25,14 +25,15 @@ public sealed class GatewayOptions
     public bool NotifySender { get; set; }
 
     /// <summary>
-    /// Per sender domain, overrides NotifySender ("Gateway:NotifySenderBySenderDomain:example.com": true). Starts empty:
-    /// binding adds to a dictionary, so a default here could never be taken away.
+    /// Per sender domain, true or false, overriding NotifySender ("Gateway:NotifySenderBySenderDomain:example.com": true).
+    /// Starts empty: binding adds to a dictionary, so a default here could never be taken away. Text rather than bool,
+    /// because the binder silently drops a dictionary value it cannot convert; Validate names it instead.
     /// </summary>
-    public Dictionary<string, bool> NotifySenderBySenderDomain { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+    public Dictionary<string, string> NotifySenderBySenderDomain { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Whether mail from <paramref name="senderDomain"/> gets first-download notices.</summary>
     public bool NotifiesSender(string senderDomain) =>
-        NotifySenderBySenderDomain.TryGetValue(senderDomain, out var notify) ? notify : NotifySender;
+        NotifySenderBySenderDomain.TryGetValue(senderDomain, out var text) && bool.TryParse(text, out var notify) ? notify : NotifySender;
 
     public IEnumerable<string> Validate()
     {
@@ -64,11 +65,15 @@ public sealed class GatewayOptions
             yield return "Gateway:DownloadTokenMinutes must be between 1 and 1440.";
         }
 
-        foreach (var domain in NotifySenderBySenderDomain.Keys)
+        foreach (var (domain, notify) in NotifySenderBySenderDomain)
         {
-            if (!Uri.CheckHostName(domain).Equals(UriHostNameType.Dns))
+            if (Uri.CheckHostName(domain) != UriHostNameType.Dns)
             {
                 yield return $"Gateway:NotifySenderBySenderDomain:{domain} must be keyed by a domain name such as example.com.";
+            }
+            else if (!bool.TryParse(notify, out _))
+            {
+                yield return $"Gateway:NotifySenderBySenderDomain:{domain} must be true or false, not '{notify}'.";
             }
         }
     }

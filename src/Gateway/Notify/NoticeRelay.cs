@@ -17,7 +17,7 @@ public sealed class NoticeRelay(DetachSettings settings, TimeProvider time)
     private static readonly MailFromCommand NullSender = new("", "", []);
     private static readonly Dictionary<string, string?> NoClient = [];
 
-    private readonly MailboxAddress from = settings.Notify.FromMailbox(settings.Root.PublicUrl);
+    private readonly MailboxAddress from = settings.Notify.FromMailbox(settings.Root.PublicUrl, settings.Smtp.ServerName);
 
     /// <summary>Where notices go, for log lines.</summary>
     public string Target => Route() ?? $"the Maildir {MaildirPath}";

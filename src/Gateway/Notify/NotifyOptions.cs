@@ -12,7 +12,7 @@ public sealed class NotifyOptions
     /// <summary>Where notices are handed over, in Smtp:NextHop's forms; empty: the next hop, or the Maildir when there is none.</summary>
     public string? Relay { get; set; }
 
-    /// <summary>The notices' From: address; empty: noreply at the host of PublicUrl.</summary>
+    /// <summary>The notices' From: address; empty: noreply at the host of PublicUrl (at Smtp:ServerName if that is an IP address).</summary>
     public string? From { get; set; }
 
     /// <summary>Seconds before the first retry when the relay is down or defers; doubled at each retry up to an hour.</summary>
@@ -37,8 +37,14 @@ public sealed class NotifyOptions
     }
 
     /// <summary>The From: mailbox of a notice.</summary>
-    public MailboxAddress FromMailbox(string publicUrl) =>
-        string.IsNullOrWhiteSpace(From)
-            ? new MailboxAddress("Detach", "noreply@" + new Uri(publicUrl).IdnHost)
-            : MailboxAddress.Parse(From);
+    public MailboxAddress FromMailbox(string publicUrl, string serverName)
+    {
+        if (!string.IsNullOrWhiteSpace(From))
+        {
+            return MailboxAddress.Parse(From);
+        }
+
+        var host = new Uri(publicUrl).IdnHost;
+        return new MailboxAddress("Detach", "noreply@" + (Uri.CheckHostName(host) == UriHostNameType.Dns ? host : serverName));
+    }
 }

@@ -95,8 +95,13 @@ public abstract partial class SqlAttachmentIndex
         return notices;
     }
 
-    public Task RemoveNoticeAsync(long id, CancellationToken cancellationToken = default) =>
-        ExecuteNoticeAsync("DELETE FROM sender_notices WHERE id = @id", id, static _ => { }, cancellationToken);
+    public async Task RemoveNoticeAsync(long id, CancellationToken cancellationToken = default)
+    {
+        await ExecuteNoticeAsync("DELETE FROM sender_notices WHERE id = @id", id, static _ => { }, cancellationToken).ConfigureAwait(false);
+
+        // The address goes the way of a shredded key: out of the engine's logs too, not only out of the table.
+        await AfterShredAsync(shredded: true, cancellationToken).ConfigureAwait(false);
+    }
 
     public Task PostponeNoticeAsync(long id, DateTimeOffset retryAt, string error, CancellationToken cancellationToken = default)
     {
