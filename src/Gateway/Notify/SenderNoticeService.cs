@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using Detach.Gateway.Configuration;
 using Detach.Smtp;
 using Detach.Vault.Index;
@@ -78,32 +77,22 @@ public sealed partial class SenderNoticeService(
     /// <summary>Sends one notice; returns when it is due again, or null when it is done with (sent or dropped).</summary>
     private async Task<DateTimeOffset?> SendAsync(SenderNotice notice, CancellationToken cancellationToken)
     {
-        string failure;
-        try
+        var (refusal, failure) = await TrySendAsync(notice, cancellationToken).ConfigureAwait(false);
+        if (refusal is null && failure is null)
         {
-            var refusal = await relay.SendAsync(notice, cancellationToken).ConfigureAwait(false);
-            if (refusal is null)
-            {
-                await queue.RemoveNoticeAsync(notice.Id, cancellationToken).ConfigureAwait(false);
-                LogSent(logger, notice.Cid, relay.Target);
-                return null;
-            }
-
-            if (refusal.IsPermanentFailure)
-            {
-                await queue.RemoveNoticeAsync(notice.Id, cancellationToken).ConfigureAwait(false);
-                LogRefused(logger, notice.Cid, relay.Target, refusal.ToString());
-                return null;
-            }
-
-            failure = refusal.ToString();
-        }
-        catch (Exception exception) when (exception is IOException or SocketException or TimeoutException or SmtpException
-                                           || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-        {
-            failure = $"{exception.GetType().Name}: {exception.Message}";
+            await queue.RemoveNoticeAsync(notice.Id, cancellationToken).ConfigureAwait(false);
+            LogSent(logger, notice.Cid, relay.Target);
+            return null;
         }
 
+        if (refusal is { IsPermanentFailure: true })
+        {
+            await queue.RemoveNoticeAsync(notice.Id, cancellationToken).ConfigureAwait(false);
+            LogRefused(logger, notice.Cid, relay.Target, refusal.ToString());
+            return null;
+        }
+
+        failure ??= refusal!.ToString();
         var now = time.GetUtcNow();
         if (now - notice.DownloadedAt > GiveUpAfter)
         {
@@ -118,10 +107,24 @@ public sealed partial class SenderNoticeService(
         return retryAt;
     }
 
+    /// <summary>The relay's refusal, or why it could not be reached; both null when it took the notice.</summary>
+    private async Task<(SmtpReply? Refusal, string? Failure)> TrySendAsync(SenderNotice notice, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await relay.SendAsync(notice, cancellationToken).ConfigureAwait(false), null);
+        }
+        catch (Exception exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Unreachable, cut off, timed out, a garbled reply: all mean "not now" for a notice.
+            return (null, $"{exception.GetType().Name}: {exception.Message}");
+        }
+    }
+
     [LoggerMessage(EventId = 62, Level = LogLevel.Information, Message = "Sender notice for {Cid} handed to {Target}")]
     private static partial void LogSent(ILogger logger, string cid, string target);
 
-    [LoggerMessage(EventId = 63, Level = LogLevel.Warning, Message = "Sender notice for {Cid} not sent, will retry: {Target} answered {Failure}; next attempt at {RetryAt:u}")]
+    [LoggerMessage(EventId = 63, Level = LogLevel.Warning, Message = "Sender notice for {Cid} not taken by {Target}, will retry at {RetryAt:u}: {Failure}")]
     private static partial void LogPostponed(ILogger logger, string cid, string target, string failure, DateTimeOffset retryAt);
 
     [LoggerMessage(EventId = 64, Level = LogLevel.Warning, Message = "Sender notice for {Cid} dropped: {Target} refused it ({Reply})")]
