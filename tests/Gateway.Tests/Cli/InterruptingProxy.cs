@@ -13,24 +13,9 @@ namespace Detach.Gateway.Tests.Cli;
 /// killed in). With a certificate it is also the TLS-terminating reverse proxy an operator puts in front.
 /// Request heads are kept so a test can read what the client sent.
 /// </summary>
-public sealed class InterruptingProxy : IAsyncDisposable
+public sealed class InterruptingProxy(int targetPort, X509Certificate2? certificate = null) : LoopbackServer
 {
-    private readonly TcpListener listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource stop = new();
-    private readonly int targetPort;
-    private readonly X509Certificate2? certificate;
-    private readonly Task accepting;
     private long forwarded;
-
-    public InterruptingProxy(int targetPort, X509Certificate2? certificate = null)
-    {
-        this.targetPort = targetPort;
-        this.certificate = certificate;
-        listener.Start();
-        accepting = AcceptAsync();
-    }
-
-    public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
 
     /// <summary>Close the connection after this many response bytes (per connection).</summary>
     public long? CutAfter { get; set; }
@@ -46,48 +31,24 @@ public sealed class InterruptingProxy : IAsyncDisposable
     /// <summary>Response bytes forwarded over every connection so far.</summary>
     public long Forwarded => Interlocked.Read(ref forwarded);
 
-    public async ValueTask DisposeAsync()
-    {
-        await stop.CancelAsync();
-        listener.Stop();
-        try
-        {
-            await accepting;
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            var client = await listener.AcceptTcpClientAsync(stop.Token);
-            _ = Task.Run(() => RelayAsync(client), stop.Token);
-        }
-    }
-
-    private async Task RelayAsync(TcpClient client)
+    protected override async Task ServeAsync(TcpClient client)
     {
         using (client)
         using (var server = new TcpClient())
         {
             try
             {
-                await server.ConnectAsync(IPAddress.Loopback, targetPort, stop.Token);
+                await server.ConnectAsync(IPAddress.Loopback, targetPort, Stopping);
                 Stream front = client.GetStream();
                 if (certificate is not null)
                 {
                     var tls = new SslStream(front);
-                    await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, stop.Token);
+                    await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, Stopping);
                     front = tls;
                 }
 
                 var back = server.GetStream();
-                using var done = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+                using var done = CancellationTokenSource.CreateLinkedTokenSource(Stopping);
                 var up = PumpRequestsAsync(front, back, done.Token);
                 var down = PumpResponsesAsync(back, front, done.Token);
                 await Task.WhenAny(up, down);

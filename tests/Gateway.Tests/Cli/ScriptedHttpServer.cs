@@ -10,22 +10,10 @@ namespace Detach.Gateway.Tests.Cli;
 /// An HTTP server that answers whatever the test scripts: a hostile or broken gateway, a proxy's error page, a
 /// redirect. One request per connection; the answer is written as given, byte for byte.
 /// </summary>
-public sealed class ScriptedHttpServer : IAsyncDisposable
+/// <param name="answer">From the request head to the whole response (status line, headers, body).</param>
+public sealed class ScriptedHttpServer(Func<string, string> answer) : LoopbackServer
 {
-    private readonly TcpListener listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource stop = new();
-    private readonly Func<string, string> answer;
-    private readonly Task accepting;
-
-    /// <param name="answer">From the request head to the whole response (status line, headers, body).</param>
-    public ScriptedHttpServer(Func<string, string> answer)
-    {
-        this.answer = answer;
-        listener.Start();
-        accepting = AcceptAsync();
-    }
-
-    public string BaseUrl => $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture)}";
+    public string BaseUrl => $"http://127.0.0.1:{Port.ToString(CultureInfo.InvariantCulture)}";
 
     public ConcurrentQueue<string> Requests { get; } = new();
 
@@ -33,31 +21,7 @@ public sealed class ScriptedHttpServer : IAsyncDisposable
     public static string Response(string status, string body = "", params string[] headers) =>
         $"HTTP/1.1 {status}\r\n{string.Concat(headers.Select(h => h + "\r\n"))}Content-Length: {Encoding.UTF8.GetByteCount(body)}\r\nConnection: close\r\n\r\n{body}";
 
-    public async ValueTask DisposeAsync()
-    {
-        await stop.CancelAsync();
-        listener.Stop();
-        try
-        {
-            await accepting;
-        }
-        catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            var client = await listener.AcceptTcpClientAsync(stop.Token);
-            _ = Task.Run(() => AnswerAsync(client), stop.Token);
-        }
-    }
-
-    private async Task AnswerAsync(TcpClient client)
+    protected override async Task ServeAsync(TcpClient client)
     {
         using (client)
         {
@@ -68,7 +32,7 @@ public sealed class ScriptedHttpServer : IAsyncDisposable
                 var buffer = new byte[4096];
                 while (!head.ToString().Contains("\r\n\r\n", StringComparison.Ordinal))
                 {
-                    var read = await stream.ReadAsync(buffer, stop.Token);
+                    var read = await stream.ReadAsync(buffer, Stopping);
                     if (read == 0)
                     {
                         return;
@@ -78,7 +42,7 @@ public sealed class ScriptedHttpServer : IAsyncDisposable
                 }
 
                 Requests.Enqueue(head.ToString());
-                await stream.WriteAsync(Encoding.UTF8.GetBytes(answer(head.ToString())), stop.Token);
+                await stream.WriteAsync(Encoding.UTF8.GetBytes(answer(head.ToString())), Stopping);
             }
             catch (Exception e) when (e is IOException or SocketException or OperationCanceledException)
             {
