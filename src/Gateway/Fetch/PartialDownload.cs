@@ -48,12 +48,14 @@ public sealed class PartialDownload
     }
 
     /// <summary>
-    /// Opens the part for writing, emptied (<paramref name="append"/> false) or positioned at its end. The lock is
-    /// taken before anything is truncated, so a concurrent fetch never loses the other's bytes.
+    /// Opens the part for writing, emptied (<paramref name="append"/> false) or positioned at its end. The state is
+    /// written first, so a process killed at any point leaves a part that either has its state or is not resumed;
+    /// the lock is taken before anything is truncated, so a concurrent fetch of the same link never loses bytes.
     /// </summary>
     public FileStream Begin(State state, bool append)
     {
         ArgumentNullException.ThrowIfNull(state);
+        File.WriteAllText(statePath, JsonSerializer.Serialize(state));
         FileStream stream;
         try
         {
@@ -75,8 +77,6 @@ public sealed class PartialDownload
                 stream.SetLength(0);
             }
 
-            // Without its state a part is never resumed, so a crash between the two only costs a fresh start.
-            File.WriteAllText(statePath, JsonSerializer.Serialize(state));
             return stream;
         }
         catch
