@@ -139,7 +139,7 @@ public sealed class RemoteFetcher(HttpClient http, Func<Stream> standardOutput, 
             case HttpStatusCode.OK:
                 if (kept is not null)
                 {
-                    await notes.WriteLineAsync("the server sent the whole file (it is not the one the kept part came from): downloading from the start.").ConfigureAwait(false);
+                    await notes.WriteLineAsync("the server sent the whole file (it changed since the kept part, or does not resume): downloading from the start.").ConfigureAwait(false);
                 }
 
                 break;
