@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Fetch;
+using Detach.Mime;
 using Detach.Vault;
 
 namespace Detach.Gateway.Cli;
@@ -102,10 +103,10 @@ public static class FetchCommand
             var file = await fetcher.FetchAsync(link, new FetchTarget(request.Output, request.Continue), cancellationToken).ConfigureAwait(false);
             if (!request.Quiet)
             {
-                var resumed = file.Resumed > 0 ? $", resumed at {VaultCommands.Bytes(file.Resumed)}" : "";
+                var resumed = file.Resumed > 0 ? $", resumed at {SizeText.Format(file.Resumed)}" : "";
                 await error.WriteLineAsync(file.SavedAs is null
-                    ? $"wrote {file.Name} ({VaultCommands.Bytes(file.Length)}) to standard output"
-                    : $"saved {file.Name} ({VaultCommands.Bytes(file.Length)}{resumed}) as {file.SavedAs}").ConfigureAwait(false);
+                    ? $"wrote {file.Name} ({SizeText.Format(file.Length)}) to standard output"
+                    : $"saved {file.Name} ({SizeText.Format(file.Length)}{resumed}) as {file.SavedAs}").ConfigureAwait(false);
             }
 
             return ExitCodes.Ok;

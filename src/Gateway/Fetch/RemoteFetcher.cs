@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using Detach.Crypto;
 using Detach.Gateway.Cli;
 using Detach.Gateway.Http;
+using Detach.Mime;
 using Detach.Vault;
 
 namespace Detach.Gateway.Fetch;
@@ -231,7 +232,7 @@ public sealed class RemoteFetcher(HttpClient http, Func<Stream> standardOutput, 
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         long copied = 0;
         string Broke(string what) =>
-            $"{what} after {VaultCommands.Bytes(offset + copied)}{(total is { } t ? " of " + VaultCommands.Bytes(t) : "")}; {onBreak}.";
+            $"{what} after {SizeText.Format(offset + copied)}{(total is { } t ? " of " + SizeText.Format(t) : "")}; {onBreak}.";
         try
         {
             var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);

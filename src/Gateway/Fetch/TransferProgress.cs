@@ -1,5 +1,5 @@
 using System.Text;
-using Detach.Gateway.Cli;
+using Detach.Mime;
 
 namespace Detach.Gateway.Fetch;
 
@@ -83,8 +83,8 @@ public sealed class TransferProgress
     public static string Render(string name, long done, long? total, double? bytesPerSecond, int width)
     {
         width = Math.Max(40, width) - 1;
-        var amount = total is { } all ? $"{VaultCommands.Bytes(done)} of {VaultCommands.Bytes(all)}" : VaultCommands.Bytes(done);
-        var rate = bytesPerSecond is { } r ? $"{VaultCommands.Bytes((long)r)}/s" : "";
+        var amount = total is { } all ? $"{SizeText.Format(done)} of {SizeText.Format(all)}" : SizeText.Format(done);
+        var rate = bytesPerSecond is { } r ? $"{SizeText.Format((long)r)}/s" : "";
         var left = total is { } whole && bytesPerSecond is > 0 ? Remaining(TimeSpan.FromSeconds((whole - done) / bytesPerSecond.Value)) + " left" : "";
         var tail = string.Join("  ", new[] { amount, rate, left }.Where(p => p.Length > 0));
 

@@ -45,7 +45,7 @@ public sealed class RemoteFetchTests : IDisposable
         var saved = Path.Combine(folder, "Résumé – Q3 2026.pdf");
         Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256OfFile(saved));
         Assert.Equal([saved], Directory.GetFiles(folder));
-        Assert.Contains($"saved Résumé – Q3 2026.pdf (1.5 MiB) as {saved}", error, StringComparison.Ordinal);
+        Assert.Contains($"saved Résumé – Q3 2026.pdf (1.6 MB) as {saved}", error, StringComparison.Ordinal);
         Assert.DoesNotContain(file.LinkKey, error, StringComparison.Ordinal);
         Assert.DoesNotContain(host.Logs.Lines, l => l.Contains(file.LinkKey, StringComparison.Ordinal));
         Assert.Equal(1, (await host.Index.FindByCidAsync(file.Cid, Ct))!.Downloads);
@@ -125,14 +125,15 @@ public sealed class RemoteFetchTests : IDisposable
     public async Task Too_many_attempts_and_an_unavailable_store_are_75_with_when_to_retry()
     {
         DownStore? store = null;
-        await using var host = await GatewayTestHost.StartAsync(o => o.KeyAttemptsPerMinute = 2, inner => store = new DownStore(inner));
+        await using var host = await GatewayTestHost.StartAsync(o => o.KeyAttemptsPerMinute = 1, inner => store = new DownStore(inner));
         var file = await host.StoreAsync(TestFiles.RandomBytes(10_000), "a.bin");
+        var wrong = file with { LinkKey = (file.LinkKey[0] == 'A' ? "B" : "A") + file.LinkKey[1..] };
 
         store!.Down = true;
         var (downExit, downError) = await FetchAsync(Link(host, file), Folder("down"));
         store.Down = false;
-        Assert.Equal(ExitCodes.Ok, (await FetchAsync(Link(host, file), Folder("up"))).Exit);
-        var (limitExit, limitError) = await FetchAsync(Link(host, file), Folder("limited"));
+        Assert.Equal(ExitCodes.NoPermission, (await FetchAsync(Link(host, wrong), Folder("wrong"))).Exit);
+        var (limitExit, limitError) = await FetchAsync(Link(host, wrong), Folder("limited"));
 
         Assert.Equal(ExitCodes.TempFail, downExit);
         Assert.Contains("cannot serve the file right now (HTTP 503, storage_unavailable); try again in 60 s", downError, StringComparison.Ordinal);
@@ -159,7 +160,7 @@ public sealed class RemoteFetchTests : IDisposable
     [InlineData("500 Internal Server Error", ExitCodes.TempFail, "failed to answer (HTTP 500); try again later")]
     [InlineData("502 Bad Gateway", ExitCodes.TempFail, "failed to answer (HTTP 502)")]
     [InlineData("401 Unauthorized", ExitCodes.Protocol, "unexpected answer from 127.0.0.1")]
-    [InlineData("200 OK", ExitCodes.TempFail, "after 3 B of 10 B; the bytes so far are kept")]
+    [InlineData("200 OK", ExitCodes.TempFail, "after 3 bytes of 10 bytes; the bytes so far are kept")]
     public async Task Answers_from_something_else_than_a_gateway_are_mapped_too(string status, int expected, string message)
     {
         // "200 OK" promises 10 bytes and sends 3 before closing: the connection broke mid-file.

@@ -100,7 +100,7 @@ public class NoticeSettingsTests
         Assert.Equal("orig@example.com", parsed.InReplyTo);
         Assert.Equal(["orig@example.com"], parsed.References);
         Assert.Equal("auto-generated", parsed.Headers["Auto-Submitted"]);
-        Assert.Contains("downloaded for the first time on 5 January 2027, 09:12 UTC.", parsed.TextBody, StringComparison.Ordinal);
+        Assert.Contains("downloaded for the first time on 2027-01-05 09:12 UTC.", parsed.TextBody, StringComparison.Ordinal);
         Assert.Contains("It does not say who downloaded", parsed.TextBody, StringComparison.Ordinal);
         Assert.Contains("\r\n", wire, StringComparison.Ordinal);
         Assert.DoesNotContain("\r\r", wire, StringComparison.Ordinal);

@@ -57,7 +57,7 @@ public sealed class SenderNoticeTests(PostgresServerFixture postgres) : IClassFi
         Assert.Equal("auto-generated", notice.Headers["Auto-Submitted"]);
         var text = notice.TextBody;
         Assert.Contains("Your attachment \"Q3 report.pdf\" was downloaded for the first time on", text, StringComparison.Ordinal);
-        Assert.Matches(@"on \d{1,2} \w+ \d{4}, \d{2}:\d{2} UTC\.", text);
+        Assert.Matches(@"on \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.", text);
         Assert.InRange(notice.Date, before.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1));
         Assert.DoesNotContain("127.0.0.1", notice.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain(link.Split('#')[1], notice.ToString(), StringComparison.Ordinal);
