@@ -41,6 +41,15 @@ public static class CheckCommand
             CheckDataFolder(settings.Root.FullDataPath),
         };
 
+        if (!Directory.Exists(settings.Root.FullDataPath))
+        {
+            // Opening the vault would create the folder: a check must not make what it reports missing. (In an existing
+            // folder it creates the index as serve would, which is what the index and store checks are for.)
+            results.Add(new("index", false, "not checked: no data folder"));
+            results.Add(await CheckNextHopAsync(settings, cancellationToken).ConfigureAwait(false));
+            return results;
+        }
+
         VaultComponents? components = null;
         try
         {
@@ -73,9 +82,13 @@ public static class CheckCommand
 
     private static CheckResult CheckDataFolder(string path)
     {
+        if (!Directory.Exists(path))
+        {
+            return new("data folder", false, $"{path} does not exist: start detach serve once (it creates it), or create it writable by the user detach runs as");
+        }
+
         try
         {
-            Directory.CreateDirectory(path);
             var probe = Path.Combine(path, $".check-{Environment.ProcessId}");
             using (var file = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
             {

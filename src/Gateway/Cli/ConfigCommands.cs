@@ -44,6 +44,7 @@ public static partial class ConfigCommands
         root["Index"] = JsonSerializer.SerializeToNode(settings.Index, Json);
         root["Gateway"] = JsonSerializer.SerializeToNode(settings.Gateway, Json);
         root["Milter"] = JsonSerializer.SerializeToNode(settings.Milter, Json);
+        root["Notify"] = JsonSerializer.SerializeToNode(settings.Notify, Json);
         Mask(root);
         return root.ToJsonString(Json);
     }

@@ -1,4 +1,5 @@
 using Detach.Gateway.Milter;
+using Detach.Gateway.Notify;
 using Detach.Mime;
 using Detach.Vault.Index;
 using Microsoft.Extensions.Configuration;
@@ -15,6 +16,7 @@ public sealed class DetachSettings
     public required IndexOptions Index { get; init; }
     public required GatewayOptions Gateway { get; init; }
     public MilterOptions Milter { get; init; } = new();
+    public NotifyOptions Notify { get; init; } = new();
 
     public static DetachSettings Load(IConfiguration configuration)
     {
@@ -28,6 +30,7 @@ public sealed class DetachSettings
             Index = Bind<IndexOptions>(configuration, "Index", errors),
             Gateway = Bind<GatewayOptions>(configuration, "Gateway", errors),
             Milter = Bind<MilterOptions>(configuration, "Milter", errors),
+            Notify = Bind<NotifyOptions>(configuration, "Notify", errors),
         };
         if (errors.Count == 0)
         {
@@ -38,6 +41,7 @@ public sealed class DetachSettings
             errors.AddRange(settings.Index.Validate());
             errors.AddRange(settings.Gateway.Validate());
             errors.AddRange(settings.Milter.Validate());
+            errors.AddRange(settings.Notify.Validate());
         }
 
         if (errors.Count > 0)
@@ -59,8 +63,8 @@ public sealed class DetachSettings
         }
         catch (InvalidOperationException e)
         {
-            // The binder names the key and the value it could not convert; keep that, drop the type noise.
-            errors.Add((section is null ? "" : section + ": ") + (e.InnerException?.Message ?? e.Message));
+            // The binder's own message names the full key and the value it could not convert; the inner one names neither.
+            errors.Add(e.Message);
         }
 
         return value;

@@ -2,8 +2,10 @@ using Detach.Gateway.Configuration;
 using Detach.Gateway.Http;
 using Detach.Gateway.Metrics;
 using Detach.Gateway.Milter;
+using Detach.Gateway.Notify;
 using Detach.Gateway.Processing;
 using Detach.Gateway.SmtpFront;
+using Detach.Vault.Index;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -39,6 +41,7 @@ public static class DetachHost
         services.AddSingleton<PrometheusExporter>();
         services.AddHostedService<VaultMaintenanceService>();
         services.AddDownloadGateway();
+        services.AddSenderNotices((ISenderNoticeQueue)components.Index);
         services.AddSingleton<MessageDetacher>();
         services.AddSingleton<DetachingBackend>();
         services.AddSingleton<SmtpFrontService>();

@@ -7,7 +7,7 @@ namespace Detach.Vault.Tests.Index;
 /// Behaviour every <see cref="IAttachmentIndex"/> must show; each backend runs all of it against a real engine.
 /// Each test gets a fresh, empty store.
 /// </summary>
-public abstract class AttachmentIndexContract : IAsyncLifetime
+public abstract partial class AttachmentIndexContract : IAsyncLifetime
 {
     private readonly List<IAttachmentIndex> _opened = [];
 
