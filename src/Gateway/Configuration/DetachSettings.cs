@@ -1,3 +1,4 @@
+using Detach.Gateway.Scanning;
 using Detach.Mime;
 using Detach.Vault.Index;
 using Microsoft.Extensions.Configuration;
@@ -13,6 +14,7 @@ public sealed class DetachSettings
     public required VaultOptions Vault { get; init; }
     public required IndexOptions Index { get; init; }
     public required GatewayOptions Gateway { get; init; }
+    public ScanOptions Scan { get; init; } = new();
 
     public static DetachSettings Load(IConfiguration configuration)
     {
@@ -25,6 +27,7 @@ public sealed class DetachSettings
             Vault = Bind<VaultOptions>(configuration, "Vault", errors),
             Index = Bind<IndexOptions>(configuration, "Index", errors),
             Gateway = Bind<GatewayOptions>(configuration, "Gateway", errors),
+            Scan = Bind<ScanOptions>(configuration, "Scan", errors),
         };
         if (errors.Count == 0)
         {
@@ -34,6 +37,7 @@ public sealed class DetachSettings
             errors.AddRange(settings.Vault.Validate());
             errors.AddRange(settings.Index.Validate());
             errors.AddRange(settings.Gateway.Validate());
+            errors.AddRange(settings.Scan.Validate());
         }
 
         if (errors.Count > 0)
