@@ -49,5 +49,8 @@ public static class ExitCodes
     public const int CannotCreate = 73;
     public const int IoError = 74;
     public const int TempFail = 75;
+
+    /// <summary>EX_NOPERM: refused by policy (Postfix's pipe bounces it as 5.7.0).</summary>
+    public const int NoPermission = 77;
     public const int Config = 78;
 }

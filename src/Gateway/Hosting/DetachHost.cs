@@ -2,7 +2,9 @@ using Detach.Gateway.Configuration;
 using Detach.Gateway.Http;
 using Detach.Gateway.Metrics;
 using Detach.Gateway.Processing;
+using Detach.Gateway.Scanning;
 using Detach.Gateway.SmtpFront;
+using Detach.Scanning;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,6 +40,12 @@ public static class DetachHost
         services.AddSingleton<PrometheusExporter>();
         services.AddHostedService<VaultMaintenanceService>();
         services.AddDownloadGateway();
+        if (ScanInspector.CreateClient(settings.Scan) is { } clamd)
+        {
+            services.AddSingleton<IContentScanner>(clamd);
+            services.AddSingleton<IAttachmentInspector, ScanInspector>();
+        }
+
         services.AddSingleton<MessageDetacher>();
         services.AddSingleton<DetachingBackend>();
         services.AddSingleton<SmtpFrontService>();

@@ -55,6 +55,9 @@ public sealed record AttachmentRecord
 
     public StoreState StoreState { get; init; } = StoreState.Spooled;
 
+    /// <summary>What readers must be warned about (a scanner found a threat, or could not scan it); null for none.</summary>
+    public string? Warning { get; init; }
+
     /// <summary>True when the key has been shredded (revoked or expired): the object can no longer be decrypted.</summary>
     public bool IsShredded => RevokedAt is not null;
 
@@ -78,6 +81,7 @@ public sealed record AttachmentRecord
             .Append(", SenderDomain = ").Append(SenderDomain)
             .Append(", RecipientCount = ").Append(RecipientCount)
             .Append(", StoreState = ").Append(StoreState)
+            .Append(", Warning = ").Append(Warning)
             .Append(", IsShredded = ").Append(IsShredded);
         return true;
     }

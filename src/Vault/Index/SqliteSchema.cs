@@ -31,5 +31,8 @@ internal static class SqliteSchema
             CREATE INDEX ix_attachments_message_id ON attachments (message_id);
             CREATE INDEX ix_attachments_unshredded_expiry ON attachments (expires_at) WHERE revoked_at IS NULL;
             """),
+        new(2, "warning column (attachments stored despite a scanner's finding)", """
+            ALTER TABLE attachments ADD COLUMN warning TEXT NULL;
+            """),
     ];
 }
