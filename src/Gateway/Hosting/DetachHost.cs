@@ -43,7 +43,7 @@ public static class DetachHost
         if (ScanInspector.CreateClient(settings.Scan) is { } clamd)
         {
             services.AddSingleton<IContentScanner>(clamd);
-            services.AddSingleton<IAttachmentInspector, ScanInspector>();
+            services.AddSingleton<IAttachmentInspector>(s => new ScanInspector(settings.Scan, clamd, s.GetRequiredService<DetachMetrics>(), s.GetRequiredService<ILogger<ScanInspector>>()));
         }
 
         services.AddSingleton<MessageDetacher>();

@@ -71,6 +71,11 @@ public static class DownloadAssets
               el('downloads-row').hidden = false;
               setText('downloads', String(meta.downloadsLeft));
             }
+            if (meta.warning) {
+              // A scanner found a threat in this file (or could not scan it) and the sender's server delivered it anyway.
+              setText('warning', 'Warning: ' + meta.warning + '. Open this file only if you trust it and know what it is.');
+              el('warning').hidden = false;
+            }
             el('details').hidden = false;
             var button = el('download');
             button.href = base + '/file';
@@ -146,6 +151,7 @@ public static class DownloadAssets
         footer { margin-top: 1.5rem; font-size: .85rem; color: var(--muted); }
         body[data-state="problem"] h1 { color: #cf222e; }
         #downloads-row { display: contents; }
+        .warning { padding: .75rem; border: 1px solid #cf222e; border-radius: 6px; color: #cf222e; font-weight: 600; }
         [hidden] { display: none !important; }
         @media (max-width: 30rem) { main { margin: 0; border-radius: 0; border-width: 0 0 1px; } dl { grid-template-columns: 1fr; } dd { margin-bottom: .5rem; } }
 

@@ -28,6 +28,7 @@ public sealed class DownloadPage
             <main>
             <h1 id="title">Attachment</h1>
             <p id="status" role="status">Checking the link&hellip;</p>
+            <p id="warning" class="warning" role="alert" hidden></p>
             <dl id="details" hidden>
             <dt>Name</dt><dd id="name"></dd>
             <dt>Size</dt><dd id="size"></dd>
