@@ -4,7 +4,6 @@ using Detach.Gateway.Metrics;
 using Detach.Gateway.Processing;
 using Detach.Gateway.Scanning;
 using Detach.Gateway.SmtpFront;
-using Detach.Scanning;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,7 +41,6 @@ public static class DetachHost
         services.AddDownloadGateway();
         if (ScanInspector.CreateClient(settings.Scan) is { } clamd)
         {
-            services.AddSingleton<IContentScanner>(clamd);
             services.AddSingleton<IAttachmentInspector>(s => new ScanInspector(settings.Scan, clamd, s.GetRequiredService<DetachMetrics>(), s.GetRequiredService<ILogger<ScanInspector>>()));
         }
 
