@@ -26,6 +26,7 @@ public interface IAttachmentInspection : IAsyncDisposable
     /// <see cref="AttachmentWithheldException"/> to leave this attachment out (not stored, a notice in its place),
     /// <see cref="MessageRefusedException"/> to refuse the message with its reply, or any other exception to fail it
     /// temporarily (451 / exit 75); when the message fails nothing of it is delivered and what was stored is abandoned.
+    /// The fronts answer a refusal without logging it: log why here.
     /// </summary>
     ValueTask<string?> CompleteAsync(CancellationToken cancellationToken);
 }
