@@ -206,6 +206,16 @@ public sealed class MessageAttachments(AttachmentVault vault, MessageContext con
         return stored;
     }
 
+    /// <summary>Records what readers of a stored attachment must be warned about (its download page shows it).</summary>
+    public async Task<StoredAttachment> WarnAsync(StoredAttachment stored, string warning, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        await vault.Index.SetWarningAsync(stored.Record.Cid, warning, cancellationToken).ConfigureAwait(false);
+        var warned = stored.Record with { Warning = warning };
+        records[records.IndexOf(stored.Record)] = warned;
+        return stored with { Record = warned };
+    }
+
     /// <summary>The message carrying the links was accepted: the links are out in the world.</summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {

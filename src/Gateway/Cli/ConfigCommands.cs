@@ -45,6 +45,7 @@ public static partial class ConfigCommands
         root["Gateway"] = JsonSerializer.SerializeToNode(settings.Gateway, Json);
         root["Milter"] = JsonSerializer.SerializeToNode(settings.Milter, Json);
         root["Notify"] = JsonSerializer.SerializeToNode(settings.Notify, Json);
+        root["Scan"] = JsonSerializer.SerializeToNode(settings.Scan, Json);
         Mask(root);
         return root.ToJsonString(Json);
     }

@@ -52,6 +52,8 @@ public static class ExitCodes
     public const int IoError = 74;
     public const int TempFail = 75;
     public const int Protocol = 76;
+
+    /// <summary>EX_NOPERM: refused by policy (Postfix's pipe bounces it as 5.7.0).</summary>
     public const int NoPermission = 77;
     public const int Config = 78;
 

@@ -1,5 +1,6 @@
 using Detach.Gateway.Milter;
 using Detach.Gateway.Notify;
+using Detach.Gateway.Scanning;
 using Detach.Mime;
 using Detach.Vault.Index;
 using Microsoft.Extensions.Configuration;
@@ -17,6 +18,7 @@ public sealed class DetachSettings
     public required GatewayOptions Gateway { get; init; }
     public MilterOptions Milter { get; init; } = new();
     public NotifyOptions Notify { get; init; } = new();
+    public ScanOptions Scan { get; init; } = new();
 
     public static DetachSettings Load(IConfiguration configuration)
     {
@@ -31,6 +33,7 @@ public sealed class DetachSettings
             Gateway = Bind<GatewayOptions>(configuration, "Gateway", errors),
             Milter = Bind<MilterOptions>(configuration, "Milter", errors),
             Notify = Bind<NotifyOptions>(configuration, "Notify", errors),
+            Scan = Bind<ScanOptions>(configuration, "Scan", errors),
         };
         if (errors.Count == 0)
         {
@@ -42,6 +45,7 @@ public sealed class DetachSettings
             errors.AddRange(settings.Gateway.Validate());
             errors.AddRange(settings.Milter.Validate());
             errors.AddRange(settings.Notify.Validate());
+            errors.AddRange(settings.Scan.Validate());
         }
 
         if (errors.Count > 0)

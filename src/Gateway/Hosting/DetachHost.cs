@@ -4,6 +4,7 @@ using Detach.Gateway.Metrics;
 using Detach.Gateway.Milter;
 using Detach.Gateway.Notify;
 using Detach.Gateway.Processing;
+using Detach.Gateway.Scanning;
 using Detach.Gateway.SmtpFront;
 using Detach.Vault.Index;
 using Microsoft.AspNetCore.Builder;
@@ -42,6 +43,11 @@ public static class DetachHost
         services.AddHostedService<VaultMaintenanceService>();
         services.AddDownloadGateway();
         services.AddSenderNotices((ISenderNoticeQueue)components.Index);
+        if (ScanInspector.CreateClient(settings.Scan) is { } clamd)
+        {
+            services.AddSingleton<IAttachmentInspector>(s => new ScanInspector(settings.Scan, clamd, s.GetRequiredService<DetachMetrics>(), s.GetRequiredService<ILogger<ScanInspector>>()));
+        }
+
         services.AddSingleton<MessageDetacher>();
         services.AddSingleton<DetachingBackend>();
         services.AddSingleton<SmtpFrontService>();

@@ -92,7 +92,8 @@ public sealed partial class DownloadHandler(
                 record.ExpiresAt,
                 record.SenderDomain,
                 unlocker.DownloadsLeft(record),
-                (int)lifetime.TotalSeconds), Json);
+                (int)lifetime.TotalSeconds,
+                record.Warning), Json);
             context.Response.ContentLength = body.Length;
             await context.Response.Body.WriteAsync(body, cancellationToken).ConfigureAwait(false);
         }
@@ -368,5 +369,5 @@ public sealed partial class DownloadHandler(
 
     private sealed record FileMetadata(
         string Name, long Size, string SizeText, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft,
-        int DownloadWindowSeconds);
+        int DownloadWindowSeconds, string? Warning);
 }

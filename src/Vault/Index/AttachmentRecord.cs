@@ -61,6 +61,9 @@ public sealed record AttachmentRecord
     /// </summary>
     public string? NotifyAddress { get; init; }
 
+    /// <summary>What readers must be warned about (a scanner found a threat, or could not scan it); null for none.</summary>
+    public string? Warning { get; init; }
+
     /// <summary>True when the key has been shredded (revoked or expired): the object can no longer be decrypted.</summary>
     public bool IsShredded => RevokedAt is not null;
 
@@ -85,6 +88,7 @@ public sealed record AttachmentRecord
             .Append(", RecipientCount = ").Append(RecipientCount)
             .Append(", StoreState = ").Append(StoreState)
             .Append(", NotifyAddress = ").Append(NotifyAddress is null ? "(none)" : "(set)")
+            .Append(", Warning = ").Append(Warning)
             .Append(", IsShredded = ").Append(IsShredded);
         return true;
     }

@@ -49,5 +49,8 @@ internal static class PostgresSchema
             );
             CREATE INDEX ix_sender_notices_due ON sender_notices (next_attempt_at);
             """),
+        new(3, "warning column (attachments stored despite a scanner's finding)", """
+            ALTER TABLE attachments ADD COLUMN warning text NULL;
+            """),
     ];
 }

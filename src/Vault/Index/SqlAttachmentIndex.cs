@@ -11,13 +11,13 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
 {
     private const string Columns =
         "id, cid, vault_key, plaintext_size, ciphertext_size, content_type, file_name, created_at, expires_at, " +
-        "revoked_at, revoked_reason, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state, notify_address";
+        "revoked_at, revoked_reason, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state, notify_address, warning";
 
     private const string InsertSql =
         "INSERT INTO attachments (cid, vault_key, plaintext_size, ciphertext_size, content_type, file_name, created_at, " +
-        "expires_at, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state, notify_address) VALUES (@cid, " +
+        "expires_at, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state, notify_address, warning) VALUES (@cid, " +
         "@vault_key, @plaintext_size, @ciphertext_size, @content_type, @file_name, @created_at, @expires_at, @downloads, " +
-        "@max_downloads, @message_id, @sender_domain, @recipient_count, @store_state, @notify_address) RETURNING id";
+        "@max_downloads, @message_id, @sender_domain, @recipient_count, @store_state, @notify_address, @warning) RETURNING id";
 
     private const int MaxReasonLength = 200;
 
@@ -157,6 +157,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
                     AddParameter(command, "@recipient_count", r.RecipientCount, DbType.Int32);
                     AddParameter(command, "@store_state", StateText(r.StoreState), DbType.String);
                     AddParameter(command, "@notify_address", r.NotifyAddress, DbType.String);
+                    AddParameter(command, "@warning", r.Warning, DbType.String);
                     ids[i] = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
                 }
 
@@ -384,6 +385,23 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         }
     }
 
+    public async Task SetWarningAsync(string cid, string warning, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(cid);
+        ArgumentException.ThrowIfNullOrEmpty(warning);
+        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var command = CreateCommand(connection, null, "UPDATE attachments SET warning = @warning WHERE cid = @cid");
+            AddParameter(command, "@warning", warning.Length > MaxReasonLength ? warning[..MaxReasonLength] : warning, DbType.String);
+            AddParameter(command, "@cid", cid, DbType.String);
+            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            {
+                throw new KeyNotFoundException($"No attachment with CID {cid} is indexed.");
+            }
+        }
+    }
+
     public Task<IReadOnlyList<AttachmentRecord>> ListOrphansAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
         QueryAsync(
             $"SELECT {Columns} FROM attachments WHERE revoked_at IS NULL AND created_at < @older_than " +
@@ -500,6 +518,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         RecipientCount = r.GetInt32(15),
         StoreState = ParseState(r.GetString(16)),
         NotifyAddress = r.IsDBNull(17) ? null : r.GetString(17),
+        Warning = r.IsDBNull(18) ? null : r.GetString(18),
     };
 
     private static void ValidateNew(AttachmentRecord record)

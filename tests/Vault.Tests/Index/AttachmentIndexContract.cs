@@ -448,6 +448,20 @@ public abstract partial class AttachmentIndexContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SetWarning_IsReadBackAndRejectsAnUnknownCid()
+    {
+        var index = await OpenMigratedAsync();
+        var record = TestRecords.New(Time.GetUtcNow());
+        await index.AddAsync(record, Ct);
+        Assert.Null((await index.FindByCidAsync(record.Cid, Ct))!.Warning);
+
+        await index.SetWarningAsync(record.Cid, "infected: Eicar-Test-Signature", Ct);
+
+        Assert.Equal("infected: Eicar-Test-Signature", (await index.FindByCidAsync(record.Cid, Ct))!.Warning);
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => index.SetWarningAsync(TestRecords.NewCid(), "infected: x", Ct));
+    }
+
+    [Fact]
     public async Task ListOrphans_ReturnsOldUnshreddedOrphanedAndSpooledRecords()
     {
         var index = await OpenMigratedAsync();
