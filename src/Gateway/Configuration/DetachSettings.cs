@@ -59,6 +59,8 @@ public sealed class DetachSettings
             errors.Add((section is null ? "" : section + ": ") + (e.InnerException?.Message ?? e.Message));
         }
 
+        // Lists are read apart: a configured list replaces its default and earlier sources' lists, it never adds to them.
+        ListSetting.Apply(value, configuration, section, errors);
         return value;
     }
 }

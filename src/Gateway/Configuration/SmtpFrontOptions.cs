@@ -50,8 +50,12 @@ public sealed class SmtpFrontOptions
     /// </summary>
     public int NextHopPoolSize { get; set; } = 32;
 
-    /// <summary>Networks whose XFORWARD/XCLIENT attributes are trusted (the before-filter Postfix).</summary>
-    public List<string> AuthorizedXforwardNetworks { get; set; } = ["127.0.0.0/8", "::1/128"];
+    /// <summary>
+    /// Networks whose XFORWARD/XCLIENT attributes are trusted (the before-filter Postfix). A configured list replaces
+    /// the default; an empty one ([] in JSON, or an empty value) trusts nobody.
+    /// </summary>
+    [ListDefault("127.0.0.0/8", "::1/128")]
+    public List<string> AuthorizedXforwardNetworks { get; set; } = [];
 
     /// <summary>PEM certificate (with its key in TlsKeyPath, or a PFX) for STARTTLS; empty disables STARTTLS.</summary>
     public string? TlsCertificatePath { get; set; }
