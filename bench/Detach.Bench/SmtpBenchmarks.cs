@@ -56,7 +56,7 @@ public class SmtpCodecBenchmarks
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
         await pipe.Writer.WriteAsync(_wire);
         await pipe.Writer.CompleteAsync();
-        using var reader = new DotReader(pipe.Reader, long.MaxValue, 1000, TimeSpan.FromMinutes(1), CancellationToken.None);
+        using var reader = new DotReader(pipe.Reader, long.MaxValue, 1000, new DataDeadline(TimeSpan.FromMinutes(1)), CancellationToken.None);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(81920);
         long total = 0;
         int n;

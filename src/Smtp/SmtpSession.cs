@@ -59,7 +59,7 @@ public sealed class SmtpSession
         _limits = options.Limits;
         _logger = logger ?? NullLogger.Instance;
         context.IsLmtp = options.Lmtp;
-        context.IsForwardingAuthorized = IsAuthorized(context.RemoteEndPoint, options.AuthorizedForwarders);
+        context.IsForwardingAuthorized = ClientAddress.IsIn(context.RemoteEndPoint, options.AuthorizedForwarders);
         _input = CreateReader(stream);
         _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
     }
@@ -170,29 +170,11 @@ public sealed class SmtpSession
     private static PipeReader CreateReader(Stream stream) =>
         PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16384, minimumReadSize: 4096, leaveOpen: true));
 
-    private static bool IsAuthorized(EndPoint? remote, IList<IPNetwork> networks)
-    {
-        if (remote is not IPEndPoint ip)
-        {
-            return false;
-        }
-
-        IPAddress address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
-        foreach (IPNetwork network in networks)
-        {
-            if (network.Contains(address))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     // ---- reading commands ------------------------------------------------------------------------
 
     /// <summary>The next command line, or null when the session must end (the reason was already written).</summary>
-    private async ValueTask<string?> ReadCommandAsync()
+    /// <param name="deadline">Between BDAT chunks: the message's deadline, which the wait is charged to.</param>
+    private async ValueTask<string?> ReadCommandAsync(DataDeadline? deadline = null)
     {
         bool skipping = false;
         bool needMore = false;
@@ -203,7 +185,7 @@ public sealed class SmtpSession
             {
                 // Nothing left to parse: this is where pipelined replies go out in one write.
                 await _output.FlushAsync(_sessionToken).ConfigureAwait(false);
-                ReadResult? read = await ReadWithTimeoutAsync().ConfigureAwait(false);
+                ReadResult? read = await ReadWithTimeoutAsync(deadline).ConfigureAwait(false);
                 if (read is null)
                 {
                     return null;
@@ -284,13 +266,16 @@ public sealed class SmtpSession
         return null;
     }
 
-    private async ValueTask<ReadResult?> ReadWithTimeoutAsync()
+    private async ValueTask<ReadResult?> ReadWithTimeoutAsync(DataDeadline? deadline)
     {
         CancellationTokenSource timeout = _readTimeout!;
-        timeout.CancelAfter(_limits.IdleTimeout);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            return await _input.ReadAsync(timeout.Token).ConfigureAwait(false);
+            timeout.CancelAfter(deadline is null || deadline.Remaining > _limits.IdleTimeout ? _limits.IdleTimeout : deadline.Remaining);
+            ReadResult result = await _input.ReadAsync(timeout.Token).ConfigureAwait(false);
+            deadline?.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started), result.Buffer.Length);
+            return result;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
@@ -307,7 +292,7 @@ public sealed class SmtpSession
             }
             else
             {
-                _endReason = "idle timeout";
+                _endReason = deadline is null ? "idle timeout" : "data timeout between BDAT chunks";
                 reply = new SmtpReply(421, "4.4.2", $"{Name} Error: timeout exceeded");
             }
 
@@ -678,7 +663,7 @@ public sealed class SmtpSession
 
         Reply(new SmtpReply(354, null, "End data with <CR><LF>.<CR><LF>"));
         await _output.FlushAsync(_sessionToken).ConfigureAwait(false);
-        using var message = new DotReader(_input, _limits.MaxMessageSize, _limits.MaxTextLineLength, _limits.IdleTimeout, _sessionToken);
+        using var message = new DotReader(_input, _limits.MaxMessageSize, _limits.MaxTextLineLength, _limits.NewDataDeadline(), _sessionToken);
         await ReceiveMessageAsync(_transaction, message).ConfigureAwait(false);
     }
 
@@ -699,7 +684,7 @@ public sealed class SmtpSession
         if (_transaction is null || _accepted == 0)
         {
             // Read as a last chunk, so that no further command is taken for it.
-            using (var skipped = new BdatReader(_input, chunk with { Last = true }, long.MaxValue, _limits.IdleTimeout, _sessionToken,
+            using (var skipped = new BdatReader(_input, chunk with { Last = true }, long.MaxValue, _limits.NewDataDeadline(), _sessionToken,
                 static (_, _) => ValueTask.FromResult<BdatChunk?>(null)))
             {
                 try
@@ -725,7 +710,9 @@ public sealed class SmtpSession
             return;
         }
 
-        using var message = new BdatReader(_input, chunk, _limits.MaxMessageSize, _limits.IdleTimeout, _sessionToken, NextBdatChunkAsync);
+        DataDeadline deadline = _limits.NewDataDeadline();
+        using var message = new BdatReader(_input, chunk, _limits.MaxMessageSize, deadline, _sessionToken,
+            (finished, ct) => NextBdatChunkAsync(finished, deadline, ct));
         await ReceiveMessageAsync(_transaction!, message).ConfigureAwait(false);
     }
 
@@ -738,10 +725,10 @@ public sealed class SmtpSession
     }
 
     /// <summary>Answers a BDAT chunk the backend has read, then reads the next command: its chunk if it is BDAT, else null.</summary>
-    private async ValueTask<BdatChunk?> NextBdatChunkAsync(long finishedChunk, CancellationToken cancellationToken)
+    private async ValueTask<BdatChunk?> NextBdatChunkAsync(long finishedChunk, DataDeadline deadline, CancellationToken cancellationToken)
     {
         Reply(new SmtpReply(250, "2.0.0", $"Ok: {finishedChunk} octets"));
-        string? line = await ReadCommandAsync().ConfigureAwait(false);
+        string? line = await ReadCommandAsync(deadline).ConfigureAwait(false);
         if (line is null)
         {
             throw new IOException("The session ended between BDAT chunks.");
@@ -815,7 +802,7 @@ public sealed class SmtpSession
         await EndTransactionAsync().ConfigureAwait(false);
         if (message.TimedOut)
         {
-            _endReason = "idle timeout in DATA";
+            _endReason = "data timeout";
             await TryCloseWithAsync(new SmtpReply(421, "4.4.2", $"{Name} Error: timeout exceeded")).ConfigureAwait(false);
         }
         else if (!_closing)

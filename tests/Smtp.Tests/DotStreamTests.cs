@@ -17,7 +17,7 @@ public class DotStreamTests
         }
 
         await pipe.Writer.CompleteAsync();
-        var reader = new DotReader(pipe.Reader, maxSize, maxLine, TimeSpan.FromSeconds(30), Ct);
+        var reader = new DotReader(pipe.Reader, maxSize, maxLine, new DataDeadline(TimeSpan.FromSeconds(30)), Ct);
         var message = new MemoryStream();
         byte[] buffer = new byte[readSize];
         int n;
@@ -60,7 +60,7 @@ public class DotStreamTests
         var pipe = new Pipe();
         await pipe.Writer.WriteAsync("half a message\r\n"u8.ToArray(), Ct);
         await pipe.Writer.CompleteAsync();
-        var reader = new DotReader(pipe.Reader, 1 << 20, 1000, TimeSpan.FromSeconds(30), Ct);
+        var reader = new DotReader(pipe.Reader, 1 << 20, 1000, new DataDeadline(TimeSpan.FromSeconds(30)), Ct);
         await Assert.ThrowsAnyAsync<IOException>(() => reader.CopyToAsync(Stream.Null, Ct));
         Assert.True(reader.IsBroken);
         Assert.False(reader.IsCompleted);
@@ -72,7 +72,7 @@ public class DotStreamTests
         var pipe = new Pipe();
         string body = string.Concat(Enumerable.Repeat("0123456789abcdef0123456789abcdef\r\n", 200));
         await pipe.Writer.WriteAsync(Encoding.ASCII.GetBytes(body + ".\r\nNOOP\r\n"), Ct);
-        var reader = new DotReader(pipe.Reader, 1024, 1000, TimeSpan.FromSeconds(30), Ct);
+        var reader = new DotReader(pipe.Reader, 1024, 1000, new DataDeadline(TimeSpan.FromSeconds(30)), Ct);
         SmtpException e = await Assert.ThrowsAsync<SmtpException>(() => reader.CopyToAsync(Stream.Null, Ct));
         Assert.Equal(552, e.Reply.Code);
         Assert.Equal("5.3.4", e.Reply.EnhancedCode);
