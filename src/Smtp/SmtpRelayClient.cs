@@ -374,18 +374,17 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     {
         Enter();
         byte[] read = ArrayPool<byte>.Shared.Rent(ChunkSize);
-        byte[] chunk = ArrayPool<byte>.Shared.Rent((2 * ChunkSize) + 2);
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(LineEnds.MaxOutput(ChunkSize));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             bool afterCr = false;
-            bool lineEnded = true;
+            bool lineStart = true;
             int chunks = 0;
             int n;
             while ((n = await message.ReadAsync(read.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false)) > 0)
             {
-                int length = LineEnds.ToCrlf(read.AsSpan(0, n), chunk, ref afterCr);
-                lineEnded = read[n - 1] == (byte)'\n';
+                int length = LineEnds.Normalise(read.AsSpan(0, n), chunk, ref afterCr, ref lineStart, stuffDots: false);
                 WriteCommand($"BDAT {length}");
                 _output.Write(chunk.AsSpan(0, length));
                 chunks++;
@@ -397,7 +396,7 @@ public sealed class SmtpRelayClient : IAsyncDisposable
                 }
             }
 
-            ReadOnlySpan<byte> ending = lineEnded ? [] : afterCr ? "\n"u8 : "\r\n"u8;
+            ReadOnlySpan<byte> ending = LineEnds.LastLineEnding(afterCr, lineStart);
             WriteCommand($"BDAT {ending.Length} LAST");
             _output.Write(ending);
             timeout.CancelAfter(_options.CommandTimeout);
