@@ -3,48 +3,6 @@ using System.Text;
 
 namespace Detach.Mime.Tests;
 
-/// <summary>Finds ../shared/corpus next to the repository root (the folder holding Detach.sln).</summary>
-internal static class Corpus
-{
-    public static string? Directory
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Detach.sln"))) dir = dir.Parent;
-            // ../shared/corpus from the repository; a git worktree nests one level deeper, so keep walking up.
-            for (var up = dir?.Parent; up is not null; up = up.Parent)
-            {
-                string corpus = Path.Combine(up.FullName, "shared", "corpus");
-                if (System.IO.Directory.Exists(corpus)) return corpus;
-            }
-            return null;
-        }
-    }
-
-    public static string RequireDirectory()
-    {
-        var dir = Directory;
-        if (dir is null) Assert.Skip("The shared corpus (../shared/corpus next to the repository) is not present.");
-        return dir!;
-    }
-
-    public static IEnumerable<string> Files(string dir) =>
-        System.IO.Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
-            .Where(f => Path.GetFileName(f) is not "index.tsv" and not "README.md")
-            .OrderBy(f => f, StringComparer.Ordinal);
-
-    public static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Detach.sln"))) dir = dir.Parent;
-            return dir?.FullName ?? throw new InvalidOperationException("Detach.sln not found above the test assembly.");
-        }
-    }
-}
-
 /// <summary>A sink that hashes what it is given, records it, and hands back a fake link.</summary>
 internal sealed class RecordingSink : IAttachmentSink
 {
@@ -109,13 +67,14 @@ internal static class Mail
     /// <summary>Text with "\n" line breaks turned into CRLF.</summary>
     public static byte[] Crlf(string text) => Encoding.UTF8.GetBytes(text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal));
 
-    public static async Task<(byte[] Output, MimeRewriteResult Result, RecordingSink Sink)> RewriteAsync(byte[] input, DetachPolicyOptions? policy = null, Func<Stream, Stream>? wrap = null, RecordingSink? sink = null)
+    public static async Task<(byte[] Output, PreparedMessage Result, RecordingSink Sink)> RewriteAsync(byte[] input, DetachPolicyOptions? policy = null, Func<Stream, Stream>? wrap = null, RecordingSink? sink = null, MimeRewriterOptions? options = null)
     {
         sink ??= new RecordingSink { KeepContent = true };
-        var rewriter = new MimeRewriter(policy ?? new DetachPolicyOptions { MinSizeBytes = 0 }, sink);
+        var rewriter = new MimeRewriter(policy ?? new DetachPolicyOptions { MinSizeBytes = 0 }, sink, options);
         using var message = new MemoryStream(input, writable: false);
         using var output = new MemoryStream();
-        var result = await rewriter.RewriteAsync(wrap is null ? message : wrap(message), output, TestContext.Current.CancellationToken);
+        var result = await rewriter.PrepareAsync(wrap is null ? message : wrap(message), TestContext.Current.CancellationToken);
+        await result.WriteToAsync(output, TestContext.Current.CancellationToken);
         return (output.ToArray(), result, sink);
     }
 
