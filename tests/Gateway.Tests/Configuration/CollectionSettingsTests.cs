@@ -22,6 +22,7 @@ public sealed class CollectionSettingsTests : IDisposable
     private static readonly Dictionary<string, string> ListSamples = new()
     {
         ["Smtp:AuthorizedXforwardNetworks"] = "127.0.0.1/32",
+        ["Gateway:TrustedProxies"] = "10.0.0.0/8",
     };
 
     private string JsonFile(string json)
