@@ -78,9 +78,9 @@ public class SmugglingTests
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, new SmtpRelayClientOptions(), Ct);
         await client.HelloAsync(Ct);
         Assert.Equal(chunking, client.Capabilities.Chunking);
-        await client.MailAsync(new MailFromCommand("a@example.org", "", []), Ct);
+        await client.MailAsync(new MailFromCommand("a@example.org", "", []), null, Ct);
         await client.RcptAsync(new RcptToCommand("b@example.test", "", []), Ct);
-        Assert.Equal(250, (await client.DataAsync(new MemoryStream(message), Ct)).Code);
+        Assert.Equal(250, (await client.DataAsync(new MemoryStream(message), Ct))[0].Code);
         return (await backend.Messages.Reader.ReadAsync(Ct)).Data;
     }
 
