@@ -18,6 +18,7 @@ public sealed class DetachMetrics : IDisposable
         MessagesProcessed = meter.CreateCounter<long>("detach.messages.processed", description: "Messages accepted and passed on.");
         MessagesTempFailed = meter.CreateCounter<long>("detach.messages.tempfailed", description: "Messages answered with a temporary failure (4xx / exit 75).");
         MessagesRejected = meter.CreateCounter<long>("detach.messages.rejected", description: "Messages refused with a permanent failure (5xx).");
+        MessagesPastLimit = meter.CreateCounter<long>("detach.messages.limit_exceeded", description: "Messages past a MIME parser limit, by what Policy:WhenLimitExceeded did (action=deliver|reject|tempfail).");
         AttachmentsDetached = meter.CreateCounter<long>("detach.attachments.detached", description: "Attachments taken out of messages and stored.");
         BytesDetached = meter.CreateCounter<long>("detach.detached.bytes", unit: "bytes", description: "Plaintext bytes of detached attachments, stored once.");
         BytesSaved = meter.CreateCounter<long>("detach.saved.bytes", unit: "bytes", description: "Mailbox bytes saved: size × (recipients − 1).");
@@ -27,11 +28,17 @@ public sealed class DetachMetrics : IDisposable
         DownloadBytes = meter.CreateCounter<long>("detach.download.bytes", unit: "bytes", description: "Plaintext bytes served.");
         FailedMacs = meter.CreateCounter<long>("detach.mac.failures", description: "Records that failed authentication while serving a download.");
         KeyRejections = meter.CreateCounter<long>("detach.key.rejections", description: "Wrong keys presented to the gateway.");
+        AttachmentsScanned = meter.CreateCounter<long>("detach.scan.scanned", description: "Attachments the scanner gave a verdict on.");
+        AttachmentsInfected = meter.CreateCounter<long>("detach.scan.infected", description: "Attachments the scanner found a threat in, by signature.");
+        ScannerErrors = meter.CreateCounter<long>("detach.scan.errors", description: "Scans that ended without a verdict: scanner down, too slow, or answering errors.");
+        ScanDuration = meter.CreateHistogram<double>("detach.scan.duration", unit: "seconds", description: "Time from an attachment's first byte to the scanner's verdict.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
     }
 
     public Counter<long> MessagesProcessed { get; }
     public Counter<long> MessagesTempFailed { get; }
     public Counter<long> MessagesRejected { get; }
+    public Counter<long> MessagesPastLimit { get; }
     public Counter<long> AttachmentsDetached { get; }
     public Counter<long> BytesDetached { get; }
     public Counter<long> BytesSaved { get; }
@@ -40,6 +47,27 @@ public sealed class DetachMetrics : IDisposable
     public Counter<long> DownloadBytes { get; }
     public Counter<long> FailedMacs { get; }
     public Counter<long> KeyRejections { get; }
+    public Counter<long> AttachmentsScanned { get; }
+    public Counter<long> AttachmentsInfected { get; }
+    public Counter<long> ScannerErrors { get; }
+    public Histogram<double> ScanDuration { get; }
+
+    /// <summary>One scan ended: a verdict (and the signature when infected), or a scanner error.</summary>
+    public void OnScanned(Detach.Scanning.ScanOutcome outcome)
+    {
+        ScanDuration.Record(outcome.Elapsed.TotalSeconds);
+        if (outcome.Verdict is not { } verdict)
+        {
+            ScannerErrors.Add(1);
+            return;
+        }
+
+        AttachmentsScanned.Add(1);
+        if (verdict.Signature is { } signature)
+        {
+            AttachmentsInfected.Add(1, new KeyValuePair<string, object?>("signature", signature));
+        }
+    }
 
     public void OnAttachmentStored(Detach.Vault.Index.AttachmentRecord record, TimeSpan elapsed) =>
         StoreLatency.Record(elapsed.TotalSeconds);
