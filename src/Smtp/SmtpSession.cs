@@ -232,7 +232,7 @@ public sealed class SmtpSession
                     }
 
                     _verb = "(line)";
-                    Error(new SmtpReply(500, "5.5.2", "Error: bad UTF-8 or NUL in command"));
+                    Error(new SmtpReply(500, "5.5.2", "Error: bad UTF-8, NUL or CR in command"));
                     break;
                 case LineStatus.TooLongComplete:
                     _input.AdvanceTo(buffer.Start);
@@ -323,12 +323,16 @@ public sealed class SmtpSession
         }
     }
 
-    private static string? Decode(ReadOnlySequence<byte> line)
+    /// <summary>
+    /// A command line as text, or null: strict UTF-8 without NUL or CR (a bare CR would be relayed to the next hop
+    /// inside MAIL/RCPT, where it may read the line differently; found by fuzzing).
+    /// </summary>
+    internal static string? Decode(ReadOnlySequence<byte> line)
     {
         try
         {
             string text = StrictUtf8.GetString(line);
-            return text.Contains('\0', StringComparison.Ordinal) ? null : text;
+            return text.AsSpan().IndexOfAny('\0', '\r') >= 0 ? null : text;
         }
         catch (DecoderFallbackException)
         {

@@ -96,7 +96,7 @@ public class SmtpCommandSyntaxTests
     [Fact]
     public void A_bad_parameter_keyword_is_refused_without_echo()
     {
-        SmtpReply? reply = SmtpCommandSyntax.TryParseMail("FROM:<a@b> X\rY=1", out _);
+        SmtpReply? reply = SmtpCommandSyntax.TryParseMail("FROM:<a@b> X\u0001Y=1", out _);
         Assert.Equal("501 5.5.4 Bad parameter keyword\r\n", reply?.ToString());
     }
 

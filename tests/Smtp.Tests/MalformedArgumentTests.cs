@@ -25,10 +25,13 @@ public class MalformedArgumentTests
         await using (client)
         {
             Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
-            SmtpReply mail = await client.CommandAsync("MAIL FROM:<a@example.org\rRSET\r>");
+            // A bare CR anywhere in a command line is refused as a whole (500 5.5.2); other controls by the path's syntax.
+            Assert.Equal((500, "5.5.2"), Codes(await client.CommandAsync("MAIL FROM:<a@example.org\rRSET\r>")));
+            SmtpReply mail = await client.CommandAsync("MAIL FROM:<a@example.org\u001bRSET>");
             Assert.Equal((501, "5.1.7"), (mail.Code, mail.EnhancedCode));
             Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<a@example.org>")).Code);
-            SmtpReply rcpt = await client.CommandAsync("RCPT TO:<b@example.test\rRSET\r>");
+            Assert.Equal((500, "5.5.2"), Codes(await client.CommandAsync("RCPT TO:<b@example.test\rRSET\r>")));
+            SmtpReply rcpt = await client.CommandAsync("RCPT TO:<b@example.test\u0001RSET>");
             Assert.Equal((501, "5.1.3"), (rcpt.Code, rcpt.EnhancedCode));
             Assert.Equal(250, (await client.CommandAsync("RCPT TO:<c@example.test>")).Code);
             Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
@@ -44,7 +47,7 @@ public class MalformedArgumentTests
         await using (host)
         await using (client)
         {
-            Assert.Equal((501, "5.5.4"), Codes(await client.CommandAsync("EHLO client\rexample")));
+            Assert.Equal((501, "5.5.4"), Codes(await client.CommandAsync("EHLO client\u0007example")));
             Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
             Assert.Equal((501, "5.5.4"), Codes(await client.CommandAsync("XFORWARD NAME=a+0D+0ARSET ADDR=192.0.2.1")));
             Assert.Equal((501, "5.5.4"), Codes(await client.CommandAsync("XFORWARD ADDR=not.an.address")));
@@ -59,7 +62,7 @@ public class MalformedArgumentTests
         }
     }
 
-    /// <summary>A CR in a parameter keyword used to be echoed into the reply, which cannot hold one: the session died.</summary>
+    /// <summary>A control character in a parameter keyword used to be echoed into the reply (a CR there killed the session).</summary>
     [Fact]
     public async Task A_parameter_keyword_with_a_cr_gets_501_and_the_session_lives()
     {
@@ -68,7 +71,7 @@ public class MalformedArgumentTests
         await using (client)
         {
             await client.CommandAsync("EHLO client.example");
-            Assert.Equal((501, "5.5.4"), Codes(await client.CommandAsync("MAIL FROM:<a@example.org> X\rY=1")));
+            Assert.Equal((501, "5.5.4"), Codes(await client.CommandAsync("MAIL FROM:<a@example.org> X\u0001Y=1")));
             Assert.Equal(250, (await client.CommandAsync("NOOP")).Code);
         }
     }

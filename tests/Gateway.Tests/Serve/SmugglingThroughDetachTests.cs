@@ -153,8 +153,9 @@ public sealed class SmugglingToMaildirTests : SmugglingThroughDetachTests
 
 /// <summary>
 /// A malformed path (here with bare CRs, which a server ending lines at CR would run as RSET) is the client's error:
-/// 501 5.1.3 and one log line without a stack trace; the session goes on. It used to reach the relay client, which
-/// threw, and the client got 451 4.3.0 (and retried, forever).
+/// a 5xx (500 5.5.2 for a CR anywhere in the line, 501 5.1.3 for another control character in the path) and one log
+/// line without a stack trace; the session goes on. It used to reach the relay client, which threw, and the client
+/// got 451 4.3.0 (and retried, forever).
 /// </summary>
 public sealed class MalformedPathTests : IAsyncLifetime
 {
@@ -187,14 +188,16 @@ public sealed class MalformedPathTests : IAsyncLifetime
         await using var smtp = await SmtpDialog.ConnectAsync(front);
         await smtp.SendAsync("EHLO client.example.test");
         Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-        Assert.StartsWith("501 5.1.3", await smtp.SendAsync("RCPT TO:<b@example.test\rRSET\r>"), StringComparison.Ordinal);
+        Assert.StartsWith("500 5.5.2", await smtp.SendAsync("RCPT TO:<b@example.test\rRSET\r>"), StringComparison.Ordinal);
+        Assert.StartsWith("501 5.1.3", await smtp.SendAsync("RCPT TO:<b@example.test\u0001RSET>"), StringComparison.Ordinal);
         Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<b@example.test>"), StringComparison.Ordinal);
         Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
         Assert.StartsWith("250", await smtp.SendDataAsync("Subject: fine\r\n\r\nhello\r\n"u8.ToArray()), StringComparison.Ordinal);
 
         Assert.DoesNotContain(nextHop.AllCommands, c => c.Contains("RSET", StringComparison.Ordinal) && !c.Equals("RSET", StringComparison.Ordinal));
         Assert.DoesNotContain(logs.Lines, l => l.Contains("Exception", StringComparison.Ordinal));
-        Assert.Single(logs.Lines, l => l.Contains("RCPT", StringComparison.Ordinal) && l.Contains("501", StringComparison.Ordinal));
+        Assert.Single(logs.Lines, l => l.Contains("(line) refused: 500", StringComparison.Ordinal));
+        Assert.Single(logs.Lines, l => l.Contains("RCPT refused: 501", StringComparison.Ordinal));
     }
 }
 
