@@ -32,9 +32,17 @@ public sealed class MimeRewriter
     /// selects and decides the edits. Sink exceptions propagate unchanged. The spool must stay open until the
     /// prepared message is written.
     /// </summary>
-    public async Task<PreparedMessage> PrepareAsync(Stream spool, CancellationToken cancellationToken)
+    public Task<PreparedMessage> PrepareAsync(Stream spool, CancellationToken cancellationToken) =>
+        PrepareAsync(spool, static _ => NoticeOptions.Default, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="PrepareAsync(Stream, CancellationToken)"/>, with the notice said as <paramref name="noticeFor"/>
+    /// chooses for this message once its header fields are read (the sender's domain may come from its From).
+    /// </summary>
+    public async Task<PreparedMessage> PrepareAsync(Stream spool, Func<MessageHeaders, NoticeOptions> noticeFor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spool);
+        ArgumentNullException.ThrowIfNull(noticeFor);
         var structure = await MimeStructure.ParseAsync(spool, _options.Parser, cancellationToken).ConfigureAwait(false);
         var plan = await new DetachPlanner(_policy, _options).PlanAsync(structure, cancellationToken).ConfigureAwait(false);
         var root = structure.Root;
@@ -59,10 +67,11 @@ public sealed class MimeRewriter
             }
         }
         var attachments = stored.ConvertAll(s => s.Attachment);
+        var notice = new DetachNotice(noticeFor(message), _options.ServiceName);
         var edits = new List<Edit> { TraceHeader(root, DetachNotice.Summary(attachments)) };
         if (stored.Find(s => s.Target.IsWholePart && s.Entity == root) is { } whole)
         {
-            edits.Add(Edit.Replace(root.HeaderStart, root.End, ReplacementParts.RootReplacement(root, whole, attachments, _options.ServiceName)));
+            edits.Add(Edit.Replace(root.HeaderStart, root.End, ReplacementParts.RootReplacement(root, whole, attachments, notice)));
         }
         else
         {
@@ -73,10 +82,10 @@ public sealed class MimeRewriter
             }
             foreach (var part in stored)
             {
-                byte[] replacement = part.Target.IsWholePart ? ReplacementParts.ExternalBodyPart(part, part.Entity.LineEnding) : ReplacementParts.UUBlockReplacement(part);
+                byte[] replacement = part.Target.IsWholePart ? ReplacementParts.ExternalBodyPart(part, notice, part.Entity.LineEnding) : ReplacementParts.UUBlockReplacement(part, notice);
                 edits.Add(Edit.Replace(part.Target.ReplaceStart, part.Target.ReplaceEnd, replacement));
             }
-            edits.AddRange(await NoticeEdits.PlanAsync(structure, stored, attachments, _options.ServiceName, cancellationToken).ConfigureAwait(false));
+            edits.AddRange(await NoticeEdits.PlanAsync(structure, stored, attachments, notice, cancellationToken).ConfigureAwait(false));
         }
         return new PreparedMessage(structure, message, attachments, null, Edit.InOrder(edits));
     }

@@ -35,7 +35,7 @@ public sealed class MessageDetacher(
         var sink = new VaultSink(vault, envelope, inspectors);
         try
         {
-            var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, cancellationToken).ConfigureAwait(false);
+            var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, headers => NoticeFor(headers, envelope), cancellationToken).ConfigureAwait(false);
             if (prepared.Detached.Count == 0 && prepared.SkippedReason is null)
             {
                 // Plain mail, most of the traffic: the SMTP log already has a line for it.
@@ -61,6 +61,13 @@ public sealed class MessageDetacher(
             throw;
         }
     }
+
+    /// <summary>The notice in the sender's domain's language (Policy:Language, Policy:LanguageBySenderDomain), with the links' download limit.</summary>
+    private NoticeOptions NoticeFor(MessageHeaders headers, MessageEnvelope envelope) => new()
+    {
+        Languages = settings.Policy.NoticeLanguagesFor(MessageIdentity.SenderDomainOf(headers, envelope)),
+        MaxDownloadsPerLink = settings.Gateway.MaxDownloadsPerLink,
+    };
 }
 
 /// <summary>A prepared message whose attachments are stored but whose links are not yet out in the world.</summary>

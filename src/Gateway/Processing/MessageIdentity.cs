@@ -13,8 +13,16 @@ public static class MessageIdentity
         ArgumentNullException.ThrowIfNull(envelope);
         return new MessageContext(
             MessageIdOf(headers) ?? $"<{Guid.NewGuid():N}@detach.invalid>",
-            DomainOf(envelope.Sender) ?? DomainOf(headers.From) ?? "unknown",
+            SenderDomainOf(headers, envelope),
             Math.Max(1, envelope.RecipientCount));
+    }
+
+    /// <summary>The sender's domain: the envelope's, else the From field's, else "unknown". Retention and the notice's language go by it.</summary>
+    public static string SenderDomainOf(MessageHeaders headers, MessageEnvelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(headers);
+        ArgumentNullException.ThrowIfNull(envelope);
+        return DomainOf(envelope.Sender) ?? DomainOf(headers.From) ?? "unknown";
     }
 
     /// <summary>The Message-ID as a printable string of at most 998 characters, or null.</summary>
