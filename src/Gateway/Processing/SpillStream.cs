@@ -9,8 +9,10 @@ namespace Detach.Gateway.Processing;
 /// for small mail (ext4 inode work, fsnotify, flock); large mail still never sits in memory.
 /// </summary>
 /// <remarks>
-/// File I/O is synchronous even from the async methods: on Linux an "asynchronous" file only runs the same
-/// syscall on a thread-pool thread, and a page-cache write of one buffer costs less than that hop.
+/// File I/O is synchronous: on Linux an "asynchronous" file only runs the same syscall on a thread-pool thread.
+/// The async methods still never touch the disk on the caller's thread unless it is a pool thread: the SMTP front
+/// writes into the spool on the socket event thread, which serves every session, and a disk under pressure
+/// must stall one session, not all (<see cref="ThreadPoolHop"/>). Work in memory stays where it is.
 /// </remarks>
 public sealed class SpillStream : Stream
 {
@@ -43,6 +45,9 @@ public sealed class SpillStream : Stream
 
     /// <summary>True once the content lives in a temporary file.</summary>
     public bool IsSpilled => file is not null;
+
+    /// <summary>Called before each piece of disk work (tests watch which thread does it).</summary>
+    internal Action? OnDiskWork { get; set; }
 
     public override bool CanRead => !disposed;
 
@@ -100,6 +105,7 @@ public sealed class SpillStream : Stream
         ObjectDisposedException.ThrowIf(disposed, this);
         if (file is not null)
         {
+            OnDiskWork?.Invoke();
             return file.Read(buffer);
         }
 
@@ -125,6 +131,11 @@ public sealed class SpillStream : Stream
             return ValueTask.FromCanceled<int>(cancellationToken);
         }
 
+        if (file is not null)
+        {
+            return ReadFromDiskAsync(buffer);
+        }
+
         try
         {
             return ValueTask.FromResult(Read(buffer.Span));
@@ -135,26 +146,47 @@ public sealed class SpillStream : Stream
         }
     }
 
+    private async ValueTask<int> ReadFromDiskAsync(Memory<byte> buffer)
+    {
+        await ThreadPoolHop.Now;
+        return Read(buffer.Span);
+    }
+
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        if (!TryWriteInMemory(buffer))
+        {
+            WriteToDisk(buffer);
+        }
+    }
+
+    /// <summary>Writes to the pooled pieces when the bytes fit under the threshold and the budget; false when they go to disk.</summary>
+    private bool TryWriteInMemory(ReadOnlySpan<byte> buffer)
+    {
         ObjectDisposedException.ThrowIf(disposed, this);
+        var end = position + buffer.Length;
+        if (file is not null || end > threshold || !Reserve(end))
+        {
+            return false;
+        }
+
+        ClearGap(length, position);
+        CopyIn(position, buffer);
+        position = end;
+        length = Math.Max(length, end);
+        return true;
+    }
+
+    private void WriteToDisk(ReadOnlySpan<byte> buffer)
+    {
         if (file is null)
         {
-            var end = position + buffer.Length;
-            if (end <= threshold && Reserve(end))
-            {
-                ClearGap(length, position);
-                CopyIn(position, buffer);
-                position = end;
-                length = Math.Max(length, end);
-                return;
-            }
-
             Spill();
         }
 
+        OnDiskWork?.Invoke();
         file!.Write(buffer);
     }
 
@@ -172,13 +204,18 @@ public sealed class SpillStream : Stream
 
         try
         {
-            Write(buffer.Span);
-            return ValueTask.CompletedTask;
+            return TryWriteInMemory(buffer.Span) ? ValueTask.CompletedTask : WriteToDiskAsync(buffer);
         }
         catch (Exception e)
         {
             return ValueTask.FromException(e);
         }
+    }
+
+    private async ValueTask WriteToDiskAsync(ReadOnlyMemory<byte> buffer)
+    {
+        await ThreadPoolHop.Now;
+        WriteToDisk(buffer.Span);
     }
 
     /// <summary>Hands the in-memory pieces to <paramref name="destination"/> as they are, without a copy buffer.</summary>
@@ -227,12 +264,22 @@ public sealed class SpillStream : Stream
         file!.SetLength(value);
     }
 
-    public override void Flush() => file?.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken)
+    public override void Flush()
     {
-        Flush();
-        return Task.CompletedTask;
+        if (file is not null)
+        {
+            OnDiskWork?.Invoke();
+            file.Flush();
+        }
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (file is not null)
+        {
+            await ThreadPoolHop.Now;
+            Flush();
+        }
     }
 
     protected override void Dispose(bool disposing)
@@ -248,11 +295,16 @@ public sealed class SpillStream : Stream
         base.Dispose(disposing);
     }
 
-    public override ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
+        if (file is not null)
+        {
+            // Closing the file unlinks it: metadata work on the disk.
+            await ThreadPoolHop.Now;
+        }
+
         Dispose(true);
         GC.SuppressFinalize(this);
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>Rents the pieces that hold bytes up to <paramref name="end"/>; false when the budget says no.</summary>
@@ -310,6 +362,7 @@ public sealed class SpillStream : Stream
 
     private void Spill()
     {
+        OnDiskWork?.Invoke();
         var spilled = SpoolFile.Create(dataPath);
         try
         {
