@@ -82,7 +82,7 @@ public partial class NoticeLanguageTests
 
         var (_, html) = await NoticeTestMail.BodyAsync(await RewriteAlternativeAsync("fr+en"), "text/html");
         Assert.True(html.IndexOf("<p lang=\"fr\">", StringComparison.Ordinal) < html.IndexOf("<p lang=\"en\">", StringComparison.Ordinal), html);
-        Assert.Contains("<br><span lang=\"fr\">9,0 ko, disponible jusqu&#8217;au 2026-12-24 10:00 UTC</span><br><span lang=\"en\">9.0 kB, available until 2026-12-24 10:00 UTC</span></li>", html, StringComparison.Ordinal);
+        Assert.Contains("</a>\r\n<br><span lang=\"fr\">9,0 ko, disponible jusqu&#8217;au 2026-12-24 10:00 UTC</span>\r\n<br><span lang=\"en\">9.0 kB, available until 2026-12-24 10:00 UTC</span></li>", html, StringComparison.Ordinal);
         Assert.Equal(1, CountOf(html, "href="));
     }
 
@@ -98,7 +98,7 @@ public partial class NoticeLanguageTests
         var (_, html) = await NoticeTestMail.BodyAsync(output, "text/html");
         string notice = html[html.IndexOf("<div class=\"detach-notice\"", StringComparison.Ordinal)..(html.IndexOf("</div>", StringComparison.Ordinal) + 6)];
         Assert.Contains($"<p lang=\"{language}\">{heading}</p>", notice, StringComparison.Ordinal);
-        Assert.Contains($"<li><a href=\"{link}\">report1.pdf</a><br><span lang=\"{language}\">{details}</span></li>", notice, StringComparison.Ordinal);
+        Assert.Contains($"<li><a href=\"{link}\">report1.pdf</a>\r\n<br><span lang=\"{language}\">{details}</span></li>", notice, StringComparison.Ordinal);
 
         // Semantic and narrow-friendly: a list, no table, nothing with a fixed width, long words allowed to break.
         Assert.Matches("<ul[ >]", notice);
@@ -106,6 +106,19 @@ public partial class NoticeLanguageTests
         Assert.Contains("overflow-wrap:break-word", notice, StringComparison.Ordinal);
         Assert.True(html.IndexOf(notice, StringComparison.Ordinal) < html.IndexOf("</body>", StringComparison.Ordinal));
         AssertBalanced(notice);
+    }
+
+    [Fact]
+    public void A_long_non_ascii_name_never_makes_an_html_line_longer_than_998_octets()
+    {
+        string name = string.Concat(Enumerable.Repeat("\U0001F600\u7BA1", 50)) + ".pdf";
+        var attachment = new DetachedAttachment(name, "application/pdf", 1, "https://vault.example.org/d/x#k", null);
+        string html = new DetachNotice(NoticeOptions.Default, "Detach").Html([attachment], "\r\n");
+        Assert.All(html.Split("\r\n"), line => Assert.True(line.Length <= 998, $"{line.Length}: {line}"));
+        Assert.Contains("&#128512;&#31649;", html, StringComparison.Ordinal);
+        Assert.Contains("<wbr\r\n>", html, StringComparison.Ordinal);
+        string linkText = Regex.Match(html, "<a href=\"[^\"]*\">(.*?)</a>", RegexOptions.Singleline).Groups[1].Value;
+        Assert.Equal(name, System.Net.WebUtility.HtmlDecode(Regex.Replace(linkText, "<wbr\\s*>", "")));
     }
 
     [Fact]
