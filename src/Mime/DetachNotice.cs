@@ -34,13 +34,13 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
     {
         ArgumentNullException.ThrowIfNull(detached);
         var lines = new List<string> { "-- " };
-        foreach (var language in Languages) lines.AddRange(Wrap(Heading(language, detached.Count), ""));
+        foreach (var language in Languages) lines.AddRange(Wrap(Heading(language, detached), ""));
         foreach (var a in detached)
         {
             lines.Add("");
             lines.Add("* " + a.FileName);
             foreach (var language in Languages) lines.AddRange(Wrap(Details(language, a), "  "));
-            lines.Add("  " + BracketedLink(a.Link));
+            if (a.Withheld is null) lines.Add("  " + BracketedLink(a.Link));
         }
         return lines;
     }
@@ -57,12 +57,13 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
         sb.Append("<div class=\"detach-notice\" style=\"margin-top:1em;padding-top:0.5em;border-top:1px solid #ccc;font-size:small;overflow-wrap:break-word;word-wrap:break-word\">").Append(lineEnding);
         foreach (var language in Languages)
         {
-            sb.Append("<p lang=\"").Append(language.Tag).Append("\">").Append(Escape(Heading(language, detached.Count))).Append("</p>").Append(lineEnding);
+            sb.Append("<p lang=\"").Append(language.Tag).Append("\">").Append(Escape(Heading(language, detached))).Append("</p>").Append(lineEnding);
         }
         sb.Append("<ul style=\"margin:0.5em 0;padding-left:1.5em\">").Append(lineEnding);
         foreach (var a in detached)
         {
-            sb.Append("<li><a href=\"").Append(Escape(a.Link)).Append("\">").Append(EscapeName(a.FileName, lineEnding)).Append("</a>");
+            if (a.Withheld is null) sb.Append("<li><a href=\"").Append(Escape(a.Link)).Append("\">").Append(EscapeName(a.FileName, lineEnding)).Append("</a>");
+            else sb.Append("<li>").Append(EscapeName(a.FileName, lineEnding));
             foreach (var language in Languages)
             {
                 sb.Append(lineEnding).Append("<br><span lang=\"").Append(language.Tag).Append("\">").Append(Escape(Details(language, a))).Append("</span>");
@@ -73,12 +74,19 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
         return sb.ToString();
     }
 
-    /// <summary>The line that takes a uuencoded file's place inside a text: name, size and link, in the first language.</summary>
+    /// <summary>The line that takes a uuencoded file's place inside a text: name, size and link (or why it was withheld), in the first language.</summary>
     public string UUBlockLine(DetachedAttachment attachment)
     {
         ArgumentNullException.ThrowIfNull(attachment);
         var language = Languages[0];
-        return language.Format("UUBlock", attachment.FileName, language.Size(attachment.Size), BracketedLink(attachment.Link));
+        return language.Format("UUBlock", attachment.FileName, language.Size(attachment.Size), attachment.Withheld ?? BracketedLink(attachment.Link));
+    }
+
+    /// <summary>The text of the part that takes a withheld file's place: one line per language saying what it was and why it is gone.</summary>
+    public IEnumerable<string> WithheldLines(DetachedAttachment attachment)
+    {
+        ArgumentNullException.ThrowIfNull(attachment);
+        return Languages.Select(l => l.Format("Withheld", attachment.FileName, l.Size(attachment.Size), attachment.Withheld));
     }
 
     /// <summary>"report.pdf (9.8 kB)", for the Content-Description of the part that replaces a file.</summary>
@@ -88,13 +96,19 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
         return $"{attachment.FileName} ({Languages[0].Size(attachment.Size)})";
     }
 
-    private string Heading(NoticeLanguage language, int count) =>
-        language.Counted("Heading", count, count.ToString(CultureInfo.InvariantCulture), serviceName);
+    /// <summary>"2 attachments were removed … and can be downloaded:", or its forms for when some or all were withheld.</summary>
+    private string Heading(NoticeLanguage language, IReadOnlyList<DetachedAttachment> detached)
+    {
+        int withheld = detached.Count(a => a.Withheld is not null);
+        string name = withheld == 0 ? "Heading" : withheld == detached.Count ? "Heading.Withheld" : "Heading.Mixed";
+        return language.Counted(name, detached.Count, detached.Count.ToString(CultureInfo.InvariantCulture), serviceName);
+    }
 
-    /// <summary>"9.8 kB, available until 2026-12-24 10:00 UTC, at most 3 downloads".</summary>
+    /// <summary>"9.8 kB, available until 2026-12-24 10:00 UTC, at most 3 downloads", or "9.8 kB, not available: why".</summary>
     private string Details(NoticeLanguage language, DetachedAttachment attachment)
     {
         var parts = new List<string>(3) { language.Size(attachment.Size) };
+        if (attachment.Withheld is { } why) return string.Join(language.Text("Separator"), parts.Append(language.Format("Details.Withheld", why)));
         if (attachment.ExpiresAt is { } expires) parts.Add(language.Format("Details.Until", language.Date(expires)));
         if (options.MaxDownloadsPerLink is { } limit) parts.Add(language.Counted("Details.Limit", limit, limit.ToString(CultureInfo.InvariantCulture)));
         return string.Join(language.Text("Separator"), parts);

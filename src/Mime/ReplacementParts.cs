@@ -34,6 +34,11 @@ internal static class ReplacementParts
     public static byte[] ExternalBodyPart(StoredPart part, DetachNotice notice, string eol)
     {
         var a = part.Attachment;
+        if (a.Withheld is not null)
+        {
+            return WithheldPart(a, notice, eol);
+        }
+
         var sb = new StringBuilder(512);
         sb.Append("Content-Type: message/external-body; access-type=URL");
         AppendParameter(sb, "URL", SafeUrl(a.Link), eol);
@@ -62,6 +67,17 @@ internal static class ReplacementParts
         }
         sb.Append(eol);
         return Encoding.ASCII.GetBytes(sb.ToString());
+    }
+
+    /// <summary>What takes the place of a part the sink withheld: an inline line in each language saying what it was and why it is gone.</summary>
+    private static byte[] WithheldPart(DetachedAttachment a, DetachNotice notice, string eol)
+    {
+        string text = string.Join(eol, notice.WithheldLines(a)) + eol;
+        var head = Encoding.ASCII.GetBytes(
+            "Content-Type: text/plain; charset=utf-8" + eol +
+            "Content-Transfer-Encoding: quoted-printable" + eol +
+            "Content-Disposition: inline" + eol + eol);
+        return [.. head, .. QuotedPrintableBodyEncoder.EncodeAll(Encoding.UTF8.GetBytes(text), eol)];
     }
 
     private static int LastLineStart(StringBuilder sb)

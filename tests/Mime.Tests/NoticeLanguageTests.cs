@@ -122,6 +122,26 @@ public partial class NoticeLanguageTests
     }
 
     [Fact]
+    public void A_withheld_file_is_listed_without_a_link_with_why_in_each_language()
+    {
+        var kept = new DetachedAttachment("a.pdf", "application/pdf", 9000, "https://vault.example.org/d/a#k", null);
+        var withheld = new DetachedAttachment("b.exe", "application/octet-stream", 5000, "", null) { Withheld = "removed, it contains Test.Signature" };
+        var notice = new DetachNotice(new NoticeOptions { Languages = NoticeLanguage.ParseChoice("fr+en", out _)! }, "Detach");
+        Assert.Equal(
+            ["-- ", "2 pièces jointes ont été retirées de ce message par Detach\u00A0; celles qui ont un", "lien peuvent être téléchargées\u00A0:",
+             "2 attachments were removed from this message by Detach; those with a link can", "be downloaded:",
+             "", "* a.pdf", "  9,0 ko", "  9.0 kB", "  <https://vault.example.org/d/a#k>",
+             "", "* b.exe", "  5,0 ko, non disponible\u00A0: removed, it contains Test.Signature", "  5.0 kB, not available: removed, it contains Test.Signature"],
+            notice.PlainLines([kept, withheld]));
+        Assert.Equal(
+            ["La pièce jointe «\u00A0b.exe\u00A0» (5,0 ko) a été retirée de ce message\u00A0: removed, it contains Test.Signature.",
+             "The attachment \"b.exe\" (5.0 kB) was removed from this message: removed, it contains Test.Signature."],
+            notice.WithheldLines(withheld));
+        Assert.Contains("<li>b.exe\r\n<br><span lang=\"fr\">5,0 ko, non disponible&#160;: removed", notice.Html([kept, withheld], "\r\n"), StringComparison.Ordinal);
+        Assert.StartsWith("2 pièces jointes ont été retirées de ce message par Detach\u00A0:", new DetachNotice(new NoticeOptions { Languages = [NoticeLanguage.Find("fr")!] }, "Detach").PlainLines([withheld, withheld])[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Every_notice_size_is_written_one_way()
     {
         var (output, _) = await NoticeTestMail.RewriteAsync(NoticeTestMail.WithTextPart("", PlainBody), "fr");
