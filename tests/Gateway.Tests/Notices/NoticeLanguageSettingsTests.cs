@@ -16,7 +16,7 @@ namespace Detach.Gateway.Tests.Notices;
 /// defaults slipping into the dictionary, validated at start, and chosen per message by the sender's domain as
 /// the pipeline computes it (envelope, else From), with Gateway:MaxDownloadsPerLink in the notice.
 /// </summary>
-public sealed class NoticeSettingsTests
+public sealed class NoticeLanguageSettingsTests
 {
     private static DetachSettings Load(params string[] overrides) => DetachSettings.Load(DetachConfiguration.Build(null, overrides));
 
