@@ -130,18 +130,25 @@ public sealed class AttachmentVault(
         return all;
     }
 
-    /// <summary>Removes objects whose message was never accepted (older than <paramref name="age"/>) and shreds their keys.</summary>
+    /// <summary>
+    /// Shreds the keys of objects whose message never went out (older than <paramref name="age"/>) and removes them.
+    /// A message being processed that loses its objects this way cannot commit (<see cref="MessageAttachments.CommitAsync"/>
+    /// throws), so it is answered 4xx and retried instead of going out with dead links.
+    /// </summary>
     public async Task<IReadOnlyList<AttachmentRecord>> CollectOrphansAsync(TimeSpan age, CancellationToken cancellationToken)
     {
-        var orphans = await index.ListOrphansAsync(time.GetUtcNow() - age, cancellationToken).ConfigureAwait(false);
-        var removed = new List<AttachmentRecord>(orphans.Count);
-        foreach (var orphan in orphans)
+        var all = new List<AttachmentRecord>();
+        IReadOnlyList<AttachmentRecord> batch;
+        do
         {
-            removed.AddRange(await index.RevokeAsync(orphan.Cid, RevocationReasons.Orphaned, time.GetUtcNow(), cancellationToken).ConfigureAwait(false));
+            var now = time.GetUtcNow();
+            batch = await index.ShredOrphansAsync(now - age, now, cancellationToken).ConfigureAwait(false);
+            await RemoveObjectsAsync(batch, cancellationToken).ConfigureAwait(false);
+            all.AddRange(batch);
         }
+        while (batch.Count >= IndexQuery.MaxLimit);
 
-        await RemoveObjectsAsync(removed, cancellationToken).ConfigureAwait(false);
-        return removed;
+        return all;
     }
 
     private async Task RemoveObjectsAsync(IReadOnlyList<AttachmentRecord> records, CancellationToken cancellationToken)
@@ -160,13 +167,8 @@ public sealed class AttachmentVault(
         }
     }
 
-    internal async Task MarkAsync(IEnumerable<AttachmentRecord> records, StoreState state, CancellationToken cancellationToken)
-    {
-        foreach (var record in records)
-        {
-            await index.MarkAsync(record.Cid, state, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    internal Task<int> MarkAsync(IReadOnlyList<AttachmentRecord> records, StoreState state, CancellationToken cancellationToken) =>
+        index.MarkAsync(records.Select(r => r.Cid).ToArray(), state, cancellationToken);
 }
 
 /// <summary>The attachment's key share was erased (revoked or expired): the link can never work again.</summary>
@@ -177,13 +179,16 @@ public sealed class AttachmentGoneException(AttachmentRecord record)
 }
 
 /// <summary>
-/// The sink the MIME rewriter hands one message's attachments to. Objects it stores stay marked as spooled
-/// until <see cref="CommitAsync"/>; disposing without committing marks them orphaned, for collection.
+/// The sink the MIME rewriter hands one message's attachments to. Its objects stay spooled (garbage if the process
+/// dies) until <see cref="CommitAsync"/>, just before the message goes out; from then on they live until they
+/// expire, unless <see cref="AbandonAsync"/> says the next hop refused the message. Disposing an uncommitted one
+/// abandons it.
 /// </summary>
 public sealed class MessageAttachments(AttachmentVault vault, MessageContext context) : IAttachmentSink, IAsyncDisposable
 {
     private readonly List<AttachmentRecord> records = [];
-    private bool settled;
+    private bool committed;
+    private bool abandoned;
 
     public IReadOnlyList<AttachmentRecord> Records => records;
 
@@ -194,26 +199,47 @@ public sealed class MessageAttachments(AttachmentVault vault, MessageContext con
         return detached;
     }
 
-    /// <summary>The message carrying the links was accepted: the links are out in the world.</summary>
+    /// <summary>
+    /// The links are about to leave: call it before the final dot. From then on the outcome may become unknowable
+    /// (the next hop stores the message and dies before its reply, or this process dies), so the objects are live
+    /// whatever happens next and no orphan sweep takes them. Throws <see cref="InvalidOperationException"/>, with
+    /// nothing committed, when a sweep took one first: then the message must not go out.
+    /// </summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
-        await vault.MarkAsync(records, StoreState.Stored, cancellationToken).ConfigureAwait(false);
-        settled = true;
+        if (committed || records.Count == 0)
+        {
+            committed = true;
+            return;
+        }
+
+        var marked = await vault.MarkAsync(records, StoreState.Stored, cancellationToken).ConfigureAwait(false);
+        if (marked < records.Count)
+        {
+            await AbandonAsync(cancellationToken).ConfigureAwait(false);
+            throw new InvalidOperationException(
+                $"{records.Count - marked} of the {records.Count} attachment(s) of message {context.MessageId} were collected as orphans before it was sent.");
+        }
+
+        committed = true;
     }
 
-    /// <summary>The message was not accepted: nobody has these links, so the objects are garbage.</summary>
+    /// <summary>
+    /// The next hop refused the message with a reply (or it never went out): nobody has these links, so the objects
+    /// are garbage, committed or not. Only a reply says so: a lost connection or a timeout is not a refusal.
+    /// </summary>
     public async Task AbandonAsync(CancellationToken cancellationToken)
     {
-        if (!settled)
+        if (!abandoned)
         {
-            settled = true;
+            abandoned = true;
             await vault.MarkAsync(records, StoreState.Orphaned, cancellationToken).ConfigureAwait(false);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!settled && records.Count > 0)
+        if (!committed && !abandoned && records.Count > 0)
         {
             // Best effort: if this fails too, the records stay spooled and gc treats old spooled ones as orphans.
             try

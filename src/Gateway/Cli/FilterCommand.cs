@@ -63,8 +63,9 @@ public static class FilterCommand
             if (reinject.Count == 0)
             {
                 await using var message = await detacher.DetachAsync(spool, output, envelope, cancellationToken).ConfigureAwait(false);
-                await output.FlushAsync(cancellationToken).ConfigureAwait(false);
                 await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+                await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+                message.CountDelivered();
                 return ExitCodes.Ok;
             }
 
@@ -98,7 +99,7 @@ public static class FilterCommand
             return process.ExitCode is >= 64 and <= 78 ? process.ExitCode : ExitCodes.TempFail;
         }
 
-        await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+        message.CountDelivered();
         return ExitCodes.Ok;
     }
 
@@ -108,6 +109,17 @@ public static class FilterCommand
         {
             var stdin = process.StandardInput.BaseStream;
             var message = await detacher.DetachAsync(spool, stdin, envelope, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                // Live before the command sees the end of its input: from then on it may deliver whatever we learn.
+                await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await message.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
             await stdin.FlushAsync(cancellationToken).ConfigureAwait(false);
             process.StandardInput.Close();
             return message;

@@ -124,7 +124,11 @@ public sealed class DetachedMessage(MimeRewriteResult result, MessageAttachments
 {
     public MimeRewriteResult Result => result;
 
-    /// <summary>The next hop accepted the message.</summary>
+    /// <summary>
+    /// The message is about to go out (before the final dot, or before the reinjection command's input ends): from
+    /// now on its attachments live until they expire, whatever the next hop does or fails to say. Throws when they
+    /// cannot be made live; the message must then not go out.
+    /// </summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
         if (attachments is not null)
@@ -132,7 +136,11 @@ public sealed class DetachedMessage(MimeRewriteResult result, MessageAttachments
             await ThreadPoolHop.Now;
             await attachments.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
 
+    /// <summary>The next hop accepted the message: count it.</summary>
+    public void CountDelivered()
+    {
         metrics.MessagesProcessed.Add(1);
         foreach (var record in attachments?.Records ?? [])
         {
@@ -140,7 +148,7 @@ public sealed class DetachedMessage(MimeRewriteResult result, MessageAttachments
         }
     }
 
-    /// <summary>The next hop did not take it: nobody will ever have these links.</summary>
+    /// <summary>The next hop refused the message with a reply: nobody will ever have these links.</summary>
     public async Task AbandonAsync(CancellationToken cancellationToken)
     {
         if (attachments is not null)
