@@ -45,8 +45,8 @@ public sealed class SmtpFrontOptions
     public int NextHopTimeoutSeconds { get; set; } = 90;
 
     /// <summary>
-    /// Idle next-hop connections kept for the next client session (each serves one session at a time, is reset
-    /// before reuse and dropped after 30 s idle); 0 opens and closes one per client session.
+    /// Idle next-hop connections kept for the next client session (each serves one session at a time, is kept only
+    /// between transactions and dropped after 30 s idle); 0 opens and closes one per client session.
     /// </summary>
     public int NextHopPoolSize { get; set; } = 32;
 

@@ -66,35 +66,21 @@ public sealed class RelayNextHop : INextHopSession
             ? await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false)
             : [await client.DataAsync(message, cancellationToken).ConfigureAwait(false)];
 
-    public Task ResetAsync(CancellationToken cancellationToken) => TryResetAsync(cancellationToken);
-
     public bool IsUsable => client.IsUsable;
 
     /// <summary>
-    /// Ends a transaction left open downstream (RSET) and says whether the connection can serve another one; a
-    /// connection whose RSET failed is dropped. A clean connection costs nothing: no command is sent.
+    /// Ends a transaction left open downstream by closing the connection (QUIT), not with RSET: the after-filter smtpd
+    /// counts RSETs as junk commands until mail is delivered (smtpd_junk_command_limit), so a pooled connection carrying
+    /// a run of failed transactions would soon have every reply delayed and then be dropped ("too many errors after
+    /// RSET"). The session opens a fresh connection for its next transaction. A connection between transactions is
+    /// left as it is.
     /// </summary>
-    public async Task<bool> TryResetAsync(CancellationToken cancellationToken)
+    public async Task ResetAsync(CancellationToken cancellationToken)
     {
-        if (!client.IsUsable || !client.InTransaction)
+        if (client.IsUsable && client.InTransaction)
         {
-            return client.IsUsable;
+            await DisposeAsync().ConfigureAwait(false);
         }
-
-        try
-        {
-            if ((await client.RsetAsync(cancellationToken).ConfigureAwait(false)).IsPositiveCompletion)
-            {
-                return true;
-            }
-        }
-        catch (Exception e) when (e is IOException or TimeoutException or SmtpException or OperationCanceledException)
-        {
-            // Dropped below.
-        }
-
-        client.Abort();
-        return false;
     }
 
     public void Abort() => client.Abort();
