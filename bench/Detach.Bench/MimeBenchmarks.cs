@@ -36,7 +36,8 @@ public class MimeBenchmarks
     public async Task<int> Rewrite()
     {
         await using var source = new FileStream(_path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        var result = await _rewriter.RewriteAsync(source, Stream.Null, CancellationToken.None);
+        var result = await _rewriter.PrepareAsync(source, CancellationToken.None);
+        await result.WriteToAsync(Stream.Null, CancellationToken.None);
         return result.Detached.Count;
     }
 

@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Detach.Mime;
 using Detach.Vault;
 using Detach.Vault.Index;
 using Detach.Vault.Storage;
@@ -65,9 +64,9 @@ public class VaultBenchmarks
     public async Task<long> EncryptAndStore()
     {
         var message = vault.BeginMessage(new MessageContext($"<bench-{sequence++}@example.com>", "example.com", 10));
-        var stored = await message.StoreAsync(new AttachmentDescriptor("bench.bin", "application/octet-stream", null, AttachmentSize, "2"),
+        var stored = await message.StoreAsync(new AttachmentFile("bench.bin", "application/octet-stream"),
             new ForwardOnlyStream(attachment), CancellationToken.None);
         await message.CommitAsync(CancellationToken.None);
-        return stored.Size;
+        return stored.Record.PlaintextSize;
     }
 }

@@ -42,7 +42,9 @@ public sealed class MimeStructure
     /// <summary>Any byte range of the message, raw.</summary>
     public Stream OpenRange(long start, long end) => new SpoolRangeStream(_spool, _origin + start, end - start);
 
-    internal Stream Spool => _spool;
+    /// <summary>Any byte range of the message, decoded from a transfer encoding.</summary>
+    internal Stream OpenDecoded(long start, long length, TransferEncoding encoding) => TransferDecoder.Open(_spool, _origin + start, length, encoding);
 
-    internal long Origin => _origin;
+    /// <summary>Bytes from where parsing started to the end of the spool.</summary>
+    internal long Length => _spool.Length - _origin;
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Detach.Crypto;
-using Detach.Mime;
 using Detach.Vault.Index;
 using Detach.Vault.Storage;
 using Microsoft.Extensions.Logging;
@@ -9,6 +8,12 @@ namespace Detach.Vault;
 
 /// <summary>Who a message is from and for, as far as the index needs to know.</summary>
 public sealed record MessageContext(string MessageId, string SenderDomain, int RecipientCount);
+
+/// <summary>The name and media type an attachment is indexed under (never sent to the store).</summary>
+public sealed record AttachmentFile(string FileName, string ContentType);
+
+/// <summary>A durably stored attachment: its index row and the link that opens it (the only place its link key exists).</summary>
+public sealed record StoredAttachment(AttachmentRecord Record, string Link);
 
 public sealed class AttachmentVaultOptions
 {
@@ -48,8 +53,7 @@ public sealed class AttachmentVault(
     /// <summary>Starts collecting the attachments of one message; commit it once the message is accepted.</summary>
     public MessageAttachments BeginMessage(MessageContext context) => new(this, context);
 
-    internal async Task<(DetachedAttachment Attachment, AttachmentRecord Record)> StoreAsync(
-        MessageContext context, AttachmentDescriptor attachment, Stream content, CancellationToken cancellationToken)
+    internal async Task<StoredAttachment> StoreAsync(MessageContext context, AttachmentFile attachment, Stream content, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         using var key = FileKey.Generate();
@@ -81,8 +85,7 @@ public sealed class AttachmentVault(
             record.Cid, record.PlaintextSize, context.MessageId, (long)elapsed.TotalMilliseconds);
         AttachmentStored?.Invoke(record, elapsed);
 
-        var link = DownloadLink.Build(options.PublicUrl, record.Cid, key.LinkKey);
-        return (new DetachedAttachment(record.FileName, record.ContentType, record.PlaintextSize, link, record.ExpiresAt), record);
+        return new StoredAttachment(record, DownloadLink.Build(options.PublicUrl, record.Cid, key.LinkKey));
     }
 
     /// <summary>
@@ -179,12 +182,12 @@ public sealed class AttachmentGoneException(AttachmentRecord record)
 }
 
 /// <summary>
-/// The sink the MIME rewriter hands one message's attachments to. Its objects stay spooled (garbage if the process
+/// The attachments of one message. Its objects stay spooled (garbage if the process
 /// dies) until <see cref="CommitAsync"/>, just before the message goes out; from then on they live until they
 /// expire, unless <see cref="AbandonAsync"/> says the next hop refused the message. Disposing an uncommitted one
 /// abandons it.
 /// </summary>
-public sealed class MessageAttachments(AttachmentVault vault, MessageContext context) : IAttachmentSink, IAsyncDisposable
+public sealed class MessageAttachments(AttachmentVault vault, MessageContext context) : IAsyncDisposable
 {
     private readonly List<AttachmentRecord> records = [];
     private bool committed;
@@ -192,11 +195,12 @@ public sealed class MessageAttachments(AttachmentVault vault, MessageContext con
 
     public IReadOnlyList<AttachmentRecord> Records => records;
 
-    public async Task<DetachedAttachment> StoreAsync(AttachmentDescriptor attachment, Stream decodedContent, CancellationToken cancellationToken)
+    /// <summary>Encrypts <paramref name="content"/> (plaintext, read once to its end) under a fresh key, stores and indexes it.</summary>
+    public async Task<StoredAttachment> StoreAsync(AttachmentFile attachment, Stream content, CancellationToken cancellationToken)
     {
-        var (detached, record) = await vault.StoreAsync(context, attachment, decodedContent, cancellationToken).ConfigureAwait(false);
-        records.Add(record);
-        return detached;
+        var stored = await vault.StoreAsync(context, attachment, content, cancellationToken).ConfigureAwait(false);
+        records.Add(stored.Record);
+        return stored;
     }
 
     /// <summary>

@@ -5,13 +5,24 @@ internal static class TestPaths
 {
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
-    /// <summary>../shared/corpus beside the repository, or null when this machine does not have it.</summary>
+    /// <summary>
+    /// ../shared/corpus beside the repository (a git worktree sits deeper, so every parent is tried), or null when
+    /// this machine does not have it.
+    /// </summary>
     public static string? Corpus
     {
         get
         {
-            var corpus = Path.GetFullPath(Path.Combine(RepositoryRoot, "..", "shared", "corpus"));
-            return File.Exists(Path.Combine(corpus, "index.tsv")) ? corpus : null;
+            for (var up = Directory.GetParent(RepositoryRoot); up is not null; up = up.Parent)
+            {
+                var corpus = Path.Combine(up.FullName, "shared", "corpus");
+                if (File.Exists(Path.Combine(corpus, "index.tsv")))
+                {
+                    return corpus;
+                }
+            }
+
+            return null;
         }
     }
 

@@ -45,11 +45,12 @@ public class MemoryTests
                 }
             }, ct);
 
-            MimeRewriteResult result;
+            PreparedMessage result;
             await using (var source = new FileStream(input, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, FileOptions.Asynchronous | FileOptions.SequentialScan))
             await using (var target = new FileStream(output, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
             {
-                result = await rewriter.RewriteAsync(source, target, ct);
+                result = await rewriter.PrepareAsync(source, ct);
+                await result.WriteToAsync(target, ct);
             }
             await stop.CancelAsync();
             await sampler;

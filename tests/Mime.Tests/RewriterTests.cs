@@ -207,16 +207,14 @@ public class RewriterTests
     }
 
     [Fact]
-    public async Task A_sink_failure_propagates_and_nothing_is_written()
+    public async Task A_sink_failure_propagates_out_of_the_first_phase()
     {
         byte[] input = Encoding.ASCII.GetBytes(MessageBuilder.WithAttachment(MessageBuilder.RandomBytes(9000)));
         var failure = new IOException("vault unavailable");
         var sink = new RecordingSink { FailWith = failure };
         var rewriter = new MimeRewriter(Defaults, sink);
-        using var output = new MemoryStream();
-        var thrown = await Assert.ThrowsAsync<IOException>(() => rewriter.RewriteAsync(new MemoryStream(input), output, TestContext.Current.CancellationToken));
+        var thrown = await Assert.ThrowsAsync<IOException>(() => rewriter.PrepareAsync(new MemoryStream(input), TestContext.Current.CancellationToken));
         Assert.Same(failure, thrown);
-        Assert.Equal(0, output.Length);
     }
 
     [Fact]
@@ -228,7 +226,8 @@ public class RewriterTests
         var output = new WatchingStream();
         var sink = new OrderCheckingSink(output);
         var rewriter = new MimeRewriter(Defaults, sink);
-        var result = await rewriter.RewriteAsync(new MemoryStream(Encoding.ASCII.GetBytes(message)), output, TestContext.Current.CancellationToken);
+        var result = await rewriter.PrepareAsync(new MemoryStream(Encoding.ASCII.GetBytes(message)), TestContext.Current.CancellationToken);
+        await result.WriteToAsync(output, TestContext.Current.CancellationToken);
         Assert.Equal(["report.pdf", "b.bin"], result.Detached.Select(d => d.FileName));
         Assert.Equal(2, sink.Calls);
         Assert.StartsWith("X-Detach: 2 attachments, 20.5 KB\r\n", Encoding.ASCII.GetString(output.ToArray()), StringComparison.Ordinal);

@@ -109,13 +109,14 @@ internal static class Mail
     /// <summary>Text with "\n" line breaks turned into CRLF.</summary>
     public static byte[] Crlf(string text) => Encoding.UTF8.GetBytes(text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal));
 
-    public static async Task<(byte[] Output, MimeRewriteResult Result, RecordingSink Sink)> RewriteAsync(byte[] input, DetachPolicyOptions? policy = null, Func<Stream, Stream>? wrap = null, RecordingSink? sink = null)
+    public static async Task<(byte[] Output, PreparedMessage Result, RecordingSink Sink)> RewriteAsync(byte[] input, DetachPolicyOptions? policy = null, Func<Stream, Stream>? wrap = null, RecordingSink? sink = null, MimeRewriterOptions? options = null)
     {
         sink ??= new RecordingSink { KeepContent = true };
-        var rewriter = new MimeRewriter(policy ?? new DetachPolicyOptions { MinSizeBytes = 0 }, sink);
+        var rewriter = new MimeRewriter(policy ?? new DetachPolicyOptions { MinSizeBytes = 0 }, sink, options);
         using var message = new MemoryStream(input, writable: false);
         using var output = new MemoryStream();
-        var result = await rewriter.RewriteAsync(wrap is null ? message : wrap(message), output, TestContext.Current.CancellationToken);
+        var result = await rewriter.PrepareAsync(wrap is null ? message : wrap(message), TestContext.Current.CancellationToken);
+        await result.WriteToAsync(output, TestContext.Current.CancellationToken);
         return (output.ToArray(), result, sink);
     }
 

@@ -62,14 +62,21 @@ public static class FilterCommand
 
             if (reinject.Count == 0)
             {
-                await using var message = await detacher.DetachAsync(spool, output, envelope, cancellationToken).ConfigureAwait(false);
+                await using var message = await detacher.PrepareAsync(spool, envelope, cancellationToken).ConfigureAwait(false);
                 await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+                await message.WriteToAsync(output, cancellationToken).ConfigureAwait(false);
                 await output.FlushAsync(cancellationToken).ConfigureAwait(false);
                 message.CountDelivered();
                 return ExitCodes.Ok;
             }
 
             return await ReinjectAsync(detacher, spool, reinject, envelope, error, cancellationToken).ConfigureAwait(false);
+        }
+        catch (MessageRefusedException e)
+        {
+            // Refused on purpose (policy): a permanent refusal bounces, a temporary one is retried.
+            await error.WriteLineAsync($"detach filter: message refused: {e.Reply.Code} {e.Reply.EnhancedCode} {e.Reply.Text}").ConfigureAwait(false);
+            return e.Reply.IsPermanentFailure ? ExitCodes.DataError : ExitCodes.TempFail;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -82,6 +89,8 @@ public static class FilterCommand
     private static async Task<int> ReinjectAsync(
         MessageDetacher detacher, Stream spool, IReadOnlyList<string> argv, MessageEnvelope envelope, TextWriter error, CancellationToken cancellationToken)
     {
+        // The attachments are stored before the reinjection command starts: a storage failure starts nothing.
+        await using var message = await detacher.PrepareAsync(spool, envelope, cancellationToken).ConfigureAwait(false);
         var start = new ProcessStartInfo(argv[0]) { RedirectStandardInput = true, UseShellExecute = false };
         foreach (var arg in argv.Skip(1))
         {
@@ -89,7 +98,23 @@ public static class FilterCommand
         }
 
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Cannot start {argv[0]}.");
-        await using var message = await DetachIntoAsync(detacher, spool, process, envelope, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var stdin = process.StandardInput.BaseStream;
+            await message.WriteToAsync(stdin, cancellationToken).ConfigureAwait(false);
+
+            // Live before the command sees the end of its input: from then on it may deliver whatever we learn.
+            await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await stdin.FlushAsync(cancellationToken).ConfigureAwait(false);
+            process.StandardInput.Close();
+        }
+        catch
+        {
+            // Never let the reinjection command take a half-written message: kill it before closing its input.
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+
         await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         if (process.ExitCode != 0)
         {
@@ -101,35 +126,6 @@ public static class FilterCommand
 
         message.CountDelivered();
         return ExitCodes.Ok;
-    }
-
-    private static async Task<DetachedMessage> DetachIntoAsync(MessageDetacher detacher, Stream spool, Process process, MessageEnvelope envelope, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var stdin = process.StandardInput.BaseStream;
-            var message = await detacher.DetachAsync(spool, stdin, envelope, cancellationToken).ConfigureAwait(false);
-            try
-            {
-                // Live before the command sees the end of its input: from then on it may deliver whatever we learn.
-                await message.CommitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                await message.DisposeAsync().ConfigureAwait(false);
-                throw;
-            }
-
-            await stdin.FlushAsync(cancellationToken).ConfigureAwait(false);
-            process.StandardInput.Close();
-            return message;
-        }
-        catch
-        {
-            // Never let the reinjection command take a half-written message: kill it before closing its input.
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
     }
 
     private static async Task<bool> CopyWithLimitAsync(Stream input, Stream spool, long limit, CancellationToken cancellationToken)

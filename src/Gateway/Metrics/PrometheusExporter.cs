@@ -7,8 +7,8 @@ namespace Detach.Gateway.Metrics;
 
 /// <summary>
 /// Listens to the instruments of one <see cref="DetachMetrics"/> and renders their running totals
-/// in the Prometheus text exposition format (version 0.0.4). prometheus-net and OpenTelemetry are not
-/// available here, and counters plus fixed-bucket histograms are all Detach reports.
+/// in the Prometheus text exposition format (version 0.0.4). prometheus-net's adapter and OpenTelemetry's
+/// (pre-release) exporter change names, types or which series exist: docs/dependencies.md has the comparison.
 /// </summary>
 public sealed class PrometheusExporter : IDisposable
 {

@@ -10,64 +10,46 @@ namespace Detach.Gateway.Processing;
 public sealed record MessageEnvelope(string? Sender, int RecipientCount, string? QueueId = null);
 
 /// <summary>
-/// One message through the vault: reads the spooled message, stores each attachment the policy selects
-/// (encrypted, durable, indexed) and writes the rewritten message. The caller settles the result: commit once
-/// the next hop accepted the message, abandon otherwise (the stored objects then become garbage to collect).
+/// One message through the vault: reads the spooled message and stores each attachment the policy selects
+/// (encrypted, durable, indexed); the result writes the rewritten message. The caller settles it: commit just
+/// before the message goes out, abandon if the next hop refused it with a reply (the stored objects then become
+/// garbage to collect).
 /// </summary>
-public sealed class MessageDetacher(AttachmentVault vault, DetachSettings settings, DetachMetrics metrics, ILogger<MessageDetacher> logger)
+public sealed class MessageDetacher(
+    AttachmentVault vault,
+    DetachSettings settings,
+    DetachMetrics metrics,
+    ILogger<MessageDetacher> logger,
+    IEnumerable<IAttachmentInspector>? inspectors = null)
 {
-    /// <summary>Writes the message to <paramref name="output"/>, rewritten or not.</summary>
-    public Task<DetachedMessage> DetachAsync(Stream spool, Stream output, MessageEnvelope envelope, CancellationToken cancellationToken) =>
-        DetachAsync(spool, output, envelope, writeUnchanged: true, cancellationToken);
+    private readonly IAttachmentInspector[] inspectors = [.. inspectors ?? []];
 
     /// <summary>
-    /// Like <see cref="DetachAsync(Stream, Stream, MessageEnvelope, CancellationToken)"/>, but a message that comes
-    /// out unchanged (<see cref="MimeRewriteResult.Unchanged"/>) is not copied into <paramref name="output"/>:
-    /// the caller sends the spool itself, and <paramref name="output"/> stays empty.
+    /// Parses <paramref name="spool"/> (from its start) and stores its attachments; nothing is written yet. The spool
+    /// must stay open until the result is written or disposed.
     /// </summary>
-    public Task<DetachedMessage> DetachUnlessUnchangedAsync(Stream spool, Stream output, MessageEnvelope envelope, CancellationToken cancellationToken) =>
-        DetachAsync(spool, output, envelope, writeUnchanged: false, cancellationToken);
-
-    private async Task<DetachedMessage> DetachAsync(Stream spool, Stream output, MessageEnvelope envelope, bool writeUnchanged, CancellationToken cancellationToken)
+    public async Task<DetachedMessage> PrepareAsync(Stream spool, MessageEnvelope envelope, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(spool);
+        ArgumentNullException.ThrowIfNull(envelope);
         spool.Position = 0;
-        var sink = new MessageSink(vault, spool, envelope);
+        var sink = new VaultSink(vault, envelope, inspectors);
         try
         {
-            MimeRewriteResult result;
-            if (writeUnchanged)
-            {
-                result = await new MimeRewriter(settings.Policy, sink).RewriteAsync(spool, output, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                // The rewriter stores every attachment before it writes its first byte: if nothing was stored by
-                // then, the output is the input (unless a skip notice is added), so its bytes need not be kept.
-                var elided = new ElidedOutput(output, () => sink.Attachments is { Records.Count: > 0 });
-                result = await new MimeRewriter(settings.Policy, sink).RewriteAsync(spool, elided, cancellationToken).ConfigureAwait(false);
-                if (elided.Discarded && !result.Unchanged)
-                {
-                    // Nothing stored but a header added (the rare "skipped" notice): write it again, for real. With
-                    // nothing to detach the second pass stores nothing either.
-                    spool.Position = 0;
-                    result = await new MimeRewriter(settings.Policy, sink).RewriteAsync(spool, output, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            if (result.Detached.Count == 0 && result.SkippedReason is null)
+            var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, cancellationToken).ConfigureAwait(false);
+            if (prepared.Detached.Count == 0 && prepared.SkippedReason is null)
             {
                 // Plain mail, most of the traffic: the SMTP log already has a line for it.
                 logger.LogDebug("Message (queue {QueueId}): nothing to detach", envelope.QueueId ?? "-");
             }
             else
             {
-                var context = await sink.ContextAsync(cancellationToken).ConfigureAwait(false);
                 logger.LogInformation("Message {MessageId} (queue {QueueId}): {Count} attachment(s) detached{Skipped}",
-                    context.MessageId, envelope.QueueId ?? "-", result.Detached.Count,
-                    result.SkippedReason is null ? "" : $", left alone: {result.SkippedReason}");
+                    MessageIdentity.MessageIdOf(prepared.Headers) ?? "-", envelope.QueueId ?? "-", prepared.Detached.Count,
+                    prepared.SkippedReason is null ? "" : $", left alone: {prepared.SkippedReason}");
             }
 
-            return new DetachedMessage(result, sink.Attachments, metrics);
+            return new DetachedMessage(prepared, sink.Attachments, metrics);
         }
         catch
         {
@@ -80,49 +62,17 @@ public sealed class MessageDetacher(AttachmentVault vault, DetachSettings settin
             throw;
         }
     }
-
-    /// <summary>
-    /// Opens the vault's side of the message at the first attachment: a message with nothing to detach costs
-    /// no header parse (Message-ID, From) and no index work.
-    /// </summary>
-    private sealed class MessageSink(AttachmentVault vault, Stream spool, MessageEnvelope envelope) : IAttachmentSink
-    {
-        private MessageContext? context;
-
-        public MessageAttachments? Attachments { get; private set; }
-
-        public async Task<DetachedAttachment> StoreAsync(AttachmentDescriptor attachment, Stream decodedContent, CancellationToken cancellationToken)
-        {
-            await ThreadPoolHop.Now;
-            Attachments ??= vault.BeginMessage(await ContextAsync(cancellationToken).ConfigureAwait(false));
-            return await Attachments.StoreAsync(attachment, decodedContent, cancellationToken).ConfigureAwait(false);
-        }
-
-        public async Task<MessageContext> ContextAsync(CancellationToken cancellationToken)
-        {
-            if (context is null)
-            {
-                // The rewriter's readers seek before each read, so reading the head here does not disturb them.
-                var position = spool.Position;
-                spool.Position = 0;
-                var summary = await MessageSummary.ReadAsync(spool, cancellationToken).ConfigureAwait(false);
-                spool.Position = position;
-                context = new MessageContext(
-                    summary.MessageId ?? $"<{Guid.NewGuid():N}@detach.invalid>",
-                    MessageSummary.DomainOf(envelope.Sender) ?? summary.FromDomain ?? "unknown",
-                    Math.Max(1, envelope.RecipientCount));
-            }
-
-            return context;
-        }
-    }
 }
 
-/// <summary>A rewritten message whose attachments are stored but whose links are not yet out in the world.</summary>
+/// <summary>A prepared message whose attachments are stored but whose links are not yet out in the world.</summary>
 /// <remarks><paramref name="attachments"/> is null when nothing was stored.</remarks>
-public sealed class DetachedMessage(MimeRewriteResult result, MessageAttachments? attachments, DetachMetrics metrics) : IAsyncDisposable
+public sealed class DetachedMessage(PreparedMessage result, MessageAttachments? attachments, DetachMetrics metrics) : IAsyncDisposable
 {
-    public MimeRewriteResult Result => result;
+    /// <summary>What was detached; <see cref="PreparedMessage.Unchanged"/> says the spool itself may be sent.</summary>
+    public PreparedMessage Result => result;
+
+    /// <summary>Writes the message, rewritten or not, while the spool it was prepared from is open.</summary>
+    public Task WriteToAsync(Stream output, CancellationToken cancellationToken) => result.WriteToAsync(output, cancellationToken);
 
     /// <summary>
     /// The message is about to go out (before the final dot, or before the reinjection command's input ends): from

@@ -225,7 +225,7 @@ public sealed class DetachingBackend(
             }
 
             await using var output = backend.CreateSpool();
-            DetachedMessage detached;
+            DetachedMessage? detached = null;
             var envelope = new MessageEnvelope(mail.ReversePath, recipients.Count, context.Forwarded.GetValueOrDefault("IDENT"));
             if (spool.IsSpilled)
             {
@@ -235,10 +235,26 @@ public sealed class DetachingBackend(
 
             try
             {
-                detached = await backend.Detacher.DetachUnlessUnchangedAsync(spool, output, envelope, cancellationToken).ConfigureAwait(false);
+                detached = await backend.Detacher.PrepareAsync(spool, envelope, cancellationToken).ConfigureAwait(false);
+                if (!detached.Result.Unchanged)
+                {
+                    await detached.WriteToAsync(output, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (MessageRefusedException e)
+            {
+                backend.Logger.LogWarning("Session {Session}: message refused: {Reply}", context.SessionId, e.Message);
+                (e.Reply.IsPermanentFailure ? backend.Metrics.MessagesRejected : backend.Metrics.MessagesTempFailed).Add(1);
+                await next.ResetAsync(CancellationToken.None).ConfigureAwait(false);
+                return [e.Reply];
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
+                if (detached is not null)
+                {
+                    await detached.DisposeAsync().ConfigureAwait(false);
+                }
+
                 backend.Logger.LogError(e, "Session {Session}: could not store the attachments; answering 451 so the sender retries", context.SessionId);
                 backend.Metrics.MessagesTempFailed.Add(1);
                 await next.ResetAsync(CancellationToken.None).ConfigureAwait(false);
@@ -260,8 +276,8 @@ public sealed class DetachingBackend(
                     return [StorageFailed];
                 }
 
-                // Nothing detached: the message goes on as it came, from the input spool (the output stayed empty).
-                var rewritten = detached.Result.Unchanged ? spool : output;
+                // Nothing to change: the message goes on as it came, from the input spool (the output stayed empty).
+                Stream rewritten = detached.Result.Unchanged ? spool : output;
                 rewritten.Position = 0;
                 IReadOnlyList<SmtpReply> replies;
                 try

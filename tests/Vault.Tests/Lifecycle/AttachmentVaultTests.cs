@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using Detach.Crypto;
-using Detach.Mime;
 using Detach.Vault.Index;
 using Detach.Vault.Storage;
 using Detach.Vault.Tests.Storage;
@@ -61,10 +60,10 @@ public abstract class AttachmentVaultContract : IAsyncLifetime
         Directory.Delete(folder, recursive: true);
     }
 
-    protected async Task<(DetachedAttachment Attachment, byte[] Content)> StoreAsync(MessageAttachments message, int size, string name = "plan.pdf")
+    protected async Task<(StoredAttachment Attachment, byte[] Content)> StoreAsync(MessageAttachments message, int size, string name = "plan.pdf")
     {
         var content = RandomNumberGenerator.GetBytes(size);
-        var attachment = await message.StoreAsync(new AttachmentDescriptor(name, "application/pdf", null, size, "2"), new MemoryStream(content), Ct);
+        var attachment = await message.StoreAsync(new AttachmentFile(name, "application/pdf"), new MemoryStream(content), Ct);
         return (attachment, content);
     }
 
@@ -93,7 +92,7 @@ public abstract class AttachmentVaultContract : IAsyncLifetime
 
         Assert.StartsWith("https://files.example.com/d/", attachment.Link, StringComparison.Ordinal);
         Assert.True(attachment.Link.Length < 200);
-        Assert.Equal(content.Length, attachment.Size);
+        Assert.Equal(content.Length, attachment.Record.PlaintextSize);
         Assert.Equal(content, await DecryptAsync(attachment.Link));
         Assert.True(await IsHeldAsync(CidOf(attachment.Link)));
 
@@ -157,7 +156,7 @@ public abstract class AttachmentVaultContract : IAsyncLifetime
         await using var message = Vault.BeginMessage(new MessageContext("<m5@short.example>", "SHORT.example", 1));
         var (attachment, _) = await StoreAsync(message, 100);
         await message.CommitAsync(Ct);
-        Assert.Equal(Clock.Now.AddDays(2), attachment.ExpiresAt);
+        Assert.Equal(Clock.Now.AddDays(2), attachment.Record.ExpiresAt);
 
         Clock.Now = Clock.Now.AddDays(3);
         Assert.Single(await Vault.ExpireAsync(Ct));

@@ -1,0 +1,89 @@
+using System.Runtime.ExceptionServices;
+
+namespace Detach.Gateway.Processing;
+
+/// <summary>
+/// The decoded content as the vault reads it, with every chunk handed to the inspections on the way and their
+/// verdicts asked for at the end of the content (the read that returns 0), before the vault can finish storing.
+/// </summary>
+internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentInspection> inspections) : Stream
+{
+    private bool completed;
+
+    /// <summary>What an inspection threw: the vault's store may wrap it (an HTTP upload does), the caller rethrows it as it was.</summary>
+    public ExceptionDispatchInfo? Failure { get; private set; }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (read == 0 && buffer.Length > 0)
+        {
+            await CompleteAsync(cancellationToken).ConfigureAwait(false);
+            return 0;
+        }
+
+        try
+        {
+            foreach (var inspection in inspections)
+            {
+                await inspection.WriteAsync(buffer[..read], cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            Failure ??= ExceptionDispatchInfo.Capture(e);
+            throw;
+        }
+
+        return read;
+    }
+
+    /// <summary>Asks every inspection for its verdict, once; also after a vault that stopped reading before the end.</summary>
+    public async ValueTask CompleteAsync(CancellationToken cancellationToken)
+    {
+        if (completed)
+        {
+            return;
+        }
+
+        completed = true;
+        try
+        {
+            foreach (var inspection in inspections)
+            {
+                await inspection.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            Failure ??= ExceptionDispatchInfo.Capture(e);
+            throw;
+        }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    // The vault reads asynchronously; a synchronous reader still gets the same bytes and verdicts.
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
