@@ -28,6 +28,9 @@ public sealed class SmtpFrontOptions
 
     public int MaxConnections { get; set; } = 100;
 
+    /// <summary>RCPT commands accepted per transaction (more get 452 4.5.3), as Postfix's smtpd_recipient_limit.</summary>
+    public int MaxRecipients { get; set; } = 1000;
+
     /// <summary>
     /// Longest text line accepted in DATA, or 0 for no limit. Behind Postfix keep 0: Postfix accepts longer lines
     /// and refusing them here would refuse mail it took (memory stays bounded either way, lines are streamed).
@@ -83,6 +86,11 @@ public sealed class SmtpFrontOptions
         if (MaxConnections < 1)
         {
             yield return "Smtp:MaxConnections must be at least 1.";
+        }
+
+        if (MaxRecipients < 1)
+        {
+            yield return "Smtp:MaxRecipients must be at least 1 (RFC 5321 asks for 100).";
         }
 
         if (IdleTimeoutSeconds < 1 || SessionTimeoutSeconds < IdleTimeoutSeconds)

@@ -44,6 +44,10 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
     /// </summary>
     internal static bool UsesInlineCompletions(SmtpFrontOptions smtp) => string.IsNullOrEmpty(smtp.TlsCertificatePath);
 
+    /// <summary>
+    /// The one mapping from the Smtp section to the server's options. The section's defaults are the library's, except
+    /// MaxTextLineLength (0 behind Postfix, see <see cref="SmtpFrontOptions.MaxTextLineLength"/>); a test holds them together.
+    /// </summary>
     public static SmtpServerOptions CreateOptions(SmtpFrontOptions smtp)
     {
         var options = new SmtpServerOptions
@@ -55,6 +59,7 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
             Limits = new SmtpLimits
             {
                 MaxMessageSize = smtp.MaxMessageBytes,
+                MaxRecipients = smtp.MaxRecipients,
                 MaxTextLineLength = smtp.MaxTextLineLength,
                 IdleTimeout = TimeSpan.FromSeconds(smtp.IdleTimeoutSeconds),
                 SessionTimeout = TimeSpan.FromSeconds(smtp.SessionTimeoutSeconds),
