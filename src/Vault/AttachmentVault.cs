@@ -34,7 +34,8 @@ public sealed class AttachmentVaultOptions
 /// <summary>
 /// Stores attachments encrypted under a fresh key each, keeps the vault's key share in the index, and
 /// destroys files by erasing that share. The object is durable in the store and its record durable in the
-/// index before a link is handed out; the link is out in the world only once the message is accepted.
+/// index before a link is handed out; the record is committed just before the message carrying the link goes out.
+/// Every entry point blocks (disk, node, index) and checks <see cref="EventThreadGuard"/>.
 /// </summary>
 public sealed class AttachmentVault(
     IContentStore store,
@@ -50,11 +51,12 @@ public sealed class AttachmentVault(
 
     public IAttachmentIndex Index => index;
 
-    /// <summary>Starts collecting the attachments of one message; commit it once the message is accepted.</summary>
+    /// <summary>Starts collecting the attachments of one message; commit it just before the message goes out.</summary>
     public MessageAttachments BeginMessage(MessageContext context) => new(this, context);
 
     internal async Task<StoredAttachment> StoreAsync(MessageContext context, AttachmentFile attachment, Stream content, CancellationToken cancellationToken)
     {
+        EventThreadGuard.Check();
         var started = Stopwatch.GetTimestamp();
         using var key = FileKey.Generate();
         StoredContent stored;
@@ -94,6 +96,7 @@ public sealed class AttachmentVault(
     /// </summary>
     public async Task<(AttachmentRecord Record, FileKey Key)> OpenAsync(string cid, ReadOnlyMemory<byte> linkKey, CancellationToken cancellationToken)
     {
+        EventThreadGuard.Check();
         var record = await index.FindByCidAsync(cid, cancellationToken).ConfigureAwait(false)
             ?? throw new KeyNotFoundException($"No attachment {cid} in this vault.");
         if (record.VaultKey is null || record.IsShredded)
@@ -112,6 +115,7 @@ public sealed class AttachmentVault(
     /// <summary>Erases the key share of a CID or of every attachment of a Message-ID, then unpins the objects.</summary>
     public async Task<IReadOnlyList<AttachmentRecord>> RevokeAsync(string cidOrMessageId, string reason, CancellationToken cancellationToken)
     {
+        EventThreadGuard.Check();
         var revoked = await index.RevokeAsync(cidOrMessageId, reason, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         await RemoveObjectsAsync(revoked, cancellationToken).ConfigureAwait(false);
         return revoked;
@@ -120,6 +124,7 @@ public sealed class AttachmentVault(
     /// <summary>Erases the key shares of everything past its expiry and unpins the objects.</summary>
     public async Task<IReadOnlyList<AttachmentRecord>> ExpireAsync(CancellationToken cancellationToken)
     {
+        EventThreadGuard.Check();
         var all = new List<AttachmentRecord>();
         IReadOnlyList<AttachmentRecord> batch;
         do
@@ -140,6 +145,7 @@ public sealed class AttachmentVault(
     /// </summary>
     public async Task<IReadOnlyList<AttachmentRecord>> CollectOrphansAsync(TimeSpan age, CancellationToken cancellationToken)
     {
+        EventThreadGuard.Check();
         var all = new List<AttachmentRecord>();
         IReadOnlyList<AttachmentRecord> batch;
         do
@@ -170,8 +176,11 @@ public sealed class AttachmentVault(
         }
     }
 
-    internal Task<int> MarkAsync(IReadOnlyList<AttachmentRecord> records, StoreState state, CancellationToken cancellationToken) =>
-        index.MarkAsync(records.Select(r => r.Cid).ToArray(), state, cancellationToken);
+    internal Task<int> MarkAsync(IReadOnlyList<AttachmentRecord> records, StoreState state, CancellationToken cancellationToken)
+    {
+        EventThreadGuard.Check();
+        return index.MarkAsync(records.Select(r => r.Cid).ToArray(), state, cancellationToken);
+    }
 }
 
 /// <summary>The attachment's key share was erased (revoked or expired): the link can never work again.</summary>

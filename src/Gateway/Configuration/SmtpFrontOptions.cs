@@ -56,6 +56,12 @@ public sealed class SmtpFrontOptions
     /// <summary>Networks whose XFORWARD/XCLIENT attributes are trusted (the before-filter Postfix).</summary>
     public List<string> AuthorizedXforwardNetworks { get; set; } = ["127.0.0.0/8", "::1/128"];
 
+    /// <summary>
+    /// Run session code on the runtime's socket event thread (a runtime-internal, experimental per-socket knob; see
+    /// the README's scaling section for the risk). False, or a runtime without the knob, runs it on the thread pool.
+    /// </summary>
+    public bool InlineCompletions { get; set; } = true;
+
     /// <summary>PEM certificate (with its key in TlsKeyPath, or a PFX) for STARTTLS; empty disables STARTTLS.</summary>
     public string? TlsCertificatePath { get; set; }
 

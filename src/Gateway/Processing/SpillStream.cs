@@ -1,4 +1,5 @@
 using System.Buffers;
+using Detach.Vault;
 
 namespace Detach.Gateway.Processing;
 
@@ -9,8 +10,9 @@ namespace Detach.Gateway.Processing;
 /// for small mail (ext4 inode work, fsnotify, flock); large mail still never sits in memory.
 /// </summary>
 /// <remarks>
-/// File I/O is synchronous even from the async methods: on Linux an "asynchronous" file only runs the same
-/// syscall on a thread-pool thread, and a page-cache write of one buffer costs less than that hop.
+/// File I/O is synchronous system calls (on Linux an "asynchronous" file only runs the same syscall on a thread-pool
+/// thread). The async methods run them on a pool thread, never on the socket event thread, where the SMTP front
+/// spools what arrives: a disk under pressure would stall every session. In memory they complete where they are.
 /// </remarks>
 public sealed class SpillStream : Stream
 {
@@ -100,6 +102,7 @@ public sealed class SpillStream : Stream
         ObjectDisposedException.ThrowIf(disposed, this);
         if (file is not null)
         {
+            EventThreadGuard.Check("The spool file");
             return file.Read(buffer);
         }
 
@@ -123,6 +126,11 @@ public sealed class SpillStream : Stream
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled<int>(cancellationToken);
+        }
+
+        if (file is not null)
+        {
+            return ReadFromFileAsync(buffer);
         }
 
         try
@@ -155,6 +163,7 @@ public sealed class SpillStream : Stream
             Spill();
         }
 
+        EventThreadGuard.Check("The spool file");
         file!.Write(buffer);
     }
 
@@ -170,6 +179,11 @@ public sealed class SpillStream : Stream
             return ValueTask.FromCanceled(cancellationToken);
         }
 
+        if (file is not null || position + buffer.Length > threshold || !Reserve(position + buffer.Length))
+        {
+            return WriteToFileAsync(buffer);
+        }
+
         try
         {
             Write(buffer.Span);
@@ -179,6 +193,20 @@ public sealed class SpillStream : Stream
         {
             return ValueTask.FromException(e);
         }
+    }
+
+    // File I/O can block on a busy disk: the asynchronous methods take it off the socket event thread, which serves
+    // every SMTP session (a message past the threshold arrives there), and the synchronous ones assert they are off it.
+    private async ValueTask<int> ReadFromFileAsync(Memory<byte> buffer)
+    {
+        await ThreadPoolHop.Now;
+        return Read(buffer.Span);
+    }
+
+    private async ValueTask WriteToFileAsync(ReadOnlyMemory<byte> buffer)
+    {
+        await ThreadPoolHop.Now;
+        Write(buffer.Span);
     }
 
     /// <summary>Hands the in-memory pieces to <paramref name="destination"/> as they are, without a copy buffer.</summary>
@@ -310,6 +338,7 @@ public sealed class SpillStream : Stream
 
     private void Spill()
     {
+        EventThreadGuard.Check("The spool file");
         var spilled = SpoolFile.Create(dataPath);
         try
         {

@@ -39,10 +39,10 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
     }
 
     /// <summary>
-    /// Session code runs on the socket event thread (the backend moves heavy work to the pool), except with TLS:
-    /// a handshake costs about a millisecond of CPU, too long to hold up every other connection.
+    /// Session code runs on the socket event thread (the backend moves heavy work to the pool), unless switched off,
+    /// and never with TLS: a handshake costs about a millisecond of CPU, too long to hold up every other connection.
     /// </summary>
-    internal static bool UsesInlineCompletions(SmtpFrontOptions smtp) => string.IsNullOrEmpty(smtp.TlsCertificatePath);
+    internal static bool UsesInlineCompletions(SmtpFrontOptions smtp) => smtp.InlineCompletions && string.IsNullOrEmpty(smtp.TlsCertificatePath);
 
     /// <summary>
     /// The one mapping from the Smtp section to the server's options. The section's defaults are the library's, except

@@ -46,6 +46,13 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
     private protected virtual ValueTask<DbConnection> OpenConnectionForCountingAsync(CancellationToken cancellationToken) =>
         OpenConnectionAsync(cancellationToken);
 
+    /// <summary>Every operation starts here: the one entry point <see cref="EventThreadGuard"/> watches.</summary>
+    private ValueTask<DbConnection> ConnectAsync(CancellationToken cancellationToken, bool counting = false)
+    {
+        EventThreadGuard.Check("The index");
+        return counting ? OpenConnectionForCountingAsync(cancellationToken) : OpenConnectionAsync(cancellationToken);
+    }
+
     /// <summary>Begins a transaction that holds the write lock from its start.</summary>
     private protected abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
 
@@ -72,7 +79,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         await PrepareStoreAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -136,7 +143,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         }
 
         var ids = new long[records.Count];
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -193,7 +200,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         const string sql =
             "UPDATE attachments SET downloads = downloads + 1 WHERE cid = @cid AND revoked_at IS NULL AND expires_at > @now " +
             "AND store_state <> 'orphaned' AND (max_downloads IS NULL OR downloads < max_downloads) RETURNING downloads";
-        var connection = await OpenConnectionForCountingAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken, counting: true).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);
@@ -354,7 +361,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
             "COALESCE(SUM(CASE WHEN store_state = 'orphaned' THEN 1 ELSE 0 END), 0), " +
             "COALESCE(SUM(CASE WHEN store_state = 'spooled' THEN 1 ELSE 0 END), 0) " +
             "FROM attachments";
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);
@@ -394,7 +401,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
 
         // One statement for a whole message, however many attachments it had: the list travels as one JSON parameter.
         var text = StateText(state);
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null,
@@ -409,7 +416,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
     {
         try
         {
-            var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 // Reading schema_version also proves the index was migrated, not just reachable.
@@ -466,7 +473,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
     private async Task<IReadOnlyList<AttachmentRecord>> QueryAsync(string sql, Action<DbCommand> bind, CancellationToken cancellationToken, bool sortById = false)
     {
         var records = new List<AttachmentRecord>();
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);
