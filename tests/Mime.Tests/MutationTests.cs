@@ -1,4 +1,5 @@
 using System.Text;
+using Detach.Tests.Support;
 
 namespace Detach.Mime.Tests;
 
@@ -11,14 +12,12 @@ public class MutationTests
     [Fact]
     public async Task Mutated_corpus_messages_never_throw_and_keep_the_invariants()
     {
-        string dir = Corpus.RequireDirectory();
-        var files = Corpus.Files(dir).ToList();
         var random = new Random(int.Parse(Environment.GetEnvironmentVariable("MUT_SEED") ?? "2026"));
         var failures = new List<string>();
         int runs = 0;
-        foreach (var file in files)
+        foreach (var message in TestCorpus.Messages)
         {
-            byte[] original = await File.ReadAllBytesAsync(file, TestContext.Current.CancellationToken);
+            byte[] original = await File.ReadAllBytesAsync(message.FullPath, TestContext.Current.CancellationToken);
             if (original.Length > 300_000) continue;
             for (int m = 0; m < 4; m++)
             {
@@ -29,16 +28,16 @@ public class MutationTests
                     var (output, result, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions { MinSizeBytes = 0 }, sink: new RecordingSink());
                     if (result.Detached.Count == 0)
                     {
-                        if (result.SkippedReason is null && !output.AsSpan().SequenceEqual(input)) failures.Add($"{Path.GetRelativePath(dir, file)} [{name}]: unchanged output differs");
+                        if (result.SkippedReason is null && !output.AsSpan().SequenceEqual(input)) failures.Add($"{message.RelativePath} [{name}]: unchanged output differs");
                         continue;
                     }
                     var problems = await TreeComparison.CompareAsync(input, output, sink);
-                    foreach (var p in problems) failures.Add($"{Path.GetRelativePath(dir, file)} [{name}]: {p}");
+                    foreach (var p in problems) failures.Add($"{message.RelativePath} [{name}]: {p}");
                     if (problems.Count > 0 && Environment.GetEnvironmentVariable("MUT_DUMP") is { } dump) await File.WriteAllBytesAsync(Path.Combine(dump, $"fail-{runs}.eml"), input, TestContext.Current.CancellationToken);
                 }
                 catch (Exception ex)
                 {
-                    failures.Add($"{Path.GetRelativePath(dir, file)} [{name}]: {ex.GetType().Name}: {ex.Message}");
+                    failures.Add($"{message.RelativePath} [{name}]: {ex.GetType().Name}: {ex.Message}");
                 }
             }
         }

@@ -3,48 +3,6 @@ using System.Text;
 
 namespace Detach.Mime.Tests;
 
-/// <summary>Finds ../shared/corpus next to the repository root (the folder holding Detach.sln).</summary>
-internal static class Corpus
-{
-    public static string? Directory
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Detach.sln"))) dir = dir.Parent;
-            // ../shared/corpus from the repository; a git worktree nests one level deeper, so keep walking up.
-            for (var up = dir?.Parent; up is not null; up = up.Parent)
-            {
-                string corpus = Path.Combine(up.FullName, "shared", "corpus");
-                if (System.IO.Directory.Exists(corpus)) return corpus;
-            }
-            return null;
-        }
-    }
-
-    public static string RequireDirectory()
-    {
-        var dir = Directory;
-        if (dir is null) Assert.Skip("The shared corpus (../shared/corpus next to the repository) is not present.");
-        return dir!;
-    }
-
-    public static IEnumerable<string> Files(string dir) =>
-        System.IO.Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
-            .Where(f => Path.GetFileName(f) is not "index.tsv" and not "README.md")
-            .OrderBy(f => f, StringComparer.Ordinal);
-
-    public static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Detach.sln"))) dir = dir.Parent;
-            return dir?.FullName ?? throw new InvalidOperationException("Detach.sln not found above the test assembly.");
-        }
-    }
-}
-
 /// <summary>A sink that hashes what it is given, records it, and hands back a fake link.</summary>
 internal sealed class RecordingSink : IAttachmentSink
 {

@@ -1,39 +1,18 @@
 using System.Text;
+using Detach.Tests.Support;
 
 namespace Detach.Smtp.Tests;
 
-/// <summary>Every real message of the shared corpus through our client and server, compared byte for byte.</summary>
+/// <summary>Every real message of the corpus through our client and server, compared byte for byte.</summary>
 public class CorpusTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>../shared/corpus next to the repository (or next to a folder above it, for worktrees).</summary>
-    internal static string? FindCorpus()
-    {
-        DirectoryInfo? dir = new(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Detach.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        for (; dir?.Parent is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.Parent.FullName, "shared", "corpus");
-            if (File.Exists(Path.Combine(candidate, "index.tsv")))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
-    }
-
     [Fact]
     public async Task Corpus_messages_survive_client_and_server_unchanged_but_for_line_ends()
     {
-        string corpus = FindCorpus() ?? throw Xunit.Sdk.SkipException.ForSkip("../shared/corpus not found next to the repository.");
-        string[] paths = File.ReadAllLines(Path.Combine(corpus, "index.tsv")).Skip(1).Select(l => l.Split('\t')[0]).ToArray();
-        Assert.NotEmpty(paths);
+        var messages = TestCorpus.Messages;
+        Assert.NotEmpty(messages);
 
         var backend = new TestBackend();
         await using ServerHost host = ServerHost.Start(backend, o =>
@@ -44,13 +23,14 @@ public class CorpusTests
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, new SmtpRelayClientOptions(), Ct);
         await client.HelloAsync(Ct);
         long total = 0;
-        foreach (string path in paths)
+        foreach (var message in messages)
         {
-            byte[] original = await File.ReadAllBytesAsync(Path.Combine(corpus, path), Ct);
+            string path = message.RelativePath;
+            byte[] original = await File.ReadAllBytesAsync(message.FullPath, Ct);
             total += original.Length;
             Assert.Equal(250, (await client.MailAsync("corpus@example.org", "BODY=8BITMIME", Ct)).Code);
             Assert.Equal(250, (await client.RcptAsync("rcpt@example.net", null, Ct)).Code);
-            await using (var file = new FileStream(Path.Combine(corpus, path), FileMode.Open, FileAccess.Read, FileShare.Read, 4096, useAsync: true))
+            await using (var file = new FileStream(message.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, useAsync: true))
             {
                 SmtpReply reply = await client.DataAsync(file, Ct);
                 Assert.True(reply.Code == 250, $"{path}: {reply}");

@@ -305,7 +305,7 @@ public sealed class KuboClient
         {
             if (Cid.TryParse(key, out var pinned))
             {
-                pins.Add(new KuboPin(pinned, value.Type ?? "recursive"));
+                pins.Add(new KuboPin(pinned, value?.Type ?? "recursive"));
             }
         }
         return pins;

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Detach.Gateway.Configuration;
+using Detach.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using YamlDotNet.RepresentationModel;
 
@@ -12,7 +13,7 @@ namespace Detach.Gateway.Tests.Deployment;
 /// </summary>
 public partial class ComposeFileTests
 {
-    private static readonly string Root = TestPaths.RepositoryRoot;
+    private static readonly string Root = RepositoryPaths.Root;
     private static readonly YamlMappingNode Services = (YamlMappingNode)LoadCompose()["services"];
 
     private static YamlMappingNode LoadCompose()
