@@ -23,19 +23,12 @@ public sealed class CompositionTests : IDisposable
 
     public void Dispose() => data.Dispose();
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task An_unreachable_index_fails_the_start_before_anything_listens_not_the_build()
     {
-        var smtpPort = FreePort();
+        var smtpPort = ServeTests.FreePort();
         var settings = data.Settings($"Smtp:Listen=127.0.0.1:{smtpPort}", "Gateway:Listen=http://127.0.0.1:0",
-            "Index:Kind=postgres", $"Index:ConnectionString=Host=127.0.0.1;Port={FreePort()};Timeout=5");
+            "Index:Kind=postgres", $"Index:ConnectionString=Host=127.0.0.1;Port={ServeTests.FreePort()};Timeout=5");
 
         await using var app = await DetachHost.BuildAsync(settings, Ct);
         Assert.Same(app.Services.GetRequiredService<IAttachmentIndex>(), app.Services.GetRequiredService<VaultComponents>().Index);
