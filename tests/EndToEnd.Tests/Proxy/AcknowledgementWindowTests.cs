@@ -17,14 +17,18 @@ public sealed class AcknowledgementWindowTests : IDisposable
 
     public void Dispose() => _scratch.Delete(recursive: true);
 
-    /// <summary>Cuts the connection in place of the first "queued as" reply, after running <paramref name="before"/>.</summary>
-    private static RecordingTcpRelay CutAtFirstVerdict(Func<Task>? before = null)
+    /// <summary>
+    /// A relay that cuts the connection in place of the first "queued as" reply, after running <paramref name="before"/>;
+    /// <paramref name="cut"/> completes once it has.
+    /// </summary>
+    private static RecordingTcpRelay CutAtFirstVerdict(out Task cut, Func<Task>? before = null)
     {
         var relay = new RecordingTcpRelay();
-        var cut = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var first = 0;
         relay.ForwardToClient = async reply =>
         {
-            if (!reply.Contains("queued as", StringComparison.Ordinal) || Interlocked.Exchange(ref cut, 1) == 1)
+            if (!reply.Contains("queued as", StringComparison.Ordinal) || Interlocked.Exchange(ref first, 1) == 1)
             {
                 return true;
             }
@@ -34,8 +38,10 @@ public sealed class AcknowledgementWindowTests : IDisposable
                 await before();
             }
 
+            done.SetResult();
             return false;
         };
+        cut = done.Task;
         return relay;
     }
 
@@ -44,7 +50,7 @@ public sealed class AcknowledgementWindowTests : IDisposable
     {
         PeerBinaries.RequirePostfix();
         PeerBinaries.RequireSwaks();
-        await using var relay = CutAtFirstVerdict();
+        await using var relay = CutAtFirstVerdict(out _);
         await using var proxy = await PostfixWithDetach.StartAsync(Token, nextHopRelay: relay);
         var file = TestFiles.WriteRandom(_scratch.FullName, "minutes.pdf", 300 * 1024);
         var messageId = TestFiles.NewMessageId("hang-up-after-store");
@@ -78,7 +84,7 @@ public sealed class AcknowledgementWindowTests : IDisposable
         var (smtpPort, httpPort) = (ports[0], ports[1]);
         await using var postfix = await PostfixInstance.StartAsync(PostfixOptions.WithFilter(smtpPort) with { Mailboxes = ["alice"] }, Token);
         DetachProcess? detach = null;
-        await using var relay = CutAtFirstVerdict(() => detach!.KillAsync());
+        await using var relay = CutAtFirstVerdict(out var killed, () => detach!.KillAsync());
         relay.TargetPort = postfix.ReinjectPort;
         var data = _scratch.CreateSubdirectory("data").FullName;
         string[] settings = [.. DetachProcess.Settings(data, smtpPort, httpPort), $"Smtp:NextHop=smtp://127.0.0.1:{relay.Port}"];
@@ -93,6 +99,7 @@ public sealed class AcknowledgementWindowTests : IDisposable
             var first = await Send().RunAsync(Token);
             Assert.True(Assert.Single(first.DataReplies).Code is >= 400 and < 500, first.ToString());
             await postfix.WaitForMailAsync("alice", 1, PostfixWithDetach.Patience, Token);
+            await killed.WaitAsync(Token);
             await detach.DisposeAsync();
             detach = null;
 
