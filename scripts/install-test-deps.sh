@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite drives for real: Postfix and swaks (proxy end-to-end),
-# Dovecot (LMTP next hop), PostgreSQL (shared index), Chromium (download page), and the
+# Dovecot (LMTP next hop), PostgreSQL (shared index), Chromium (download page), nginx (reverse proxy), and the
 # js-ipfs node under ipfs/ (a Kubo-compatible RPC API; Kubo itself cannot be installed here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null || need+=(chromium)
 command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)
+# The reverse proxy in front of the download gateway (trusted-proxy and client-address tests).
+[ -x /usr/sbin/nginx ] || need+=(nginx)
 # js-ipfs needs Node.js 18 or later (the readiness check uses its built-in fetch).
 command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then

@@ -7,7 +7,14 @@ internal static class Charsets
 {
     public static readonly Encoding Latin1 = Encoding.Latin1;
 
-    static Charsets() => Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+    static Charsets() => RegisterCodePages();
+
+    /// <summary>Makes the legacy code pages (windows-125x, koi8-r, gb2312, ks_c_5601-1987...) known to Encoding.GetEncoding.</summary>
+    public static bool RegisterCodePages()
+    {
+        Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
+        return true;
+    }
 
     /// <summary>The encoding for a MIME charset name, or null when unknown.</summary>
     public static Encoding? Find(string? name)

@@ -24,6 +24,9 @@ public sealed class DetachPolicyOptions
     /// <summary>At most this many parts are detached from one message; later ones stay (Policy:MaxAttachmentsPerMessage).</summary>
     public int MaxAttachmentsPerMessage { get; set; } = 500;
 
+    /// <summary>What becomes of a message past a parser limit, whose deepest parts were not looked into (Policy:WhenLimitExceeded).</summary>
+    public LimitExceededAction WhenLimitExceeded { get; set; } = LimitExceededAction.Deliver;
+
     /// <summary>Problems with the values, each naming its configuration key; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -31,8 +34,36 @@ public sealed class DetachPolicyOptions
         if (MinSizeBytes < 0) errors.Add("Policy:MinSizeBytes must not be negative.");
         if (MinSizeBytes > 1L << 40) errors.Add("Policy:MinSizeBytes is larger than 1 TiB; no attachment would ever be detached.");
         if (MaxAttachmentsPerMessage is < 1 or > 100_000) errors.Add("Policy:MaxAttachmentsPerMessage must be between 1 and 100000.");
+        if (!Enum.IsDefined(WhenLimitExceeded)) errors.Add("Policy:WhenLimitExceeded must be Deliver, Reject or TempFail.");
         return errors;
     }
+}
+
+/// <summary>
+/// What happens to a message past a parser limit (nesting deeper than <see cref="MimeParserOptions.MaxDepth"/>, more
+/// than <see cref="MimeParserOptions.MaxParts"/> parts, a header field or block over its size): what lies past the
+/// limit cannot be looked into, so attachments there would stay in the mail.
+/// </summary>
+public enum LimitExceededAction
+{
+    /// <summary>Deliver it, the parts past the limit as they came, with an X-Detach trace saying why: mail is never lost.</summary>
+    Deliver,
+
+    /// <summary>Refuse it permanently (554 5.6.0; `detach filter` exits 65).</summary>
+    Reject,
+
+    /// <summary>Refuse it for now (451 4.6.0; `detach filter` exits 75): the sender retries, an operator can look.</summary>
+    TempFail,
+}
+
+/// <summary>A message ran into a parser limit and the policy says not to deliver it. Nothing was stored.</summary>
+public sealed class MimeLimitExceededException(string limit, LimitExceededAction action)
+    : Exception($"The message exceeds a parser limit: {limit}.")
+{
+    /// <summary>Which limit, in words: "nesting deeper than 100 levels".</summary>
+    public string Limit { get; } = limit;
+
+    public LimitExceededAction Action { get; } = action;
 }
 
 /// <summary>How the rewriter behaves beyond policy: parser limits and notice wording.</summary>

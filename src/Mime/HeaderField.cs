@@ -24,6 +24,16 @@ public sealed class HeaderField
     /// <summary>Offset of the field in the message.</summary>
     public long Offset { get; }
 
+    /// <summary>The bytes after the colon, folding and line ending included.</summary>
+    internal ReadOnlySpan<byte> RawValue
+    {
+        get
+        {
+            int colon = _raw.AsSpan().IndexOf((byte)':');
+            return colon < 0 ? _raw : _raw.AsSpan(colon + 1);
+        }
+    }
+
     /// <summary>The unfolded value after the colon, trimmed; 8-bit bytes read as UTF-8 or else Latin-1.</summary>
     public string Value => _value ??= Unfold();
 

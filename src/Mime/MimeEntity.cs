@@ -28,12 +28,6 @@ public sealed class StructuredHeaderValue
     public string Value { get; }
 
     public HeaderParameters Parameters { get; }
-
-    public static StructuredHeaderValue Parse(string raw)
-    {
-        var parameters = HeaderParameters.Parse(raw, out string leading);
-        return new StructuredHeaderValue(leading.Replace(" ", "", StringComparison.Ordinal).Replace("\t", "", StringComparison.Ordinal).ToLowerInvariant(), parameters);
-    }
 }
 
 /// <summary>
@@ -131,21 +125,17 @@ public sealed class MimeEntity
         var ct = FindHeader("Content-Type");
         if (ct is not null)
         {
-            var parsed = StructuredHeaderValue.Parse(ct.Value);
-            int slash = parsed.Value.IndexOf('/', StringComparison.Ordinal);
             // An unusable Content-Type means text/plain (RFC 2045 section 5.2), as Python and MimeKit read it.
-            if (slash > 0 && slash < parsed.Value.Length - 1 && parsed.Value.AsSpan().IndexOfAny("\"(),:;<>@[\\]") < 0)
-            {
-                ContentType = parsed;
-                ContentTypeIsDefault = false;
-            }
-            else
-            {
-                ContentType = new StructuredHeaderValue("text/plain", parsed.Parameters);
-            }
+            var (mimeType, parameters) = HeaderDecoding.ContentType(ct.RawValue);
+            ContentType = new StructuredHeaderValue(mimeType ?? "text/plain", parameters);
+            ContentTypeIsDefault = mimeType is null;
         }
         var cd = FindHeader("Content-Disposition");
-        if (cd is not null) ContentDisposition = StructuredHeaderValue.Parse(cd.Value);
+        if (cd is not null)
+        {
+            var (disposition, parameters) = HeaderDecoding.ContentDisposition(cd.RawValue);
+            ContentDisposition = new StructuredHeaderValue(disposition ?? "", parameters);
+        }
         var cte = FindHeader("Content-Transfer-Encoding");
         TransferEncoding = cte is null ? TransferEncoding.None : ParseTransferEncoding(cte.Value);
         ContentId = FindHeader("Content-ID")?.Value;

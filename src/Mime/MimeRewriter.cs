@@ -32,16 +32,24 @@ public sealed class MimeRewriter
     /// selects and decides the edits. Sink exceptions propagate unchanged. The spool must stay open until the
     /// prepared message is written.
     /// </summary>
+    /// <exception cref="MimeLimitExceededException">The message is past a parser limit and the policy says not to deliver it; nothing was stored.</exception>
     public async Task<PreparedMessage> PrepareAsync(Stream spool, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spool);
         var structure = await MimeStructure.ParseAsync(spool, _options.Parser, cancellationToken).ConfigureAwait(false);
+        if (structure.LimitExceeded is { } limit && _policy.WhenLimitExceeded != LimitExceededAction.Deliver)
+        {
+            throw new MimeLimitExceededException(limit, _policy.WhenLimitExceeded);
+        }
+
         var plan = await new DetachPlanner(_policy, _options).PlanAsync(structure, cancellationToken).ConfigureAwait(false);
         var root = structure.Root;
         var message = new MessageHeaders(root.Headers);
+        string? limitNote = structure.LimitExceeded is null ? null : $"parser limit exceeded ({structure.LimitExceeded})";
         if (plan.Targets.Count == 0)
         {
-            List<Edit> none = plan.SkippedReason is not null && plan.AnnounceSkip ? [TraceHeader(root, $"skipped ({plan.SkippedReason})")] : [];
+            string? skipNote = plan.SkippedReason is not null && plan.AnnounceSkip ? $"skipped ({plan.SkippedReason})" : null;
+            List<Edit> none = skipNote is null && limitNote is null ? [] : [TraceHeader(root, skipNote, limitNote)];
             return new PreparedMessage(structure, message, [], plan.SkippedReason, none);
         }
 
@@ -59,7 +67,7 @@ public sealed class MimeRewriter
             }
         }
         var attachments = stored.ConvertAll(s => s.Attachment);
-        var edits = new List<Edit> { TraceHeader(root, DetachNotice.Summary(attachments)) };
+        var edits = new List<Edit> { TraceHeader(root, DetachNotice.Summary(attachments), limitNote) };
         if (stored.Find(s => s.Target.IsWholePart && s.Entity == root) is { } whole)
         {
             edits.Add(Edit.Replace(root.HeaderStart, root.End, ReplacementParts.RootReplacement(root, whole, attachments, _options.ServiceName)));
@@ -81,6 +89,7 @@ public sealed class MimeRewriter
         return new PreparedMessage(structure, message, attachments, null, Edit.InOrder(edits));
     }
 
-    private Edit TraceHeader(MimeEntity root, string value) =>
-        Edit.Insert(root.HeaderStart, Encoding.ASCII.GetBytes($"{_options.TraceHeaderName}: {value}{root.LineEnding}"));
+    /// <summary>The X-Detach field at the top of the message: what was done, and what could not be looked into.</summary>
+    private Edit TraceHeader(MimeEntity root, params string?[] notes) =>
+        Edit.Insert(root.HeaderStart, Encoding.ASCII.GetBytes($"{_options.TraceHeaderName}: {string.Join("; ", notes.OfType<string>())}{root.LineEnding}"));
 }

@@ -41,6 +41,14 @@ public sealed class MimeStreamReader
 
     private long Position => _bufferOffset + _pos;
 
+    /// <summary>
+    /// The first parser limit the message ran into ("nesting deeper than 100 levels"...), or null. Past a limit
+    /// the reader stops looking: the part (or the rest of the message) stays in the tree as an opaque leaf.
+    /// </summary>
+    public string? LimitExceeded { get; private set; }
+
+    private void Exceeded(string limit) => LimitExceeded ??= limit;
+
     /// <summary>Raised once an entity's header block is read and interpreted (push-style use of the reader).</summary>
     public event Action<MimeEntity>? HeadersRead;
 
@@ -94,6 +102,7 @@ public sealed class MimeStreamReader
                 }
                 if (_parts >= _options.MaxParts)
                 {
+                    Exceeded($"more than {_options.MaxParts} parts");
                     // Too many parts to track: stop reading structure. Everything still open becomes opaque, so the
                     // rest of the message passes through untouched and the tree stays bounded.
                     foreach (var e in _open) e.IsOpaque = true;
@@ -138,11 +147,15 @@ public sealed class MimeStreamReader
             }
             HeadersRead?.Invoke(entity);
             if (entity.IsOpaque) return;
-            bool canNest = entity.Depth < _options.MaxDepth && _parts < _options.MaxParts;
             string type = entity.MimeType;
-            if (type.StartsWith("multipart/", StringComparison.Ordinal))
+            bool multipart = type.StartsWith("multipart/", StringComparison.Ordinal);
+            bool message = type is "message/rfc822" or "message/global" or "message/news"
+                && entity.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.EightBit or TransferEncoding.Binary;
+            bool canNest = CanNest(entity, multipart || message);
+            if (multipart)
             {
                 string? boundary = entity.ContentType.Parameters["boundary"];
+                if (canNest && boundary?.Length > _options.MaxBoundaryLength) Exceeded($"a boundary over {Size(_options.MaxBoundaryLength)}");
                 if (canNest && !string.IsNullOrEmpty(boundary) && boundary.Length <= _options.MaxBoundaryLength)
                 {
                     // Boundaries are compared as bytes; trailing spaces are not part of a boundary (RFC 2046 bchars).
@@ -157,8 +170,7 @@ public sealed class MimeStreamReader
                 }
                 return;
             }
-            if (canNest && type is "message/rfc822" or "message/global" or "message/news"
-                && entity.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.EightBit or TransferEncoding.Binary)
+            if (canNest && message)
             {
                 var inner = new MimeEntity(entity, entity.Path, entity.Depth + 1, Position) { LineEnding = entity.LineEnding };
                 entity.Message = inner;
@@ -169,6 +181,26 @@ public sealed class MimeStreamReader
             return;
         }
     }
+
+    /// <summary>Whether a container may open another level; a container that may not is a limit exceeded.</summary>
+    private bool CanNest(MimeEntity entity, bool container)
+    {
+        if (entity.Depth >= _options.MaxDepth)
+        {
+            if (container) Exceeded($"nesting deeper than {_options.MaxDepth} levels");
+            return false;
+        }
+        if (_parts >= _options.MaxParts)
+        {
+            if (container) Exceeded($"more than {_options.MaxParts} parts");
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>"64 KiB", "8 MiB", "1000 bytes".</summary>
+    private static string Size(long bytes) =>
+        bytes % (1024 * 1024) == 0 ? $"{bytes / (1024 * 1024)} MiB" : bytes % 1024 == 0 ? $"{bytes / 1024} KiB" : $"{bytes} bytes";
 
     private async Task SkipPrefixAsync(MimeEntity root, CancellationToken cancellationToken)
     {
@@ -211,7 +243,7 @@ public sealed class MimeStreamReader
                 blockBytes += line.Length;
                 if (!opaque && fieldName is not null)
                 {
-                    if (field.WrittenCount + line.Length > _options.MaxHeaderFieldBytes || blockBytes > _options.MaxHeaderBlockBytes) { opaque = true; field.Clear(); }
+                    if (HeaderLimit(field.WrittenCount + line.Length, blockBytes) is { } limit) { Exceeded(limit); opaque = true; field.Clear(); }
                     else field.Write(span);
                 }
                 midLine = !line.Complete;
@@ -253,9 +285,9 @@ public sealed class MimeStreamReader
             }
             if (!opaque && fieldName is not null)
             {
-                if (field.WrittenCount + line.Length > _options.MaxHeaderFieldBytes || blockBytes > _options.MaxHeaderBlockBytes
-                    || blockBytes > _headerBudget)
+                if (HeaderLimit(field.WrittenCount + line.Length, blockBytes) is { } limit)
                 {
+                    Exceeded(limit);
                     opaque = true;
                     field.Clear();
                 }
@@ -282,6 +314,13 @@ public sealed class MimeStreamReader
             fieldName = null;
         }
     }
+
+    /// <summary>Which header limit a field of <paramref name="fieldBytes"/> in a block of <paramref name="blockBytes"/> exceeds, or null.</summary>
+    private string? HeaderLimit(long fieldBytes, long blockBytes) =>
+        fieldBytes > _options.MaxHeaderFieldBytes ? $"a header field over {Size(_options.MaxHeaderFieldBytes)}"
+        : blockBytes > _options.MaxHeaderBlockBytes ? $"a header block over {Size(_options.MaxHeaderBlockBytes)}"
+        : blockBytes > _headerBudget ? $"more than {Size(_options.MaxTotalHeaderBytes)} of header fields"
+        : null;
 
     /// <summary>Length of the field name before optional blanks and the colon, or -1 when this is no header line.</summary>
     private static int FieldNameLength(ReadOnlySpan<byte> line)

@@ -6,14 +6,18 @@ public sealed class MimeStructure
     private readonly Stream _spool;
     private readonly long _origin;
 
-    private MimeStructure(Stream spool, long origin, MimeEntity root)
+    private MimeStructure(Stream spool, long origin, MimeEntity root, string? limitExceeded)
     {
         _spool = spool;
         _origin = origin;
         Root = root;
+        LimitExceeded = limitExceeded;
     }
 
     public MimeEntity Root { get; }
+
+    /// <summary>The first parser limit the message ran into (<see cref="MimeStreamReader.LimitExceeded"/>), or null.</summary>
+    public string? LimitExceeded { get; }
 
     /// <summary>Parses a seekable stream from its current position.</summary>
     public static async Task<MimeStructure> ParseAsync(Stream message, MimeParserOptions? options = null, CancellationToken cancellationToken = default)
@@ -21,8 +25,9 @@ public sealed class MimeStructure
         ArgumentNullException.ThrowIfNull(message);
         if (!message.CanSeek) throw new ArgumentException("The message must be a seekable stream (a spool file).", nameof(message));
         long origin = message.Position;
-        var root = await new MimeStreamReader(message, options).ReadAsync(cancellationToken).ConfigureAwait(false);
-        return new MimeStructure(message, origin, root);
+        var reader = new MimeStreamReader(message, options);
+        var root = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return new MimeStructure(message, origin, root, reader.LimitExceeded);
     }
 
     /// <summary>The body's bytes as they are in the message.</summary>

@@ -28,6 +28,9 @@ public sealed class PreparedMessage
     /// <summary>Why the message was left alone on purpose (e.g. "signed message"), otherwise null.</summary>
     public string? SkippedReason { get; }
 
+    /// <summary>The first parser limit the message ran into; the parts past it stay as they came (the trace header says so).</summary>
+    public string? LimitExceeded => _structure.LimitExceeded;
+
     /// <summary>True when the output is byte for byte the input: a caller holding the spool may send it instead.</summary>
     public bool Unchanged => _edits.Count == 0;
 

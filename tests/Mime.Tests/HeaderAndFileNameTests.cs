@@ -69,6 +69,22 @@ public class HeaderAndFileNameTests
         Assert.Equal("\uC0AC\uC9C4.JPG", EncodedWords.Decode("=?ks_c_5601-1987?B?u+fB+C5KUEc=?="));
     }
 
+    /// <summary>
+    /// Encoded words inside RFC 2231 values, as some mailers write them (issue 11, item 6): clients such as Thunderbird
+    /// and Gmail show them decoded, so the name we store and show must be decoded too.
+    /// </summary>
+    [Theory]
+    [InlineData("Content-Disposition: attachment; filename*=UTF-8''%3D%3Futf-8%3FB%3Fw6TDtsO8LnBkZg%3D%3D%3F%3D")]
+    [InlineData("Content-Disposition: attachment; filename*=utf-8''=?utf-8?B?w6TDtsO8LnBkZg==?=")]
+    [InlineData("Content-Disposition: attachment; filename*0=\"=?UTF-8?B?w6TDtsO8?=\"; filename*1=\".pdf\"")]
+    [InlineData("Content-Disposition: attachment;\r\n filename*0=\"=?UTF-8?B?w6TDtsO8\";\r\n filename*1=\"LnBkZg==?=\"")]
+    [InlineData("Content-Type: application/pdf;\r\n name*0*=utf-8''%3D%3FISO-8859-1%3FQ%3F%3DE4%3DF6;\r\n name*1*=%3DFC.pdf%3F%3D")]
+    [InlineData("Content-Type: application/pdf; name*=\"=?iso-8859-1?Q?=E4=F6=FC.pdf?=\"")]
+    public async Task Encoded_words_nested_in_rfc2231_values_are_decoded(string headers)
+    {
+        Assert.Equal("\u00E4\u00F6\u00FC.pdf", await FileNameOf(headers));
+    }
+
     [Fact]
     public async Task Content_type_name_is_the_fallback()
     {

@@ -92,4 +92,27 @@ internal static class Mail
     }
 
     public static string Sha256(byte[] data) => Convert.ToHexStringLower(SHA256.HashData(data));
+
+    /// <summary>
+    /// An oracle's disagreements ("file#part" → what differs) against its list of known, explained ones: fails on a
+    /// new disagreement and on a listed one that no longer occurs (for files on this machine), so the list only shrinks.
+    /// </summary>
+    public static void AssertOnlyKnownDifferences(string oracle, IReadOnlyDictionary<string, string> disagreements, IReadOnlyDictionary<string, string> known,
+        IEnumerable<Detach.Tests.Support.CorpusMessage> messages)
+    {
+        var unexplained = disagreements.Where(d => !known.ContainsKey(d.Key)).Select(d => $"[\"{d.Key}\"] = \"{d.Value}\",").ToList();
+        var present = messages.Select(m => m.RelativePath).ToHashSet(StringComparer.Ordinal);
+        var stale = known.Keys.Where(k => present.Contains(k[..k.IndexOf('#', StringComparison.Ordinal)]) && !disagreements.ContainsKey(k)).ToList();
+        Assert.True(unexplained.Count == 0, $"Unexplained disagreements with {oracle}:\n" + string.Join("\n", unexplained));
+        Assert.True(stale.Count == 0, $"Known differences with {oracle} that no longer occur (remove them):\n" + string.Join("\n", stale));
+    }
+
+    /// <summary>Past a parser limit (Policy:WhenLimitExceeded=Deliver) the message comes out as it came, under one X-Detach line saying why.</summary>
+    public static void AssertPassedThroughPastLimit(byte[] input, byte[] output, string limit)
+    {
+        int lf = Array.IndexOf(output, (byte)'\n');
+        Assert.True(lf > 0, "no trace line");
+        Assert.Equal($"X-Detach: parser limit exceeded ({limit})", Encoding.ASCII.GetString(output, 0, lf).TrimEnd('\r'));
+        Assert.True(output.AsSpan(lf + 1).SequenceEqual(input), "the message after the trace line is not the input");
+    }
 }

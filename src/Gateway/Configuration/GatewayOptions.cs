@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace Detach.Gateway.Configuration;
 
 /// <summary>The HTTP download gateway (section "Gateway").</summary>
@@ -9,8 +11,20 @@ public sealed class GatewayOptions
     /// <summary>Downloads served at once; more wait for a slot, then get 503.</summary>
     public int MaxConcurrentDownloads { get; set; } = 32;
 
-    /// <summary>Key attempts (metadata and token requests) one client address may make per minute.</summary>
+    /// <summary>
+    /// Wrong keys one client may send for one link per minute; past it, its wrong keys for that link get 429.
+    /// Only wrong keys count, and a right key is never refused.
+    /// </summary>
     public int KeyAttemptsPerMinute { get; set; } = 30;
+
+    /// <summary>Wrong keys one client may send per minute, all links together.</summary>
+    public int KeyAttemptsPerClientPerMinute { get; set; } = 100;
+
+    /// <summary>
+    /// Reverse proxies (networks such as 10.0.0.0/8, or single addresses) whose X-Forwarded-For or Forwarded
+    /// header names the client. Empty (the default): no header is believed and the client is the peer.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
 
     /// <summary>Completed downloads allowed per link; empty for no limit.</summary>
     public int? MaxDownloadsPerLink { get; set; }
@@ -38,6 +52,23 @@ public sealed class GatewayOptions
             yield return "Gateway:KeyAttemptsPerMinute must be at least 1.";
         }
 
+        if (KeyAttemptsPerClientPerMinute < KeyAttemptsPerMinute)
+        {
+            yield return "Gateway:KeyAttemptsPerClientPerMinute must be at least Gateway:KeyAttemptsPerMinute.";
+        }
+
+        foreach (var proxy in TrustedProxies)
+        {
+            if (!TryParseNetwork(proxy, out var network))
+            {
+                yield return $"Gateway:TrustedProxies has '{proxy}', which is neither a network such as 10.0.0.0/8 nor an address.";
+            }
+            else if (network.PrefixLength == 0)
+            {
+                yield return $"Gateway:TrustedProxies has '{proxy}', every address: any client could then name its own address.";
+            }
+        }
+
         if (MaxDownloadsPerLink is < 1)
         {
             yield return "Gateway:MaxDownloadsPerLink must be at least 1, or empty for no limit.";
@@ -47,5 +78,22 @@ public sealed class GatewayOptions
         {
             yield return "Gateway:DownloadTokenMinutes must be between 1 and 1440.";
         }
+    }
+
+    /// <summary>A CIDR network, or a single address as the network of just that address.</summary>
+    public static bool TryParseNetwork(string text, out IPNetwork network)
+    {
+        if (IPNetwork.TryParse(text, out network))
+        {
+            return true;
+        }
+
+        if (IPAddress.TryParse(text, out var address))
+        {
+            network = new IPNetwork(address, address.GetAddressBytes().Length * 8);
+            return true;
+        }
+
+        return false;
     }
 }

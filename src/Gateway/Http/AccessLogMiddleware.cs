@@ -4,9 +4,10 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Detach.Gateway.Http;
 
 /// <summary>
-/// One line per request: method, path, status, body bytes sent, duration and client address. The query
-/// string, request headers (X-Detach-Key) and cookies (download tokens) are never logged; the link key
-/// itself never reaches the server in a URL.
+/// One line per request: method, path, status, body bytes sent, duration and client address. Request headers
+/// (X-Detach-Key) and cookies (download tokens) are never logged. The path is the one the application saw:
+/// whatever followed it in the request target ('#', %23, a query: where a rewritten link carries its key) was
+/// cut before the request reached the pipeline (<see cref="TargetCuttingContextFactory"/>), shown as "[cut]".
 /// </summary>
 public sealed partial class AccessLogMiddleware(RequestDelegate next, ILogger<AccessLogMiddleware> logger)
 {
@@ -32,7 +33,8 @@ public sealed partial class AccessLogMiddleware(RequestDelegate next, ILogger<Ac
             context.Features.Set(original);
             var status = failed && !context.Response.HasStarted ? 500 : context.Response.StatusCode;
             var outcome = context.RequestAborted.IsCancellationRequested ? "aborted" : failed ? "failed" : "ok";
-            Log(logger, context.Request.Method, context.Request.PathBase.Add(context.Request.Path).ToString(), status,
+            var path = context.Request.PathBase.Add(context.Request.Path).ToString();
+            Log(logger, context.Request.Method, context.Features.Get<TargetCutFeature>() is null ? path : path + "[cut]", status,
                 counter.Written, Stopwatch.GetElapsedTime(started).TotalMilliseconds, context.Connection.RemoteIpAddress?.ToString() ?? "-", outcome);
         }
     }

@@ -23,18 +23,44 @@ public static class DownloadAssets
     public static readonly Asset Script = new("text/javascript; charset=utf-8", """
         // Detach download page. The link key lives in the URL fragment, which browsers never send: this
         // script hands it to the gateway in a POST header, once, and gets back the file's details plus a
-        // short-lived cookie that lets the Download button be a plain, resumable link.
+        // short-lived cookie that lets the Download button be a plain, resumable link. Its texts come with
+        // the page, in the page's language (the #page-text block, from the gateway's resources).
         (function () {
           'use strict';
 
+          var text = JSON.parse(document.getElementById('page-text').textContent);
+          var lang = document.documentElement.lang || undefined;
           var windowMs = 50 * 60 * 1000; // replaced by 80% of the server's token lifetime once known
           var base = location.pathname.replace(/\/+$/, '');
           var key = (location.hash || '').replace(/^#/, '').trim();
           var checkedAt = 0;
 
+          // A mail gateway that rewrote the link may have percent-encoded its '#' (%23, or %2523 after two
+          // rewrites): the key then came in the path, which the server cut off before serving this page. Put it
+          // back in the fragment, where it stays in the browser, and carry on as with the original link.
+          function keyFromPath(path) {
+            var decoded = path;
+            for (var i = 0; i < 5 && decoded.indexOf('#') < 0 && decoded.indexOf('%') >= 0; i++) {
+              try { decoded = decodeURIComponent(decoded); } catch (e) { return null; }
+            }
+            var at = decoded.indexOf('#');
+            return at < 0 ? null : { base: decoded.slice(0, at).replace(/\/+$/, ''), key: decoded.slice(at + 1).split(/[\/?#]/)[0] };
+          }
+
+          if (!key) {
+            var moved = keyFromPath(base);
+            if (moved) {
+              base = moved.base;
+              key = moved.key;
+              history.replaceState(null, '', base + '#' + key);
+            }
+          }
+
           function el(id) { return document.getElementById(id); }
 
-          function setText(id, text) { el(id).textContent = text == null ? '' : String(text); }
+          function setText(id, value) { el(id).textContent = value == null ? '' : String(value); }
+
+          function fill(template, value) { return template.replace('{0}', value); }
 
           function showProblem(title, detail) {
             document.body.setAttribute('data-state', 'problem');
@@ -44,27 +70,21 @@ public static class DownloadAssets
             el('download').hidden = true;
           }
 
-          function formatSize(bytes) {
-            var units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-            var value = bytes;
-            var unit = 0;
-            while (value >= 1000 && unit < units.length - 1) { value /= 1000; unit++; }
-            var text = unit === 0 ? String(value) : value.toFixed(value < 10 ? 1 : 0);
-            return text + ' ' + units[unit] + (unit === 0 ? '' : ' (' + bytes.toLocaleString() + ' bytes)');
-          }
-
+          // The reader's own time and zone, in the page's language: "3 janvier 2027 à 16:55 UTC+1".
           function formatDate(iso) {
-            if (!iso) { return 'no expiry'; }
+            if (!iso) { return text.NoExpiry; }
             var date = new Date(iso);
-            return isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: 'long', timeStyle: 'short' });
+            return isNaN(date.getTime()) ? iso : date.toLocaleString(lang, {
+              year: 'numeric', month: 'long', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short'
+            });
           }
 
           function showFile(meta) {
             document.body.setAttribute('data-state', 'ready');
-            setText('title', meta.name || 'Attachment');
-            setText('status', meta.senderDomain ? 'Sent from ' + meta.senderDomain + '.' : '');
+            setText('title', meta.name || text.FallbackName);
+            setText('status', meta.senderDomain ? text.Ready + ' ' + fill(text.SentFrom, meta.senderDomain) : text.Ready);
             setText('name', meta.name);
-            setText('size', formatSize(meta.size));
+            setText('size', meta.sizeText);
             setText('type', meta.type);
             setText('expires', formatDate(meta.expiresAt));
             if (meta.downloadsLeft != null) {
@@ -99,10 +119,10 @@ public static class DownloadAssets
                 showFile(answer.body);
                 return true;
               }
-              showProblem(answer.body.title || 'This file cannot be downloaded', answer.body.detail || ('The server answered ' + answer.status + '.'));
+              showProblem(answer.body.title || text.RefusedTitle, answer.body.detail || fill(text.RefusedDetail, answer.status));
               return false;
             }, function () {
-              showProblem('The server cannot be reached', 'Check your connection and reload this page.');
+              showProblem(text.UnreachableTitle, text.UnreachableDetail);
               return false;
             });
           }
@@ -110,8 +130,7 @@ public static class DownloadAssets
           document.addEventListener('DOMContentLoaded', function () {
             document.body.setAttribute('data-state', 'checking');
             if (!/^[A-Za-z0-9_-]{20,100}$/.test(key)) {
-              showProblem('This link is incomplete',
-                'The key, the part of the link after the # sign, is missing or damaged. Copy the whole link from the message and open it again.');
+              showProblem(text.IncompleteTitle, text.IncompleteDetail);
               return;
             }
             el('download').addEventListener('click', function (event) {
@@ -128,24 +147,25 @@ public static class DownloadAssets
         """);
 
     public static readonly Asset Style = new("text/css; charset=utf-8", """
-        :root { color-scheme: light dark; --accent: #1f6feb; --muted: #57606a; --border: #d0d7de; --bg: #ffffff; --card: #f6f8fa; }
-        @media (prefers-color-scheme: dark) { :root { --accent: #4493f8; --muted: #9198a1; --border: #3d444d; --bg: #0d1117; --card: #151b23; } }
+        :root { color-scheme: light dark; --text: #1f2328; --muted: #57606a; --border: #d0d7de; --bg: #ffffff; --card: #f6f8fa; --focus: #0b3d91; --alert: #cf222e; }
+        @media (prefers-color-scheme: dark) { :root { --text: #e6edf3; --muted: #9198a1; --border: #3d444d; --bg: #0d1117; --card: #151b23; --focus: #9cc5ff; --alert: #ff7b72; } }
         * { box-sizing: border-box; }
-        body { margin: 0; background: var(--bg); font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+        body { margin: 0; background: var(--bg); color: var(--text); font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
         main { max-width: 40rem; margin: 3rem auto; padding: 1.5rem; background: var(--card); border: 1px solid var(--border); border-radius: 12px; }
         h1 { font-size: 1.4rem; margin: 0 0 .5rem; overflow-wrap: anywhere; }
         p { margin: .5rem 0; }
         .muted, #status { color: var(--muted); }
         dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; margin: 1rem 0; }
+        dl > div { display: contents; }
         dt { color: var(--muted); }
         dd { margin: 0; overflow-wrap: anywhere; unicode-bidi: plaintext; }
-        .button { display: inline-block; padding: .7rem 1.6rem; border-radius: 8px; background: var(--accent); color: #fff; text-decoration: none; font-weight: 600; }
-        .button:focus-visible { outline: 3px solid var(--border); outline-offset: 2px; }
+        /* White on this blue is 4.6:1 in both schemes; the focus ring contrasts with the card in both. */
+        .button { display: inline-block; padding: .7rem 1.6rem; border-radius: 8px; background: #1f6feb; color: #fff; text-decoration: none; font-weight: 600; }
+        .button:focus-visible { outline: 3px solid var(--focus); outline-offset: 3px; }
         code, pre { font: 14px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
         pre { white-space: pre-wrap; overflow-wrap: anywhere; padding: .75rem; border: 1px solid var(--border); border-radius: 6px; }
         footer { margin-top: 1.5rem; font-size: .85rem; color: var(--muted); }
-        body[data-state="problem"] h1 { color: #cf222e; }
-        #downloads-row { display: contents; }
+        body[data-state="problem"] h1 { color: var(--alert); }
         [hidden] { display: none !important; }
         @media (max-width: 30rem) { main { margin: 0; border-radius: 0; border-width: 0 0 1px; } dl { grid-template-columns: 1fr; } dd { margin-bottom: .5rem; } }
 

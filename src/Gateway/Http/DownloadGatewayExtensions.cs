@@ -1,4 +1,5 @@
 using Detach.Gateway.Configuration;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -32,24 +33,66 @@ public static class DownloadGatewayExtensions
         services.TryAddSingleton(provider => GatewaySecret.LoadOrCreate(provider.GetRequiredService<IOptions<DetachOptions>>().Value.FullDataPath));
         services.TryAddSingleton<DownloadTokenSealer>();
         services.TryAddSingleton<DownloadSlots>();
+        services.TryAddSingleton<WrongKeyLimit>();
+        services.TryAddSingleton<PageLanguages>();
         services.TryAddSingleton(provider => new DownloadPage(provider.GetRequiredService<IOptions<DetachOptions>>().Value.PublicUrl));
         services.TryAddSingleton<AttachmentUnlocker>();
         services.TryAddSingleton<DownloadHandler>();
 
-        // The host's own "Request starting GET http://..." lines carry query strings; the access log replaces
-        // them, so that a key someone pasted into a URL by mistake is not written to disk.
+        // Requests reach the pipeline with their target cut to a plain path: see TargetCuttingContextFactory.
+        services.Replace(ServiceDescriptor.Singleton<IHttpContextFactory, TargetCuttingContextFactory>());
+        DecorateLoggerFactory(services);
+
+        // The host's own "Request starting/finished" lines repeat what the access log says; keep them out.
         services.Configure<LoggerFilterOptions>(options => options.AddFilter(HostingDiagnosticsCategory, LogLevel.Warning));
-        services.AddRateLimiter(options => options.AddPolicy<string, KeyAttemptRateLimit>(KeyAttemptRateLimit.PolicyName));
+        services.AddOptions<ForwardedHeadersOptions>().Configure<IOptions<GatewayOptions>>((forwarded, gateway) =>
+        {
+            // Only Gateway:TrustedProxies are believed; through a chain of them, the client is the first address, from
+            // the right, that is not one of them. ASP.NET's defaults trust loopback, and with both lists empty it
+            // trusts every peer: so no list means the headers are not read at all.
+            forwarded.ForwardedHeaders = gateway.Value.TrustedProxies.Count > 0 ? ForwardedHeaders.XForwardedFor : ForwardedHeaders.None;
+            forwarded.ForwardLimit = null;
+            forwarded.KnownProxies.Clear();
+            forwarded.KnownIPNetworks.Clear();
+            foreach (var proxy in gateway.Value.TrustedProxies)
+            {
+                forwarded.KnownIPNetworks.Add(GatewayOptions.TryParseNetwork(proxy, out var network)
+                    ? network
+                    : throw new InvalidOperationException($"Gateway:TrustedProxies has '{proxy}', which is not a network."));
+            }
+        });
         services.Configure<SocketTransportOptions>(options => options.MaxWriteBufferSize = ResponseBufferBytes);
         return services;
     }
 
-    /// <summary>Access log and key-attempt rate limiting; call after routing is set up and before the endpoints run.</summary>
+    /// <summary>Wraps whatever logger factory the host registered in <see cref="KestrelLogScrubbing"/>.</summary>
+    private static void DecorateLoggerFactory(IServiceCollection services)
+    {
+        var registered = services.LastOrDefault(d => d.ServiceType == typeof(ILoggerFactory) && !d.IsKeyedService);
+        if (registered is null)
+        {
+            return;
+        }
+
+        services.Replace(ServiceDescriptor.Singleton<ILoggerFactory>(provider => new KestrelLogScrubbing((ILoggerFactory)(
+            registered.ImplementationInstance
+            ?? registered.ImplementationFactory?.Invoke(provider)
+            ?? ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!)))));
+    }
+
+    /// <summary>
+    /// Reads or makes the token secret, then adds the client's address from trusted proxies' headers and the access
+    /// log; call before the endpoints run.
+    /// </summary>
     public static IApplicationBuilder UseDownloadGateway(this IApplicationBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
+
+        // Read or make the token secret now: a start that cannot stops here, and no download ever needs to write.
+        _ = app.ApplicationServices.GetRequiredService<GatewaySecret>();
+        app.UseMiddleware<ForwardedForTranslation>();
+        app.UseForwardedHeaders();
         app.UseMiddleware<AccessLogMiddleware>();
-        app.UseRateLimiter();
         return app;
     }
 
@@ -59,11 +102,9 @@ public static class DownloadGatewayExtensions
         ArgumentNullException.ThrowIfNull(app);
         app.MapMethods("/d/{cid}", [HttpMethods.Get, HttpMethods.Head], ServePage);
         app.MapPost("/d/{cid}/meta", (HttpContext context, string cid) =>
-                context.RequestServices.GetRequiredService<DownloadHandler>().MetaAsync(context, cid))
-            .RequireRateLimiting(KeyAttemptRateLimit.PolicyName);
+                context.RequestServices.GetRequiredService<DownloadHandler>().MetaAsync(context, cid));
         app.MapMethods("/d/{cid}/file", [HttpMethods.Get, HttpMethods.Head], (HttpContext context, string cid) =>
-                context.RequestServices.GetRequiredService<DownloadHandler>().FileAsync(context, cid))
-            .RequireRateLimiting(KeyAttemptRateLimit.PolicyName);
+                context.RequestServices.GetRequiredService<DownloadHandler>().FileAsync(context, cid));
         app.MapMethods(DownloadAssets.ScriptPath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Script));
         app.MapMethods(DownloadAssets.StylePath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Style));
         app.MapMethods(DownloadAssets.IconPath, [HttpMethods.Get, HttpMethods.Head], context => ServeAsset(context, DownloadAssets.Icon));
@@ -72,14 +113,16 @@ public static class DownloadGatewayExtensions
 
     private static Task ServePage(HttpContext context)
     {
-        var page = context.RequestServices.GetRequiredService<DownloadPage>();
+        var language = context.RequestServices.GetRequiredService<PageLanguages>().Negotiate(context.Request);
+        var page = context.RequestServices.GetRequiredService<DownloadPage>().For(language);
         var response = context.Response;
         SecurityHeaders.Apply(response);
+        PageLanguages.Label(response, language);
         response.ContentType = "text/html; charset=utf-8";
-        response.ContentLength = page.Bytes.Length;
+        response.ContentLength = page.Length;
         return HttpMethods.IsHead(context.Request.Method)
             ? Task.CompletedTask
-            : response.Body.WriteAsync(page.Bytes, context.RequestAborted).AsTask();
+            : response.Body.WriteAsync(page, context.RequestAborted).AsTask();
     }
 
     private static Task ServeAsset(HttpContext context, DownloadAssets.Asset asset)

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Detach.Crypto;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Metrics;
+using Detach.Mime;
 using Detach.Vault.Index;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -22,6 +23,8 @@ public sealed partial class DownloadHandler(
     IAttachmentIndex index,
     DownloadTokenSealer sealer,
     DownloadSlots slots,
+    WrongKeyLimit wrongKeys,
+    PageLanguages languages,
     DetachMetrics metrics,
     IOptions<GatewayOptions> gatewayOptions,
     IOptions<DetachOptions> detachOptions,
@@ -47,8 +50,7 @@ public sealed partial class DownloadHandler(
             : await ReadKeyFromBodyAsync(context.Request, cancellationToken).ConfigureAwait(false);
         if (linkKey is null)
         {
-            metrics.KeyRejections.Add(1);
-            await GatewayAnswers.WriteProblemAsync(context, GatewayProblem.WrongKey()).ConfigureAwait(false);
+            await RefuseAsync(context, record!, GatewayProblem.WrongKey()).ConfigureAwait(false);
             return;
         }
 
@@ -56,8 +58,7 @@ public sealed partial class DownloadHandler(
         CryptographicOperations.ZeroMemory(linkKey);
         if (attachment is null)
         {
-            CountRefusal(refusal!);
-            await GatewayAnswers.WriteProblemAsync(context, refusal!).ConfigureAwait(false);
+            await RefuseAsync(context, record!, refusal!).ConfigureAwait(false);
             return;
         }
 
@@ -77,10 +78,13 @@ public sealed partial class DownloadHandler(
             });
 
             SecurityHeaders.Apply(context.Response);
+            var language = languages.Negotiate(context.Request);
+            PageLanguages.Label(context.Response, language);
             context.Response.ContentType = "application/json; charset=utf-8";
             var body = JsonSerializer.SerializeToUtf8Bytes(new FileMetadata(
                 FileNameText.ForDisplay(record.FileName) is { Length: > 0 } name ? name : FileNameText.Fallback,
                 record.PlaintextSize,
+                SizeText.Format(record.PlaintextSize, language.SizeWords),
                 SafeContentType(record.ContentType),
                 record.CreatedAt,
                 record.ExpiresAt,
@@ -123,8 +127,7 @@ public sealed partial class DownloadHandler(
 
         if (problem is not null)
         {
-            CountRefusal(problem);
-            await GatewayAnswers.WriteProblemAsync(context, problem).ConfigureAwait(false);
+            await RefuseAsync(context, record!, problem).ConfigureAwait(false);
             return;
         }
 
@@ -151,8 +154,7 @@ public sealed partial class DownloadHandler(
                 var (attachment, refusal) = await unlocker.UnlockAsync(record!, parsedCid, linkKey!, cancellationToken).ConfigureAwait(false);
                 if (attachment is null)
                 {
-                    CountRefusal(refusal!);
-                    await GatewayAnswers.WriteProblemAsync(context, refusal!).ConfigureAwait(false);
+                    await RefuseAsync(context, record!, refusal!).ConfigureAwait(false);
                     return;
                 }
 
@@ -257,19 +259,40 @@ public sealed partial class DownloadHandler(
         if (range.Kind == ByteRangeKind.Whole)
         {
             metrics.Downloads.Add(1);
-            if (!await index.TryCountDownloadAsync(record.Cid, CancellationToken.None).ConfigureAwait(false))
-            {
-                LogNotCounted(logger, record.Cid);
-            }
+            await CountDownloadAsync(record.Cid).ConfigureAwait(false);
         }
     }
 
-    private void CountRefusal(GatewayProblem problem)
+    /// <summary>The one write a download makes, after the file went out: if the index cannot take it (a full disk), the download stands.</summary>
+    private async Task CountDownloadAsync(string cid)
+    {
+        try
+        {
+            if (!await index.TryCountDownloadAsync(cid, CancellationToken.None).ConfigureAwait(false))
+            {
+                LogNotCounted(logger, cid);
+            }
+        }
+        catch (Exception exception) when (exception is System.Data.Common.DbException or IOException)
+        {
+            LogCountFailed(logger, cid, exception.Message);
+        }
+    }
+
+    /// <summary>Answers a refusal; a wrong key is counted, and past the limits answered 429 instead of 403.</summary>
+    private Task RefuseAsync(HttpContext context, AttachmentRecord record, GatewayProblem problem)
     {
         if (problem.Status == StatusCodes.Status403Forbidden)
         {
             metrics.KeyRejections.Add(1);
         }
+
+        if (problem.Code == GatewayProblem.WrongKeyCode && wrongKeys.Count(context.Connection.RemoteIpAddress, record.Cid) is { } wait)
+        {
+            problem = GatewayProblem.TooManyAttempts(wait);
+        }
+
+        return GatewayAnswers.WriteProblemAsync(context, problem);
     }
 
     private static byte[]? ParseKey(string? text) =>
@@ -332,7 +355,10 @@ public sealed partial class DownloadHandler(
     [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Completed download of {Cid} was not counted (record changed meanwhile)")]
     private static partial void LogNotCounted(ILogger logger, string cid);
 
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Completed download of {Cid} was not counted: the index refused the write ({Error})")]
+    private static partial void LogCountFailed(ILogger logger, string cid, string error);
+
     private sealed record FileMetadata(
-        string Name, long Size, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft,
+        string Name, long Size, string SizeText, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft,
         int DownloadWindowSeconds);
 }

@@ -36,12 +36,15 @@ public static class GatewayAnswers
             response.Headers.RetryAfter = ((long)Math.Ceiling(retry.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         }
 
+        var language = context.RequestServices.GetRequiredService<PageLanguages>().Negotiate(context.Request);
+        PageLanguages.Label(response, language);
+        var (title, detail) = (problem.Title(language), problem.Detail(language));
         var (contentType, body) = Wants(context.Request) switch
         {
             AnswerForm.Json => ("application/json; charset=utf-8", JsonSerializer.SerializeToUtf8Bytes(
-                new ProblemBody(problem.Code, problem.Title, problem.Detail, problem.Since, problem.SenderDomain), Json)),
-            AnswerForm.Html => ("text/html; charset=utf-8", Encoding.UTF8.GetBytes(Html(problem, context.Request.PathBase))),
-            _ => ("text/plain; charset=utf-8", Encoding.UTF8.GetBytes(problem.Title + "\n" + problem.Detail + "\n")),
+                new ProblemBody(problem.Code, title, detail, problem.Since, problem.SenderDomain), Json)),
+            AnswerForm.Html => ("text/html; charset=utf-8", Encoding.UTF8.GetBytes(Html(problem.Status, title, detail, language.Tag, context.Request.PathBase))),
+            _ => ("text/plain; charset=utf-8", Encoding.UTF8.GetBytes(title + "\n" + detail + "\n")),
         };
         response.ContentType = contentType;
         response.ContentLength = body.Length;
@@ -50,25 +53,24 @@ public static class GatewayAnswers
             : response.Body.WriteAsync(body, context.RequestAborted).AsTask();
     }
 
-    public static string Html(GatewayProblem problem, PathString pathBase)
+    public static string Html(int status, string title, string detail, string language, PathString pathBase)
     {
-        ArgumentNullException.ThrowIfNull(problem);
         return $"""
             <!doctype html>
-            <html lang="en">
+            <html lang="{HtmlText.Escape(language)}">
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
             <meta name="robots" content="noindex, nofollow">
-            <title>{HtmlText.Escape(problem.Title)}</title>
+            <title>{HtmlText.Escape(title)}</title>
             <link rel="icon" href="{HtmlText.Escape(pathBase.Add(DownloadAssets.IconPath).ToUriComponent())}" type="image/svg+xml">
             <link rel="stylesheet" href="{HtmlText.Escape(pathBase.Add(DownloadAssets.StylePath).ToUriComponent())}">
             </head>
             <body data-state="problem">
             <main>
-            <h1>{HtmlText.Escape(problem.Title)}</h1>
-            <p>{HtmlText.Escape(problem.Detail)}</p>
-            <p class="muted">HTTP {problem.Status.ToString(CultureInfo.InvariantCulture)}</p>
+            <h1>{HtmlText.Escape(title)}</h1>
+            <p>{HtmlText.Escape(detail)}</p>
+            <p class="muted">HTTP {status.ToString(CultureInfo.InvariantCulture)}</p>
             </main>
             </body>
             </html>

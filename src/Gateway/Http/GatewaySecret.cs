@@ -1,11 +1,14 @@
 using System.Security.Cryptography;
+using Detach.Gateway.Configuration;
 
 namespace Detach.Gateway.Http;
 
 /// <summary>
 /// The server's own 256-bit secret that seals download tokens, kept in {DataPath}/gateway.secret (mode
-/// 0600) so tokens survive a restart. Created on first start; a missing or damaged file only logs every
-/// browser out of its pending downloads, it never exposes a file.
+/// 0600) so tokens survive a restart. Read, or made, once at start (UseDownloadGateway), so that serving
+/// downloads never needs to write: with the data folder full, links keep working. A start that can neither
+/// read nor make it stops with a configuration error naming the file. Losing the file only logs every browser
+/// out of its pending downloads; it never exposes a file.
 /// </summary>
 public sealed class GatewaySecret
 {
@@ -29,8 +32,22 @@ public sealed class GatewaySecret
 
     public static GatewaySecret LoadOrCreate(string dataPath)
     {
-        Directory.CreateDirectory(dataPath);
         var path = Path.Combine(dataPath, FileName);
+        try
+        {
+            Directory.CreateDirectory(dataPath);
+            return ReadOrMake(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            throw new ConfigurationException(
+                $"The gateway's token secret {path} can be neither read nor made: {e.Message} It is made at start in DataPath, "
+                + "which must then be writable; a damaged one may be deleted (pending browser downloads will have to reopen their link).");
+        }
+    }
+
+    private static GatewaySecret ReadOrMake(string path)
+    {
         for (var attempt = 0; attempt < 3; attempt++)
         {
             if (File.Exists(path))

@@ -18,6 +18,7 @@ public sealed class DetachMetrics : IDisposable
         MessagesProcessed = meter.CreateCounter<long>("detach.messages.processed", description: "Messages accepted and passed on.");
         MessagesTempFailed = meter.CreateCounter<long>("detach.messages.tempfailed", description: "Messages answered with a temporary failure (4xx / exit 75).");
         MessagesRejected = meter.CreateCounter<long>("detach.messages.rejected", description: "Messages refused with a permanent failure (5xx).");
+        MessagesPastLimit = meter.CreateCounter<long>("detach.messages.limit_exceeded", description: "Messages past a MIME parser limit, by what Policy:WhenLimitExceeded did (action=deliver|reject|tempfail).");
         AttachmentsDetached = meter.CreateCounter<long>("detach.attachments.detached", description: "Attachments taken out of messages and stored.");
         BytesDetached = meter.CreateCounter<long>("detach.detached.bytes", unit: "bytes", description: "Plaintext bytes of detached attachments, stored once.");
         BytesSaved = meter.CreateCounter<long>("detach.saved.bytes", unit: "bytes", description: "Mailbox bytes saved: size × (recipients − 1).");
@@ -32,6 +33,7 @@ public sealed class DetachMetrics : IDisposable
     public Counter<long> MessagesProcessed { get; }
     public Counter<long> MessagesTempFailed { get; }
     public Counter<long> MessagesRejected { get; }
+    public Counter<long> MessagesPastLimit { get; }
     public Counter<long> AttachmentsDetached { get; }
     public Counter<long> BytesDetached { get; }
     public Counter<long> BytesSaved { get; }

@@ -23,6 +23,7 @@ public interface IAttachmentInspection : IAsyncDisposable
     /// Every byte was seen; the vault has not finished storing the attachment yet. Throw
     /// <see cref="MessageRefusedException"/> to refuse the message with its reply, or any other exception to fail it
     /// temporarily (451 / exit 75); either way nothing of the message is delivered and what was stored is abandoned.
+    /// The fronts answer a refusal without logging it: log why here.
     /// </summary>
     ValueTask CompleteAsync(CancellationToken cancellationToken);
 }

@@ -1,6 +1,7 @@
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Metrics;
 using Detach.Mime;
+using Detach.Smtp;
 using Detach.Vault;
 using Microsoft.Extensions.Logging;
 
@@ -37,6 +38,13 @@ public sealed class MessageDetacher(
         try
         {
             var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, cancellationToken).ConfigureAwait(false);
+            if (prepared.LimitExceeded is { } limit)
+            {
+                metrics.MessagesPastLimit.Add(1, new KeyValuePair<string, object?>("action", "deliver"));
+                logger.LogWarning("Message {MessageId} (queue {QueueId}) is past a parser limit ({Limit}): delivered with the parts past it as they came (Policy:WhenLimitExceeded=Deliver)",
+                    MessageIdentity.MessageIdOf(prepared.Headers) ?? "-", envelope.QueueId ?? "-", limit);
+            }
+
             if (prepared.Detached.Count == 0 && prepared.SkippedReason is null)
             {
                 // Plain mail, most of the traffic: the SMTP log already has a line for it.
@@ -51,6 +59,10 @@ public sealed class MessageDetacher(
 
             return new DetachedMessage(prepared, sink.Attachments, metrics);
         }
+        catch (MimeLimitExceededException e)
+        {
+            throw Refuse(e, envelope);
+        }
         catch
         {
             if (sink.Attachments is { } attachments)
@@ -61,6 +73,19 @@ public sealed class MessageDetacher(
 
             throw;
         }
+    }
+
+    /// <summary>A message past a parser limit that the policy does not deliver: nothing was stored, the client gets the reason.</summary>
+    private MessageRefusedException Refuse(MimeLimitExceededException e, MessageEnvelope envelope)
+    {
+        var permanent = e.Action == LimitExceededAction.Reject;
+        metrics.MessagesPastLimit.Add(1, new KeyValuePair<string, object?>("action", permanent ? "reject" : "tempfail"));
+        logger.LogWarning("Message (queue {QueueId}) is past a parser limit ({Limit}): {Refusal} (Policy:WhenLimitExceeded={Action})",
+            envelope.QueueId ?? "-", e.Limit, permanent ? "rejected" : "deferred", e.Action);
+        var reply = permanent
+            ? new SmtpReply(554, "5.6.0", $"Message structure past a limit ({e.Limit}), refused")
+            : new SmtpReply(451, "4.6.0", $"Message structure past a limit ({e.Limit}), try again later");
+        return new MessageRefusedException(reply, e);
     }
 }
 

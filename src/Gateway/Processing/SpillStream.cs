@@ -10,9 +10,10 @@ namespace Detach.Gateway.Processing;
 /// for small mail (ext4 inode work, fsnotify, flock); large mail still never sits in memory.
 /// </summary>
 /// <remarks>
-/// File I/O is synchronous system calls (on Linux an "asynchronous" file only runs the same syscall on a thread-pool
-/// thread). The async methods run them on a pool thread, never on the socket event thread, where the SMTP front
-/// spools what arrives: a disk under pressure would stall every session. In memory they complete where they are.
+/// File I/O is synchronous: on Linux an "asynchronous" file only runs the same syscall on a thread-pool thread.
+/// The async methods still never touch the disk on the caller's thread unless it is a pool thread: the SMTP front
+/// writes into the spool on the socket event thread, which serves every session, and a disk under pressure
+/// must stall one session, not all (<see cref="ThreadPoolHop"/>). Work in memory stays where it is.
 /// </remarks>
 public sealed class SpillStream : Stream
 {
@@ -45,6 +46,16 @@ public sealed class SpillStream : Stream
 
     /// <summary>True once the content lives in a temporary file.</summary>
     public bool IsSpilled => file is not null;
+
+    /// <summary>Called before each piece of disk work (tests watch which thread does it).</summary>
+    internal Action? OnDiskWork { get; set; }
+
+    /// <summary>Disk work never runs on the socket event thread: the tests' guard says so loudly, the hook counts it.</summary>
+    private void BeforeDiskWork()
+    {
+        EventThreadGuard.Check("The spool file");
+        OnDiskWork?.Invoke();
+    }
 
     public override bool CanRead => !disposed;
 
@@ -102,7 +113,7 @@ public sealed class SpillStream : Stream
         ObjectDisposedException.ThrowIf(disposed, this);
         if (file is not null)
         {
-            EventThreadGuard.Check("The spool file");
+            BeforeDiskWork();
             return file.Read(buffer);
         }
 
@@ -130,7 +141,7 @@ public sealed class SpillStream : Stream
 
         if (file is not null)
         {
-            return ReadFromFileAsync(buffer);
+            return ReadFromDiskAsync(buffer);
         }
 
         try
@@ -143,27 +154,47 @@ public sealed class SpillStream : Stream
         }
     }
 
+    private async ValueTask<int> ReadFromDiskAsync(Memory<byte> buffer)
+    {
+        await ThreadPoolHop.Now;
+        return Read(buffer.Span);
+    }
+
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        if (!TryWriteInMemory(buffer))
+        {
+            WriteToDisk(buffer);
+        }
+    }
+
+    /// <summary>Writes to the pooled pieces when the bytes fit under the threshold and the budget; false when they go to disk.</summary>
+    private bool TryWriteInMemory(ReadOnlySpan<byte> buffer)
+    {
         ObjectDisposedException.ThrowIf(disposed, this);
+        var end = position + buffer.Length;
+        if (file is not null || end > threshold || !Reserve(end))
+        {
+            return false;
+        }
+
+        ClearGap(length, position);
+        CopyIn(position, buffer);
+        position = end;
+        length = Math.Max(length, end);
+        return true;
+    }
+
+    private void WriteToDisk(ReadOnlySpan<byte> buffer)
+    {
         if (file is null)
         {
-            var end = position + buffer.Length;
-            if (end <= threshold && Reserve(end))
-            {
-                ClearGap(length, position);
-                CopyIn(position, buffer);
-                position = end;
-                length = Math.Max(length, end);
-                return;
-            }
-
             Spill();
         }
 
-        EventThreadGuard.Check("The spool file");
+        BeforeDiskWork();
         file!.Write(buffer);
     }
 
@@ -179,15 +210,9 @@ public sealed class SpillStream : Stream
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        if (file is not null || position + buffer.Length > threshold || !Reserve(position + buffer.Length))
-        {
-            return WriteToFileAsync(buffer);
-        }
-
         try
         {
-            Write(buffer.Span);
-            return ValueTask.CompletedTask;
+            return TryWriteInMemory(buffer.Span) ? ValueTask.CompletedTask : WriteToDiskAsync(buffer);
         }
         catch (Exception e)
         {
@@ -195,18 +220,10 @@ public sealed class SpillStream : Stream
         }
     }
 
-    // File I/O can block on a busy disk: the asynchronous methods take it off the socket event thread, which serves
-    // every SMTP session (a message past the threshold arrives there), and the synchronous ones assert they are off it.
-    private async ValueTask<int> ReadFromFileAsync(Memory<byte> buffer)
+    private async ValueTask WriteToDiskAsync(ReadOnlyMemory<byte> buffer)
     {
         await ThreadPoolHop.Now;
-        return Read(buffer.Span);
-    }
-
-    private async ValueTask WriteToFileAsync(ReadOnlyMemory<byte> buffer)
-    {
-        await ThreadPoolHop.Now;
-        Write(buffer.Span);
+        WriteToDisk(buffer.Span);
     }
 
     /// <summary>Hands the in-memory pieces to <paramref name="destination"/> as they are, without a copy buffer.</summary>
@@ -255,12 +272,22 @@ public sealed class SpillStream : Stream
         file!.SetLength(value);
     }
 
-    public override void Flush() => file?.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken)
+    public override void Flush()
     {
-        Flush();
-        return Task.CompletedTask;
+        if (file is not null)
+        {
+            BeforeDiskWork();
+            file.Flush();
+        }
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (file is not null)
+        {
+            await ThreadPoolHop.Now;
+            Flush();
+        }
     }
 
     protected override void Dispose(bool disposing)
@@ -276,11 +303,16 @@ public sealed class SpillStream : Stream
         base.Dispose(disposing);
     }
 
-    public override ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
+        if (file is not null)
+        {
+            // Closing the file unlinks it: metadata work on the disk.
+            await ThreadPoolHop.Now;
+        }
+
         Dispose(true);
         GC.SuppressFinalize(this);
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>Rents the pieces that hold bytes up to <paramref name="end"/>; false when the budget says no.</summary>
@@ -338,7 +370,7 @@ public sealed class SpillStream : Stream
 
     private void Spill()
     {
-        EventThreadGuard.Check("The spool file");
+        BeforeDiskWork();
         var spilled = SpoolFile.Create(dataPath);
         try
         {

@@ -243,7 +243,7 @@ public sealed class DetachingBackend(
             }
             catch (MessageRefusedException e)
             {
-                backend.Logger.LogWarning("Session {Session}: message refused: {Reply}", context.SessionId, e.Message);
+                // Refused on purpose: whoever refused it (the parser limit policy, a scanner) logged why.
                 (e.Reply.IsPermanentFailure ? backend.Metrics.MessagesRejected : backend.Metrics.MessagesTempFailed).Add(1);
                 await next.ResetAsync(CancellationToken.None).ConfigureAwait(false);
                 return [e.Reply];

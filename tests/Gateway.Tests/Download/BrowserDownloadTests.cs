@@ -1,3 +1,5 @@
+using Deque.AxeCore.Commons;
+using Deque.AxeCore.Playwright;
 using Microsoft.Playwright;
 
 namespace Detach.Gateway.Tests.Download;
@@ -78,6 +80,102 @@ public class BrowserDownloadTests
         Assert.DoesNotContain(host.Logs.Lines, line => line.Contains(file.LinkKey, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("%23")]
+    [InlineData("%2523")]
+    public async Task ALinkWhoseHashWasPercentEncodedStillDownloads(string encodedHash)
+    {
+        await using var host = await GatewayTestHost.StartAsync();
+        var original = TestFiles.RandomBytes(200_000);
+        var file = await host.StoreAsync(original, "rewritten.pdf", "application/pdf");
+        var (playwright, browser) = await LaunchAsync();
+        using var _playwright = playwright;
+        await using var _browser = browser;
+        var context = await browser.NewContextAsync(new BrowserNewContextOptions { AcceptDownloads = true });
+        var page = await context.NewPageAsync();
+
+        // What a mail security gateway leaves of the link after rewriting it.
+        await page.GotoAsync($"{host.PageUrl(file)}{encodedHash}{file.LinkKey}");
+        var button = page.Locator("#download");
+        await button.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 30_000 });
+
+        Assert.Equal($"{host.PageUrl(file)}#{file.LinkKey}", page.Url); // the key is back in the fragment
+        Assert.Equal("rewritten.pdf", await page.Locator("#name").TextContentAsync());
+        var download = await page.RunAndWaitForDownloadAsync(() => button.ClickAsync(), new PageRunAndWaitForDownloadOptions { Timeout = 60_000 });
+        var saved = Path.Combine(host.Folder.FullName, "rewritten-" + download.SuggestedFilename);
+        await download.SaveAsAsync(saved);
+        Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256OfFile(saved));
+        Assert.DoesNotContain(host.Logs.Lines, line => line.Contains(file.LinkKey[..16], StringComparison.Ordinal));
+        Assert.Contains(host.Logs.Lines, line => line.Contains($"GET /d/{file.Cid}[cut] 200", StringComparison.Ordinal));
+    }
+
+    private static async Task AssertNoAxeViolationsAsync(IPage page, string state)
+    {
+        var result = await page.RunAxe();
+        var violations = result.Violations.Select(v => $"{v.Id}: {v.Help} at {string.Join(", ", v.Nodes.Select(n => n.Html))}").ToList();
+        Assert.True(violations.Count == 0, state + ":\n" + string.Join("\n", violations));
+    }
+
+    [Theory]
+    [InlineData("en-US", "America/New_York", "en", "Download", "9.1 kB", "January 3, 2027", "EST", "This link does not open a file")]
+    [InlineData("fr-FR", "Europe/Paris", "fr", "Télécharger", "9,1 ko", "3 janvier 2027", "UTC+1", "Ce lien n’ouvre aucun fichier")]
+    public async Task ThePageSpeaksTheBrowsersLanguageWorksFromTheKeyboardAndHasNoAxeViolation(
+        string locale, string timeZone, string lang, string download, string size, string date, string zone, string wrongKeyTitle)
+    {
+        await using var host = await GatewayTestHost.StartAsync();
+        var original = TestFiles.RandomBytes(9092);
+        var file = await host.StoreAsync(original, "rapport.pdf", "application/pdf",
+            expiresAt: new DateTimeOffset(2027, 1, 3, 15, 55, 0, TimeSpan.Zero), maxDownloads: 3, senderDomain: "sender.example");
+        var (playwright, browser) = await LaunchAsync();
+        using var _playwright = playwright;
+        await using var _browser = browser;
+        foreach (var scheme in new[] { ColorScheme.Light, ColorScheme.Dark })
+        {
+            var context = await browser.NewContextAsync(new BrowserNewContextOptions
+            {
+                AcceptDownloads = true, Locale = locale, TimezoneId = timeZone, ColorScheme = scheme,
+            });
+            var page = await context.NewPageAsync();
+
+            await page.GotoAsync($"{host.PageUrl(file)}#{file.LinkKey}");
+            var button = page.Locator("#download");
+            await button.WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 30_000 });
+
+            Assert.Equal(lang, await page.Locator("html").GetAttributeAsync("lang"));
+            Assert.Equal(download, (await button.TextContentAsync())?.Trim());
+            Assert.Equal(size, await page.Locator("#size").TextContentAsync());
+            var expires = await page.Locator("#expires").TextContentAsync();
+            Assert.Contains(date, expires, StringComparison.Ordinal);
+            Assert.Contains(zone, expires, StringComparison.Ordinal);
+            Assert.Matches("^[23]$", await page.Locator("#downloads").TextContentAsync()); // 3, then 2 after the light pass downloaded
+            Assert.Equal("status", await page.Locator("#status").GetAttributeAsync("role"));
+            await AssertNoAxeViolationsAsync(page, $"{lang} {scheme} ready");
+            await ScreenshotAsync(page, $"ready-{lang}-{scheme}".ToLowerInvariant());
+
+            // Keyboard only: the button has the focus once the file is ready, Tab comes back to it, it shows its
+            // focus, and Enter downloads.
+            Assert.Equal("download", await page.EvaluateAsync<string>("() => document.activeElement.id"));
+            await page.Keyboard.PressAsync("Shift+Tab");
+            Assert.NotEqual("download", await page.EvaluateAsync<string>("() => document.activeElement.id"));
+            await page.Keyboard.PressAsync("Tab");
+            Assert.Equal("download", await page.EvaluateAsync<string>("() => document.activeElement.id"));
+            Assert.Equal("solid", await page.EvaluateAsync<string>("() => getComputedStyle(document.activeElement).outlineStyle"));
+            if (scheme == ColorScheme.Light)
+            {
+                var saved = await page.RunAndWaitForDownloadAsync(() => page.Keyboard.PressAsync("Enter"));
+                Assert.Null(await saved.FailureAsync());
+                Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256OfFile(await saved.PathAsync()));
+            }
+
+            var refused = await context.NewPageAsync(); // a new document: only the fragment would differ
+            await refused.GotoAsync($"{host.PageUrl(file)}#{Detach.Crypto.LinkKeyText.Encode(new byte[32])}");
+            await refused.Locator("body[data-state=problem]").WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+            Assert.Equal(wrongKeyTitle, await refused.Locator("#title").TextContentAsync());
+            await AssertNoAxeViolationsAsync(refused, $"{lang} {scheme} wrong key");
+            await context.CloseAsync();
+        }
+    }
+
     [Fact]
     public async Task BrowserShowsWrongKeyExpiredAndIncompleteLinks()
     {
@@ -100,7 +198,7 @@ public class BrowserDownloadTests
         await page.Locator("body[data-state=problem]").WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
         Assert.Equal("This file has expired", await page.Locator("#title").TextContentAsync());
         var detail = await page.Locator("#status").TextContentAsync();
-        Assert.Contains("2 January 2026", detail, StringComparison.Ordinal);
+        Assert.Contains("2026-01-02 03:04 UTC", detail, StringComparison.Ordinal);
         Assert.Contains("old-sender.example", detail, StringComparison.Ordinal);
         await ScreenshotAsync(page, "expired");
 

@@ -179,7 +179,7 @@ public class CurlDownloadTests
         Assert.Equal("410", result.Stdout);
         var page = await File.ReadAllTextAsync(Path.Combine(folder.FullName, "page.html"), TestContext.Current.CancellationToken);
         Assert.Contains("<!doctype html>", page, StringComparison.Ordinal);
-        Assert.Contains("20 November 2026, 14:30 UTC", page, StringComparison.Ordinal);
+        Assert.Contains("2026-11-20 14:30 UTC", page, StringComparison.Ordinal);
         Assert.Contains("sender.example", page, StringComparison.Ordinal);
         Assert.DoesNotContain(file.LinkKey, page, StringComparison.Ordinal);
     }
@@ -196,7 +196,7 @@ public class CurlDownloadTests
 
         Assert.Equal("410", result.Stdout);
         var text = await File.ReadAllTextAsync(Path.Combine(folder.FullName, "page.txt"), TestContext.Current.CancellationToken);
-        Assert.Contains("2 January 2026, 03:04 UTC", text, StringComparison.Ordinal);
+        Assert.Contains("2026-01-02 03:04 UTC", text, StringComparison.Ordinal);
         Assert.Contains("old.example", text, StringComparison.Ordinal);
     }
 

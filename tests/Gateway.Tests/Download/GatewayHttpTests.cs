@@ -237,7 +237,7 @@ public class GatewayHttpTests
     }
 
     [Fact]
-    public async Task KeyAttemptsAreLimitedPerClientAddress()
+    public async Task WrongKeysAreLimitedPerClientAndLinkAndNeverStopTheRightKey()
     {
         await using var host = await GatewayTestHost.StartAsync(options => options.KeyAttemptsPerMinute = 3);
         var file = await host.StoreAsync(TestFiles.RandomBytes(100), "limited.bin");
@@ -254,13 +254,15 @@ public class GatewayHttpTests
             if (response.StatusCode == HttpStatusCode.TooManyRequests)
             {
                 Assert.True(response.Headers.RetryAfter is not null);
+                Assert.Equal("too_many_attempts", (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("error").GetString());
             }
         }
 
-        // The page needs no key and is never limited.
-        using var page = await client.GetAsync(host.PageUrl(file), ct);
+        using var right = await client.SendAsync(Meta(host, file, file.LinkKey), ct);
+        using var page = await client.GetAsync(host.PageUrl(file), ct); // the page needs no key and is never limited
 
         Assert.Equal([HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.TooManyRequests], statuses);
+        Assert.Equal(HttpStatusCode.OK, right.StatusCode);
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
     }
 

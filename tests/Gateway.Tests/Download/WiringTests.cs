@@ -41,7 +41,7 @@ public class WiringTests
             Assert.NotNull(provider.GetRequiredService<DownloadHandler>());
             Assert.Equal(3, provider.GetRequiredService<DownloadSlots>().Capacity);
             Assert.Equal(5, provider.GetRequiredService<IOptions<GatewayOptions>>().Value.DownloadTokenMinutes);
-            Assert.Contains("files.example.com", System.Text.Encoding.UTF8.GetString(provider.GetRequiredService<DownloadPage>().Bytes), StringComparison.Ordinal);
+            Assert.Contains("files.example.com", System.Text.Encoding.UTF8.GetString(provider.GetRequiredService<DownloadPage>().For(provider.GetRequiredService<PageLanguages>().Default)), StringComparison.Ordinal);
             Assert.True(File.Exists(Path.Combine(folder.FullName, GatewaySecret.FileName)));
         }
         finally

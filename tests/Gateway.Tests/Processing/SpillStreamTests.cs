@@ -187,4 +187,50 @@ public sealed class SpillStreamTests : IDisposable
         Assert.Equal(budget.Capacity, budget.Available);
         Assert.Empty(TempFiles());
     }
+
+    /// <summary>
+    /// The SMTP front copies DATA into the spool on the socket event thread that serves every session: writing to
+    /// memory may stay there, but the spill to disk, and every file read or write after it, must leave it.
+    /// </summary>
+    [Fact]
+    public async Task Disk_work_started_from_a_thread_that_is_not_a_pool_thread_runs_on_the_pool()
+    {
+        var token = TestContext.Current.CancellationToken;
+        var spool = new SpillStream(dataPath, Threshold);
+        await using (spool)
+        {
+            var diskWork = new List<bool>();
+            spool.OnDiskWork = () =>
+            {
+                lock (diskWork)
+                {
+                    diskWork.Add(Thread.CurrentThread.IsThreadPoolThread);
+                }
+            };
+
+            await StartOnOwnThread(() => spool.WriteAsync(Bytes(Threshold / 2, 1), token).AsTask());
+            Assert.Empty(diskWork);
+            Assert.False(spool.IsSpilled);
+            await StartOnOwnThread(() => spool.WriteAsync(Bytes(3 * Threshold, 2), token).AsTask());
+            await StartOnOwnThread(() => spool.WriteAsync(Bytes(100, 3), token).AsTask());
+            await StartOnOwnThread(() => spool.FlushAsync(token));
+            spool.Position = 0;
+            await StartOnOwnThread(() => spool.ReadAsync(new byte[1000], token).AsTask());
+            await StartOnOwnThread(() => spool.CopyToAsync(Stream.Null, token));
+
+            Assert.True(spool.IsSpilled);
+            Assert.True(diskWork.Count >= 5, $"{diskWork.Count} disk operations seen");
+            Assert.All(diskWork, Assert.True);
+        }
+    }
+
+    /// <summary>Starts <paramref name="step"/> on a new thread (not a pool thread, as the socket event thread is not) and waits for it.</summary>
+    private static Task StartOnOwnThread(Func<Task> step)
+    {
+        Task? started = null;
+        var thread = new Thread(() => started = step());
+        thread.Start();
+        thread.Join();
+        return started!;
+    }
 }
