@@ -12,8 +12,9 @@ namespace Detach.Gateway.Hosting;
 public static class VaultServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the store (the embedded one, or the IPFS node with a local spool for when it is down), the index,
-    /// the <see cref="AttachmentVault"/> over both, and <see cref="VaultComponents"/>. Nothing is opened or migrated
+    /// Registers the store (the embedded one, or the IPFS node with a local spool for when it is down), the index
+    /// (and the sender-notice queue in its database), the <see cref="AttachmentVault"/> over both, and
+    /// <see cref="VaultComponents"/>. Nothing is opened or migrated
     /// here: the index is migrated by <see cref="VaultComponents.OpenAsync"/>, or in the host's starting phase
     /// (<see cref="IndexMigrationService"/>).
     /// </summary>
@@ -50,6 +51,9 @@ public static class VaultServiceCollectionExtensions
             Directory.CreateDirectory(dataPath);
             return AttachmentIndexFactory.Create(settings.Index, dataPath, s.GetRequiredService<TimeProvider>(), s.GetRequiredService<ILoggerFactory>());
         });
+
+        // The sender-notice queue lives in the index's own database.
+        services.AddSingleton(s => (ISenderNoticeQueue)s.GetRequiredService<IAttachmentIndex>());
         services.AddSingleton(s => new AttachmentVault(
             s.GetRequiredService<IContentStore>(),
             s.GetRequiredService<IAttachmentIndex>(),
@@ -59,6 +63,7 @@ public static class VaultServiceCollectionExtensions
                 Retention = TimeSpan.FromDays(settings.Vault.RetentionDays),
                 RetentionBySenderDomain = settings.Vault.RetentionDaysBySenderDomain.ToDictionary(
                     p => p.Key, p => TimeSpan.FromDays(p.Value), StringComparer.OrdinalIgnoreCase),
+                NotifySenderFor = settings.Gateway.NotifiesSender,
             },
             s.GetRequiredService<TimeProvider>(),
             s.GetRequiredService<ILogger<AttachmentVault>>()));
