@@ -71,6 +71,8 @@ public sealed class DetachSettings
             errors.Add(e.Message);
         }
 
+        // Lists are read apart: a configured list replaces its default and earlier sources' lists, it never adds to them.
+        ListSetting.Apply(value, configuration, section, errors);
         return value;
     }
 }

@@ -170,12 +170,7 @@ public abstract partial class AttachmentIndexContract
         // Back to schema 1 as an earlier build left it, with a record in it.
         await using (var connection = await OpenRawConnectionAsync())
         {
-            // Every later step goes: migrations run from the highest version recorded.
-            foreach (var sql in new[]
-            {
-                "DROP TABLE sender_notices", "ALTER TABLE attachments DROP COLUMN notify_address",
-                "ALTER TABLE attachments DROP COLUMN warning", "DELETE FROM schema_version WHERE version >= 2",
-            })
+            foreach (var sql in new[] { "DROP TABLE sender_notices", "ALTER TABLE attachments DROP COLUMN notify_address", "ALTER TABLE attachments DROP COLUMN warning", "DELETE FROM schema_version WHERE version >= 2" })
             {
                 await using var command = connection.CreateCommand();
                 command.CommandText = sql;
