@@ -170,7 +170,7 @@ internal static class StageCosts
             await pipe.Writer.WriteAsync(Wire);
             await pipe.Writer.CompleteAsync();
             var spool = NewSpool();
-            using (var data = new DotReader(pipe.Reader, long.MaxValue, 0, TimeSpan.FromMinutes(1), CancellationToken.None))
+            using (var data = new DotReader(pipe.Reader, long.MaxValue, 0, new DataDeadline(TimeSpan.FromMinutes(1)), CancellationToken.None))
             {
                 await data.CopyToAsync(spool);
             }
@@ -256,7 +256,7 @@ internal static class StageCosts
                 RecipientCount = 1,
                 StoreState = StoreState.Spooled,
             });
-            await components.Index.MarkAsync(cid, StoreState.Stored);
+            await components.Index.MarkAsync([cid], StoreState.Stored);
         }
 
         private async Task WholeAsync(int threshold)

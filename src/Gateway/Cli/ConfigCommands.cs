@@ -44,6 +44,8 @@ public static partial class ConfigCommands
         root["Index"] = JsonSerializer.SerializeToNode(settings.Index, Json);
         root["Gateway"] = JsonSerializer.SerializeToNode(settings.Gateway, Json);
         root["Milter"] = JsonSerializer.SerializeToNode(settings.Milter, Json);
+        root["Notify"] = JsonSerializer.SerializeToNode(settings.Notify, Json);
+        root["Scan"] = JsonSerializer.SerializeToNode(settings.Scan, Json);
         Mask(root);
         return root.ToJsonString(Json);
     }

@@ -4,6 +4,7 @@ using Detach.Gateway.Configuration;
 using Detach.Gateway.Hosting;
 using Detach.Gateway.Metrics;
 using Detach.Gateway.Processing;
+using Detach.Gateway.Scanning;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -52,7 +53,8 @@ public static class FilterCommand
         {
             await using var components = await VaultComponents.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
             using var metrics = new DetachMetrics();
-            var detacher = new MessageDetacher(components.Vault, settings, metrics, NullLogger<MessageDetacher>.Instance);
+            var scan = ScanInspector.Create(settings.Scan, metrics, NullLogger<ScanInspector>.Instance);
+            var detacher = new MessageDetacher(components.Vault, settings, metrics, NullLogger<MessageDetacher>.Instance, scan is null ? [] : [scan]);
             await using var spool = SpoolFile.Create(settings.Root.FullDataPath);
             if (!await CopyWithLimitAsync(input, spool, settings.Smtp.MaxMessageBytes, cancellationToken).ConfigureAwait(false))
             {
@@ -63,9 +65,10 @@ public static class FilterCommand
             if (reinject.Count == 0)
             {
                 await using var message = await detacher.PrepareAsync(spool, envelope, cancellationToken).ConfigureAwait(false);
+                await message.CommitAsync(cancellationToken).ConfigureAwait(false);
                 await message.WriteToAsync(output, cancellationToken).ConfigureAwait(false);
                 await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-                await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+                message.CountDelivered();
                 return ExitCodes.Ok;
             }
 
@@ -73,9 +76,12 @@ public static class FilterCommand
         }
         catch (MessageRefusedException e)
         {
-            // Refused on purpose (policy): a permanent refusal bounces, a temporary one is retried.
+            // Refused on purpose (policy): a permanent refusal bounces (a security one, 5.7.x, as "permission denied"),
+            // a temporary one is retried.
             await error.WriteLineAsync($"detach filter: message refused: {e.Reply.Code} {e.Reply.EnhancedCode} {e.Reply.Text}").ConfigureAwait(false);
-            return e.Reply.IsPermanentFailure ? ExitCodes.DataError : ExitCodes.TempFail;
+            return !e.Reply.IsPermanentFailure ? ExitCodes.TempFail
+                : e.Reply.EnhancedCode?.StartsWith("5.7.", StringComparison.Ordinal) == true ? ExitCodes.NoPermission
+                : ExitCodes.DataError;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -101,6 +107,9 @@ public static class FilterCommand
         {
             var stdin = process.StandardInput.BaseStream;
             await message.WriteToAsync(stdin, cancellationToken).ConfigureAwait(false);
+
+            // Live before the command sees the end of its input: from then on it may deliver whatever we learn.
+            await message.CommitAsync(cancellationToken).ConfigureAwait(false);
             await stdin.FlushAsync(cancellationToken).ConfigureAwait(false);
             process.StandardInput.Close();
         }
@@ -120,7 +129,7 @@ public static class FilterCommand
             return process.ExitCode is >= 64 and <= 78 ? process.ExitCode : ExitCodes.TempFail;
         }
 
-        await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+        message.CountDelivered();
         return ExitCodes.Ok;
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Detach.Gateway.Hosting;
+using Detach.Mime;
 using Detach.Vault.Index;
 
 namespace Detach.Gateway.Cli;
@@ -27,7 +28,7 @@ public static class VaultCommands
         var command = new Command("ls", "List stored attachments, newest first.") { status, messageId, limit };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            await using var components = await VaultComponents.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
             var query = new IndexQuery
             {
                 Status = parse.GetValue(status),
@@ -48,7 +49,7 @@ public static class VaultCommands
         foreach (var r in records)
         {
             var state = r.IsShredded ? $"{r.RevokedReason}" : r.ExpiresAt <= now ? "expired" : r.StoreState.ToString().ToLowerInvariant();
-            lines.Add(string.Join('\t', r.Cid, Bytes(r.PlaintextSize), r.RecipientCount.ToString(CultureInfo.InvariantCulture),
+            lines.Add(string.Join('\t', r.Cid, SizeText.Format(r.PlaintextSize), r.RecipientCount.ToString(CultureInfo.InvariantCulture),
                 r.CreatedAt.ToString("u", CultureInfo.InvariantCulture), r.ExpiresAt.ToString("u", CultureInfo.InvariantCulture),
                 state, r.Downloads.ToString(CultureInfo.InvariantCulture), Printable(r.FileName), Printable(r.MessageId)));
         }
@@ -62,7 +63,7 @@ public static class VaultCommands
         var command = new Command("stats", "The storage economy: bytes stored once versus what every recipient's mailbox would have held.");
         command.SetAction(async (parse, cancellationToken) =>
         {
-            await using var components = await VaultComponents.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
             var economy = await components.Index.GetEconomyAsync(cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine(FormatEconomy(economy));
             return ExitCodes.Ok;
@@ -70,12 +71,13 @@ public static class VaultCommands
         return command;
     }
 
+    /// <summary>Sizes written as the mail notice and the download page write them (<see cref="SizeText"/>): "9.1 kB".</summary>
     public static string FormatEconomy(StorageEconomy e) => string.Join(Environment.NewLine,
         $"Messages with detached attachments: {e.Messages} ({e.LiveMessages} with live links)",
         $"Attachments stored:                 {e.Attachments} ({e.LiveAttachments} live, {e.ShreddedAttachments} shredded, {e.SpooledAttachments} pending, {e.OrphanedAttachments} orphaned)",
-        $"Stored once (ciphertext):           {Bytes(e.StoredBytes)} ({Bytes(e.LiveStoredBytes)} live)",
-        $"Would have cost in mailboxes:       {Bytes(e.MailboxBytes)} ({Bytes(e.LiveMailboxBytes)} live)",
-        $"Saved:                              {Bytes(Math.Max(0, e.MailboxBytes - e.StoredBytes))}",
+        $"Stored once (ciphertext):           {SizeText.Format(e.StoredBytes)} ({SizeText.Format(e.LiveStoredBytes)} live)",
+        $"Would have cost in mailboxes:       {SizeText.Format(e.MailboxBytes)} ({SizeText.Format(e.LiveMailboxBytes)} live)",
+        $"Saved:                              {SizeText.Format(Math.Max(0, e.MailboxBytes - e.StoredBytes))}",
         $"Ratio (mailbox bytes per stored):   {e.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x ({e.LiveRatio.ToString("0.00", CultureInfo.InvariantCulture)}x live)");
 
     private static Command Revoke()
@@ -85,7 +87,7 @@ public static class VaultCommands
         var command = new Command("revoke", "Erase the key share now: the file becomes undecryptable everywhere, and its pin is removed.") { target, reason };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            await using var components = await VaultComponents.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
             var value = parse.GetValue(target)!.Trim();
             var revoked = await components.Vault.RevokeAsync(value, parse.GetValue(reason)!, cancellationToken).ConfigureAwait(false);
             if (revoked.Count == 0 && !value.StartsWith('<'))
@@ -111,12 +113,18 @@ public static class VaultCommands
 
     private static Command Gc()
     {
-        var command = new Command("gc", "Erase keys past retention, remove objects of mail never accepted, push spooled objects to the node.");
+        var orphanAge = new Option<TimeSpan>("--orphan-age")
+        {
+            Description = "Collect objects of mail never sent on once they are this old (e.g. 00:10:00). A message still "
+                + "being processed that loses its objects this way is answered 4xx and retried, never sent with dead links.",
+            DefaultValueFactory = _ => VaultMaintenanceService.OrphanAge,
+        };
+        var command = new Command("gc", "Erase keys past retention, remove objects of mail never sent on, push spooled objects to the node.") { orphanAge };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            await using var components = await VaultComponents.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
             var expired = await components.Vault.ExpireAsync(cancellationToken).ConfigureAwait(false);
-            var orphans = await components.Vault.CollectOrphansAsync(VaultMaintenanceService.OrphanAge, cancellationToken).ConfigureAwait(false);
+            var orphans = await components.Vault.CollectOrphansAsync(parse.GetValue(orphanAge), cancellationToken).ConfigureAwait(false);
             var pushed = components.Spool is null ? 0 : await components.Spool.PushPendingAsync(cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine($"expired {expired.Count}, orphans removed {orphans.Count}, spooled objects pushed {pushed}");
             return ExitCodes.Ok;
@@ -130,21 +138,13 @@ public static class VaultCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = DetachCommandLine.LoadSettings(parse);
-            await using var components = await VaultComponents.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
             var pushed = await components.PushLocalToNodeAsync(Console.Out, cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine($"{pushed} object(s) pushed");
             return ExitCodes.Ok;
         });
         return command;
     }
-
-    internal static string Bytes(long bytes) => bytes switch
-    {
-        < 1024 => $"{bytes} B",
-        < 1024 * 1024 => (bytes / 1024.0).ToString("0.0 'KiB'", CultureInfo.InvariantCulture),
-        < 1024L * 1024 * 1024 => (bytes / (1024.0 * 1024)).ToString("0.0 'MiB'", CultureInfo.InvariantCulture),
-        _ => (bytes / (1024.0 * 1024 * 1024)).ToString("0.00 'GiB'", CultureInfo.InvariantCulture),
-    };
 
     /// <summary>File names and Message-IDs come from senders: keep control characters off the operator's terminal.</summary>
     internal static string Printable(string text) =>

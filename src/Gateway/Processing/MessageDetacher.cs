@@ -12,8 +12,9 @@ public sealed record MessageEnvelope(string? Sender, int RecipientCount, string?
 
 /// <summary>
 /// One message through the vault: reads the spooled message and stores each attachment the policy selects
-/// (encrypted, durable, indexed); the result writes the rewritten message. The caller settles it: commit once
-/// the next hop accepted the message, abandon otherwise (the stored objects then become garbage to collect).
+/// (encrypted, durable, indexed); the result writes the rewritten message. The caller settles it: commit just
+/// before the message goes out, abandon if the next hop refused it with a reply (the stored objects then become
+/// garbage to collect).
 /// </summary>
 public sealed class MessageDetacher(
     AttachmentVault vault,
@@ -23,6 +24,9 @@ public sealed class MessageDetacher(
     IEnumerable<IAttachmentInspector>? inspectors = null)
 {
     private readonly IAttachmentInspector[] inspectors = [.. inspectors ?? []];
+
+    /// <summary>The header field that carries the inspections' warnings.</summary>
+    public const string ScanHeaderName = "X-Detach-Scan";
 
     /// <summary>
     /// Parses <paramref name="spool"/> (from its start) and stores its attachments; nothing is written yet. The spool
@@ -36,7 +40,13 @@ public sealed class MessageDetacher(
         var sink = new VaultSink(vault, envelope, inspectors);
         try
         {
-            var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, cancellationToken).ConfigureAwait(false);
+            var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, headers => NoticeFor(headers, envelope), cancellationToken).ConfigureAwait(false);
+            if (sink.Warnings.Count > 0)
+            {
+                // Whoever reads the message (and its filters) learns what the inspections flagged or took out.
+                prepared = prepared.WithHeaderField(ScanHeaderName, string.Join("; ", sink.Warnings.Distinct(StringComparer.Ordinal)));
+            }
+
             if (prepared.LimitExceeded is { } limit)
             {
                 metrics.MessagesPastLimit.Add(1, new KeyValuePair<string, object?>("action", "deliver"));
@@ -86,6 +96,13 @@ public sealed class MessageDetacher(
             : new SmtpReply(451, "4.6.0", $"Message structure past a limit ({e.Limit}), try again later");
         return new MessageRefusedException(reply, e);
     }
+
+    /// <summary>The notice in the sender's domain's language (Policy:Language, Policy:LanguageBySenderDomain), with the links' download limit.</summary>
+    private NoticeOptions NoticeFor(MessageHeaders headers, MessageEnvelope envelope) => new()
+    {
+        Languages = settings.Policy.NoticeLanguagesFor(MessageIdentity.SenderDomainOf(headers, envelope)),
+        MaxDownloadsPerLink = settings.Gateway.MaxDownloadsPerLink,
+    };
 }
 
 /// <summary>A prepared message whose attachments are stored but whose links are not yet out in the world.</summary>
@@ -98,7 +115,11 @@ public sealed class DetachedMessage(PreparedMessage result, MessageAttachments? 
     /// <summary>Writes the message, rewritten or not, while the spool it was prepared from is open.</summary>
     public Task WriteToAsync(Stream output, CancellationToken cancellationToken) => result.WriteToAsync(output, cancellationToken);
 
-    /// <summary>The next hop accepted the message.</summary>
+    /// <summary>
+    /// The message is about to go out (before the final dot, or before the reinjection command's input ends): from
+    /// now on its attachments live until they expire, whatever the next hop does or fails to say. Throws when they
+    /// cannot be made live; the message must then not go out.
+    /// </summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
         if (attachments is not null)
@@ -106,7 +127,11 @@ public sealed class DetachedMessage(PreparedMessage result, MessageAttachments? 
             await ThreadPoolHop.Now;
             await attachments.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
 
+    /// <summary>The next hop accepted the message: count it.</summary>
+    public void CountDelivered()
+    {
         metrics.MessagesProcessed.Add(1);
         foreach (var record in attachments?.Records ?? [])
         {
@@ -114,7 +139,7 @@ public sealed class DetachedMessage(PreparedMessage result, MessageAttachments? 
         }
     }
 
-    /// <summary>The next hop did not take it: nobody will ever have these links.</summary>
+    /// <summary>The next hop refused the message with a reply: nobody will ever have these links.</summary>
     public async Task AbandonAsync(CancellationToken cancellationToken)
     {
         if (attachments is not null)

@@ -1,4 +1,3 @@
-using System.Net;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Delivery;
 using Detach.Gateway.Metrics;
@@ -106,7 +105,7 @@ public sealed class DetachingBackend(
 
             try
             {
-                var reply = await next.MailAsync(mail, ClientIdentity(), cancellationToken).ConfigureAwait(false);
+                var reply = await next.MailAsync(mail, context.ClientIdentity(), cancellationToken).ConfigureAwait(false);
                 if (reused && reply.Code == 421)
                 {
                     throw new IOException("The next hop closed the pooled connection: " + reply.Text);
@@ -127,29 +126,6 @@ public sealed class DetachingBackend(
                 backend.Logger.LogWarning("Session {Session}: next hop failed at MAIL: {Error}", context.SessionId, e.Message);
                 return MailResult.Reject(NextHopDown);
             }
-        }
-
-        /// <summary>
-        /// What the next hop records as the client: the attributes Postfix forwarded to us, or else this
-        /// connection's own peer, so the Received line always names the real origin.
-        /// </summary>
-        private Dictionary<string, string?> ClientIdentity()
-        {
-            var identity = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (name, value) in context.Forwarded)
-            {
-                identity[name] = value;
-            }
-
-            if (identity.Count == 0 && context.RemoteEndPoint is IPEndPoint peer)
-            {
-                identity["ADDR"] = peer.Address.ToString();
-                identity["PORT"] = peer.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                identity["HELO"] = context.HeloName;
-                identity["PROTO"] = context.HeloVerb == "HELO" ? "SMTP" : "ESMTP";
-            }
-
-            return identity;
         }
 
         public async ValueTask DisposeAsync()
@@ -263,6 +239,19 @@ public sealed class DetachingBackend(
 
             await using (detached)
             {
+                try
+                {
+                    // Before the final dot: once it is sent, a lost reply must not cost a delivered copy its links.
+                    await detached.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    backend.Logger.LogError(e, "Session {Session}: could not commit the attachments; answering 451 so the sender retries", context.SessionId);
+                    backend.Metrics.MessagesTempFailed.Add(1);
+                    await next.ResetAsync(CancellationToken.None).ConfigureAwait(false);
+                    return [StorageFailed];
+                }
+
                 // Nothing to change: the message goes on as it came, from the input spool (the output stayed empty).
                 Stream rewritten = detached.Result.Unchanged ? spool : output;
                 rewritten.Position = 0;
@@ -273,17 +262,21 @@ public sealed class DetachingBackend(
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    // The next hop never answered the final dot: it must not have the message, and neither do we.
-                    backend.Logger.LogWarning("Session {Session}: next hop failed during DATA: {Error}", context.SessionId, e.Message);
+                    // No reply to the final dot: the next hop may have stored the message and died before answering. The
+                    // sender retries on the 451 (a duplicate at worst); the attachments stay live, so a copy that was
+                    // delivered keeps working links.
+                    backend.Logger.LogWarning(
+                        "Session {Session}: no reply from the next hop to the message (queue {QueueId}): it may have been delivered; " +
+                        "its {Count} attachment(s) stay until they expire. {Error}",
+                        context.SessionId, envelope.QueueId ?? "-", detached.Result.Detached.Count, e.Message);
                     (next as RelayNextHop)?.Abort();
-                    await detached.AbandonAsync(CancellationToken.None).ConfigureAwait(false);
                     backend.Metrics.MessagesTempFailed.Add(1);
                     return [NextHopFailed];
                 }
 
                 if (replies.Any(r => r.IsPositiveCompletion))
                 {
-                    await detached.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                    detached.CountDelivered();
                 }
                 else
                 {

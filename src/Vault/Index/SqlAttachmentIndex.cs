@@ -1,5 +1,6 @@
 using System.Data;
 using System.Data.Common;
+using System.Text.Json;
 
 namespace Detach.Vault.Index;
 
@@ -7,17 +8,17 @@ namespace Detach.Vault.Index;
 /// The SQL both backends share (plain ADO.NET, parameterised). Subclasses supply connections, the time
 /// encoding, the migration scripts and lock, and what must follow a shred to make it stick on disk.
 /// </summary>
-public abstract class SqlAttachmentIndex : IAttachmentIndex
+public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoticeQueue
 {
     private const string Columns =
         "id, cid, vault_key, plaintext_size, ciphertext_size, content_type, file_name, created_at, expires_at, " +
-        "revoked_at, revoked_reason, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state";
+        "revoked_at, revoked_reason, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state, notify_address, warning";
 
     private const string InsertSql =
         "INSERT INTO attachments (cid, vault_key, plaintext_size, ciphertext_size, content_type, file_name, created_at, " +
-        "expires_at, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state) VALUES (@cid, " +
+        "expires_at, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state, notify_address, warning) VALUES (@cid, " +
         "@vault_key, @plaintext_size, @ciphertext_size, @content_type, @file_name, @created_at, @expires_at, @downloads, " +
-        "@max_downloads, @message_id, @sender_domain, @recipient_count, @store_state) RETURNING id";
+        "@max_downloads, @message_id, @sender_domain, @recipient_count, @store_state, @notify_address, @warning) RETURNING id";
 
     private const int MaxReasonLength = 200;
 
@@ -45,6 +46,13 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
     private protected virtual ValueTask<DbConnection> OpenConnectionForCountingAsync(CancellationToken cancellationToken) =>
         OpenConnectionAsync(cancellationToken);
 
+    /// <summary>Every operation starts here: the one entry point <see cref="EventThreadGuard"/> watches.</summary>
+    private ValueTask<DbConnection> ConnectAsync(CancellationToken cancellationToken, bool counting = false)
+    {
+        EventThreadGuard.Check("The index");
+        return counting ? OpenConnectionForCountingAsync(cancellationToken) : OpenConnectionAsync(cancellationToken);
+    }
+
     /// <summary>Begins a transaction that holds the write lock from its start.</summary>
     private protected abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
 
@@ -63,12 +71,15 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
 
     private protected abstract object ToDbTime(DateTimeOffset time);
 
+    /// <summary>A subquery yielding the strings of the JSON array in <paramref name="parameter"/>, for <c>IN (...)</c>.</summary>
+    private protected abstract string JsonArrayElementsSql(string parameter);
+
     private protected abstract DateTimeOffset ReadTime(DbDataReader reader, int ordinal);
 
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         await PrepareStoreAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -132,7 +143,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         }
 
         var ids = new long[records.Count];
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -156,6 +167,8 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
                     AddParameter(command, "@sender_domain", r.SenderDomain, DbType.String);
                     AddParameter(command, "@recipient_count", r.RecipientCount, DbType.Int32);
                     AddParameter(command, "@store_state", StateText(r.StoreState), DbType.String);
+                    AddParameter(command, "@notify_address", r.NotifyAddress, DbType.String);
+                    AddParameter(command, "@warning", r.Warning, DbType.String);
                     ids[i] = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
                 }
 
@@ -189,7 +202,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         const string sql =
             "UPDATE attachments SET downloads = downloads + 1 WHERE cid = @cid AND revoked_at IS NULL AND expires_at > @now " +
             "AND store_state <> 'orphaned' AND (max_downloads IS NULL OR downloads < max_downloads) RETURNING downloads";
-        var connection = await OpenConnectionForCountingAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken, counting: true).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);
@@ -207,7 +220,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         ArgumentOutOfRangeException.ThrowIfGreaterThan(reason.Length, MaxReasonLength, nameof(reason));
 
         var shredded = await QueryAsync(
-            $"UPDATE attachments SET vault_key = NULL, revoked_at = @now, revoked_reason = @reason " +
+            $"UPDATE attachments SET vault_key = NULL, notify_address = NULL, revoked_at = @now, revoked_reason = @reason " +
             $"WHERE (cid = @target OR message_id = @target) AND revoked_at IS NULL RETURNING {Columns}",
             c =>
             {
@@ -224,17 +237,31 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         return shredded;
     }
 
-    public async Task<IReadOnlyList<AttachmentRecord>> ExpireAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<AttachmentRecord>> ExpireAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        ShredWhereAsync("expires_at <= @now", static _ => { }, RevocationReasons.Expired, now, cancellationToken);
+
+    public Task<IReadOnlyList<AttachmentRecord>> ShredOrphansAsync(DateTimeOffset olderThan, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        ShredWhereAsync("created_at < @older_than AND store_state IN ('orphaned', 'spooled')",
+            c => AddTime(c, "@older_than", olderThan), RevocationReasons.Orphaned, now, cancellationToken);
+
+    /// <summary>
+    /// Shreds up to <see cref="IndexQuery.MaxLimit"/> unshredded records matching <paramref name="condition"/> in one
+    /// statement and returns them. The condition is tested again on each row as it is updated (the outer WHERE), so a
+    /// row a concurrent revoke, sweep or commit changed since the subquery saw it is left alone. The condition may
+    /// use @now.
+    /// </summary>
+    private async Task<IReadOnlyList<AttachmentRecord>> ShredWhereAsync(
+        string condition, Action<DbCommand> bind, string reason, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        // The outer revoked_at test re-checks rows a concurrent revoke or sweep got to first.
         var shredded = await QueryAsync(
-            $"UPDATE attachments SET vault_key = NULL, revoked_at = @now, revoked_reason = @reason " +
-            $"WHERE revoked_at IS NULL AND id IN (SELECT id FROM attachments WHERE revoked_at IS NULL AND expires_at <= @now " +
+            $"UPDATE attachments SET vault_key = NULL, notify_address = NULL, revoked_at = @now, revoked_reason = @reason " +
+            $"WHERE revoked_at IS NULL AND {condition} AND id IN (SELECT id FROM attachments WHERE revoked_at IS NULL AND {condition} " +
             $"ORDER BY id LIMIT @limit) RETURNING {Columns}",
             c =>
             {
+                bind(c);
                 AddTime(c, "@now", now);
-                AddParameter(c, "@reason", RevocationReasons.Expired, DbType.String);
+                AddParameter(c, "@reason", reason, DbType.String);
                 AddParameter(c, "@limit", IndexQuery.MaxLimit, DbType.Int32);
             },
             cancellationToken, sortById: true).ConfigureAwait(false);
@@ -336,7 +363,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
             "COALESCE(SUM(CASE WHEN store_state = 'orphaned' THEN 1 ELSE 0 END), 0), " +
             "COALESCE(SUM(CASE WHEN store_state = 'spooled' THEN 1 ELSE 0 END), 0) " +
             "FROM attachments";
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);
@@ -366,15 +393,36 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         }
     }
 
-    public async Task MarkAsync(string cid, StoreState state, CancellationToken cancellationToken = default)
+    public async Task<int> MarkAsync(IReadOnlyCollection<string> cids, StoreState state, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(cid);
+        ArgumentNullException.ThrowIfNull(cids);
+        if (cids.Count == 0)
+        {
+            return 0;
+        }
+
+        // One statement for a whole message, however many attachments it had: the list travels as one JSON parameter.
         var text = StateText(state);
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            using var command = CreateCommand(connection, null, "UPDATE attachments SET store_state = @store_state WHERE cid = @cid");
+            using var command = CreateCommand(connection, null,
+                $"UPDATE attachments SET store_state = @store_state WHERE revoked_at IS NULL AND cid IN ({JsonArrayElementsSql("@cids")})");
             AddParameter(command, "@store_state", text, DbType.String);
+            AddParameter(command, "@cids", JsonSerializer.Serialize(cids), DbType.String);
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task SetWarningAsync(string cid, string warning, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(cid);
+        ArgumentException.ThrowIfNullOrEmpty(warning);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var command = CreateCommand(connection, null, "UPDATE attachments SET warning = @warning WHERE cid = @cid");
+            AddParameter(command, "@warning", warning.Length > MaxReasonLength ? warning[..MaxReasonLength] : warning, DbType.String);
             AddParameter(command, "@cid", cid, DbType.String);
             if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
             {
@@ -383,22 +431,11 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         }
     }
 
-    public Task<IReadOnlyList<AttachmentRecord>> ListOrphansAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
-        QueryAsync(
-            $"SELECT {Columns} FROM attachments WHERE revoked_at IS NULL AND created_at < @older_than " +
-            "AND store_state IN ('orphaned', 'spooled') ORDER BY id LIMIT @limit",
-            c =>
-            {
-                AddTime(c, "@older_than", olderThan);
-                AddParameter(c, "@limit", IndexQuery.MaxLimit, DbType.Int32);
-            },
-            cancellationToken);
-
     public async Task<bool> PingAsync(CancellationToken cancellationToken = default)
     {
         try
         {
-            var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 // Reading schema_version also proves the index was migrated, not just reachable.
@@ -455,7 +492,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
     private async Task<IReadOnlyList<AttachmentRecord>> QueryAsync(string sql, Action<DbCommand> bind, CancellationToken cancellationToken, bool sortById = false)
     {
         var records = new List<AttachmentRecord>();
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);
@@ -498,6 +535,8 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         SenderDomain = r.GetString(14),
         RecipientCount = r.GetInt32(15),
         StoreState = ParseState(r.GetString(16)),
+        NotifyAddress = r.IsDBNull(17) ? null : r.GetString(17),
+        Warning = r.IsDBNull(18) ? null : r.GetString(18),
     };
 
     private static void ValidateNew(AttachmentRecord record)

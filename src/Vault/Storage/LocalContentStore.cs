@@ -52,8 +52,11 @@ public sealed class LocalContentStore : IContentStore
     /// Bypass the page cache (<see cref="DirectIo"/>) where the file system allows it: for content that is kept. A copy
     /// that is usually deleted before it ever reaches the disk (the spool's tee) is better off buffered.
     /// </param>
-    internal LocalContentWriter BeginWrite(bool directIo) =>
-        new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")), directIo && _directIo.Value);
+    internal LocalContentWriter BeginWrite(bool directIo)
+    {
+        EventThreadGuard.Check();
+        return new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")), directIo && _directIo.Value);
+    }
 
     public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
     {
@@ -63,6 +66,7 @@ public sealed class LocalContentStore : IContentStore
             throw new ArgumentOutOfRangeException(nameof(length), length, "The length cannot be negative.");
         }
         ct.ThrowIfCancellationRequested();
+        EventThreadGuard.Check();
         FileStream file;
         try
         {
@@ -84,14 +88,20 @@ public sealed class LocalContentStore : IContentStore
 
     public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct)
     {
+        EventThreadGuard.Check();
         var info = new FileInfo(PathOf(cid));
         return Task.FromResult(info.Exists ? info.Length : (long?)null);
     }
 
-    public Task<bool> ContainsAsync(Cid cid, CancellationToken ct) => Task.FromResult(File.Exists(PathOf(cid)));
+    public Task<bool> ContainsAsync(Cid cid, CancellationToken ct)
+    {
+        EventThreadGuard.Check();
+        return Task.FromResult(File.Exists(PathOf(cid)));
+    }
 
     public Task RemoveAsync(Cid cid, CancellationToken ct)
     {
+        EventThreadGuard.Check();
         var path = PathOf(cid);
         if (File.Exists(path))
         {
@@ -101,7 +111,11 @@ public sealed class LocalContentStore : IContentStore
         return Task.CompletedTask;
     }
 
-    public Task<bool> IsAvailableAsync(CancellationToken ct) => Task.FromResult(Directory.Exists(Root));
+    public Task<bool> IsAvailableAsync(CancellationToken ct)
+    {
+        EventThreadGuard.Check();
+        return Task.FromResult(Directory.Exists(Root));
+    }
 
     /// <summary>Every CID stored here, in no particular order.</summary>
     public async IAsyncEnumerable<Cid> ListAsync([EnumeratorCancellation] CancellationToken ct)

@@ -88,7 +88,8 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.StartsWith("250", await smtp.SendDataAsync("Subject: fine\r\n\r\nshort lines\r\n"u8.ToArray()), StringComparison.Ordinal);
     }
 
-    private static int FreePort()
+    /// <summary>A free TCP port on 127.0.0.1 (another process may take it before the caller binds; rare).</summary>
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -110,9 +111,10 @@ internal sealed class SmtpDialog : IAsyncDisposable
         reader = new StreamReader(stream, Encoding.Latin1);
     }
 
-    public static async Task<SmtpDialog> ConnectAsync(IPEndPoint endPoint)
+    /// <param name="from">The local address to connect from (any of 127.0.0.0/8 works on Linux loopback).</param>
+    public static async Task<SmtpDialog> ConnectAsync(IPEndPoint endPoint, IPAddress? from = null)
     {
-        var client = new TcpClient();
+        var client = from is null ? new TcpClient() : new TcpClient(new IPEndPoint(from, 0));
         await client.ConnectAsync(endPoint, TestContext.Current.CancellationToken);
         var dialog = new SmtpDialog(client);
         Assert.StartsWith("220", await dialog.ReadReplyAsync(), StringComparison.Ordinal);
