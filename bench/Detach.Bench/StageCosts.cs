@@ -39,24 +39,20 @@ internal static class StageCosts
         {
             var bench = new Stages(root, mib);
             await bench.InitializeAsync();
-            Console.WriteLine($"message {bench.Wire.Length:N0} bytes on the wire, attachment {mib} MiB; CPU ms per MiB detached (median of {rounds} rounds, min-max)");
             var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault();
-            foreach (var (name, stage) in bench.All().Where(s => only is null || s.Name.StartsWith(only, StringComparison.Ordinal)))
+            bool Selected(string name) => only is null || name.StartsWith(only, StringComparison.Ordinal);
+            Console.WriteLine($"message {bench.Wire.Length:N0} bytes on the wire, attachment {mib} MiB; CPU ms per MiB detached (median of {rounds} rounds, min-max)");
+            foreach (var (name, stage) in bench.All().Where(s => Selected(s.Name)))
             {
-                var perMiB = new List<double>();
-                // Warm-up: tiered JIT keeps recompiling (instrumented, then optimised) for a few thousand calls.
-                for (int warm = 0; warm < warmupRuns; warm++)
-                {
-                    await stage();
-                }
+                var (cpu, _, wall) = await RunStageAsync(stage, rounds, warmupRuns);
+                Console.WriteLine($"{name,-46} {cpu[cpu.Length / 2] / mib,7:F3}  ({cpu[0] / mib:F3}-{cpu[^1] / mib:F3})  wall {wall / mib:F3}");
+            }
 
-                for (int round = 0; round < rounds; round++)
-                {
-                    perMiB.Add(await MeasureAsync(stage) / mib);
-                }
-
-                perMiB.Sort();
-                Console.WriteLine($"{name,-46} {perMiB[perMiB.Count / 2],7:F3}  ({perMiB[0]:F3}-{perMiB[^1]:F3})");
+            Console.WriteLine($"plain message {bench.PlainWire.Length:N0} bytes on the wire; CPU µs and KiB allocated per message (median of {rounds} rounds)");
+            foreach (var (name, stage) in bench.Plain().Where(s => Selected(s.Name)))
+            {
+                var (cpu, allocated, _) = await RunStageAsync(stage, rounds, warmupRuns * 10);
+                Console.WriteLine($"{name,-46} {cpu[cpu.Length / 2] * 1000,7:F1} µs  ({cpu[0] * 1000:F1}-{cpu[^1] * 1000:F1})  {allocated / 1024,6:F1} KiB");
             }
 
             await bench.DisposeAsync();
@@ -69,14 +65,37 @@ internal static class StageCosts
         return 0;
     }
 
-    /// <summary>CPU milliseconds per run of <paramref name="stage"/>, over enough runs to fill about a second.</summary>
-    private static async Task<double> MeasureAsync(Func<Task> stage)
+    /// <summary>Warms <paramref name="stage"/> up, then measures it <paramref name="rounds"/> times: CPU ms per run (sorted), bytes allocated per run (median).</summary>
+    private static async Task<(double[] Cpu, double Allocated, double Wall)> RunStageAsync(Func<Task> stage, int rounds, int warmupRuns)
+    {
+        // Warm-up: tiered JIT keeps recompiling (instrumented, then optimised) for a few thousand calls.
+        for (int warm = 0; warm < warmupRuns; warm++)
+        {
+            await stage();
+        }
+
+        var cpu = new double[rounds];
+        var allocated = new double[rounds];
+        var wall = new double[rounds];
+        for (int round = 0; round < rounds; round++)
+        {
+            (cpu[round], allocated[round], wall[round]) = await MeasureAsync(stage);
+        }
+
+        Array.Sort(cpu);
+        Array.Sort(allocated);
+        Array.Sort(wall);
+        return (cpu, allocated[rounds / 2], wall[rounds / 2]);
+    }
+
+    /// <summary>CPU milliseconds, bytes allocated (all threads) and wall-clock milliseconds per run of <paramref name="stage"/>, over about a second.</summary>
+    private static async Task<(double Cpu, double Allocated, double Wall)> MeasureAsync(Func<Task> stage)
     {
         var process = Process.GetCurrentProcess();
         int runs = 0;
         process.Refresh();
         var start = process.TotalProcessorTime;
-        var jit = System.Runtime.JitInfo.GetCompilationTime();
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var clock = Stopwatch.StartNew();
         while (clock.ElapsedMilliseconds < 1000 || runs < 10)
         {
@@ -85,9 +104,8 @@ internal static class StageCosts
         }
 
         process.Refresh();
-        var jitMs = (System.Runtime.JitInfo.GetCompilationTime() - jit).TotalMilliseconds;
-        if (jitMs > 1) Console.Error.WriteLine($"  (JIT {jitMs:F0} ms during {runs} runs, {(process.TotalProcessorTime - start).TotalMilliseconds:F0} ms CPU)");
-        return (process.TotalProcessorTime - start).TotalMilliseconds / runs;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+        return ((process.TotalProcessorTime - start).TotalMilliseconds / runs, (double)allocated / runs, clock.Elapsed.TotalMilliseconds / runs);
     }
 
     private static int Option(string[] args, string name, int fallback)
@@ -106,12 +124,20 @@ internal static class StageCosts
         private DetachSettings settings = null!;
         private DetachMetrics metrics = null!;
         private MessageDetacher detacher = null!;
+        private SessionCosts sessions = null!;
         private readonly SpillBudget budget = new();
         private int sequence;
 
         // The spool the parse and decode stages read: filled once, as the receive stage leaves it.
         private SpillStream filled = null!;
         private MimeStructure structure = null!;
+
+        /// <summary>A 5 KB text mail without attachment (the plain traffic of the Postfix driver), as DATA carries it.</summary>
+        public byte[] PlainWire { get; private set; } = [];
+
+        private byte[] plain = [];
+        private SpillStream plainFilled = null!;
+        private readonly Pipe relay = new(new PipeOptions(pauseWriterThreshold: 0));
 
         /// <summary>The message as DATA carries it: dot-stuffed (nothing to stuff here), CRLF.CRLF at the end.</summary>
         public byte[] Wire { get; private set; } = [];
@@ -127,21 +153,39 @@ internal static class StageCosts
             message = Encoding.ASCII.GetBytes(text.ToString());
             Wire = [.. message, .. ".\r\n"u8];
 
+            var sinkServer = SessionCosts.StartSink();
+            var sinkEndPoint = (System.Net.IPEndPoint)sinkServer.LocalEndPoints[0];
             var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["DataPath"] = root,
                 ["PublicUrl"] = "https://files.example.com",
+                ["Smtp:Listen"] = "127.0.0.1:0",
+                ["Smtp:NextHop"] = $"smtp://127.0.0.1:{sinkEndPoint.Port}",
             }).Build();
             settings = DetachSettings.Load(configuration);
             components = await VaultComponents.OpenAsync(settings, CancellationToken.None);
             metrics = new DetachMetrics();
             detacher = new MessageDetacher(components.Vault, settings, metrics, NullLogger<MessageDetacher>.Instance);
+            sessions = new SessionCosts(settings, detacher, metrics, sinkEndPoint, sinkServer);
 
             using var key = FileKey.Generate();
             await using var encrypting = new RecordEncryptingStream(new MemoryStream(attachment), key);
             var buffer = new MemoryStream();
             await encrypting.CopyToAsync(buffer);
             ciphertext = buffer.ToArray();
+
+            var plainText = new StringBuilder()
+                .Append("From: bench@client.test\r\nTo: alice@example.test\r\nSubject: plain bench mail\r\nMessage-ID: <plain@bench.test>\r\nMIME-Version: 1.0\r\n")
+                .Append("Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+            while (plainText.Length < 5000)
+            {
+                plainText.Append("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n");
+            }
+
+            plain = Encoding.ASCII.GetBytes(plainText.ToString());
+            PlainWire = [.. plain, .. ".\r\n"u8];
+            plainFilled = NewSpool();
+            await plainFilled.WriteAsync(plain);
 
             filled = NewSpool();
             await filled.WriteAsync(message);
@@ -150,7 +194,7 @@ internal static class StageCosts
 
         public IEnumerable<(string Name, Func<Task> Stage)> All() =>
         [
-            ("receive: DATA (dot reader) into the spool", () => ReceiveAsync()),
+            ("receive: DATA (dot reader) into the spool", async () => await (await ReceiveAsync(Wire)).DisposeAsync()),
             ("parse: MIME structure scan of the spool", ParseAsync),
             ("decode: base64 out of the spool", DecodeAsync),
             ("encrypt: AES-256-CTR + HMAC-SHA-256 per record", EncryptAsync),
@@ -160,14 +204,55 @@ internal static class StageCosts
             ("index: add + mark stored (SQLite, FULL sync)", IndexAsync),
             ("whole: spool, detach, rewrite, commit", () => WholeAsync(SpillStream.DefaultThreshold)),
             ("whole, spool in memory", () => WholeAsync(8 * 1024 * 1024)),
+            ("session: client -> sink (no detach)", () => sessions.SendAsync(sessions.SinkEndPoint, Wire)),
+            ("session: client -> detach -> sink", () => sessions.SendAsync(sessions.ProxyEndPoint, Wire)),
         ];
+
+        /// <summary>The plain mail through the proxy's steps: µs per message.</summary>
+        public IEnumerable<(string Name, Func<Task> Stage)> Plain() =>
+        [
+            ("plain receive: DATA into the spool", async () => await (await ReceiveAsync(PlainWire)).DisposeAsync()),
+            ("plain prepare: parse, nothing to detach", PreparePlainAsync),
+            ("plain relay: dot-stuffed to the next hop", () => RelayAsync(plainFilled)),
+            ("plain whole: receive, prepare, relay", PlainWholeAsync),
+            ("plain session: client -> sink (no detach)", () => sessions.SendAsync(sessions.SinkEndPoint, PlainWire)),
+            ("plain session: client -> detach -> sink", () => sessions.SendAsync(sessions.ProxyEndPoint, PlainWire)),
+        ];
+
+        private async Task PreparePlainAsync()
+        {
+            await using var detached = await detacher.PrepareAsync(plainFilled, new MessageEnvelope("bench@client.test", 1), CancellationToken.None);
+            await detached.CommitAsync(CancellationToken.None);
+        }
+
+        /// <summary>What RelayNextHop does with the body: dot-stuffs it into the connection's pipe (here drained at once).</summary>
+        private async Task RelayAsync(Stream spool)
+        {
+            spool.Position = 0;
+            var writer = new DotWriter(relay.Writer);
+            await spool.CopyToAsync(writer);
+            await writer.CompleteAsync(CancellationToken.None);
+            var read = await relay.Reader.ReadAsync();
+            relay.Reader.AdvanceTo(read.Buffer.End);
+        }
+
+        private async Task PlainWholeAsync()
+        {
+            await using var spool = await ReceiveAsync(PlainWire);
+            await using (var detached = await detacher.PrepareAsync(spool, new MessageEnvelope("bench@client.test", 1), CancellationToken.None))
+            {
+                await RelayAsync(spool);
+                await detached.CommitAsync(CancellationToken.None);
+            }
+        }
 
         private SpillStream NewSpool() => new(root, SpillStream.DefaultThreshold, budget);
 
-        private async Task<SpillStream> ReceiveAsync()
+        /// <summary>DATA as the session reads it: the dot reader over the connection's pipe, copied into a spool (returned open).</summary>
+        private async Task<SpillStream> ReceiveAsync(byte[] wire)
         {
             var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, minimumSegmentSize: 64 * 1024));
-            await pipe.Writer.WriteAsync(Wire);
+            await pipe.Writer.WriteAsync(wire);
             await pipe.Writer.CompleteAsync();
             var spool = NewSpool();
             using (var data = new DotReader(pipe.Reader, long.MaxValue, 0, new DataDeadline(TimeSpan.FromMinutes(1)), CancellationToken.None))
@@ -176,7 +261,6 @@ internal static class StageCosts
             }
 
             await pipe.Reader.CompleteAsync();
-            await spool.DisposeAsync();
             return spool;
         }
 
@@ -272,6 +356,8 @@ internal static class StageCosts
         public async ValueTask DisposeAsync()
         {
             await filled.DisposeAsync();
+            await plainFilled.DisposeAsync();
+            await sessions.DisposeAsync();
             metrics.Dispose();
             await components.DisposeAsync();
         }
