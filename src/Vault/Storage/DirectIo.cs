@@ -7,12 +7,14 @@ namespace Detach.Vault.Storage;
 /// <summary>
 /// Writes that bypass the page cache (Linux <c>O_DIRECT</c>): the device reads the bytes straight from our buffer.
 /// A stored object is written once and read back rarely, so copying it into the page cache (allocating and dirtying
-/// fresh pages, then reclaiming them) bought nothing and was the most expensive step of storing an attachment on a
-/// virtual machine (measured in BENCHMARKS.md). Buffers, offsets and lengths must be multiples of
-/// <see cref="Alignment"/>; .NET has no option for it, so the flag is set with fcntl(2) after the file is opened.
+/// fresh pages, which the kernel reclaims later, evicting what Postfix and the index have there) buys nothing. In the
+/// process's own CPU it is a wash to a small gain (BENCHMARKS.md, issue 17); the page cache work it saves is done by
+/// the kernel's threads. The fsyncs stay: direct writes skip the cache, not the device's. Buffers, offsets and
+/// lengths must be multiples of <see cref="Alignment"/>; .NET has no option for it, so the flag is set with fcntl(2)
+/// after the file is opened.
 /// Where the platform or the file system does not do direct I/O, the file simply stays buffered.
 /// </summary>
-internal static partial class DirectIo
+internal static class DirectIo
 {
     /// <summary>4 KiB: covers 512-byte and 4K-sector devices.</summary>
     public const int Alignment = 4096;
