@@ -44,14 +44,14 @@ internal static class StageCosts
             Console.WriteLine($"message {bench.Wire.Length:N0} bytes on the wire, attachment {mib} MiB; CPU ms per MiB detached (median of {rounds} rounds, min-max)");
             foreach (var (name, stage) in bench.All().Where(s => Selected(s.Name)))
             {
-                var (cpu, _, wall) = await RunStageAsync(stage, rounds, warmupRuns);
+                var (cpu, _, wall) = await RunStageAsync(stage, bench.RemoveStoredAsync, rounds, warmupRuns);
                 Console.WriteLine($"{name,-46} {cpu[cpu.Length / 2] / mib,7:F3}  ({cpu[0] / mib:F3}-{cpu[^1] / mib:F3})  wall {wall / mib:F3}");
             }
 
             Console.WriteLine($"plain message {bench.PlainWire.Length:N0} bytes on the wire; CPU µs and KiB allocated per message (median of {rounds} rounds)");
             foreach (var (name, stage) in bench.Plain().Where(s => Selected(s.Name)))
             {
-                var (cpu, allocated, _) = await RunStageAsync(stage, rounds, warmupRuns * 10);
+                var (cpu, allocated, _) = await RunStageAsync(stage, bench.RemoveStoredAsync, rounds, warmupRuns * 10);
                 Console.WriteLine($"{name,-46} {cpu[cpu.Length / 2] * 1000,7:F1} µs  ({cpu[0] * 1000:F1}-{cpu[^1] * 1000:F1})  {allocated / 1024,6:F1} KiB");
             }
 
@@ -66,7 +66,8 @@ internal static class StageCosts
     }
 
     /// <summary>Warms <paramref name="stage"/> up, then measures it <paramref name="rounds"/> times: CPU ms per run (sorted), bytes allocated per run (median).</summary>
-    private static async Task<(double[] Cpu, double Allocated, double Wall)> RunStageAsync(Func<Task> stage, int rounds, int warmupRuns)
+    /// <remarks><paramref name="cleanUp"/> runs between rounds, outside the measurement: the machine's disk is shared.</remarks>
+    private static async Task<(double[] Cpu, double Allocated, double Wall)> RunStageAsync(Func<Task> stage, Func<Task> cleanUp, int rounds, int warmupRuns)
     {
         // Warm-up: tiered JIT keeps recompiling (instrumented, then optimised) for a few thousand calls.
         for (int warm = 0; warm < warmupRuns; warm++)
@@ -74,12 +75,15 @@ internal static class StageCosts
             await stage();
         }
 
+        await cleanUp();
+
         var cpu = new double[rounds];
         var allocated = new double[rounds];
         var wall = new double[rounds];
         for (int round = 0; round < rounds; round++)
         {
             (cpu[round], allocated[round], wall[round]) = await MeasureAsync(stage);
+            await cleanUp();
         }
 
         Array.Sort(cpu);
@@ -207,6 +211,15 @@ internal static class StageCosts
             ("session: client -> sink (no detach)", () => sessions.SendAsync(sessions.SinkEndPoint, Wire)),
             ("session: client -> detach -> sink", () => sessions.SendAsync(sessions.ProxyEndPoint, Wire)),
         ];
+
+        /// <summary>Removes what the whole-message stages stored (a fresh key each time: a new object per run).</summary>
+        public async Task RemoveStoredAsync()
+        {
+            await foreach (var cid in components.Local.ListAsync(CancellationToken.None))
+            {
+                await components.Local.RemoveAsync(cid, CancellationToken.None);
+            }
+        }
 
         /// <summary>The plain mail through the proxy's steps: µs per message.</summary>
         public IEnumerable<(string Name, Func<Task> Stage)> Plain() =>
