@@ -48,7 +48,6 @@ public sealed class VaultComponents : IAsyncDisposable
         var local = new LocalContentStore(Path.Combine(dataPath, "store"));
 
         KuboClient? kubo = null;
-        SpoolPusher? spool = null;
         HttpClient? http = null;
         IContentStore store = local;
         if (settings.Vault.EffectiveStore == StoreKind.Ipfs)
@@ -63,7 +62,6 @@ public sealed class VaultComponents : IAsyncDisposable
             // With the node in front, the local store holds only what the node could not take yet.
             local = new LocalContentStore(Path.Combine(dataPath, "spool"));
             store = new SpoolingContentStore(new KuboContentStore(kubo), local, settings.Vault.WhenNodeDown, loggers.CreateLogger<SpoolingContentStore>());
-            spool = new SpoolPusher(local, kubo, loggers.CreateLogger<SpoolPusher>());
         }
 
         var index = AttachmentIndexFactory.Create(settings.Index, dataPath, TimeProvider.System, loggers);
@@ -77,6 +75,9 @@ public sealed class VaultComponents : IAsyncDisposable
             http?.Dispose();
             throw;
         }
+
+        // With the index, the pusher drops what another instance revoked while only this spool held it.
+        var spool = kubo is null ? null : new SpoolPusher(local, kubo, index, loggers.CreateLogger<SpoolPusher>());
 
         var vault = new AttachmentVault(store, index,
             new AttachmentVaultOptions
