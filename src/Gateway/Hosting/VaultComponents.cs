@@ -48,6 +48,7 @@ public sealed class VaultComponents : IAsyncDisposable
         var local = new LocalContentStore(Path.Combine(dataPath, "store"));
 
         KuboClient? kubo = null;
+        PendingUnpins? unpins = null;
         HttpClient? http = null;
         IContentStore store = local;
         if (settings.Vault.EffectiveStore == StoreKind.Ipfs)
@@ -61,7 +62,8 @@ public sealed class VaultComponents : IAsyncDisposable
             kubo = new KuboClient(http, Options.Create(options), loggers.CreateLogger<KuboClient>());
             // With the node in front, the local store holds only what the node could not take yet.
             local = new LocalContentStore(Path.Combine(dataPath, "spool"));
-            store = new SpoolingContentStore(new KuboContentStore(kubo), local, settings.Vault.WhenNodeDown, loggers.CreateLogger<SpoolingContentStore>());
+            unpins = new PendingUnpins(Path.Combine(dataPath, "unpin"));
+            store = new SpoolingContentStore(new KuboContentStore(kubo), local, settings.Vault.WhenNodeDown, loggers.CreateLogger<SpoolingContentStore>(), unpins);
         }
 
         var index = AttachmentIndexFactory.Create(settings.Index, dataPath, TimeProvider.System, loggers);
@@ -77,7 +79,7 @@ public sealed class VaultComponents : IAsyncDisposable
         }
 
         // With the index, the pusher drops what another instance revoked while only this spool held it.
-        var spool = kubo is null ? null : new SpoolPusher(local, kubo, index, loggers.CreateLogger<SpoolPusher>());
+        var spool = kubo is null ? null : new SpoolPusher(local, kubo, index, unpins, loggers.CreateLogger<SpoolPusher>());
 
         var vault = new AttachmentVault(store, index,
             new AttachmentVaultOptions

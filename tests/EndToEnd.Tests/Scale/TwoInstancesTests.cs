@@ -182,13 +182,16 @@ public sealed partial class TwoInstancesTests(TwoInstancesSetup setup) : IClassF
     }
 
     [Fact]
-    public async Task A_spool_left_on_A_while_the_node_was_down_is_pushed_when_it_is_back_while_B_serves()
+    public async Task A_spool_left_on_A_while_the_node_was_down_is_pushed_when_it_is_back_while_B_serves_and_unpins_wait_for_the_node()
     {
         var vault = await StartAsync();
         var spooled = TestFiles.WriteRandom(_scratch.FullName, "photos.zip", 1024 * 1024);
         var fromB = TestFiles.WriteRandom(_scratch.FullName, "minutes.odt", 40 * 1024);
         var revoked = TestFiles.WriteRandom(_scratch.FullName, "draft.pdf", 40 * 1024);
         var revokedId = TestFiles.NewMessageId("spool-revoked");
+
+        var pinnedId = TestFiles.NewMessageId("pinned-before");
+        var (_, pinnedCid) = await SendAsync(vault, vault.A, "alice", pinnedId, TestFiles.WriteRandom(_scratch.FullName, "old.pdf", 20 * 1024));
 
         vault.Node.Kill();
         var (link, cid) = await SendAsync(vault, vault.A, "alice", "spool-a", spooled);
@@ -210,9 +213,13 @@ public sealed partial class TwoInstancesTests(TwoInstancesSetup setup) : IClassF
             Assert.Equal(HttpStatusCode.ServiceUnavailable, onB.StatusCode);
         }
 
-        // Revoked through B while its object sits in A's spool: it must not reach the node later.
-        var revoke = await vault.B.RunAsync(["vault", "revoke", revokedId], Token);
-        Assert.True(revoke.Succeeded, revoke.ToString());
+        // Revoked through B while its object sits in A's spool: it must not reach the node later. And one revoked
+        // while pinned on the dead node: its unpin waits for the node instead of being forgotten.
+        foreach (var target in new[] { revokedId, pinnedId })
+        {
+            var revoke = await vault.B.RunAsync(["vault", "revoke", target], Token);
+            Assert.True(revoke.Succeeded, revoke.ToString());
+        }
 
         await vault.Node.StartAsync();
         await using var gcA = vault.A.Start(["vault", "gc"]);
@@ -246,10 +253,12 @@ public sealed partial class TwoInstancesTests(TwoInstancesSetup setup) : IClassF
             Assert.Equal(TestFiles.Sha256(after), await Sha256Async(afterOnA));
         }
 
-        // B's own spool goes the same way.
+        // B's own spool goes the same way, and the unpin it could not do.
+        Assert.NotEmpty(await kubo.PinLsAsync(Cid.Parse(pinnedCid), Token));
         var pushedB = await vault.B.RunAsync(["vault", "gc"], Token);
         Assert.Contains("spooled objects pushed 1", pushedB.StandardOutput, StringComparison.Ordinal);
         Assert.NotEmpty(await kubo.PinLsAsync(Cid.Parse(cidB), Token));
+        Assert.Empty(await kubo.PinLsAsync(Cid.Parse(pinnedCid), Token));
     }
 
     private async Task<TwoInstances> StartAsync()
