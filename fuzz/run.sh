@@ -28,16 +28,21 @@ if ! command -v afl-fuzz >/dev/null; then
 fi
 
 build=.build
-rm -rf "$build/bin"
-dotnet tool restore >/dev/null
-dotnet publish "$project" -c Release -o "$build/bin" >/dev/null
-# Instrument our own assemblies only: coverage of the runtime and packages would be noise.
-for assembly in Detach.Crypto Detach.Mime Detach.Smtp Detach.Vault detach; do
-  dotnet tool run sharpfuzz "$build/bin/$assembly.dll" >/dev/null
-done
+# FUZZ_REUSE_BUILD=1 runs the targets as last built (to go on with a campaign without rebuilding).
+if [ -z "${FUZZ_REUSE_BUILD:-}" ]; then
+  rm -rf "$build/bin" "$build/plain"
+  dotnet tool restore >/dev/null
+  dotnet publish "$project" -c Release -o "$build/plain" >/dev/null
+  cp -r "$build/plain" "$build/bin"
+  # Instrument our own assemblies only: coverage of the runtime and packages would be noise. Instrumented code runs
+  # only under Fuzzer.Run, so seeds and the target list come from the plain copy.
+  for assembly in Detach.Crypto Detach.Mime Detach.Smtp Detach.Vault detach; do
+    dotnet tool run sharpfuzz "$build/bin/$assembly.dll" >/dev/null
+  done
+fi
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(dotnet "$build/bin/Detach.Fuzz.dll" list | awk '{print $1}')
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(dotnet "$build/plain/Detach.Fuzz.dll" list | awk '{print $1}')
 
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 summary=()
@@ -47,7 +52,7 @@ cpu_seconds() {
 for target in "${targets[@]}"; do
   work="$build/$target"
   rm -rf "$work"
-  dotnet "$build/bin/Detach.Fuzz.dll" seeds "$target" "$work/in"
+  dotnet "$build/plain/Detach.Fuzz.dll" seeds "$target" "$work/in"
   echo "== $target: ${seconds}s of CPU under afl-fuzz"
   afl-fuzz -i "$work/in" -o "$work/out" -V $((seconds * 4)) -t 20000 -m none \
     -- dotnet "$build/bin/Detach.Fuzz.dll" afl "$target" > "$work/afl.log" 2>&1 &
@@ -72,7 +77,8 @@ for target in "${targets[@]}"; do
   for file in "$work"/out/default/crashes/id:* "$work"/out/default/hangs/id:*; do
     [ -e "$file" ] || continue
     kind=$(basename "$(dirname "$file")")
-    cp "$file" "findings/$target/${kind%s}-$(sha1sum "$file" | cut -c1-12)"
+    kind=${kind%es}; kind=${kind%s}
+    cp "$file" "findings/$target/$kind-$(sha1sum "$file" | cut -c1-12)"
     found=$((found + 1))
   done
   rmdir "findings/$target" 2>/dev/null || true

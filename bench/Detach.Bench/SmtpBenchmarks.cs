@@ -56,7 +56,7 @@ public class SmtpCodecBenchmarks
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
         await pipe.Writer.WriteAsync(_wire);
         await pipe.Writer.CompleteAsync();
-        using var reader = new DotReader(pipe.Reader, long.MaxValue, 1000, TimeSpan.FromMinutes(1), CancellationToken.None);
+        using var reader = new DotReader(pipe.Reader, long.MaxValue, 1000, new DataDeadline(TimeSpan.FromMinutes(1)), CancellationToken.None);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(81920);
         long total = 0;
         int n;
@@ -149,7 +149,7 @@ public class SmtpProxyBenchmarks
             await Task.Delay(500);
             var proxyOptions = new SmtpServerOptions { ServerName = "proxy.test", MaxConnections = 1000 };
             proxyOptions.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));
-            var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, _sinkPort), new SmtpRelayClientOptions(), ct));
+            var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, _sinkPort), new SmtpRelayClientOptions(), ct));
             _proxy = new SmtpServer(proxyOptions, relay);
             _proxy.Start();
             _proxyPort = ((IPEndPoint)_proxy.LocalEndPoints[0]).Port;
@@ -167,9 +167,9 @@ public class SmtpProxyBenchmarks
     [Benchmark(Description = "client -> server, one message")]
     public async Task<int> ClientToServer()
     {
-        await _client!.MailAsync("a@example.org", null, CancellationToken.None);
-        await _client.RcptAsync("b@example.net", null, CancellationToken.None);
-        SmtpReply reply = await _client.DataAsync(new MemoryStream(_message, writable: false), CancellationToken.None);
+        await _client!.MailAsync(new MailFromCommand("a@example.org", "", []), null, CancellationToken.None);
+        await _client.RcptAsync(new RcptToCommand("b@example.net", "", []), CancellationToken.None);
+        SmtpReply reply = (await _client.DataAsync(new MemoryStream(_message, writable: false), CancellationToken.None))[0];
         return reply.Code;
     }
 

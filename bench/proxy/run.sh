@@ -6,7 +6,13 @@
 #
 # Usage: bench/proxy/run.sh [--no-build]
 #   SESSIONS (20), PLAIN_MESSAGES (20000), LARGE_MESSAGES (40), ATTACHMENT_MIB (10), REPEAT (3), WARMUP (6000)
-#   override the load.
+#   override the load. ONLY=plain or ONLY=large runs one scenario.
+#   SCAN=1 also runs the attachment scenario through a second detach that scans every attachment with a private
+#   clamd (Debian's clamav-daemon), alternating with the unscanned one: direct, detach, detach + scan per round.
+#   The clamd gets a database with one signature (the EICAR test file) unless CLAMD_DATABASE names a folder with
+#   real ones (e.g. /var/lib/clamav after freshclam): scanning cost grows with the database, so say which was used.
+#   For "1 MiB attachments with scanning on and off":
+#     SCAN=1 ONLY=large ATTACHMENT_MIB=1 LARGE_MESSAGES=400 REPEAT=5 bench/proxy/run.sh
 # Each measurement is repeated REPEAT times (the machine is shared: look at the spread, not one number).
 # Needs: dotnet, smtp-source and smtp-sink (Debian package postfix), run as root or any user
 # (smtp-sink drops to nobody when root).
@@ -20,9 +26,12 @@ repeat="${REPEAT:-3}"
 large_messages="${LARGE_MESSAGES:-40}"
 attachment_mib="${ATTACHMENT_MIB:-10}"
 warmup="${WARMUP:-6000}"
+only="${ONLY:-all}"
+scan="${SCAN:-0}"
 
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || { echo "missing: $1 (apt-get install postfix)" >&2; exit 2; }; }
 need smtp-source; need smtp-sink; need dotnet
+[ "$scan" != 1 ] || [ -x /usr/sbin/clamd ] || { echo "missing: clamd (apt-get install clamav-daemon)" >&2; exit 2; }
 PATH="$PATH:/usr/sbin"
 
 publish="$root/artifacts/bench-proxy"
@@ -87,13 +96,14 @@ drive() {
 
 start_detach() {
   local name="$1" port http
+  shift
   port="$(free_port)"; http="$(free_port)"
   mkdir -p "$work/$name"
   DOTNET_gcServer=0 dotnet "$publish/detach.dll" serve \
     --set "DataPath=$work/$name" --set "PublicUrl=http://127.0.0.1:$http" \
     --set "Gateway:Listen=http://127.0.0.1:$http" --set "Smtp:Listen=127.0.0.1:$port" \
     --set "Smtp:NextHop=smtp://127.0.0.1:$sink_port" --set "Smtp:MaxConnections=$((sessions * 2))" \
-    --set "Smtp:MaxMessageBytes=$((64 * 1024 * 1024))" \
+    --set "Smtp:MaxMessageBytes=$((64 * 1024 * 1024))" "$@" \
     > "$work/$name.log" 2>&1 &
   detach_pid=$!
   pids+=("$detach_pid")
@@ -103,6 +113,34 @@ start_detach() {
 
 stop_detach() { kill "$detach_pid"; wait "$detach_pid" 2>/dev/null || true; }
 
+# A private clamd on a free port, with its own configuration and database; never the system one.
+start_clamd() {
+  local database="${CLAMD_DATABASE:-$work/clamd/db}"
+  mkdir -p "$work/clamd/db"
+  if [ -z "${CLAMD_DATABASE:-}" ]; then
+    # The EICAR test signature as hex, from two halves so this script never holds the test file whole.
+    local eicar_head='X5O!P%@AP[4\PZX54(P^)7CC)7}$' eicar_tail='EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*'
+    printf 'Detach.Test.EICAR:0:*:%s\n' "$(printf '%s%s' "$eicar_head" "$eicar_tail" | od -An -tx1 | tr -d ' \n')" > "$work/clamd/db/detach-test.ndb"
+  fi
+  clamd_port="$(free_port)"
+  cat > "$work/clamd/clamd.conf" <<CONF
+Foreground yes
+TCPSocket $clamd_port
+TCPAddr 127.0.0.1
+DatabaseDirectory $database
+TemporaryDirectory $work/clamd
+LogFile $work/clamd/clamd.log
+StreamMaxLength 64M
+MaxThreads $sessions
+SelfCheck 0
+CONF
+  /usr/sbin/clamd --config-file="$work/clamd/clamd.conf" > "$work/clamd/out.log" 2>&1 &
+  pids+=($!)
+  # Loading a full database takes a while; clamd listens only once it is loaded.
+  for _ in $(seq 1 600); do (exec 3<>"/dev/tcp/127.0.0.1/$clamd_port") 2>/dev/null && return 0; sleep 0.5; done
+  echo "clamd did not start:" >&2; cat "$work/clamd/out.log" "$work/clamd/clamd.log" >&2; return 1
+}
+
 hwm() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo); sessions $sessions"
@@ -111,6 +149,7 @@ echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(
 # Warm up the sink path once (page cache, smtp-source itself).
 smtp-source -s 2 -m 20 -F "$work/plain.eml" "127.0.0.1:$sink_port"
 
+if [ "$only" != large ]; then
 start_detach plain
 # JIT warm-up: tiered compilation of the per-connection and per-message paths goes on for several thousand
 # messages (perf shows the ".NET Tiered Compilation" thread busy after 1000); measure the steady state.
@@ -129,6 +168,16 @@ for flags in "" "-d"; do
 done
 echo "detach  plain peak RSS (VmHWM): $(hwm "$detach_pid")"
 stop_detach
+fi
+[ "$only" != plain ] || exit 0
+
+if [ "$scan" = 1 ]; then
+  start_clamd
+  echo "clamd: $(awk '/Loaded [0-9]+ signatures/ { print $(NF-1), "signatures" }' "$work/clamd/clamd.log" | tail -1) from ${CLAMD_DATABASE:-the EICAR-only test database}"
+  start_detach large-scan --set "Scan:Clamd=tcp://127.0.0.1:$clamd_port"
+  scan_pid="$detach_pid"; scan_port="$detach_port"
+  smtp-source -s 2 -m 2 -F "$work/large.eml" "127.0.0.1:$scan_port"
+fi
 
 start_detach large
 smtp-source -s 2 -m 2 -F "$work/large.eml" "127.0.0.1:$detach_port"
@@ -137,7 +186,15 @@ for i in $(seq 1 "$repeat"); do
   through=$(drive "$detach_port" "$work/large.eml" "$large_messages" "$detach_pid")
   echo "${attachment_mib} MiB #$i  direct $direct"
   echo "${attachment_mib} MiB #$i  detach $through  = $(ratio "${direct%% msg/s*}" "${through%% msg/s*}") of direct"
+  if [ "$scan" = 1 ]; then
+    scanned=$(drive "$scan_port" "$work/large.eml" "$large_messages" "$scan_pid")
+    echo "${attachment_mib} MiB #$i  detach+scan $scanned  = $(ratio "${direct%% msg/s*}" "${scanned%% msg/s*}") of direct, $(ratio "${through%% msg/s*}" "${scanned%% msg/s*}") of detach unscanned"
+  fi
 done
 echo "detach  ${attachment_mib} MiB peak RSS (VmHWM): $(hwm "$detach_pid")"
+if [ "$scan" = 1 ]; then
+  echo "detach+scan ${attachment_mib} MiB peak RSS (VmHWM): $(hwm "$scan_pid")"
+  grep -c "Attachment .* contains" "$work/large-scan.log" | sed 's/^/detach+scan infected verdicts (expect 0): /' || true
+fi
 grep -c ": 1 attachment(s) detached" "$work/large.log" | sed 's/^/detach detached one attachment in messages: /'
 stop_detach

@@ -7,6 +7,7 @@ using SharpFuzz;
 //   regress [target...]       every target (or those named) over its seeds and saved findings, no AFL
 //   run <target> <file...>    one input at a time, printing what escaped (to reproduce a finding)
 //   list                      the targets and what each checks
+//   rewrite <file>            the MIME rewrite of one message to stdout (to look at a mime-rewrite finding)
 if (args.Length == 0)
 {
     Console.Error.WriteLine("usage: Detach.Fuzz afl|seeds|regress|run|list ...");
@@ -53,6 +54,13 @@ switch (args[0])
             bad += failure is null ? 0 : 1;
         }
         return bad == 0 ? 0 : 1;
+    case "rewrite":
+        var rewritten = new MemoryStream();
+        var prepared = await new Detach.Mime.MimeRewriter(new Detach.Mime.DetachPolicyOptions { MinSizeBytes = 0 }, new Detach.Mime.Tests.RecordingSink())
+            .PrepareAsync(File.OpenRead(args[1]), CancellationToken.None);
+        await prepared.WriteToAsync(rewritten, CancellationToken.None);
+        Console.OpenStandardOutput().Write(rewritten.ToArray());
+        return 0;
     case "list":
         foreach (var t in FuzzTargets.All)
         {

@@ -12,3 +12,8 @@ catch (ConfigurationException e)
     await Console.Error.WriteLineAsync($"detach: configuration error:{Environment.NewLine}{e.Message}");
     return ExitCodes.Config;
 }
+catch (NoVaultException e)
+{
+    await Console.Error.WriteLineAsync($"detach: {e.Message}");
+    return ExitCodes.NoInput;
+}

@@ -136,6 +136,8 @@ internal sealed class QuotedPrintableBodyEncoder(Stream output, string lineEndin
                 HardBreak("\r\n"u8);
                 return;
             }
+            // A blank before the CR comes first (an escaped CR is more text on the line, so the blank stays plain).
+            FlushBlank(escape: false);
             Token(0x0D, escape: true);
         }
         if (b == '\r')
@@ -216,12 +218,16 @@ internal sealed class QuotedPrintableBodyEncoder(Stream output, string lineEndin
         if (_pendingCr)
         {
             _pendingCr = false;
+            FlushBlank(escape: false);
             Token(0x0D, escape: true);
             _endsWithLineBreak = false;
         }
         FlushBlank(escape: true);
         if (finalLineEnding && !_endsWithLineBreak)
         {
+            // A soft break: the line ending the boundary needs must not become a line break in the text (found by
+            // fuzzing: a body that ended in a soft break gained a newline when the notice was put in).
+            _out[_outCount++] = (byte)'=';
             LineEnding.CopyTo(_out.AsSpan(_outCount));
             _outCount += LineEnding.Length;
         }

@@ -35,8 +35,9 @@ internal static class Charsets
         {
             return Encoding.GetEncoding(name);
         }
-        catch (ArgumentException)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
         {
+            // NotSupportedException: a charset .NET knows but refuses (UTF-7). Found by fuzzing: it escaped the rewriter.
             return null;
         }
     }

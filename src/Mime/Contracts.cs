@@ -6,7 +6,14 @@ namespace Detach.Mime;
 public sealed record AttachmentDescriptor(string FileName, string ContentType, string? ContentId, long EncodedLength, string PartPath, MessageHeaders Message);
 
 /// <summary>What the sink reports back once the decoded content is safely stored.</summary>
-public sealed record DetachedAttachment(string FileName, string ContentType, long Size, string Link, DateTimeOffset? ExpiresAt);
+public sealed record DetachedAttachment(string FileName, string ContentType, long Size, string Link, DateTimeOffset? ExpiresAt)
+{
+    /// <summary>
+    /// Set when the sink did not store the part on purpose (a scanner found a threat in it): why, in a few words of
+    /// ASCII. The part is then replaced by a short text saying so instead of a link, and <see cref="Link"/> is empty.
+    /// </summary>
+    public string? Withheld { get; init; }
+}
 
 /// <summary>Stores decoded attachment content. The engine knows nothing of encryption or storage.</summary>
 public interface IAttachmentSink

@@ -34,19 +34,30 @@ public static class DetachNotice
         return detached.Count.ToString(CultureInfo.InvariantCulture) + (detached.Count == 1 ? " attachment, " : " attachments, ") + FormatSize(total);
     }
 
-    private static string Heading(int count, string serviceName) => count == 1
-        ? $"1 attachment was removed from this message by {serviceName} and can be downloaded:"
-        : $"{count.ToString(CultureInfo.InvariantCulture)} attachments were removed from this message by {serviceName} and can be downloaded:";
+    private static string Heading(IReadOnlyList<DetachedAttachment> detached, string serviceName)
+    {
+        var removed = detached.Count == 1
+            ? $"1 attachment was removed from this message by {serviceName}"
+            : $"{detached.Count.ToString(CultureInfo.InvariantCulture)} attachments were removed from this message by {serviceName}";
+        var withheld = detached.Count(a => a.Withheld is not null);
+        return removed + (withheld == 0 ? " and can be downloaded:" : withheld == detached.Count ? ":" : "; those with a link can be downloaded:");
+    }
 
     /// <summary>Plain-text lines (no line endings); file names appear as given, the caller encodes them.</summary>
     public static IReadOnlyList<string> PlainLines(IReadOnlyList<DetachedAttachment> detached, string serviceName)
     {
         ArgumentNullException.ThrowIfNull(detached);
-        var lines = new List<string> { "-- ", Heading(detached.Count, serviceName) };
+        var lines = new List<string> { "-- ", Heading(detached, serviceName) };
         foreach (var a in detached)
         {
             lines.Add("");
             lines.Add($"* {a.FileName} ({FormatSize(a.Size)})");
+            if (a.Withheld is not null)
+            {
+                lines.Add("  not available: " + a.Withheld);
+                continue;
+            }
+
             lines.Add("  " + a.Link);
             if (a.ExpiresAt is { } expires) lines.Add("  available until " + FormatExpiry(expires));
         }
@@ -59,10 +70,17 @@ public static class DetachNotice
         ArgumentNullException.ThrowIfNull(detached);
         var sb = new StringBuilder();
         sb.Append("<div class=\"detach-notice\" style=\"margin-top:1em;padding-top:0.5em;border-top:1px solid #ccc;font-size:small\">").Append(lineEnding);
-        sb.Append("<p>").Append(Escape(Heading(detached.Count, serviceName))).Append("</p>").Append(lineEnding);
+        sb.Append("<p>").Append(Escape(Heading(detached, serviceName))).Append("</p>").Append(lineEnding);
         sb.Append("<ul>").Append(lineEnding);
         foreach (var a in detached)
         {
+            if (a.Withheld is not null)
+            {
+                sb.Append("<li>").Append(Escape(a.FileName)).Append(" (").Append(Escape(FormatSize(a.Size))).Append("), not available: ")
+                  .Append(Escape(a.Withheld)).Append("</li>").Append(lineEnding);
+                continue;
+            }
+
             sb.Append("<li><a href=\"").Append(Escape(a.Link)).Append("\">").Append(Escape(a.FileName)).Append("</a> (")
               .Append(Escape(FormatSize(a.Size))).Append(')');
             if (a.ExpiresAt is { } expires) sb.Append(", available until ").Append(Escape(FormatExpiry(expires)));

@@ -147,7 +147,7 @@ internal static class NoticeEdits
         string inserted = "";
         if (body.FindHeader("Content-Type") is { } contentType)
         {
-            byte[] replaced = WithUtf8Charset(contentType.Raw.Span);
+            byte[] replaced = WithUtf8Charset(contentType.Raw.Span, body.MimeType);
             edits.Add(Edit.Replace(contentType.Offset, contentType.Offset + contentType.Raw.Length, replaced));
         }
         else
@@ -185,7 +185,7 @@ internal static class NoticeEdits
     }
 
     /// <summary>The Content-Type field with its charset parameter set to utf-8 (added when missing), otherwise as it was.</summary>
-    private static byte[] WithUtf8Charset(ReadOnlySpan<byte> raw)
+    private static byte[] WithUtf8Charset(ReadOnlySpan<byte> raw, string mimeType)
     {
         string text = Encoding.Latin1.GetString(raw);
         var match = System.Text.RegularExpressions.Regex.Match(text, "(?i)(?<=[;:\\s]charset\\s*=\\s*)(\"[^\"]*\"|[^;\\s]*)");
@@ -197,6 +197,13 @@ internal static class NoticeEdits
         {
             int end = text.TrimEnd('\r', '\n').Length;
             text = text[..end] + "; charset=utf-8" + text[end..];
+        }
+        // A field that does not parse (a broken type, an open quote) would not carry the charset: write a clean one.
+        // Found by fuzzing: "Content-Type: x="y; charset=utf-8" left a quoted-printable UTF-8 body without its charset.
+        var (parsedType, parameters) = HeaderDecoding.ContentType(Encoding.Latin1.GetBytes(text[(text.IndexOf(':', StringComparison.Ordinal) + 1)..]));
+        if (parsedType != mimeType || !string.Equals(parameters["charset"], "utf-8", StringComparison.OrdinalIgnoreCase))
+        {
+            text = $"Content-Type: {mimeType}; charset=utf-8{text[text.TrimEnd('\r', '\n').Length..]}";
         }
         return Encoding.Latin1.GetBytes(text);
     }

@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Detach.Mime;
 
 /// <summary>
@@ -33,6 +35,38 @@ public sealed class PreparedMessage
 
     /// <summary>True when the output is byte for byte the input: a caller holding the spool may send it instead.</summary>
     public bool Unchanged => _edits.Count == 0;
+
+    /// <summary>
+    /// The same message with one more header field at the top of its header block (a trace field such as the
+    /// outcome of a scan), in the message's own line ending. <paramref name="value"/> must be printable ASCII; it is
+    /// folded at spaces so lines stay under 78 characters where it can be.
+    /// </summary>
+    public PreparedMessage WithHeaderField(string name, string value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(value);
+        if (name.AsSpan().IndexOfAnyExceptInRange('!', '~') >= 0 || name.Contains(':', StringComparison.Ordinal) || value.AsSpan().IndexOfAnyExceptInRange(' ', '~') >= 0)
+        {
+            throw new ArgumentException("A header field needs a printable ASCII name without ':' and a printable ASCII value.", nameof(value));
+        }
+
+        var root = _structure.Root;
+        var field = new StringBuilder(name).Append(':');
+        var lineStart = 0;
+        foreach (var word in value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (field.Length - lineStart + 1 + word.Length > 76 && field.Length - lineStart > name.Length + 1)
+            {
+                field.Append(root.LineEnding);
+                lineStart = field.Length;
+            }
+
+            field.Append(' ').Append(word);
+        }
+
+        field.Append(root.LineEnding);
+        return new PreparedMessage(_structure, Headers, Detached, SkippedReason, [Edit.Insert(root.HeaderStart, Encoding.ASCII.GetBytes(field.ToString())), .. _edits]);
+    }
 
     /// <summary>
     /// Writes the message, rewritten or not, from the spool <see cref="MimeRewriter.PrepareAsync"/> read (which must

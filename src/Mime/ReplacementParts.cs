@@ -27,7 +27,7 @@ internal static class ReplacementParts
         var a = part.Attachment;
         var body = part.Entity;
         string eol = body.LineEnding;
-        string text = $"[{a.FileName} ({DetachNotice.FormatSize(a.Size)}) was removed: {a.Link}]" + (part.Target.Block!.EndsWithLineBreak ? eol : "");
+        string text = $"[{a.FileName} ({DetachNotice.FormatSize(a.Size)}) was removed: {a.Withheld ?? a.Link}]" + (part.Target.Block!.EndsWithLineBreak ? eol : "");
         bool sevenBit = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit;
         var encoding = (Encoding)(sevenBit ? Encoding.ASCII : Charsets.Find(body.ContentType.Parameters["charset"]) ?? Encoding.ASCII).Clone();
         encoding.EncoderFallback = new EncoderReplacementFallback("?");
@@ -38,6 +38,11 @@ internal static class ReplacementParts
     public static byte[] ExternalBodyPart(StoredPart part, string eol)
     {
         var a = part.Attachment;
+        if (a.Withheld is not null)
+        {
+            return WithheldPart(a, eol);
+        }
+
         var sb = new StringBuilder(512);
         sb.Append("Content-Type: message/external-body; access-type=URL");
         AppendParameter(sb, "URL", SafeUrl(a.Link), eol);
@@ -66,6 +71,17 @@ internal static class ReplacementParts
         }
         sb.Append(eol);
         return Encoding.ASCII.GetBytes(sb.ToString());
+    }
+
+    /// <summary>What takes the place of a part the sink withheld: one inline line saying what it was and why it is gone.</summary>
+    private static byte[] WithheldPart(DetachedAttachment a, string eol)
+    {
+        string text = $"The attachment \"{a.FileName}\" ({DetachNotice.FormatSize(a.Size)}) was removed from this message: {a.Withheld}." + eol;
+        var head = Encoding.ASCII.GetBytes(
+            "Content-Type: text/plain; charset=utf-8" + eol +
+            "Content-Transfer-Encoding: quoted-printable" + eol +
+            "Content-Disposition: inline" + eol + eol);
+        return [.. head, .. QuotedPrintableBodyEncoder.EncodeAll(Encoding.UTF8.GetBytes(text), eol)];
     }
 
     private static int LastLineStart(StringBuilder sb)

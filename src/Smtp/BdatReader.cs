@@ -47,9 +47,10 @@ public sealed class BdatReader : SmtpMessageReader
     /// Called with a finished non-last chunk's size: answers it, reads the next command and returns its chunk, or
     /// null when that command is not BDAT; throws when the session ends instead.
     /// </param>
-    public BdatReader(PipeReader input, BdatChunk first, long maxMessageSize, TimeSpan readTimeout, CancellationToken sessionToken,
+    /// <param name="deadline">How long to wait for the client's bytes; the caller charges the waits for BDAT commands to it too.</param>
+    public BdatReader(PipeReader input, BdatChunk first, long maxMessageSize, DataDeadline deadline, CancellationToken sessionToken,
         Func<long, CancellationToken, ValueTask<BdatChunk?>> nextChunk)
-        : base(input, maxMessageSize, readTimeout, sessionToken)
+        : base(input, maxMessageSize, deadline, sessionToken)
     {
         ArgumentNullException.ThrowIfNull(nextChunk);
         _nextChunk = nextChunk;

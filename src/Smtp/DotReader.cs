@@ -27,9 +27,9 @@ public sealed class DotReader : SmtpMessageReader
     private bool _discard;
 
     /// <param name="maxLineLength">Longest text line on the wire, CRLF included (RFC 5321: 1000); 0 for no limit.</param>
-    /// <param name="readTimeout">Longest wait for more bytes from the client.</param>
-    public DotReader(PipeReader input, long maxMessageSize, int maxLineLength, TimeSpan readTimeout, CancellationToken sessionToken)
-        : base(input, maxMessageSize, readTimeout, sessionToken)
+    /// <param name="deadline">How long to wait for the client's bytes, in all and at once.</param>
+    public DotReader(PipeReader input, long maxMessageSize, int maxLineLength, DataDeadline deadline, CancellationToken sessionToken)
+        : base(input, maxMessageSize, deadline, sessionToken)
     {
         _maxLineLength = maxLineLength;
     }

@@ -4,8 +4,8 @@ using System.IO.Pipelines;
 namespace Detach.Smtp;
 
 /// <summary>
-/// Writes a message for DATA: doubles a dot at the start of each line, turns a bare LF into CRLF (so no
-/// next hop can read a line the way we did not: SMTP smuggling) and, in <see cref="CompleteAsync"/>, ends
+/// Writes a message for DATA: turns a bare LF into CRLF and doubles a dot after any CR or LF (so no next hop, whatever
+/// it takes for a line end, finds the end of data where we did not: SMTP smuggling) and, in <see cref="CompleteAsync"/>, ends
 /// the last line if needed and writes ".\r\n". Nothing marks the end of data until CompleteAsync: a
 /// writer abandoned half way never produces an accepted message.
 /// </summary>
@@ -14,6 +14,7 @@ public sealed class DotWriter : Stream
     /// <summary>Octets that may wait in the pipe before <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> sends them.</summary>
     public const int FlushThreshold = 64 * 1024;
 
+    private const int SliceSize = 16 * 1024;
     private static readonly byte[] Terminator = ".\r\n"u8.ToArray();
     private readonly PipeWriter _output;
     private bool _lineStart = true;
@@ -47,50 +48,16 @@ public sealed class DotWriter : Stream
     public void Append(ReadOnlySpan<byte> data)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
-        if (data.IsEmpty)
-        {
-            return;
-        }
-
         BytesWritten += data.Length;
-        if (_lineStart && data[0] == (byte)'.')
+
+        // In slices, so one large write never asks the pipe for a segment twice its size.
+        while (!data.IsEmpty)
         {
-            WriteRaw("."u8);
+            ReadOnlySpan<byte> slice = data[..Math.Min(data.Length, SliceSize)];
+            Span<byte> span = _output.GetSpan(LineEnds.MaxOutput(slice.Length));
+            _output.Advance(LineEnds.Normalise(slice, span, ref _afterCr, ref _lineStart, stuffDots: true));
+            data = data[slice.Length..];
         }
-
-        // Copy long runs in one go; only a bare LF or a dot after a line end needs bytes added.
-        int run = 0;
-        int from = 0;
-        while (true)
-        {
-            int lf = data[from..].IndexOf((byte)'\n');
-            if (lf < 0)
-            {
-                break;
-            }
-
-            lf += from;
-            bool crBefore = lf > 0 ? data[lf - 1] == (byte)'\r' : _afterCr;
-            if (!crBefore)
-            {
-                WriteRaw(data[run..lf]);
-                WriteRaw("\r"u8);
-                run = lf;
-            }
-
-            if (lf + 1 < data.Length && data[lf + 1] == (byte)'.')
-            {
-                WriteRaw(data[run..(lf + 1)]);
-                WriteRaw("."u8);
-                run = lf + 1;
-            }
-
-            from = lf + 1;
-        }
-
-        WriteRaw(data[run..]);
-        _lineStart = data[^1] == (byte)'\n';
-        _afterCr = data[^1] == (byte)'\r';
     }
 
     /// <summary>
@@ -123,11 +90,7 @@ public sealed class DotWriter : Stream
     public async ValueTask CompleteAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
-        if (!_lineStart)
-        {
-            WriteRaw(_afterCr ? "\n"u8 : "\r\n"u8);
-        }
-
+        WriteRaw(LineEnds.LastLineEnding(_afterCr, _lineStart));
         WriteRaw(Terminator);
         _completed = true;
         await _output.FlushAsync(cancellationToken).ConfigureAwait(false);

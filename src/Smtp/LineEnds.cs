@@ -1,45 +1,67 @@
 namespace Detach.Smtp;
 
-/// <summary>Line-ending repair for what goes to a next hop: every line ends in CRLF there (no SMTP smuggling).</summary>
+/// <summary>
+/// Line-ending repair for what goes to a next hop, so no next hop sees a line end, or the end of data, where we did
+/// not (SMTP smuggling): a bare LF becomes CRLF, and in DATA a dot that follows any CR or LF is doubled. A bare CR
+/// stays data (a CRLF reader, Postfix's, sees it inside its line, as we did), but a reader that ends lines at CR
+/// never finds a lone dot after one.
+/// </summary>
 internal static class LineEnds
 {
+    /// <summary>Room <see cref="Normalise"/> may need in its destination for <paramref name="sourceLength"/> source bytes.</summary>
+    public static int MaxOutput(int sourceLength) => 2 * sourceLength;
+
     /// <summary>
-    /// Copies <paramref name="source"/> to <paramref name="destination"/> (room for twice the source) with each bare LF
-    /// made CRLF. <paramref name="afterCr"/> says whether the byte before <paramref name="source"/> was a CR, and is
-    /// updated for the next call. Returns the bytes written.
+    /// Copies <paramref name="source"/> to <paramref name="destination"/> (<see cref="MaxOutput"/> bytes of room) with
+    /// each bare LF made CRLF and, with <paramref name="stuffDots"/> (DATA), a dot doubled at the start of a line in any
+    /// reading: after a CR or an LF. <paramref name="afterCr"/> and <paramref name="lineStart"/> carry the state from one
+    /// source to the next (start with false, true). Returns the bytes written.
     /// </summary>
-    public static int ToCrlf(ReadOnlySpan<byte> source, Span<byte> destination, ref bool afterCr)
+    public static int Normalise(ReadOnlySpan<byte> source, Span<byte> destination, ref bool afterCr, ref bool lineStart, bool stuffDots)
     {
         int written = 0;
-        int from = 0;
-        while (from < source.Length)
+        int pos = 0;
+        while (pos < source.Length)
         {
-            int lf = source[from..].IndexOf((byte)'\n');
-            if (lf < 0)
+            if (lineStart)
             {
-                source[from..].CopyTo(destination[written..]);
-                written += source.Length - from;
+                lineStart = false;
+                if (stuffDots && source[pos] == (byte)'.')
+                {
+                    destination[written++] = (byte)'.';
+                }
+            }
+
+            int next = source[pos..].IndexOfAny((byte)'\r', (byte)'\n');
+            int end = next < 0 ? source.Length : pos + next;
+            if (end > pos)
+            {
+                source[pos..end].CopyTo(destination[written..]);
+                written += end - pos;
+                pos = end;
+                afterCr = false;
+            }
+
+            if (next < 0)
+            {
                 break;
             }
 
-            lf += from;
-            bool crBefore = lf > 0 ? source[lf - 1] == (byte)'\r' : afterCr;
-            source[from..lf].CopyTo(destination[written..]);
-            written += lf - from;
-            if (!crBefore)
+            byte ending = source[pos++];
+            if (ending == (byte)'\n' && !afterCr)
             {
                 destination[written++] = (byte)'\r';
             }
 
-            destination[written++] = (byte)'\n';
-            from = lf + 1;
-        }
-
-        if (!source.IsEmpty)
-        {
-            afterCr = source[^1] == (byte)'\r';
+            destination[written++] = ending;
+            afterCr = ending == (byte)'\r';
+            lineStart = true;
         }
 
         return written;
     }
+
+    /// <summary>What ends the last line if the message did not: LF after a CR, CRLF after anything else.</summary>
+    public static ReadOnlySpan<byte> LastLineEnding(bool afterCr, bool lineStart) =>
+        afterCr ? "\n"u8 : lineStart ? [] : "\r\n"u8;
 }

@@ -1,17 +1,53 @@
 namespace Detach.Smtp;
 
-/// <summary>Syntax of MAIL/RCPT arguments (RFC 5321 4.1.2, lenient where Postfix is): path, then "KEYWORD[=value]" parameters.</summary>
+/// <summary>
+/// The grammar of command lines, apart from the session's state machine (as go-smtp's parse.go): verb and arguments,
+/// the HELO argument, and MAIL/RCPT paths with their "KEYWORD[=value]" parameters (RFC 5321 4.1.2, lenient where
+/// Postfix is). Every check returns the reply to give, or null when the text is well formed. Control characters are
+/// refused in everything that is relayed or logged: a CR inside a path would be a line end to some next hop.
+/// </summary>
 internal static class SmtpCommandSyntax
 {
-    /// <summary>Splits "FROM:&lt;path&gt; params" (prefix "FROM:" or "TO:"). Returns an error text or null.</summary>
-    public static string? TryParsePathAndParameters(string arguments, string prefix, out string path, out string rawParameters, out List<SmtpParameter> parameters)
+    /// <summary>The upper-cased verb and the arguments (spaces trimmed) of a command line.</summary>
+    public static (string Verb, string Arguments) SplitCommand(string line)
+    {
+        int space = line.IndexOf(' ', StringComparison.Ordinal);
+        string verb = (space < 0 ? line : line[..space]).ToUpperInvariant();
+        return (verb, space < 0 ? "" : line[(space + 1)..].Trim(' '));
+    }
+
+    /// <summary>HELO/EHLO/LHLO take one word of printable characters (a domain or an address literal).</summary>
+    public static SmtpReply? CheckHelloArgument(string verb, string argument) =>
+        argument.Length == 0 || argument.Contains(' ', StringComparison.Ordinal) || HasControl(argument)
+            ? new SmtpReply(501, "5.5.4", $"Syntax: {verb} hostname")
+            : null;
+
+    /// <summary>MAIL arguments, "FROM:&lt;path&gt; parameters"; an unusable path is 501 5.1.7 (bad sender address syntax).</summary>
+    public static SmtpReply? TryParseMail(string arguments, out MailFromCommand mail)
+    {
+        SmtpReply? error = TryParsePathAndParameters(arguments, "FROM:", "5.1.7", out string path, out string raw, out List<SmtpParameter> parameters);
+        mail = new MailFromCommand(path, raw, parameters);
+        return error;
+    }
+
+    /// <summary>RCPT arguments, "TO:&lt;path&gt; parameters"; an unusable or empty path is 501 5.1.3 (bad destination address syntax).</summary>
+    public static SmtpReply? TryParseRcpt(string arguments, out RcptToCommand rcpt)
+    {
+        SmtpReply? error = TryParsePathAndParameters(arguments, "TO:", "5.1.3", out string path, out string raw, out List<SmtpParameter> parameters);
+        rcpt = new RcptToCommand(path, raw, parameters);
+        return error ?? (path.Length == 0 ? AddressError("5.1.3", "empty") : null);
+    }
+
+    /// <summary>Splits "FROM:&lt;path&gt; params" (prefix "FROM:" or "TO:").</summary>
+    /// <param name="addressCode">The enhanced code for a path that cannot be used: 5.1.7 (sender) or 5.1.3 (recipient).</param>
+    internal static SmtpReply? TryParsePathAndParameters(string arguments, string prefix, string addressCode, out string path, out string rawParameters, out List<SmtpParameter> parameters)
     {
         path = "";
         rawParameters = "";
         parameters = [];
         if (!arguments.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
         {
-            return $"Syntax: {(prefix == "FROM:" ? "MAIL FROM:<address>" : "RCPT TO:<address>")}";
+            return new SmtpReply(501, "5.5.4", $"Syntax: {(prefix == "FROM:" ? "MAIL FROM:<address>" : "RCPT TO:<address>")}");
         }
 
         ReadOnlySpan<char> rest = arguments.AsSpan(prefix.Length).TrimStart(' ');
@@ -21,7 +57,7 @@ internal static class SmtpCommandSyntax
             end = FindClosingBracket(rest);
             if (end < 0)
             {
-                return "Syntax error in address: missing '>'";
+                return AddressError(addressCode, "missing '>'");
             }
 
             path = rest[1..end].ToString();
@@ -39,24 +75,42 @@ internal static class SmtpCommandSyntax
             path = rest[..end].ToString();
             if (path.Length == 0)
             {
-                return "Syntax error in address: empty";
+                return AddressError(addressCode, "empty");
             }
+
+            // Relayed, it gets brackets: an angle bracket or quote in it would make the next hop read another command
+            // (found by fuzzing: "MAIL FROM:a@b> x" went on as "MAIL FROM:<a@b>> x").
+            if (path.AsSpan().IndexOfAny('<', '>', '"') >= 0)
+            {
+                return AddressError(addressCode, "brackets or quotes need <...>");
+            }
+        }
+
+        if (HasControl(path))
+        {
+            return AddressError(addressCode, "control character");
         }
 
         if (path.Contains(' ', StringComparison.Ordinal) && !path.Contains('"', StringComparison.Ordinal))
         {
-            return "Syntax error in address: space";
+            return AddressError(addressCode, "space");
         }
 
         ReadOnlySpan<char> tail = rest[end..];
         if (tail.Length > 0 && tail[0] != ' ')
         {
-            return "Syntax error after address";
+            return new SmtpReply(501, "5.5.4", "Syntax error after address");
         }
 
         rawParameters = tail.Trim(' ').ToString();
         return TryParseParameters(rawParameters, parameters);
     }
+
+    /// <summary>Characters no argument may carry: C0 controls (CR, LF, NUL, TAB…) and DEL.</summary>
+    public static bool HasControl(ReadOnlySpan<char> text) => text.IndexOfAnyInRange('\0', '\x1f') >= 0 || text.Contains('\x7f');
+
+    private static SmtpReply AddressError(string code, string why) =>
+        new(501, code, $"Bad {(code == "5.1.7" ? "sender" : "recipient")} address syntax: {why}");
 
     private static int FindClosingBracket(ReadOnlySpan<char> s)
     {
@@ -81,7 +135,7 @@ internal static class SmtpCommandSyntax
         return -1;
     }
 
-    private static string? TryParseParameters(string raw, List<SmtpParameter> parameters)
+    private static SmtpReply? TryParseParameters(string raw, List<SmtpParameter> parameters)
     {
         foreach (string token in raw.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
@@ -90,12 +144,12 @@ internal static class SmtpCommandSyntax
             string? value = eq < 0 ? null : token[(eq + 1)..];
             if (!IsKeyword(keyword))
             {
-                return $"Bad parameter keyword: {Printable(keyword)}";
+                return new SmtpReply(501, "5.5.4", "Bad parameter keyword");
             }
 
             if (value is not null && (value.Length == 0 || !IsValue(value)))
             {
-                return $"Bad parameter value for {keyword}";
+                return new SmtpReply(501, "5.5.4", $"Bad parameter value for {keyword}");
             }
 
             parameters.Add(new SmtpParameter(keyword, value));
@@ -135,6 +189,4 @@ internal static class SmtpCommandSyntax
 
         return true;
     }
-
-    private static string Printable(string s) => s.Length > 40 ? s[..40] : s;
 }

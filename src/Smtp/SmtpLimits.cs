@@ -24,6 +24,21 @@ public sealed class SmtpLimits
     /// <summary>Longest life of a session.</summary>
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>
+    /// Longest wait for the client's bytes while a message arrives (DATA, or BDAT chunks and the commands between
+    /// them), as Postfix's smtpd_timeout; with <see cref="MinDataRate"/> a budget for the whole message (<see cref="DataDeadline"/>).
+    /// </summary>
+    public TimeSpan DataTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Octets a second a message must arrive at on average, as Postfix's smtpd_min_data_rate (500): each octet gives back
+    /// 1/rate s of <see cref="DataTimeout"/>, so a trickling client is cut. 0: every read may take the whole timeout.
+    /// </summary>
+    public int MinDataRate { get; set; } = 500;
+
+    /// <summary>A fresh deadline for one message.</summary>
+    public DataDeadline NewDataDeadline() => new(DataTimeout, MinDataRate);
+
     public void Validate()
     {
         if (MaxCommandLineLength is < 512 or > 65536)
@@ -51,9 +66,14 @@ public sealed class SmtpLimits
             throw new ArgumentOutOfRangeException(nameof(MaxErrors), MaxErrors, "Must be at least 1.");
         }
 
-        if (IdleTimeout <= TimeSpan.Zero || SessionTimeout <= TimeSpan.Zero)
+        if (IdleTimeout <= TimeSpan.Zero || SessionTimeout <= TimeSpan.Zero || DataTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(IdleTimeout), "Timeouts must be positive.");
+        }
+
+        if (MinDataRate < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinDataRate), MinDataRate, "Must be 0 (no minimum) or more.");
         }
     }
 }

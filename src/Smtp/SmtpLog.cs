@@ -38,6 +38,12 @@ internal static partial class SmtpLog
     [LoggerMessage(9, LogLevel.Warning, "SMTP connection from {Remote} refused: {Count} sessions already")]
     public static partial void ConnectionLimit(ILogger logger, string? remote, int count);
 
+    [LoggerMessage(13, LogLevel.Warning, "SMTP connection from {Remote} refused: {Count} sessions from that client already")]
+    public static partial void ClientConnectionLimit(ILogger logger, string? remote, int count);
+
+    [LoggerMessage(14, LogLevel.Information, "SMTP {SessionId} {Verb} refused: {Code} {EnhancedCode} {Reason}")]
+    public static partial void CommandRefused(ILogger logger, string sessionId, string verb, int code, string? enhancedCode, string reason);
+
     [LoggerMessage(10, LogLevel.Error, "SMTP listener on {EndPoint} failed")]
     public static partial void ListenerFailed(ILogger logger, string endPoint, Exception exception);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.IO.Pipelines;
 
 namespace Detach.Smtp;
@@ -11,17 +12,18 @@ namespace Detach.Smtp;
 /// </summary>
 public abstract class SmtpMessageReader : Stream
 {
-    private readonly TimeSpan _readTimeout;
+    private readonly DataDeadline _deadline;
     private readonly CancellationTokenSource _timeout;
     private Exception? _fault;
 
-    /// <param name="readTimeout">Longest wait for more bytes from the client.</param>
-    protected SmtpMessageReader(PipeReader input, long maxMessageSize, TimeSpan readTimeout, CancellationToken sessionToken)
+    /// <param name="deadline">How long the reader may wait for the client's bytes, in all and at once.</param>
+    protected SmtpMessageReader(PipeReader input, long maxMessageSize, DataDeadline deadline, CancellationToken sessionToken)
     {
         ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(deadline);
         Input = input;
         MaxMessageSize = maxMessageSize;
-        _readTimeout = readTimeout;
+        _deadline = deadline;
         _timeout = CancellationTokenSource.CreateLinkedTokenSource(sessionToken);
     }
 
@@ -76,7 +78,7 @@ public abstract class SmtpMessageReader : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
-    /// <summary>What is buffered, or the next bytes from the client within the read timeout.</summary>
+    /// <summary>What is buffered, or the next bytes from the client within the deadline.</summary>
     protected async ValueTask<ReadResult> ReadInputAsync(CancellationToken cancellationToken)
     {
         if (Input.TryRead(out ReadResult ready))
@@ -90,15 +92,25 @@ public abstract class SmtpMessageReader : Stream
         }
 
         using CancellationTokenRegistration link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _timeout);
-        _timeout.CancelAfter(_readTimeout);
+        long started = Stopwatch.GetTimestamp();
         try
         {
-            return await Input.ReadAsync(_timeout.Token).ConfigureAwait(false);
+            if (_deadline.IsExpired)
+            {
+                throw new OperationCanceledException();
+            }
+
+            _timeout.CancelAfter(_deadline.Remaining);
+            ReadResult result = await Input.ReadAsync(_timeout.Token).ConfigureAwait(false);
+
+            // Everything buffered was consumed before this read: what it returns arrived while waiting.
+            _deadline.Record(Stopwatch.GetElapsedTime(started), result.Buffer.Length);
+            return result;
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
             TimedOut = true;
-            throw Fail(new TimeoutException("Timed out waiting for message data.", e));
+            throw Fail(new TimeoutException("Timed out waiting for message data (the client stopped, or sends slower than the minimum rate).", e));
         }
         catch (OperationCanceledException e)
         {

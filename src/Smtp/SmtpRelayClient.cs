@@ -58,9 +58,29 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     /// </summary>
     public bool InTransaction => _inTransaction;
 
-    /// <summary>Connects over TCP to host:port and reads the greeting.</summary>
-    public static Task<SmtpRelayClient> ConnectAsync(string host, int port, SmtpRelayClientOptions options, CancellationToken cancellationToken) =>
-        ConnectAsync(new DnsEndPoint(host, port), options, cancellationToken);
+    /// <summary>
+    /// Connects, reads the greeting and says EHLO (LHLO): a connection ready for <see cref="MailAsync"/>. A refused
+    /// greeting or hello throws <see cref="SmtpException"/> with the server's reply.
+    /// </summary>
+    public static async Task<SmtpRelayClient> OpenAsync(EndPoint endPoint, SmtpRelayClientOptions options, CancellationToken cancellationToken)
+    {
+        SmtpRelayClient client = await ConnectAsync(endPoint, options, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            SmtpReply hello = await client.HelloAsync(cancellationToken).ConfigureAwait(false);
+            if (!hello.IsPositiveCompletion)
+            {
+                throw new SmtpException(hello);
+            }
+
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
 
     /// <summary>
     /// Connects to an <see cref="IPEndPoint"/>, <see cref="DnsEndPoint"/> or <see cref="UnixDomainSocketEndPoint"/>
@@ -108,10 +128,8 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     }
 
     /// <summary>Runs over an already connected stream (which the client then owns) and reads the greeting.</summary>
-    public static async Task<SmtpRelayClient> ConnectAsync(Stream stream, SmtpRelayClientOptions options, CancellationToken cancellationToken)
+    private static async Task<SmtpRelayClient> ConnectAsync(Stream stream, SmtpRelayClientOptions options, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        ArgumentNullException.ThrowIfNull(options);
         var client = new SmtpRelayClient(stream, options);
         try
         {
@@ -152,14 +170,6 @@ public sealed class SmtpRelayClient : IAsyncDisposable
         return await RunAsync($"HELO {_options.ClientName}", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Sends XFORWARD with the attributes the server announced (others are left out), xtext-encoded, null as
-    /// "[UNAVAILABLE]", split over several commands to keep each line within the limit. Returns the first
-    /// non-2yz reply, or the last reply; null when nothing was sent (no XFORWARD support or no attribute to send).
-    /// </summary>
-    public Task<SmtpReply?> SendXforwardAsync(IEnumerable<KeyValuePair<string, string?>> attributes, CancellationToken cancellationToken) =>
-        RunEachAsync(XforwardCommands(attributes), cancellationToken);
-
     /// <summary>One command at a time: the first refusal, or the last reply; null for no command.</summary>
     private async Task<SmtpReply?> RunEachAsync(IEnumerable<string> commands, CancellationToken cancellationToken)
     {
@@ -176,9 +186,17 @@ public sealed class SmtpRelayClient : IAsyncDisposable
         return reply;
     }
 
-    private List<string> XforwardCommands(IEnumerable<KeyValuePair<string, string?>> attributes)
+    /// <summary>
+    /// XFORWARD commands with the attributes the server announced (others are left out), xtext-encoded, null as
+    /// "[UNAVAILABLE]", split over several commands to keep each line within the limit.
+    /// </summary>
+    private List<string> XforwardCommands(IEnumerable<KeyValuePair<string, string?>>? attributes)
     {
-        ArgumentNullException.ThrowIfNull(attributes);
+        if (attributes is null)
+        {
+            return [];
+        }
+
         IReadOnlySet<string> announced = Capabilities.XforwardAttributes;
         var lines = new List<string>();
         var line = new StringBuilder("XFORWARD");
@@ -214,25 +232,31 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     }
 
     /// <summary>
-    /// XFORWARD with the client's attributes (as <see cref="SendXforwardAsync"/>), then MAIL: one write and one
-    /// wait when the server offers PIPELINING (XFORWARD may be pipelined, Postfix's XFORWARD_README), else one
-    /// command at a time. Returns the refusal of an XFORWARD command if there was one (a MAIL the server took
-    /// anyway is then reset, so no transaction stays open), otherwise the reply to MAIL.
+    /// XFORWARD with the client's identity (the attributes the server announced; none when it offers no XFORWARD),
+    /// then MAIL FROM with the client's parameters as they came: one write and one wait when the server offers
+    /// PIPELINING (XFORWARD may be pipelined, Postfix's XFORWARD_README), else one command at a time. Returns the
+    /// refusal of an XFORWARD command if there was one (a MAIL the server took anyway is then reset, so no transaction
+    /// stays open), otherwise the reply to MAIL.
     /// </summary>
-    public async Task<SmtpReply> MailAsync(MailFromCommand mail, IEnumerable<KeyValuePair<string, string?>> forwarded, CancellationToken cancellationToken)
+    /// <param name="clientIdentity">XFORWARD attributes (<see cref="SmtpSessionContext.ClientIdentity"/>), or null.</param>
+    public async Task<SmtpReply> MailAsync(MailFromCommand mail, IEnumerable<KeyValuePair<string, string?>>? clientIdentity, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(mail);
-        List<string> xforward = XforwardCommands(forwarded);
-        if (xforward.Count == 0 || !Capabilities.Pipelining)
+        List<string> commands = XforwardCommands(clientIdentity);
+        _acceptedRecipients = 0;
+        if (commands.Count > 0 && !Capabilities.Pipelining
+            && await RunEachAsync(commands, cancellationToken).ConfigureAwait(false) is { IsPositiveCompletion: false } refusal)
         {
-            return await RunEachAsync(xforward, cancellationToken).ConfigureAwait(false) is { IsPositiveCompletion: false } refusal
-                ? refusal
-                : await MailAsync(mail, cancellationToken).ConfigureAwait(false);
+            return refusal;
         }
 
-        _acceptedRecipients = 0;
-        xforward.Add(MailCommand(mail.ReversePath, mail.RawParameters));
-        SmtpReply[] replies = await RunPipelinedAsync(xforward, cancellationToken).ConfigureAwait(false);
+        if (!Capabilities.Pipelining)
+        {
+            commands.Clear();
+        }
+
+        commands.Add(WithParameters($"MAIL FROM:<{mail.ReversePath}>", mail.RawParameters));
+        SmtpReply[] replies = await RunPipelinedAsync(commands, cancellationToken).ConfigureAwait(false);
         SmtpReply mailReply = replies[^1];
         _inTransaction = mailReply.IsPositiveCompletion;
         SmtpReply? refused = Array.Find(replies, r => !r.IsPositiveCompletion);
@@ -241,11 +265,7 @@ public sealed class SmtpRelayClient : IAsyncDisposable
             return mailReply;
         }
 
-        if (_inTransaction)
-        {
-            await RsetAsync(cancellationToken).ConfigureAwait(false);
-        }
-
+        await TryResetAsync(cancellationToken).ConfigureAwait(false);
         return refused;
     }
 
@@ -256,30 +276,11 @@ public sealed class SmtpRelayClient : IAsyncDisposable
         _ => Xtext.Encode(value),
     };
 
-    /// <summary>MAIL FROM:&lt;reversePath&gt; followed by the raw ESMTP parameters, if any.</summary>
-    public async Task<SmtpReply> MailAsync(string reversePath, string? parameters, CancellationToken cancellationToken)
+    /// <summary>RCPT TO with the client's parameters as they came; a 2yz reply counts the recipient as accepted.</summary>
+    public async Task<SmtpReply> RcptAsync(RcptToCommand rcpt, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(reversePath);
-        _acceptedRecipients = 0;
-        SmtpReply reply = await RunAsync(MailCommand(reversePath, parameters), _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
-        _inTransaction = reply.IsPositiveCompletion;
-        return reply;
-    }
-
-    private static string MailCommand(string reversePath, string? parameters) => WithParameters($"MAIL FROM:<{reversePath}>", parameters);
-
-    /// <summary>Relays a MAIL command as the server parsed it, parameters untouched.</summary>
-    public Task<SmtpReply> MailAsync(MailFromCommand mail, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(mail);
-        return MailAsync(mail.ReversePath, mail.RawParameters, cancellationToken);
-    }
-
-    /// <summary>RCPT TO:&lt;forwardPath&gt; followed by the raw parameters; a 2yz reply counts the recipient as accepted.</summary>
-    public async Task<SmtpReply> RcptAsync(string forwardPath, string? parameters, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(forwardPath);
-        SmtpReply reply = await RunAsync(WithParameters($"RCPT TO:<{forwardPath}>", parameters), _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(rcpt);
+        SmtpReply reply = await RunAsync(WithParameters($"RCPT TO:<{rcpt.ForwardPath}>", rcpt.RawParameters), _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
         if (reply.IsPositiveCompletion)
         {
             _acceptedRecipients++;
@@ -288,40 +289,17 @@ public sealed class SmtpRelayClient : IAsyncDisposable
         return reply;
     }
 
-    public Task<SmtpReply> RcptAsync(RcptToCommand rcpt, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(rcpt);
-        return RcptAsync(rcpt.ForwardPath, rcpt.RawParameters, cancellationToken);
-    }
-
     private static string WithParameters(string command, string? parameters) =>
         string.IsNullOrWhiteSpace(parameters) ? command : $"{command} {parameters.Trim()}";
 
     /// <summary>
-    /// DATA, then the message (lines end in CRLF; dot-stuffed here, the last line ended if needed), then the
-    /// final dot; returns the final reply, or the refusal of DATA itself. SMTP only: LMTP uses <see cref="LmtpDataAsync"/>.
+    /// The message, then the verdict: in pipelined BDAT chunks when the server offers CHUNKING and PIPELINING (SMTP),
+    /// else DATA with the message dot-stuffed (bare LF made CRLF, the last line ended if needed) and the final dot.
+    /// Returns one reply, or for LMTP one per accepted recipient in RCPT order; a refused DATA is one reply either way.
+    /// A source that fails drops the connection before the message could be complete.
     /// </summary>
-    public async Task<SmtpReply> DataAsync(Stream message, CancellationToken cancellationToken)
-    {
-        if (_options.Lmtp)
-        {
-            throw new InvalidOperationException("An LMTP server answers DATA once per recipient: use LmtpDataAsync.");
-        }
-
-        IReadOnlyList<SmtpReply> replies = await SendDataAsync(message, 1, cancellationToken).ConfigureAwait(false);
-        return replies[0];
-    }
-
-    /// <summary>LMTP DATA: one reply per accepted recipient, in RCPT order (or the single refusal of DATA itself).</summary>
-    public Task<IReadOnlyList<SmtpReply>> LmtpDataAsync(Stream message, CancellationToken cancellationToken)
-    {
-        if (!_options.Lmtp)
-        {
-            throw new InvalidOperationException("LmtpDataAsync needs an LMTP client (SmtpRelayClientOptions.Lmtp).");
-        }
-
-        return SendDataAsync(message, _acceptedRecipients, cancellationToken);
-    }
+    public Task<IReadOnlyList<SmtpReply>> DataAsync(Stream message, CancellationToken cancellationToken) =>
+        SendDataAsync(message, _options.Lmtp ? _acceptedRecipients : 1, cancellationToken);
 
     private async Task<IReadOnlyList<SmtpReply>> SendDataAsync(Stream message, int expectedReplies, CancellationToken cancellationToken)
     {
@@ -374,18 +352,17 @@ public sealed class SmtpRelayClient : IAsyncDisposable
     {
         Enter();
         byte[] read = ArrayPool<byte>.Shared.Rent(ChunkSize);
-        byte[] chunk = ArrayPool<byte>.Shared.Rent((2 * ChunkSize) + 2);
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(LineEnds.MaxOutput(ChunkSize));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
             bool afterCr = false;
-            bool lineEnded = true;
+            bool lineStart = true;
             int chunks = 0;
             int n;
             while ((n = await message.ReadAsync(read.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false)) > 0)
             {
-                int length = LineEnds.ToCrlf(read.AsSpan(0, n), chunk, ref afterCr);
-                lineEnded = read[n - 1] == (byte)'\n';
+                int length = LineEnds.Normalise(read.AsSpan(0, n), chunk, ref afterCr, ref lineStart, stuffDots: false);
                 WriteCommand($"BDAT {length}");
                 _output.Write(chunk.AsSpan(0, length));
                 chunks++;
@@ -397,7 +374,7 @@ public sealed class SmtpRelayClient : IAsyncDisposable
                 }
             }
 
-            ReadOnlySpan<byte> ending = lineEnded ? [] : afterCr ? "\n"u8 : "\r\n"u8;
+            ReadOnlySpan<byte> ending = LineEnds.LastLineEnding(afterCr, lineStart);
             WriteCommand($"BDAT {ending.Length} LAST");
             _output.Write(ending);
             timeout.CancelAfter(_options.CommandTimeout);
@@ -468,35 +445,44 @@ public sealed class SmtpRelayClient : IAsyncDisposable
         }
     }
 
-    public async Task<SmtpReply> RsetAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Ends a transaction left open (RSET) and says whether the connection can serve another one: a connection whose
+    /// RSET fails is dropped. A connection with no open transaction costs nothing: no command is sent.
+    /// </summary>
+    public async Task<bool> TryResetAsync(CancellationToken cancellationToken)
     {
-        SmtpReply reply = await RunAsync("RSET", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
-        _acceptedRecipients = 0;
-        _inTransaction &= !reply.IsPositiveCompletion;
-        return reply;
+        if (!IsUsable || !_inTransaction)
+        {
+            return IsUsable;
+        }
+
+        try
+        {
+            SmtpReply reply = await RunAsync("RSET", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+            _acceptedRecipients = 0;
+            if (reply.IsPositiveCompletion)
+            {
+                _inTransaction = false;
+                return true;
+            }
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or SmtpProtocolException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Dropped below.
+        }
+
+        Abort();
+        return false;
     }
 
     public Task<SmtpReply> NoopAsync(CancellationToken cancellationToken) =>
         RunAsync("NOOP", _options.CommandTimeout, cancellationToken);
 
-    /// <summary>QUIT and close. The connection is closed even when the server does not answer.</summary>
-    public async Task<SmtpReply> QuitAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await RunAsync("QUIT", _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await DisposeAsync().ConfigureAwait(false);
-        }
-    }
-
     /// <summary>
     /// Sends QUIT and closes without waiting for the 221, as Postfix's smtp client does by default
     /// (smtp_skip_quit_response): the transactions are over, and the reply would only cost a round trip.
     /// </summary>
-    public async Task QuitWithoutReplyAsync(CancellationToken cancellationToken)
+    public async Task QuitAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -514,13 +500,6 @@ public sealed class SmtpRelayClient : IAsyncDisposable
         {
             await DisposeAsync().ConfigureAwait(false);
         }
-    }
-
-    /// <summary>Sends any raw command line (no CR/LF) and returns its reply.</summary>
-    public Task<SmtpReply> SendCommandAsync(string commandLine, CancellationToken cancellationToken)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(commandLine);
-        return RunAsync(commandLine, _options.CommandTimeout, cancellationToken);
     }
 
     /// <summary>Drops the connection at once: no QUIT, no final dot.</summary>

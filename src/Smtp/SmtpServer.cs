@@ -8,18 +8,21 @@ namespace Detach.Smtp;
 
 /// <summary>
 /// Accepts TCP (or unix socket) connections and runs one <see cref="SmtpSession"/> per connection.
-/// Over <see cref="SmtpServerOptions.MaxConnections"/> a connection gets 421 4.3.2 and is closed.
+/// Over <see cref="SmtpServerOptions.MaxConnections"/> a connection gets 421 4.3.2 and is closed; over
+/// <see cref="SmtpServerOptions.MaxConnectionsPerClient"/> from one client, 421 4.7.0.
 /// Cancelling <see cref="RunAsync"/> stops accepting, has idle sessions answer 421 4.3.2, waits
 /// <see cref="SmtpServerOptions.ShutdownGracePeriod"/> for busy ones, then drops what is left.
 /// </summary>
 public sealed class SmtpServer : IAsyncDisposable
 {
     private static readonly byte[] TooManyConnections = "421 4.3.2 Too many connections, try again later\r\n"u8.ToArray();
+    private static readonly byte[] TooManyFromClient = "421 4.7.0 Too many connections from your address, try again later\r\n"u8.ToArray();
     private readonly SmtpServerOptions _options;
     private readonly ISmtpBackend _backend;
     private readonly ILogger _logger;
     private readonly List<Socket> _listeners = [];
     private readonly ConcurrentDictionary<long, (Socket Socket, Task Task)> _sessions = new();
+    private readonly Dictionary<IPAddress, int> _perClient = [];
     private long _nextSession;
     private int _active;
 
@@ -154,11 +157,20 @@ public sealed class SmtpServer : IAsyncDisposable
                 throw;
             }
 
+            IPAddress? group = CountedGroup(client.RemoteEndPoint);
+            if (group is not null && !TryEnterClient(group))
+            {
+                SmtpLog.ClientConnectionLimit(_logger, client.RemoteEndPoint?.ToString(), _options.MaxConnectionsPerClient);
+                _ = RefuseAsync(client, TooManyFromClient);
+                continue;
+            }
+
             if (Interlocked.Increment(ref _active) > _options.MaxConnections)
             {
                 Interlocked.Decrement(ref _active);
+                LeaveClient(group);
                 SmtpLog.ConnectionLimit(_logger, client.RemoteEndPoint?.ToString(), _options.MaxConnections);
-                _ = RefuseAsync(client);
+                _ = RefuseAsync(client, TooManyConnections);
                 continue;
             }
 
@@ -176,7 +188,7 @@ public sealed class SmtpServer : IAsyncDisposable
             // Registered before it starts, so a session that ends at once still finds its entry to remove. With inline
             // completions the accept itself completed on the socket event thread, which then also writes the
             // greeting: no pool thread is woken for a new connection.
-            var start = new Task<Task>(() => RunSessionAsync(id, client, stopping));
+            var start = new Task<Task>(() => RunSessionAsync(id, client, group, stopping));
             _sessions[id] = (client, start.Unwrap());
             if (_options.InlineCompletions)
             {
@@ -189,12 +201,51 @@ public sealed class SmtpServer : IAsyncDisposable
         }
     }
 
-    private static async Task RefuseAsync(Socket client)
+    /// <summary>The group whose connections count against the per-client limit; null when the client is not limited.</summary>
+    private IPAddress? CountedGroup(EndPoint? remote) =>
+        _options.MaxConnectionsPerClient == 0 || ClientAddress.IsIn(remote, _options.AuthorizedForwarders) ? null : ClientAddress.Group(remote);
+
+    private bool TryEnterClient(IPAddress group)
+    {
+        lock (_perClient)
+        {
+            int count = _perClient.GetValueOrDefault(group);
+            if (count >= _options.MaxConnectionsPerClient)
+            {
+                return false;
+            }
+
+            _perClient[group] = count + 1;
+            return true;
+        }
+    }
+
+    private void LeaveClient(IPAddress? group)
+    {
+        if (group is null)
+        {
+            return;
+        }
+
+        lock (_perClient)
+        {
+            if (_perClient[group] == 1)
+            {
+                _perClient.Remove(group);
+            }
+            else
+            {
+                _perClient[group]--;
+            }
+        }
+    }
+
+    private static async Task RefuseAsync(Socket client, byte[] reply)
     {
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await client.SendAsync(TooManyConnections, SocketFlags.None, timeout.Token).ConfigureAwait(false);
+            await client.SendAsync(reply, SocketFlags.None, timeout.Token).ConfigureAwait(false);
             client.Shutdown(SocketShutdown.Both);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
@@ -207,7 +258,7 @@ public sealed class SmtpServer : IAsyncDisposable
         }
     }
 
-    private async Task RunSessionAsync(long id, Socket client, CancellationToken stopping)
+    private async Task RunSessionAsync(long id, Socket client, IPAddress? group, CancellationToken stopping)
     {
         string sessionId = id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
         try
@@ -233,6 +284,7 @@ public sealed class SmtpServer : IAsyncDisposable
         {
             client.Dispose();
             _sessions.TryRemove(id, out _);
+            LeaveClient(group);
             Interlocked.Decrement(ref _active);
         }
     }

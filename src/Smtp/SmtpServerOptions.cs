@@ -18,6 +18,13 @@ public sealed class SmtpServerOptions
     /// <summary>Concurrent sessions; more connections get 421 4.3.2 at accept.</summary>
     public int MaxConnections { get; set; } = 100;
 
+    /// <summary>
+    /// Concurrent sessions from one client (an IPv4 address, or an IPv6 /64: one host usually holds a whole /64);
+    /// more get 421 4.7.0 at accept, so one client cannot take every slot. <see cref="AuthorizedForwarders"/> are
+    /// exempt: the before-filter Postfix speaks for many clients. 0: no limit per client.
+    /// </summary>
+    public int MaxConnectionsPerClient { get; set; } = 20;
+
     public SmtpLimits Limits { get; set; } = new();
 
     /// <summary>Clients allowed to send XFORWARD and XCLIENT (Postfix's smtpd_authorized_xforward_hosts).</summary>
@@ -55,6 +62,11 @@ public sealed class SmtpServerOptions
         if (MaxConnections < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxConnections), MaxConnections, "Must be at least 1.");
+        }
+
+        if (MaxConnectionsPerClient < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConnectionsPerClient), MaxConnectionsPerClient, "Must be 0 (no limit) or more.");
         }
     }
 }

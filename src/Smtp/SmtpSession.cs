@@ -19,8 +19,6 @@ namespace Detach.Smtp;
 public sealed class SmtpSession
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-    private static readonly string[] XforwardNames = ["NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE"];
-    private static readonly string[] XclientNames = ["NAME", "ADDR", "PORT", "PROTO", "HELO", "LOGIN", "DESTADDR", "DESTPORT"];
 
     private readonly Stream _transport;
     private readonly ISmtpBackend _backend;
@@ -38,6 +36,7 @@ public sealed class SmtpSession
     private bool _mailSmtpUtf8;
     private bool _closing;
     private string? _pendingCommand;
+    private string _verb = "";
     private string _endReason = "quit";
     private CancellationToken _stopping;
     private CancellationToken _sessionToken;
@@ -59,7 +58,7 @@ public sealed class SmtpSession
         _limits = options.Limits;
         _logger = logger ?? NullLogger.Instance;
         context.IsLmtp = options.Lmtp;
-        context.IsForwardingAuthorized = IsAuthorized(context.RemoteEndPoint, options.AuthorizedForwarders);
+        context.IsForwardingAuthorized = ClientAddress.IsIn(context.RemoteEndPoint, options.AuthorizedForwarders);
         _input = CreateReader(stream);
         _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
     }
@@ -170,29 +169,11 @@ public sealed class SmtpSession
     private static PipeReader CreateReader(Stream stream) =>
         PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16384, minimumReadSize: 4096, leaveOpen: true));
 
-    private static bool IsAuthorized(EndPoint? remote, IList<IPNetwork> networks)
-    {
-        if (remote is not IPEndPoint ip)
-        {
-            return false;
-        }
-
-        IPAddress address = ip.Address.IsIPv4MappedToIPv6 ? ip.Address.MapToIPv4() : ip.Address;
-        foreach (IPNetwork network in networks)
-        {
-            if (network.Contains(address))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     // ---- reading commands ------------------------------------------------------------------------
 
     /// <summary>The next command line, or null when the session must end (the reason was already written).</summary>
-    private async ValueTask<string?> ReadCommandAsync()
+    /// <param name="deadline">Between BDAT chunks: the message's deadline, which the wait is charged to.</param>
+    private async ValueTask<string?> ReadCommandAsync(DataDeadline? deadline = null)
     {
         bool skipping = false;
         bool needMore = false;
@@ -203,7 +184,7 @@ public sealed class SmtpSession
             {
                 // Nothing left to parse: this is where pipelined replies go out in one write.
                 await _output.FlushAsync(_sessionToken).ConfigureAwait(false);
-                ReadResult? read = await ReadWithTimeoutAsync().ConfigureAwait(false);
+                ReadResult? read = await ReadWithTimeoutAsync(deadline).ConfigureAwait(false);
                 if (read is null)
                 {
                     return null;
@@ -221,6 +202,7 @@ public sealed class SmtpSession
                 if (done)
                 {
                     skipping = false;
+                    _verb = "(line)";
                     Error(new SmtpReply(500, "5.5.2", "Error: line too long"));
                     if (_closing)
                     {
@@ -249,10 +231,12 @@ public sealed class SmtpSession
                         return text;
                     }
 
-                    Error(new SmtpReply(500, "5.5.2", "Error: bad UTF-8 or NUL in command"));
+                    _verb = "(line)";
+                    Error(new SmtpReply(500, "5.5.2", "Error: bad UTF-8, NUL or CR in command"));
                     break;
                 case LineStatus.TooLongComplete:
                     _input.AdvanceTo(buffer.Start);
+                    _verb = "(line)";
                     Error(new SmtpReply(500, "5.5.2", "Error: line too long"));
                     break;
                 case LineStatus.TooLongPartial:
@@ -284,13 +268,16 @@ public sealed class SmtpSession
         return null;
     }
 
-    private async ValueTask<ReadResult?> ReadWithTimeoutAsync()
+    private async ValueTask<ReadResult?> ReadWithTimeoutAsync(DataDeadline? deadline)
     {
         CancellationTokenSource timeout = _readTimeout!;
-        timeout.CancelAfter(_limits.IdleTimeout);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            return await _input.ReadAsync(timeout.Token).ConfigureAwait(false);
+            timeout.CancelAfter(deadline is null || deadline.Remaining > _limits.IdleTimeout ? _limits.IdleTimeout : deadline.Remaining);
+            ReadResult result = await _input.ReadAsync(timeout.Token).ConfigureAwait(false);
+            deadline?.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started), result.Buffer.Length);
+            return result;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
@@ -307,7 +294,7 @@ public sealed class SmtpSession
             }
             else
             {
-                _endReason = "idle timeout";
+                _endReason = deadline is null ? "idle timeout" : "data timeout between BDAT chunks";
                 reply = new SmtpReply(421, "4.4.2", $"{Name} Error: timeout exceeded");
             }
 
@@ -336,12 +323,16 @@ public sealed class SmtpSession
         }
     }
 
-    private static string? Decode(ReadOnlySequence<byte> line)
+    /// <summary>
+    /// A command line as text, or null: strict UTF-8 without NUL or CR (a bare CR would be relayed to the next hop
+    /// inside MAIL/RCPT, where it may read the line differently; found by fuzzing).
+    /// </summary>
+    internal static string? Decode(ReadOnlySequence<byte> line)
     {
         try
         {
             string text = StrictUtf8.GetString(line);
-            return text.Contains('\0', StringComparison.Ordinal) ? null : text;
+            return text.AsSpan().IndexOfAny('\0', '\r') >= 0 ? null : text;
         }
         catch (DecoderFallbackException)
         {
@@ -353,9 +344,14 @@ public sealed class SmtpSession
 
     private void Reply(SmtpReply reply) => reply.WriteTo(_output);
 
-    /// <summary>A protocol error: counted, and the session closes with 421 once there are too many.</summary>
-    private void Error(SmtpReply reply)
+    /// <summary>A protocol error: logged (one line, the reply, never the client's text), counted, and the session closes with 421 once there are too many.</summary>
+    private void Error(SmtpReply reply, bool logged = false)
     {
+        if (!logged)
+        {
+            SmtpLog.CommandRefused(_logger, Context.SessionId, _verb, reply.Code, reply.EnhancedCode, reply.Lines[0]);
+        }
+
         Reply(reply);
         if (++_errors >= _limits.MaxErrors)
         {
@@ -370,9 +366,8 @@ public sealed class SmtpSession
 
     private async ValueTask DispatchAsync(string line)
     {
-        int space = line.IndexOf(' ', StringComparison.Ordinal);
-        string verb = (space < 0 ? line : line[..space]).ToUpperInvariant();
-        string args = space < 0 ? "" : line[(space + 1)..].Trim(' ');
+        (string verb, string args) = SmtpCommandSyntax.SplitCommand(line);
+        _verb = verb.Length <= 16 && !SmtpCommandSyntax.HasControl(verb) ? verb : "(unknown)";
         switch (verb)
         {
             case "EHLO" or "HELO" when !_options.Lmtp:
@@ -436,9 +431,9 @@ public sealed class SmtpSession
 
     private async ValueTask HelloAsync(string verb, string args)
     {
-        if (args.Length == 0 || args.Contains(' ', StringComparison.Ordinal))
+        if (SmtpCommandSyntax.CheckHelloArgument(verb, args) is { } syntax)
         {
-            Error(new SmtpReply(501, "5.5.4", $"Syntax: {verb} hostname"));
+            Error(syntax);
             return;
         }
 
@@ -458,38 +453,7 @@ public sealed class SmtpSession
             return;
         }
 
-        if (verb == "HELO")
-        {
-            Reply(new SmtpReply(250, null, Name));
-            return;
-        }
-
-        var lines = new List<string> { Name, "PIPELINING", $"SIZE {_limits.MaxMessageSize}" };
-        if (_options.Certificate is not null && !Context.IsTls)
-        {
-            lines.Add("STARTTLS");
-        }
-
-        lines.Add("ENHANCEDSTATUSCODES");
-        lines.Add("8BITMIME");
-        if (_options.Chunking)
-        {
-            lines.Add("CHUNKING");
-        }
-
-        if (_options.Dsn)
-        {
-            lines.Add("DSN");
-        }
-
-        lines.Add("SMTPUTF8");
-        if (Context.IsForwardingAuthorized)
-        {
-            lines.Add("XFORWARD " + string.Join(' ', XforwardNames));
-            lines.Add("XCLIENT " + string.Join(' ', XclientNames));
-        }
-
-        Reply(new SmtpReply(250, null, lines));
+        Reply(verb == "HELO" ? new SmtpReply(250, null, Name) : new SmtpReply(250, null, [Name, .. EhloKeywords.For(_options, Context)]));
     }
 
     private async ValueTask MailAsync(string args)
@@ -506,26 +470,10 @@ public sealed class SmtpSession
             return;
         }
 
-        string? syntax = SmtpCommandSyntax.TryParsePathAndParameters(args, "FROM:", out string path, out string raw, out List<SmtpParameter> parameters);
-        if (syntax is not null)
+        if ((SmtpCommandSyntax.TryParseMail(args, out MailFromCommand mail)
+            ?? EnvelopeParameters.CheckMail(mail, _limits.MaxMessageSize, _options.Dsn)) is { } refusal)
         {
-            Error(new SmtpReply(501, "5.5.4", syntax));
-            return;
-        }
-
-        var mail = new MailFromCommand(path, raw, parameters);
-        SmtpReply? refusal = CheckMailParameters(mail);
-        if (refusal is not null)
-        {
-            if (refusal.Code is 501 or 555)
-            {
-                Error(refusal);
-            }
-            else
-            {
-                Reply(refusal);
-            }
-
+            Refuse(refusal);
             return;
         }
 
@@ -548,65 +496,6 @@ public sealed class SmtpSession
         Reply(result.Reply);
     }
 
-    private SmtpReply? CheckMailParameters(MailFromCommand mail)
-    {
-        if (!mail.SmtpUtf8 && !Ascii.IsValid(mail.ReversePath))
-        {
-            return new SmtpReply(553, "5.6.7", "Error: must declare SMTPUTF8 to send UTF-8 addresses");
-        }
-
-        foreach (SmtpParameter p in mail.Parameters)
-        {
-            switch (p.Keyword.ToUpperInvariant())
-            {
-                case "SIZE":
-                    if (p.Value is null || !long.TryParse(p.Value, System.Globalization.NumberStyles.None, null, out long size))
-                    {
-                        return new SmtpReply(501, "5.5.4", "Bad SIZE parameter");
-                    }
-
-                    if (size > _limits.MaxMessageSize)
-                    {
-                        return new SmtpReply(552, "5.3.4", "Message size exceeds fixed limit");
-                    }
-
-                    break;
-                case "BODY":
-                    if (p.Value is null || !(p.Value.Equals("7BIT", StringComparison.OrdinalIgnoreCase) || p.Value.Equals("8BITMIME", StringComparison.OrdinalIgnoreCase)))
-                    {
-                        return new SmtpReply(501, "5.5.4", "Bad BODY parameter");
-                    }
-
-                    break;
-                case "SMTPUTF8":
-                    if (p.Value is not null)
-                    {
-                        return new SmtpReply(501, "5.5.4", "Bad SMTPUTF8 parameter");
-                    }
-
-                    break;
-                case "RET" when _options.Dsn:
-                    if (p.Value is null || !(p.Value.Equals("FULL", StringComparison.OrdinalIgnoreCase) || p.Value.Equals("HDRS", StringComparison.OrdinalIgnoreCase)))
-                    {
-                        return new SmtpReply(501, "5.5.4", "Bad RET parameter");
-                    }
-
-                    break;
-                case "ENVID" when _options.Dsn:
-                    if (p.Value is null || !Xtext.TryDecode(p.Value, out _))
-                    {
-                        return new SmtpReply(501, "5.5.4", "Bad ENVID parameter");
-                    }
-
-                    break;
-                default:
-                    return new SmtpReply(555, "5.5.4", $"Unsupported option: {p.Keyword}");
-            }
-        }
-
-        return null;
-    }
-
     private async ValueTask RcptAsync(string args)
     {
         if (_transaction is null)
@@ -615,26 +504,10 @@ public sealed class SmtpSession
             return;
         }
 
-        string? syntax = SmtpCommandSyntax.TryParsePathAndParameters(args, "TO:", out string path, out string raw, out List<SmtpParameter> parameters);
-        if (syntax is not null || path.Length == 0)
+        if ((SmtpCommandSyntax.TryParseRcpt(args, out RcptToCommand rcpt)
+            ?? EnvelopeParameters.CheckRcpt(rcpt, _options.Dsn, _mailSmtpUtf8)) is { } refusal)
         {
-            Error(new SmtpReply(501, "5.5.4", syntax ?? "Syntax error in address: empty"));
-            return;
-        }
-
-        foreach (SmtpParameter p in parameters)
-        {
-            bool known = _options.Dsn && (p.Keyword.Equals("NOTIFY", StringComparison.OrdinalIgnoreCase) || p.Keyword.Equals("ORCPT", StringComparison.OrdinalIgnoreCase));
-            if (!known || p.Value is null)
-            {
-                Error(new SmtpReply(555, "5.5.4", $"Unsupported option: {p.Keyword}"));
-                return;
-            }
-        }
-
-        if (!_mailSmtpUtf8 && !Ascii.IsValid(path))
-        {
-            Reply(new SmtpReply(553, "5.6.7", "Error: must declare SMTPUTF8 to send UTF-8 addresses"));
+            Refuse(refusal);
             return;
         }
 
@@ -645,7 +518,6 @@ public sealed class SmtpSession
         }
 
         _recipients++;
-        var rcpt = new RcptToCommand(path, raw, parameters);
         ISmtpTransaction transaction = _transaction;
         SmtpReply reply = await CallBackendReplyAsync("RCPT", ct => transaction.AddRecipientAsync(rcpt, ct)).ConfigureAwait(false) ?? TryLater;
         if (reply.IsPositiveCompletion)
@@ -654,6 +526,19 @@ public sealed class SmtpSession
         }
 
         Reply(reply);
+    }
+
+    /// <summary>A refused argument: a syntax error (501, 555) counts as a protocol error, a policy refusal is just the reply.</summary>
+    private void Refuse(SmtpReply reply)
+    {
+        if (reply.Code is 501 or 555)
+        {
+            Error(reply);
+        }
+        else
+        {
+            Reply(reply);
+        }
     }
 
     private async ValueTask DataAsync(string args)
@@ -678,7 +563,7 @@ public sealed class SmtpSession
 
         Reply(new SmtpReply(354, null, "End data with <CR><LF>.<CR><LF>"));
         await _output.FlushAsync(_sessionToken).ConfigureAwait(false);
-        using var message = new DotReader(_input, _limits.MaxMessageSize, _limits.MaxTextLineLength, _limits.IdleTimeout, _sessionToken);
+        using var message = new DotReader(_input, _limits.MaxMessageSize, _limits.MaxTextLineLength, _limits.NewDataDeadline(), _sessionToken);
         await ReceiveMessageAsync(_transaction, message).ConfigureAwait(false);
     }
 
@@ -699,7 +584,7 @@ public sealed class SmtpSession
         if (_transaction is null || _accepted == 0)
         {
             // Read as a last chunk, so that no further command is taken for it.
-            using (var skipped = new BdatReader(_input, chunk with { Last = true }, long.MaxValue, _limits.IdleTimeout, _sessionToken,
+            using (var skipped = new BdatReader(_input, chunk with { Last = true }, long.MaxValue, _limits.NewDataDeadline(), _sessionToken,
                 static (_, _) => ValueTask.FromResult<BdatChunk?>(null)))
             {
                 try
@@ -725,7 +610,9 @@ public sealed class SmtpSession
             return;
         }
 
-        using var message = new BdatReader(_input, chunk, _limits.MaxMessageSize, _limits.IdleTimeout, _sessionToken, NextBdatChunkAsync);
+        DataDeadline deadline = _limits.NewDataDeadline();
+        using var message = new BdatReader(_input, chunk, _limits.MaxMessageSize, deadline, _sessionToken,
+            (finished, ct) => NextBdatChunkAsync(finished, deadline, ct));
         await ReceiveMessageAsync(_transaction!, message).ConfigureAwait(false);
     }
 
@@ -738,10 +625,10 @@ public sealed class SmtpSession
     }
 
     /// <summary>Answers a BDAT chunk the backend has read, then reads the next command: its chunk if it is BDAT, else null.</summary>
-    private async ValueTask<BdatChunk?> NextBdatChunkAsync(long finishedChunk, CancellationToken cancellationToken)
+    private async ValueTask<BdatChunk?> NextBdatChunkAsync(long finishedChunk, DataDeadline deadline, CancellationToken cancellationToken)
     {
         Reply(new SmtpReply(250, "2.0.0", $"Ok: {finishedChunk} octets"));
-        string? line = await ReadCommandAsync().ConfigureAwait(false);
+        string? line = await ReadCommandAsync(deadline).ConfigureAwait(false);
         if (line is null)
         {
             throw new IOException("The session ended between BDAT chunks.");
@@ -815,7 +702,7 @@ public sealed class SmtpSession
         await EndTransactionAsync().ConfigureAwait(false);
         if (message.TimedOut)
         {
-            _endReason = "idle timeout in DATA";
+            _endReason = "data timeout";
             await TryCloseWithAsync(new SmtpReply(421, "4.4.2", $"{Name} Error: timeout exceeded")).ConfigureAwait(false);
         }
         else if (!_closing)
@@ -964,36 +851,22 @@ public sealed class SmtpSession
 
     private async ValueTask XforwardAsync(string args)
     {
-        if (!CheckForwardingAllowed("XFORWARD", args))
+        if (CheckForwarding("XFORWARD", args, out List<KeyValuePair<string, string>> attributes))
         {
-            return;
-        }
+            foreach ((string name, string value) in attributes)
+            {
+                Context.SetForwarded(name, value);
+            }
 
-        if (!TryParseAttributes(args, XforwardNames, out List<KeyValuePair<string, string>> attributes, out SmtpReply? error))
-        {
-            Error(error);
-            return;
+            SmtpReply? custom = await CallBackendAsync("XFORWARD", ct => _handler!.ForwardAsync(Context, ct)).ConfigureAwait(false);
+            Reply(custom ?? new SmtpReply(250, "2.0.0", "Ok"));
         }
-
-        foreach ((string name, string value) in attributes)
-        {
-            Context.SetForwarded(name, value);
-        }
-
-        SmtpReply? custom = await CallBackendAsync("XFORWARD", ct => _handler!.ForwardAsync(Context, ct)).ConfigureAwait(false);
-        Reply(custom ?? new SmtpReply(250, "2.0.0", "Ok"));
     }
 
     private async ValueTask XclientAsync(string args)
     {
-        if (!CheckForwardingAllowed("XCLIENT", args))
+        if (!CheckForwarding("XCLIENT", args, out List<KeyValuePair<string, string>> attributes))
         {
-            return;
-        }
-
-        if (!TryParseAttributes(args, XclientNames, out List<KeyValuePair<string, string>> attributes, out SmtpReply? error))
-        {
-            Error(error);
             return;
         }
 
@@ -1015,12 +888,14 @@ public sealed class SmtpSession
         Reply(new SmtpReply(220, null, $"{Name} {(_options.Lmtp ? "LMTP" : "ESMTP")} Detach"));
     }
 
-    private bool CheckForwardingAllowed(string command, string args)
+    /// <summary>Authorisation, session state, then the attributes' syntax; false when refused (the reply is written).</summary>
+    private bool CheckForwarding(string command, string args, out List<KeyValuePair<string, string>> attributes)
     {
+        attributes = [];
         if (!Context.IsForwardingAuthorized)
         {
             SmtpLog.ForwardRefused(_logger, Context.SessionId, command, Context.RemoteEndPoint?.ToString());
-            Error(new SmtpReply(550, "5.7.0", "Error: insufficient authorization"));
+            Error(new SmtpReply(550, "5.7.0", "Error: insufficient authorization"), logged: true);
             return false;
         }
 
@@ -1036,36 +911,10 @@ public sealed class SmtpSession
             return false;
         }
 
-        if (args.Length == 0)
+        if (ForwardingAttributes.TryParse(command, args, out attributes) is { } syntax)
         {
-            Error(new SmtpReply(501, "5.5.4", $"Syntax: {command} attribute=value..."));
+            Error(syntax);
             return false;
-        }
-
-        return true;
-    }
-
-    private static bool TryParseAttributes(string args, string[] names, out List<KeyValuePair<string, string>> attributes, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out SmtpReply? error)
-    {
-        attributes = [];
-        error = null;
-        foreach (string token in args.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-        {
-            int eq = token.IndexOf('=', StringComparison.Ordinal);
-            string name = eq < 0 ? token : token[..eq].ToUpperInvariant();
-            if (eq <= 0 || Array.IndexOf(names, name) < 0)
-            {
-                error = new SmtpReply(501, "5.5.4", "Bad attribute name");
-                return false;
-            }
-
-            if (!Xtext.TryDecode(token[(eq + 1)..], out string value))
-            {
-                error = new SmtpReply(501, "5.5.4", $"Bad {name} attribute value");
-                return false;
-            }
-
-            attributes.Add(new(name, value));
         }
 
         return true;

@@ -45,6 +45,30 @@ public sealed class SmtpSessionContext
     /// <summary>XCLIENT attributes (NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT), kept for the session.</summary>
     public IReadOnlyDictionary<string, string> Client => _client;
 
+    /// <summary>
+    /// What a next hop should record as the client (the XFORWARD attributes a relay sends): what an authorised
+    /// forwarder sent, or else this connection's own peer, so the next hop's Received line always names the real
+    /// origin and never an identity an unauthorised client claimed.
+    /// </summary>
+    public IReadOnlyDictionary<string, string?> ClientIdentity()
+    {
+        var identity = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach ((string name, string value) in _forwarded)
+        {
+            identity[name] = value;
+        }
+
+        if (identity.Count == 0 && ClientAddress.Of(RemoteEndPoint) is { } address)
+        {
+            identity["ADDR"] = address.ToString();
+            identity["PORT"] = ((IPEndPoint)RemoteEndPoint!).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            identity["HELO"] = HeloName;
+            identity["PROTO"] = HeloVerb == "HELO" ? "SMTP" : "ESMTP";
+        }
+
+        return identity;
+    }
+
     internal void SetForwarded(string name, string value) => _forwarded[name] = value;
 
     internal void ClearForwarded() => _forwarded.Clear();

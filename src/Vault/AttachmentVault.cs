@@ -7,7 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace Detach.Vault;
 
 /// <summary>Who a message is from and for, as far as the index needs to know.</summary>
-public sealed record MessageContext(string MessageId, string SenderDomain, int RecipientCount);
+/// <param name="SenderAddress">The envelope sender, if it is a usable address; stored only for senders who get notices.</param>
+public sealed record MessageContext(string MessageId, string SenderDomain, int RecipientCount, string? SenderAddress = null);
 
 /// <summary>The name and media type an attachment is indexed under (never sent to the store).</summary>
 public sealed record AttachmentFile(string FileName, string ContentType);
@@ -24,6 +25,12 @@ public sealed class AttachmentVaultOptions
 
     /// <summary>Retention for mail from particular sender domains (a tenant with its own policy), overriding <see cref="Retention"/>.</summary>
     public IReadOnlyDictionary<string, TimeSpan> RetentionBySenderDomain { get; init; } = new Dictionary<string, TimeSpan>();
+
+    /// <summary>
+    /// Whether senders of this domain are told of each attachment's first download; only for them is the sender's
+    /// address stored. Nobody by default.
+    /// </summary>
+    public Func<string, bool> NotifySenderFor { get; init; } = static _ => false;
 
     public TimeSpan RetentionFor(string senderDomain) =>
         RetentionBySenderDomain.FirstOrDefault(p => string.Equals(p.Key, senderDomain, StringComparison.OrdinalIgnoreCase)) is { Key: not null } match
@@ -78,6 +85,7 @@ public sealed class AttachmentVault(
             SenderDomain = context.SenderDomain,
             RecipientCount = context.RecipientCount,
             StoreState = StoreState.Spooled,
+            NotifyAddress = context.SenderAddress is { } sender && options.NotifySenderFor(context.SenderDomain) ? sender : null,
         };
         record = record with { Id = await index.AddAsync(record, cancellationToken).ConfigureAwait(false) };
         var elapsed = Stopwatch.GetElapsedTime(started);
@@ -196,6 +204,16 @@ public sealed class MessageAttachments(AttachmentVault vault, MessageContext con
         var stored = await vault.StoreAsync(context, attachment, content, cancellationToken).ConfigureAwait(false);
         records.Add(stored.Record);
         return stored;
+    }
+
+    /// <summary>Records what readers of a stored attachment must be warned about (its download page shows it).</summary>
+    public async Task<StoredAttachment> WarnAsync(StoredAttachment stored, string warning, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        await vault.Index.SetWarningAsync(stored.Record.Cid, warning, cancellationToken).ConfigureAwait(false);
+        var warned = stored.Record with { Warning = warning };
+        records[records.IndexOf(stored.Record)] = warned;
+        return stored with { Record = warned };
     }
 
     /// <summary>The message carrying the links was accepted: the links are out in the world.</summary>

@@ -88,7 +88,7 @@ public class BdatTests
     [Fact]
     public async Task A_refused_bdat_whose_octets_never_come_times_out_with_421()
     {
-        await using ServerHost host = ServerHost.Start(new TestBackend(), o => o.Limits.IdleTimeout = TimeSpan.FromMilliseconds(200));
+        await using ServerHost host = ServerHost.Start(new TestBackend(), o => o.Limits.DataTimeout = TimeSpan.FromMilliseconds(200));
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
         await client.CommandAsync("EHLO client.example");
         await client.SendAsync("BDAT 100 LAST\r\nonly part");

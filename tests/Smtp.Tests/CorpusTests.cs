@@ -28,11 +28,11 @@ public class CorpusTests
             string path = message.RelativePath;
             byte[] original = await File.ReadAllBytesAsync(message.FullPath, Ct);
             total += original.Length;
-            Assert.Equal(250, (await client.MailAsync("corpus@example.org", "BODY=8BITMIME", Ct)).Code);
-            Assert.Equal(250, (await client.RcptAsync("rcpt@example.net", null, Ct)).Code);
+            Assert.Equal(250, (await client.MailAsync(new MailFromCommand("corpus@example.org", "BODY=8BITMIME", []), null, Ct)).Code);
+            Assert.Equal(250, (await client.RcptAsync(new RcptToCommand("rcpt@example.net", "", []), Ct)).Code);
             await using (var file = new FileStream(message.FullPath, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, useAsync: true))
             {
-                SmtpReply reply = await client.DataAsync(file, Ct);
+                SmtpReply reply = Assert.Single(await client.DataAsync(file, Ct));
                 Assert.True(reply.Code == 250, $"{path}: {reply}");
             }
 

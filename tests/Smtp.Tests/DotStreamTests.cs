@@ -17,7 +17,7 @@ public class DotStreamTests
         }
 
         await pipe.Writer.CompleteAsync();
-        var reader = new DotReader(pipe.Reader, maxSize, maxLine, TimeSpan.FromSeconds(30), Ct);
+        var reader = new DotReader(pipe.Reader, maxSize, maxLine, new DataDeadline(TimeSpan.FromSeconds(30)), Ct);
         var message = new MemoryStream();
         byte[] buffer = new byte[readSize];
         int n;
@@ -60,7 +60,7 @@ public class DotStreamTests
         var pipe = new Pipe();
         await pipe.Writer.WriteAsync("half a message\r\n"u8.ToArray(), Ct);
         await pipe.Writer.CompleteAsync();
-        var reader = new DotReader(pipe.Reader, 1 << 20, 1000, TimeSpan.FromSeconds(30), Ct);
+        var reader = new DotReader(pipe.Reader, 1 << 20, 1000, new DataDeadline(TimeSpan.FromSeconds(30)), Ct);
         await Assert.ThrowsAnyAsync<IOException>(() => reader.CopyToAsync(Stream.Null, Ct));
         Assert.True(reader.IsBroken);
         Assert.False(reader.IsCompleted);
@@ -72,7 +72,7 @@ public class DotStreamTests
         var pipe = new Pipe();
         string body = string.Concat(Enumerable.Repeat("0123456789abcdef0123456789abcdef\r\n", 200));
         await pipe.Writer.WriteAsync(Encoding.ASCII.GetBytes(body + ".\r\nNOOP\r\n"), Ct);
-        var reader = new DotReader(pipe.Reader, 1024, 1000, TimeSpan.FromSeconds(30), Ct);
+        var reader = new DotReader(pipe.Reader, 1024, 1000, new DataDeadline(TimeSpan.FromSeconds(30)), Ct);
         SmtpException e = await Assert.ThrowsAsync<SmtpException>(() => reader.CopyToAsync(Stream.Null, Ct));
         Assert.Equal(552, e.Reply.Code);
         Assert.Equal("5.3.4", e.Reply.EnhancedCode);
@@ -119,7 +119,7 @@ public class DotStreamTests
         Assert.Equal("\r\nlast line\r\n.\r\n", Encoding.ASCII.GetString(rest.Buffer));
     }
 
-    private static async Task<byte[]> StuffAsync(byte[] message, int chunk)
+    internal static async Task<byte[]> StuffAsync(byte[] message, int chunk)
     {
         var pipe = new Pipe();
         var writer = new DotWriter(pipe.Writer);
@@ -143,8 +143,9 @@ public class DotStreamTests
     [InlineData(".start\r\nmid.dle\r\n.", "..start\r\nmid.dle\r\n..\r\n.\r\n")]
     [InlineData("bare\nlf\n.\n", "bare\r\nlf\r\n..\r\n.\r\n")]
     [InlineData("ends in cr\r", "ends in cr\r\n.\r\n")]
-    [InlineData("lone\r.cr\r\n", "lone\r.cr\r\n.\r\n")]
-    public async Task Stuffs_dots_normalises_bare_lf_and_ends_the_last_line(string message, string wire)
+    [InlineData("lone\r.cr\r\n", "lone\r..cr\r\n.\r\n")]
+    [InlineData("cr\r\r\n.\r", "cr\r\r\n..\r\n.\r\n")]
+    public async Task Stuffs_dots_after_any_line_end_normalises_bare_lf_and_ends_the_last_line(string message, string wire)
     {
         byte[] bytes = Encoding.ASCII.GetBytes(message);
         foreach (int chunk in new[] { 1, 2, 3, Math.Max(1, bytes.Length) })
@@ -173,8 +174,11 @@ public class DotStreamTests
         }
     }
 
-    /// <summary>What a message becomes on the way through: bare LF becomes CRLF, the last line gets its CRLF.</summary>
-    private static byte[] Normalise(byte[] message)
+    /// <summary>
+    /// What a message becomes on the way through: bare LF becomes CRLF, the last line gets its CRLF, and a dot after a
+    /// bare CR comes out doubled (stuffed for readers that end lines at CR; a CRLF reader sees both dots mid-line).
+    /// </summary>
+    internal static byte[] Normalise(byte[] message, bool stuffedAfterCr = true)
     {
         var output = new List<byte>();
         for (int i = 0; i < message.Length; i++)
@@ -182,6 +186,11 @@ public class DotStreamTests
             if (message[i] == (byte)'\n' && (i == 0 || message[i - 1] != (byte)'\r'))
             {
                 output.Add((byte)'\r');
+            }
+
+            if (stuffedAfterCr && message[i] == (byte)'.' && i > 0 && message[i - 1] == (byte)'\r')
+            {
+                output.Add((byte)'.');
             }
 
             output.Add(message[i]);

@@ -138,15 +138,14 @@ public class ExternalToolTests
         Assert.True(client.Capabilities.Pipelining);
         Assert.True(client.Capabilities.EightBitMime);
         Assert.NotEmpty(client.Capabilities.XforwardAttributes);
-        SmtpReply? forwarded = await client.SendXforwardAsync([new("NAME", "client.example.org"), new("ADDR", "192.0.2.9"), new("HELO", "client helo")], Ct);
-        Assert.Equal(250, forwarded!.Code);
-        Assert.Equal(250, (await client.MailAsync("sender@example.org", "BODY=8BITMIME", Ct)).Code);
-        Assert.Equal(250, (await client.RcptAsync("one@example.net", null, Ct)).Code);
-        Assert.Equal(250, (await client.RcptAsync("two@example.net", null, Ct)).Code);
+        Dictionary<string, string?> identity = new() { ["NAME"] = "client.example.org", ["ADDR"] = "192.0.2.9", ["HELO"] = "client helo" };
+        Assert.Equal(250, (await client.MailAsync(new MailFromCommand("sender@example.org", "BODY=8BITMIME", []), identity, Ct)).Code);
+        Assert.Equal(250, (await client.RcptAsync(new RcptToCommand("one@example.net", "", []), Ct)).Code);
+        Assert.Equal(250, (await client.RcptAsync(new RcptToCommand("two@example.net", "", []), Ct)).Code);
         const string Message = "Subject: sink\r\n\r\n.\r\n..double\r\nbody line\r\n.\r\nlast";
-        SmtpReply done = await client.DataAsync(new MemoryStream(Encoding.ASCII.GetBytes(Message)), Ct);
+        SmtpReply done = Assert.Single(await client.DataAsync(new MemoryStream(Encoding.ASCII.GetBytes(Message)), Ct));
         Assert.Equal(250, done.Code);
-        Assert.Equal(221, (await client.QuitAsync(Ct)).Code);
+        await client.QuitAsync(Ct);
 
         string dump = Assert.Single(await sink.DumpsAsync(1, Ct));
         Assert.Contains("X-Mail-Args: <sender@example.org> BODY=8BITMIME", dump, StringComparison.Ordinal);
@@ -165,11 +164,11 @@ public class ExternalToolTests
         var options = new SmtpRelayClientOptions { ClientName = "detach.test", Lmtp = true };
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), options, Ct);
         Assert.Equal(250, (await client.HelloAsync(Ct)).Code);
-        await client.MailAsync("sender@example.org", null, Ct);
-        await client.RcptAsync("one@example.net", null, Ct);
-        await client.RcptAsync("two@example.net", null, Ct);
-        await client.RcptAsync("three@example.net", null, Ct);
-        IReadOnlyList<SmtpReply> replies = await client.LmtpDataAsync(new MemoryStream("Subject: lmtp\r\n\r\nhi\r\n"u8.ToArray()), Ct);
+        await client.MailAsync(new MailFromCommand("sender@example.org", "", []), null, Ct);
+        await client.RcptAsync(new RcptToCommand("one@example.net", "", []), Ct);
+        await client.RcptAsync(new RcptToCommand("two@example.net", "", []), Ct);
+        await client.RcptAsync(new RcptToCommand("three@example.net", "", []), Ct);
+        IReadOnlyList<SmtpReply> replies = await client.DataAsync(new MemoryStream("Subject: lmtp\r\n\r\nhi\r\n"u8.ToArray()), Ct);
         Assert.Equal(3, replies.Count);
         Assert.All(replies, r => Assert.Equal(250, r.Code));
         Assert.Equal(250, (await client.NoopAsync(Ct)).Code);

@@ -20,9 +20,15 @@ internal sealed class RawSmtpClient : IAsyncDisposable
         _reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(leaveOpen: true));
     }
 
-    public static async Task<RawSmtpClient> ConnectAsync(EndPoint endPoint, bool readGreeting = true)
+    /// <param name="from">Local address to connect from (any of 127.0.0.0/8 on Linux loopback).</param>
+    public static async Task<RawSmtpClient> ConnectAsync(EndPoint endPoint, bool readGreeting = true, IPAddress? from = null)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (from is not null)
+        {
+            socket.Bind(new IPEndPoint(from, 0));
+        }
+
         await socket.ConnectAsync(endPoint, TestContext.Current.CancellationToken);
         var client = new RawSmtpClient(socket);
         if (readGreeting)

@@ -10,7 +10,7 @@ public class SmtpRelayBackendTests
 
     private static ServerHost StartFront(ServerHost back, Action<SmtpServerOptions>? configure = null)
     {
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.ConnectAsync(back.EndPoint, new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
+        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
         return ServerHost.Start(relay, o =>
         {
             o.ServerName = "front.test";
@@ -53,6 +53,27 @@ public class SmtpRelayBackendTests
         Assert.Equal(221, (await client.CommandAsync("QUIT")).Code);
     }
 
+    /// <summary>A client the front does not trust cannot name another: the next hop is told the connection's real peer.</summary>
+    [Fact]
+    public async Task An_unauthorised_client_is_passed_on_as_its_real_address()
+    {
+        var backend = new TestBackend();
+        await using ServerHost back = StartBack(backend);
+        await using ServerHost front = StartFront(back, o => o.AuthorizedForwarders.Clear());
+        await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint, from: IPAddress.Parse("127.0.0.2"));
+        await client.CommandAsync("EHLO liar.example");
+        Assert.Equal(550, (await client.CommandAsync("XFORWARD ADDR=6.6.6.6 NAME=trusted.bank.test")).Code);
+        await client.CommandAsync("MAIL FROM:<a@b>");
+        await client.CommandAsync("RCPT TO:<c@d>");
+        await client.CommandAsync("DATA");
+        Assert.Equal(250, (await client.CommandAsync("Subject: who\r\n\r\nhi\r\n.")).Code);
+
+        ReceivedMessage message = await backend.Messages.Reader.ReadAsync(Ct);
+        Assert.Equal("127.0.0.2", message.Forwarded["ADDR"]);
+        Assert.Equal("liar.example", message.Forwarded["HELO"]);
+        Assert.DoesNotContain("trusted.bank.test", message.Forwarded.Values);
+    }
+
     [Fact]
     public async Task Client_vanishing_mid_data_leaves_the_next_hop_without_a_message()
     {
@@ -91,7 +112,7 @@ public class SmtpRelayBackendTests
     public async Task Unreachable_next_hop_gives_421_at_connect()
     {
         int port = ExternalTools.FreePort();
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), new SmtpRelayClientOptions(), ct));
+        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, port), new SmtpRelayClientOptions(), ct));
         await using ServerHost front = ServerHost.Start(relay);
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint, readGreeting: false);
         SmtpReply reply = await client.ReadReplyAsync();
@@ -103,7 +124,7 @@ public class SmtpRelayBackendTests
     {
         string source = ExternalTools.Require("smtp-source", "postfix");
         await using SmtpSink sink = await SmtpSink.StartAsync(lmtp: false, Ct);
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
+        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
         await using ServerHost front = ServerHost.Start(relay);
         (int exit, string output) = await ExternalTools.RunAsync(source, ["-s", "4", "-m", "40", "-l", "20000", "-f", "from@example.org", "-t", "to@example.net", $"127.0.0.1:{front.EndPoint.Port}"], Ct);
         Assert.True(exit == 0, output);
@@ -122,7 +143,7 @@ public class SmtpToLmtpRelayTests
     {
         var backend = new TestBackend { Lmtp = true };
         await using ServerHost back = ServerHost.Start(backend, o => o.Lmtp = true);
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.ConnectAsync(back.EndPoint, new SmtpRelayClientOptions { Lmtp = true, ClientName = "front.test" }, ct));
+        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { Lmtp = true, ClientName = "front.test" }, ct));
         await using ServerHost front = ServerHost.Start(relay);
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint);
         await client.SendAsync("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<full@x>\r\nRCPT TO:<two@x>\r\nDATA\r\nhello\r\n.\r\n");

@@ -30,20 +30,16 @@ public class SmtpRelayClientTests
         Assert.Equal(host.Options.Limits.MaxMessageSize, client.Capabilities.MaxSize);
         Assert.Contains("SOURCE", client.Capabilities.XforwardAttributes);
 
-        SmtpReply? xforward = await client.SendXforwardAsync(
-            [new("NAME", "client.example.org"), new("ADDR", "192.0.2.5"), new("HELO", "weird helo+name"), new("IDENT", null), new("NOT-ANNOUNCED", "x")],
-            Ct);
-        Assert.Equal(250, xforward!.Code);
-
         var mail = new MailFromCommand("sender@example.org", "BODY=8BITMIME RET=HDRS ENVID=abc+2B1", []);
-        Assert.Equal(250, (await client.MailAsync(mail, Ct)).Code);
-        SmtpReply rejected = await client.RcptAsync("nobody@x", null, Ct);
+        Dictionary<string, string?> identity = new() { ["NAME"] = "client.example.org", ["ADDR"] = "192.0.2.5", ["HELO"] = "weird helo+name", ["IDENT"] = null, ["NOT-ANNOUNCED"] = "x" };
+        Assert.Equal(250, (await client.MailAsync(mail, identity, Ct)).Code);
+        SmtpReply rejected = await client.RcptAsync(new RcptToCommand("nobody@x", "", []), Ct);
         Assert.Equal("550-5.1.1 <nobody@x>: Recipient address rejected:\r\n550 5.1.1 User unknown in local table\r\n", rejected.ToString());
-        Assert.Equal(250, (await client.RcptAsync("someone@x", "NOTIFY=FAILURE ORCPT=rfc822;someone@x", Ct)).Code);
+        Assert.Equal(250, (await client.RcptAsync(new RcptToCommand("someone@x", "NOTIFY=FAILURE ORCPT=rfc822;someone@x", []), Ct)).Code);
         Assert.Equal(1, client.AcceptedRecipients);
 
         byte[] message = Encoding.ASCII.GetBytes("Subject: dots\r\n\r\n.\r\n..two\r\n.last line without crlf");
-        SmtpReply done = await client.DataAsync(new MemoryStream(message), Ct);
+        SmtpReply done = Assert.Single(await client.DataAsync(new MemoryStream(message), Ct));
         Assert.Equal("250 2.0.0 Ok: queued as TEST\r\n", done.ToString());
 
         ReceivedMessage received = await backend.Messages.Reader.ReadAsync(Ct);
@@ -53,7 +49,7 @@ public class SmtpRelayClientTests
         Assert.Equal("weird helo+name", received.Forwarded["HELO"]);
         Assert.Equal("[UNAVAILABLE]", received.Forwarded["IDENT"]);
         Assert.Equal("192.0.2.5", received.Forwarded["ADDR"]);
-        Assert.Equal(221, (await client.QuitAsync(Ct)).Code);
+        await client.QuitAsync(Ct);
         Assert.False(client.IsUsable);
     }
 
@@ -68,19 +64,23 @@ public class SmtpRelayClientTests
         await client.HelloAsync(Ct);
         string name = new string('n', 50) + ".example";
         string helo = new string('h', 50);
-        Assert.Equal(250, (await client.SendXforwardAsync([new("NAME", name), new("HELO", helo), new("ADDR", "192.0.2.1"), new("PROTO", "ESMTP")], Ct))!.Code);
-        await client.MailAsync("a@b", null, Ct);
-        await client.RcptAsync("c@d", null, Ct);
+        Dictionary<string, string?> identity = new() { ["NAME"] = name, ["HELO"] = helo, ["ADDR"] = "192.0.2.1", ["PROTO"] = "ESMTP" };
+        Assert.Equal(250, (await client.MailAsync(new MailFromCommand("a@b", "", []), identity, Ct)).Code);
+        await client.RcptAsync(new RcptToCommand("c@d", "", []), Ct);
         await client.DataAsync(new MemoryStream("x\r\n"u8.ToArray()), Ct);
         ReceivedMessage received = await backend.Messages.Reader.ReadAsync(Ct);
         Assert.Equal(name, received.Forwarded["NAME"]);
         Assert.Equal(helo, received.Forwarded["HELO"]);
         Assert.Equal("ESMTP", received.Forwarded["PROTO"]);
 
-        await using ServerHost plain = ServerHost.Start(new TestBackend());
-        await using SmtpRelayClient other = await SmtpRelayClient.ConnectAsync(plain.EndPoint, Options(), Ct);
-        await other.HelloAsync(Ct);
-        Assert.Null(await other.SendXforwardAsync([new("NAME", "x")], Ct));
+        // A server that offers no XFORWARD gets none: its 550 would refuse the mail.
+        var plainBackend = new TestBackend();
+        await using ServerHost plain = ServerHost.Start(plainBackend);
+        await using SmtpRelayClient other = await SmtpRelayClient.OpenAsync(plain.EndPoint, Options(), Ct);
+        Assert.Equal(250, (await other.MailAsync(new MailFromCommand("a@b", "", []), identity, Ct)).Code);
+        await other.RcptAsync(new RcptToCommand("c@d", "", []), Ct);
+        await other.DataAsync(new MemoryStream("x\r\n"u8.ToArray()), Ct);
+        Assert.Empty((await plainBackend.Messages.Reader.ReadAsync(Ct)).Forwarded);
     }
 
     [Fact]
@@ -102,13 +102,12 @@ public class SmtpRelayClientTests
         {
             await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(new UnixDomainSocketEndPoint(path), Options(lmtp: true), Ct);
             Assert.Equal(250, (await client.HelloAsync(Ct)).Code);
-            await client.MailAsync("a@b", null, Ct);
-            await client.RcptAsync("one@x", null, Ct);
-            await client.RcptAsync("nobody@x", null, Ct);
-            await client.RcptAsync("full@x", null, Ct);
-            IReadOnlyList<SmtpReply> replies = await client.LmtpDataAsync(new MemoryStream("hello\r\n"u8.ToArray()), Ct);
+            await client.MailAsync(new MailFromCommand("a@b", "", []), null, Ct);
+            await client.RcptAsync(new RcptToCommand("one@x", "", []), Ct);
+            await client.RcptAsync(new RcptToCommand("nobody@x", "", []), Ct);
+            await client.RcptAsync(new RcptToCommand("full@x", "", []), Ct);
+            IReadOnlyList<SmtpReply> replies = await client.DataAsync(new MemoryStream("hello\r\n"u8.ToArray()), Ct);
             Assert.Equal(["250 2.0.0 <one@x> Saved\r\n", "452 4.2.2 <full@x> Mailbox full\r\n"], replies.Select(r => r.ToString()));
-            await Assert.ThrowsAsync<InvalidOperationException>(() => client.DataAsync(Stream.Null, Ct));
             Assert.Equal(250, (await client.NoopAsync(Ct)).Code);
         }
         finally
@@ -170,8 +169,8 @@ public class SmtpRelayClientTests
         await using ServerHost host = ServerHost.Start(backend);
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
         await client.HelloAsync(Ct);
-        await client.MailAsync("a@b", null, Ct);
-        await client.RcptAsync("c@d", null, Ct);
+        await client.MailAsync(new MailFromCommand("a@b", "", []), null, Ct);
+        await client.RcptAsync(new RcptToCommand("c@d", "", []), Ct);
         IOException failure = await Assert.ThrowsAsync<IOException>(() => client.DataAsync(new FailingStream(200_000), Ct));
         Assert.Equal("source failed", failure.Message);
         Assert.False(client.IsUsable);
@@ -189,12 +188,12 @@ public class SmtpRelayClientTests
         await using ServerHost host = ServerHost.Start(backend);
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
         await client.HelloAsync(Ct);
-        await client.MailAsync("a@b", null, Ct);
-        await client.RcptAsync("c@d", null, Ct);
+        await client.MailAsync(new MailFromCommand("a@b", "", []), null, Ct);
+        await client.RcptAsync(new RcptToCommand("c@d", "", []), Ct);
         using var cancel = new CancellationTokenSource();
         var pipe = new System.IO.Pipelines.Pipe();
         await pipe.Writer.WriteAsync("first line\r\n"u8.ToArray(), Ct);
-        Task<SmtpReply> data = client.DataAsync(pipe.Reader.AsStream(), cancel.Token);
+        Task<IReadOnlyList<SmtpReply>> data = client.DataAsync(pipe.Reader.AsStream(), cancel.Token);
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => data);
         Assert.False(client.IsUsable);
@@ -250,10 +249,10 @@ public class SmtpRelayClientTests
         await using ServerHost host = ServerHost.Start(new TestBackend());
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
         await client.HelloAsync(Ct);
-        await Assert.ThrowsAsync<ArgumentException>(() => client.MailAsync("a@b>\r\nRCPT TO:<victim@x", null, Ct));
-        await Assert.ThrowsAsync<ArgumentException>(() => client.RcptAsync("c@d", "NOTIFY=NEVER\nDATA", Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.MailAsync(new MailFromCommand("a@b>\r\nRCPT TO:<victim@x", "", []), null, Ct));
+        await Assert.ThrowsAsync<ArgumentException>(() => client.RcptAsync(new RcptToCommand("c@d", "NOTIFY=NEVER\nDATA", []), Ct));
         Assert.True(client.IsUsable);
-        Assert.Equal(250, (await client.MailAsync("", null, Ct)).Code);
+        Assert.Equal(250, (await client.MailAsync(new MailFromCommand("", "", []), null, Ct)).Code);
     }
 
     [Fact]
@@ -276,7 +275,7 @@ public class SmtpRelayClientTests
     }
 
     [Fact]
-    public async Task Quit_without_reply_sends_quit_and_closes_without_waiting_for_221()
+    public async Task Quit_sends_quit_and_closes_without_waiting_for_221()
     {
         using var peer = ScriptedPeer.Start();
         var server = peer.RunAsync(async (stream, reader) =>
@@ -289,7 +288,7 @@ public class SmtpRelayClientTests
         });
 
         var client = await SmtpRelayClient.ConnectAsync(peer.EndPoint, Options(), Ct);
-        await client.QuitWithoutReplyAsync(Ct);
+        await client.QuitAsync(Ct);
 
         var (quit, after) = await server;
         Assert.Equal("QUIT", quit);
@@ -324,7 +323,7 @@ public class SmtpRelayClientTests
 
         Assert.Equal("250 2.1.0 Ok\r\n", mail.ToString());
         Assert.True(client.InTransaction);
-        Assert.Equal(250, (await client.RcptAsync("c@d", null, Ct)).Code);
+        Assert.Equal(250, (await client.RcptAsync(new RcptToCommand("c@d", "", []), Ct)).Code);
         Assert.Equal(["XFORWARD ADDR=192.0.2.7", "MAIL FROM:<a@b> BODY=8BITMIME"], await server);
     }
 
@@ -386,14 +385,14 @@ public class SmtpRelayClientTests
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
         await client.HelloAsync(Ct);
         Assert.False(client.InTransaction);
-        await client.MailAsync("a@b", null, Ct);
+        await client.MailAsync(new MailFromCommand("a@b", "", []), null, Ct);
         Assert.True(client.InTransaction);
-        await client.RsetAsync(Ct);
+        Assert.True(await client.TryResetAsync(Ct));
         Assert.False(client.InTransaction);
-        await client.MailAsync("a@b", null, Ct);
-        await client.RcptAsync("c@d", null, Ct);
+        await client.MailAsync(new MailFromCommand("a@b", "", []), null, Ct);
+        await client.RcptAsync(new RcptToCommand("c@d", "", []), Ct);
         Assert.True(client.InTransaction);
-        Assert.Equal(250, (await client.DataAsync(new MemoryStream("x\r\n"u8.ToArray()), Ct)).Code);
+        Assert.Equal(250, (await client.DataAsync(new MemoryStream("x\r\n"u8.ToArray()), Ct))[0].Code);
         Assert.False(client.InTransaction);
     }
 
@@ -419,9 +418,9 @@ public class SmtpRelayClientTests
             await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
             await client.HelloAsync(Ct);
             Assert.Equal(chunking, client.Capabilities.Chunking);
-            await client.MailAsync("a@b", null, Ct);
-            await client.RcptAsync("c@d", null, Ct);
-            Assert.Equal(250, (await client.DataAsync(new MemoryStream(message), Ct)).Code);
+            await client.MailAsync(new MailFromCommand("a@b", "", []), null, Ct);
+            await client.RcptAsync(new RcptToCommand("c@d", "", []), Ct);
+            Assert.Equal(250, (await client.DataAsync(new MemoryStream(message), Ct))[0].Code);
             Assert.False(client.InTransaction);
             received.Add((await backend.Messages.Reader.ReadAsync(Ct)).Data);
             Assert.Equal(250, (await client.NoopAsync(Ct)).Code); // the connection is in step after the last chunk
@@ -440,9 +439,9 @@ public class SmtpRelayClientTests
         await using ServerHost host = ServerHost.Start(backend, o => o.Limits.MaxMessageSize = 100_000);
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(host.EndPoint, Options(), Ct);
         await client.HelloAsync(Ct);
-        await client.MailAsync("a@b", null, Ct);
-        await client.RcptAsync("c@d", null, Ct);
-        SmtpReply verdict = await client.DataAsync(new MemoryStream(new byte[300_000]), Ct);
+        await client.MailAsync(new MailFromCommand("a@b", "", []), null, Ct);
+        await client.RcptAsync(new RcptToCommand("c@d", "", []), Ct);
+        SmtpReply verdict = Assert.Single(await client.DataAsync(new MemoryStream(new byte[300_000]), Ct));
         Assert.Equal(552, verdict.Code);
         Assert.True(client.IsUsable);
         Assert.Equal(250, (await client.NoopAsync(Ct)).Code);

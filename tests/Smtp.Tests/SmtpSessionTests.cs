@@ -292,10 +292,10 @@ public class SmtpSessionTests
     }
 
     [Fact]
-    public async Task Idle_client_in_data_gets_421_and_the_transaction_is_not_completed()
+    public async Task A_client_silent_in_data_gets_421_and_the_transaction_is_not_completed()
     {
         var backend = new TestBackend();
-        await using ServerHost host = ServerHost.Start(backend, o => o.Limits.IdleTimeout = TimeSpan.FromMilliseconds(300));
+        await using ServerHost host = ServerHost.Start(backend, o => o.Limits.DataTimeout = TimeSpan.FromMilliseconds(300));
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
         await client.SendAsync("HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: half\r\n");
         for (int i = 0; i < 4; i++)

@@ -23,6 +23,7 @@ internal sealed class MimeRewriteTarget : FuzzTarget
         var result = await new MimeRewriter(Policy, sink).PrepareAsync(new MemoryStream(input, writable: false), CancellationToken.None);
         await result.WriteToAsync(output, CancellationToken.None);
         var rewritten = output.ToArray();
+        Check(!result.Unchanged || rewritten.AsSpan().SequenceEqual(input), "a message reported unchanged is not byte-identical");
         if (result.Detached.Count == 0)
         {
             Check(result.SkippedReason is not null || result.LimitExceeded is not null || rewritten.AsSpan().SequenceEqual(input), "nothing detached, but the output differs from the input");

@@ -51,6 +51,7 @@ internal sealed class SmtpBdatTarget : FuzzTarget
         catch (SmtpException) when (expected.OverLimit)
         {
             Check(reader.LimitError is { Code: 552 }, "a size over the limit without its 552");
+            Check(expected.Message.AsSpan().StartsWith(message.ToArray()), "bytes released before the 552 are not the message's start");
             return;
         }
 
@@ -72,12 +73,12 @@ internal sealed class SmtpBdatTarget : FuzzTarget
             var status = SmtpCommandReader.TryReadLine(ref buffer, MaxLine, out var line);
             if (status == LineStatus.Incomplete)
             {
-                pipe.AdvanceTo(buffer.Start, buffer.End);
                 if (result.IsCompleted)
                 {
                     throw new IOException("closed between chunks");
                 }
 
+                pipe.AdvanceTo(buffer.Start, buffer.End);
                 continue;
             }
 
@@ -106,14 +107,15 @@ internal sealed class SmtpBdatTarget : FuzzTarget
         while (true)
         {
             declared += chunk.Size;
-            if (declared > MaxMessage)
-            {
-                return new Outcome(message.ToArray(), -1, false, false, true);
-            }
-
             var available = (int)Math.Min(chunk.Size, input.Length - position);
             message.Write(input, position, available);
             position += available;
+            if (declared > MaxMessage)
+            {
+                // The reader counts the octets as they come: some of an oversized chunk may be released before the 552.
+                return new Outcome(message.ToArray(), -1, false, false, true);
+            }
+
             if (available < chunk.Size)
             {
                 return new Outcome(message.ToArray(), -1, false, false, false);

@@ -10,7 +10,6 @@ namespace Detach.Fuzz.Targets;
 internal sealed class SmtpCommandTarget : FuzzTarget
 {
     private const int MaxLine = 512;
-    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     public override string Name => "smtp-command";
 
@@ -131,26 +130,14 @@ internal sealed class SmtpCommandTarget : FuzzTarget
         // What SmtpRelayClient sends for it.
         var relayed = $"{relayPrefix}<{path}>{(raw.Length > 0 ? " " + raw : "")}";
         Check(relayed.IndexOfAny(['\r', '\n', '\0']) < 0, $"a relayed {relayPrefix} carries CR, LF or NUL");
-        var reread = Decode(StrictUtf8.GetBytes(relayed));
+        var reread = Decode(Encoding.UTF8.GetBytes(relayed));
         Check(reread is not null, $"a relayed {relayPrefix} is not a command line");
         var error = SmtpCommandSyntax.TryParsePathAndParameters(Split(reread!).Args, prefix, out var path2, out var raw2, out var parameters2);
         Check(error is null && path2 == path && raw2 == raw && parameters2.SequenceEqual(parameters),
             $"{relayPrefix}<{path}> {raw} re-parses as {(error ?? $"<{path2}> {raw2}")}");
     }
 
-    /// <summary>As the session: strict UTF-8, no NUL.</summary>
-    private static string? Decode(ReadOnlySpan<byte> line)
-    {
-        try
-        {
-            var text = StrictUtf8.GetString(line);
-            return text.Contains('\0', StringComparison.Ordinal) ? null : text;
-        }
-        catch (DecoderFallbackException)
-        {
-            return null;
-        }
-    }
+    private static string? Decode(byte[] line) => SmtpSession.Decode(new ReadOnlySequence<byte>(line));
 
     /// <summary>As the session's dispatch: verb up to the first space, upper-cased; arguments trimmed of spaces.</summary>
     private static (string Verb, string Args) Split(string line)

@@ -91,7 +91,7 @@ internal sealed class SmtpDataTarget : FuzzTarget
         return output.ToArray();
     }
 
-    /// <summary>What a message becomes on the wire: bare LF made CRLF, and a last line ended.</summary>
+    /// <summary>What a message becomes on the wire: bare LF made CRLF, and a last line ended (a trailing CR gets its LF).</summary>
     private static byte[] Normalise(byte[] message)
     {
         var output = new MemoryStream(message.Length + 2);
@@ -106,7 +106,7 @@ internal sealed class SmtpDataTarget : FuzzTarget
         }
 
         var bytes = output.ToArray();
-        return bytes.Length == 0 || bytes.AsSpan().EndsWith("\r\n"u8) ? bytes : [.. bytes, (byte)'\r', (byte)'\n'];
+        return bytes.Length == 0 || bytes.AsSpan().EndsWith("\r\n"u8) ? bytes : bytes[^1] == '\r' ? [.. bytes, (byte)'\n'] : [.. bytes, (byte)'\r', (byte)'\n'];
     }
 
     public override IEnumerable<(string Name, byte[] Data)> Seeds() =>

@@ -2,14 +2,19 @@ using System.CommandLine;
 using System.Security.Cryptography;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Hosting;
+using Detach.Gateway.Milter;
+using Detach.Gateway.Scanning;
 using Detach.Gateway.SmtpFront;
+using Detach.Scanning;
 using Detach.Vault.Storage;
 
 namespace Detach.Gateway.Cli;
 
 /// <summary>
 /// `detach check`: what admins get wrong, checked against the real services: data folder, public URL, index,
-/// store (a probe is added, read back and removed), next hop (answers, announces XFORWARD).
+/// store (a probe is added, read back and removed), next hop (answers, announces XFORWARD), the milter listener
+/// when Milter:Listen is set (answers an option negotiation as Postfix sends it), and the scanner (clamd answers and
+/// scans a probe).
 /// </summary>
 public static class CheckCommand
 {
@@ -39,6 +44,15 @@ public static class CheckCommand
             CheckDataFolder(settings.Root.FullDataPath),
         };
 
+        if (!Directory.Exists(settings.Root.FullDataPath))
+        {
+            // Opening the vault would create the folder: a check must not make what it reports missing. (In an existing
+            // folder it creates the index as serve would, which is what the index and store checks are for.)
+            results.Add(new("index", false, "not checked: no data folder"));
+            results.Add(await CheckNextHopAsync(settings, cancellationToken).ConfigureAwait(false));
+            return results;
+        }
+
         VaultComponents? components = null;
         try
         {
@@ -60,14 +74,25 @@ public static class CheckCommand
         }
 
         results.Add(await CheckNextHopAsync(settings, cancellationToken).ConfigureAwait(false));
+        if (!string.IsNullOrWhiteSpace(settings.Milter.Listen))
+        {
+            var (ok, detail) = await MilterProbe.ProbeAsync(settings.Milter.Listen, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            results.Add(new("milter", ok, ok ? detail : detail + " (is `detach serve` running with this Milter:Listen?)"));
+        }
+
+        results.Add(await CheckScannerAsync(settings, cancellationToken).ConfigureAwait(false));
         return results;
     }
 
     private static CheckResult CheckDataFolder(string path)
     {
+        if (!Directory.Exists(path))
+        {
+            return new("data folder", false, $"{path} does not exist: start detach serve once (it creates it), or create it writable by the user detach runs as");
+        }
+
         try
         {
-            Directory.CreateDirectory(path);
             var probe = Path.Combine(path, $".check-{Environment.ProcessId}");
             using (var file = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
             {
@@ -115,6 +140,33 @@ public static class CheckCommand
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             return new("store", false, $"{where}: {e.Message}");
+        }
+    }
+
+    /// <summary>clamd answers PING and VERSION and scans a random probe as clean (a scanner that flags everything refuses all mail).</summary>
+    private static async Task<CheckResult> CheckScannerAsync(DetachSettings settings, CancellationToken cancellationToken)
+    {
+        if (ScanInspector.CreateClient(settings.Scan) is not { } clamd)
+        {
+            return new("scanner", true, "none: attachments are stored unscanned (Scan:Clamd is empty)");
+        }
+
+        try
+        {
+            if (!await clamd.PingAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return new("scanner", false, $"{clamd.Name} does not answer PING with PONG");
+            }
+
+            var version = await clamd.VersionAsync(cancellationToken).ConfigureAwait(false);
+            var probe = await clamd.ScanAsync(new MemoryStream(RandomNumberGenerator.GetBytes(4096)), cancellationToken).ConfigureAwait(false);
+            return probe.Infected
+                ? new("scanner", false, $"{clamd.Name} ({version}) reports random bytes as {probe.Signature}: it would flag every attachment")
+                : new("scanner", true, $"{clamd.Name} answers ({version}) and scanned a probe; infected: {settings.Scan.WhenInfected}, scanner down: {settings.Scan.WhenScannerDown}");
+        }
+        catch (ScannerException e)
+        {
+            return new("scanner", false, $"{e.Message} (is clamd running and listening there: TCPSocket/TCPAddr or LocalSocket in clamd.conf, and may detach's user open the socket?)");
         }
     }
 

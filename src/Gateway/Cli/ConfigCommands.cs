@@ -43,6 +43,9 @@ public static partial class ConfigCommands
         root["Vault"] = vault;
         root["Index"] = JsonSerializer.SerializeToNode(settings.Index, Json);
         root["Gateway"] = JsonSerializer.SerializeToNode(settings.Gateway, Json);
+        root["Milter"] = JsonSerializer.SerializeToNode(settings.Milter, Json);
+        root["Notify"] = JsonSerializer.SerializeToNode(settings.Notify, Json);
+        root["Scan"] = JsonSerializer.SerializeToNode(settings.Scan, Json);
         Mask(root);
         return root.ToJsonString(Json);
     }

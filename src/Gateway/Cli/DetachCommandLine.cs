@@ -45,9 +45,18 @@ public static class ExitCodes
     public const int Usage = 64;
     public const int DataError = 65;
     public const int NoInput = 66;
+    public const int NoHost = 68;
+    public const int Unavailable = 69;
     public const int Software = 70;
     public const int CannotCreate = 73;
     public const int IoError = 74;
     public const int TempFail = 75;
+    public const int Protocol = 76;
+
+    /// <summary>EX_NOPERM: refused by policy (Postfix's pipe bounces it as 5.7.0).</summary>
+    public const int NoPermission = 77;
     public const int Config = 78;
+
+    /// <summary>Ended by Ctrl+C (128 + SIGINT), as shells report it.</summary>
+    public const int Interrupted = 130;
 }

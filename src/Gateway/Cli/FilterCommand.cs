@@ -4,6 +4,7 @@ using Detach.Gateway.Configuration;
 using Detach.Gateway.Hosting;
 using Detach.Gateway.Metrics;
 using Detach.Gateway.Processing;
+using Detach.Gateway.Scanning;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -52,7 +53,8 @@ public static class FilterCommand
         {
             await using var components = await VaultComponents.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
             using var metrics = new DetachMetrics();
-            var detacher = new MessageDetacher(components.Vault, settings, metrics, NullLogger<MessageDetacher>.Instance);
+            var scan = ScanInspector.Create(settings.Scan, metrics, NullLogger<ScanInspector>.Instance);
+            var detacher = new MessageDetacher(components.Vault, settings, metrics, NullLogger<MessageDetacher>.Instance, scan is null ? [] : [scan]);
             await using var spool = SpoolFile.Create(settings.Root.FullDataPath);
             if (!await CopyWithLimitAsync(input, spool, settings.Smtp.MaxMessageBytes, cancellationToken).ConfigureAwait(false))
             {
@@ -73,9 +75,12 @@ public static class FilterCommand
         }
         catch (MessageRefusedException e)
         {
-            // Refused on purpose (policy): a permanent refusal bounces, a temporary one is retried.
+            // Refused on purpose (policy): a permanent refusal bounces (a security one, 5.7.x, as "permission denied"),
+            // a temporary one is retried.
             await error.WriteLineAsync($"detach filter: message refused: {e.Reply.Code} {e.Reply.EnhancedCode} {e.Reply.Text}").ConfigureAwait(false);
-            return e.Reply.IsPermanentFailure ? ExitCodes.DataError : ExitCodes.TempFail;
+            return !e.Reply.IsPermanentFailure ? ExitCodes.TempFail
+                : e.Reply.EnhancedCode?.StartsWith("5.7.", StringComparison.Ordinal) == true ? ExitCodes.NoPermission
+                : ExitCodes.DataError;
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

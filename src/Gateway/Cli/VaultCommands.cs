@@ -27,7 +27,7 @@ public static class VaultCommands
         var command = new Command("ls", "List stored attachments, newest first.") { status, messageId, limit };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            await using var components = await VaultComponents.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
             var query = new IndexQuery
             {
                 Status = parse.GetValue(status),
@@ -62,7 +62,7 @@ public static class VaultCommands
         var command = new Command("stats", "The storage economy: bytes stored once versus what every recipient's mailbox would have held.");
         command.SetAction(async (parse, cancellationToken) =>
         {
-            await using var components = await VaultComponents.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
             var economy = await components.Index.GetEconomyAsync(cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine(FormatEconomy(economy));
             return ExitCodes.Ok;
@@ -85,7 +85,7 @@ public static class VaultCommands
         var command = new Command("revoke", "Erase the key share now: the file becomes undecryptable everywhere, and its pin is removed.") { target, reason };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            await using var components = await VaultComponents.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
             var value = parse.GetValue(target)!.Trim();
             var revoked = await components.Vault.RevokeAsync(value, parse.GetValue(reason)!, cancellationToken).ConfigureAwait(false);
             if (revoked.Count == 0 && !value.StartsWith('<'))
@@ -114,7 +114,7 @@ public static class VaultCommands
         var command = new Command("gc", "Erase keys past retention, remove objects of mail never accepted, push spooled objects to the node.");
         command.SetAction(async (parse, cancellationToken) =>
         {
-            await using var components = await VaultComponents.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
             var expired = await components.Vault.ExpireAsync(cancellationToken).ConfigureAwait(false);
             var orphans = await components.Vault.CollectOrphansAsync(VaultMaintenanceService.OrphanAge, cancellationToken).ConfigureAwait(false);
             var pushed = components.Spool is null ? 0 : await components.Spool.PushPendingAsync(cancellationToken).ConfigureAwait(false);
@@ -130,7 +130,7 @@ public static class VaultCommands
         command.SetAction(async (parse, cancellationToken) =>
         {
             var settings = DetachCommandLine.LoadSettings(parse);
-            await using var components = await VaultComponents.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
+            await using var components = await LocalVault.OpenAsync(settings, cancellationToken).ConfigureAwait(false);
             var pushed = await components.PushLocalToNodeAsync(Console.Out, cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine($"{pushed} object(s) pushed");
             return ExitCodes.Ok;

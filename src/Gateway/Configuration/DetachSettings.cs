@@ -1,3 +1,6 @@
+using Detach.Gateway.Milter;
+using Detach.Gateway.Notify;
+using Detach.Gateway.Scanning;
 using Detach.Mime;
 using Detach.Vault.Index;
 using Microsoft.Extensions.Configuration;
@@ -13,6 +16,9 @@ public sealed class DetachSettings
     public required VaultOptions Vault { get; init; }
     public required IndexOptions Index { get; init; }
     public required GatewayOptions Gateway { get; init; }
+    public MilterOptions Milter { get; init; } = new();
+    public NotifyOptions Notify { get; init; } = new();
+    public ScanOptions Scan { get; init; } = new();
 
     public static DetachSettings Load(IConfiguration configuration)
     {
@@ -25,6 +31,9 @@ public sealed class DetachSettings
             Vault = Bind<VaultOptions>(configuration, "Vault", errors),
             Index = Bind<IndexOptions>(configuration, "Index", errors),
             Gateway = Bind<GatewayOptions>(configuration, "Gateway", errors),
+            Milter = Bind<MilterOptions>(configuration, "Milter", errors),
+            Notify = Bind<NotifyOptions>(configuration, "Notify", errors),
+            Scan = Bind<ScanOptions>(configuration, "Scan", errors),
         };
         if (errors.Count == 0)
         {
@@ -34,6 +43,9 @@ public sealed class DetachSettings
             errors.AddRange(settings.Vault.Validate());
             errors.AddRange(settings.Index.Validate());
             errors.AddRange(settings.Gateway.Validate());
+            errors.AddRange(settings.Milter.Validate());
+            errors.AddRange(settings.Notify.Validate());
+            errors.AddRange(settings.Scan.Validate());
         }
 
         if (errors.Count > 0)
@@ -55,10 +67,12 @@ public sealed class DetachSettings
         }
         catch (InvalidOperationException e)
         {
-            // The binder names the key and the value it could not convert; keep that, drop the type noise.
-            errors.Add((section is null ? "" : section + ": ") + (e.InnerException?.Message ?? e.Message));
+            // The binder's own message names the full key and the value it could not convert; the inner one names neither.
+            errors.Add(e.Message);
         }
 
+        // Lists are read apart: a configured list replaces its default and earlier sources' lists, it never adds to them.
+        ListSetting.Apply(value, configuration, section, errors);
         return value;
     }
 }

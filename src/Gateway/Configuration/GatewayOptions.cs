@@ -32,6 +32,23 @@ public sealed class GatewayOptions
     /// <summary>Minutes a download token (handed to the browser after it proved the key) stays valid.</summary>
     public int DownloadTokenMinutes { get; set; } = 60;
 
+    /// <summary>
+    /// Mail the sender once when each attachment is first downloaded (its name and when; never who or from where).
+    /// Off by default: the sender's address is then not stored at all. How notices leave: section Notify.
+    /// </summary>
+    public bool NotifySender { get; set; }
+
+    /// <summary>
+    /// Per sender domain, true or false, overriding NotifySender ("Gateway:NotifySenderBySenderDomain:example.com": true).
+    /// Starts empty: binding adds to a dictionary, so a default here could never be taken away. Text rather than bool,
+    /// because the binder silently drops a dictionary value it cannot convert; Validate names it instead.
+    /// </summary>
+    public Dictionary<string, string> NotifySenderBySenderDomain { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Whether mail from <paramref name="senderDomain"/> gets first-download notices.</summary>
+    public bool NotifiesSender(string senderDomain) =>
+        NotifySenderBySenderDomain.TryGetValue(senderDomain, out var text) && bool.TryParse(text, out var notify) ? notify : NotifySender;
+
     public IEnumerable<string> Validate()
     {
         foreach (var url in Listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -77,6 +94,18 @@ public sealed class GatewayOptions
         if (DownloadTokenMinutes is < 1 or > 24 * 60)
         {
             yield return "Gateway:DownloadTokenMinutes must be between 1 and 1440.";
+        }
+
+        foreach (var (domain, notify) in NotifySenderBySenderDomain)
+        {
+            if (Uri.CheckHostName(domain) != UriHostNameType.Dns)
+            {
+                yield return $"Gateway:NotifySenderBySenderDomain:{domain} must be keyed by a domain name such as example.com.";
+            }
+            else if (!bool.TryParse(notify, out _))
+            {
+                yield return $"Gateway:NotifySenderBySenderDomain:{domain} must be true or false, not '{notify}'.";
+            }
         }
     }
 

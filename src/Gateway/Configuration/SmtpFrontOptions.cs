@@ -26,7 +26,14 @@ public sealed class SmtpFrontOptions
     /// <summary>Largest message accepted, announced as SIZE in EHLO; keep it ≥ Postfix's message_size_limit.</summary>
     public long MaxMessageBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>Concurrent sessions in all; more connections get 421 4.3.2.</summary>
     public int MaxConnections { get; set; } = 100;
+
+    /// <summary>
+    /// Concurrent sessions from one client (an IPv4 address or an IPv6 /64); more get 421 4.7.0. Clients in
+    /// AuthorizedXforwardNetworks are exempt (the before-filter Postfix speaks for all its clients). 0: no limit.
+    /// </summary>
+    public int MaxConnectionsPerClient { get; set; } = 20;
 
     /// <summary>
     /// Longest text line accepted in DATA, or 0 for no limit. Behind Postfix keep 0: Postfix accepts longer lines
@@ -41,6 +48,18 @@ public sealed class SmtpFrontOptions
     /// <summary>Seconds one session may last in all.</summary>
     public int SessionTimeoutSeconds { get; set; } = 1800;
 
+    /// <summary>
+    /// Seconds a message (DATA or BDAT) may wait for the client's bytes, as Postfix's smtpd_timeout; with
+    /// MinDataRateBytesPerSecond a budget for the whole message that each arriving byte tops up.
+    /// </summary>
+    public int DataTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>
+    /// Octets a second a message must arrive at on average, as Postfix's smtpd_min_data_rate: slower clients
+    /// (slowloris) run out of DataTimeoutSeconds. 0: each read may take the whole timeout.
+    /// </summary>
+    public int MinDataRateBytesPerSecond { get; set; } = 500;
+
     /// <summary>Seconds to wait for each reply of the next hop.</summary>
     public int NextHopTimeoutSeconds { get; set; } = 90;
 
@@ -50,8 +69,12 @@ public sealed class SmtpFrontOptions
     /// </summary>
     public int NextHopPoolSize { get; set; } = 32;
 
-    /// <summary>Networks whose XFORWARD/XCLIENT attributes are trusted (the before-filter Postfix).</summary>
-    public List<string> AuthorizedXforwardNetworks { get; set; } = ["127.0.0.0/8", "::1/128"];
+    /// <summary>
+    /// Networks whose XFORWARD/XCLIENT attributes are trusted (the before-filter Postfix). A configured list replaces
+    /// the default; an empty one ([] in JSON, or an empty value) trusts nobody.
+    /// </summary>
+    [ListDefault("127.0.0.0/8", "::1/128")]
+    public List<string> AuthorizedXforwardNetworks { get; set; } = [];
 
     /// <summary>PEM certificate (with its key in TlsKeyPath, or a PFX) for STARTTLS; empty disables STARTTLS.</summary>
     public string? TlsCertificatePath { get; set; }
@@ -83,6 +106,21 @@ public sealed class SmtpFrontOptions
         if (MaxConnections < 1)
         {
             yield return "Smtp:MaxConnections must be at least 1.";
+        }
+
+        if (MaxConnectionsPerClient < 0)
+        {
+            yield return "Smtp:MaxConnectionsPerClient must be 0 (no limit per client) or more.";
+        }
+
+        if (DataTimeoutSeconds < 1 || DataTimeoutSeconds > SessionTimeoutSeconds)
+        {
+            yield return $"Smtp:DataTimeoutSeconds must be at least 1 and at most Smtp:SessionTimeoutSeconds ({SessionTimeoutSeconds}), not {DataTimeoutSeconds}.";
+        }
+
+        if (MinDataRateBytesPerSecond < 0)
+        {
+            yield return "Smtp:MinDataRateBytesPerSecond must be 0 (no minimum) or more.";
         }
 
         if (IdleTimeoutSeconds < 1 || SessionTimeoutSeconds < IdleTimeoutSeconds)

@@ -1,8 +1,12 @@
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Http;
 using Detach.Gateway.Metrics;
+using Detach.Gateway.Milter;
+using Detach.Gateway.Notify;
 using Detach.Gateway.Processing;
+using Detach.Gateway.Scanning;
 using Detach.Gateway.SmtpFront;
+using Detach.Vault.Index;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,10 +42,20 @@ public static class DetachHost
         services.AddSingleton<PrometheusExporter>();
         services.AddHostedService<VaultMaintenanceService>();
         services.AddDownloadGateway();
+        services.AddSenderNotices((ISenderNoticeQueue)components.Index);
+        if (ScanInspector.CreateClient(settings.Scan) is { } clamd)
+        {
+            services.AddSingleton<IAttachmentInspector>(s => new ScanInspector(settings.Scan, clamd, s.GetRequiredService<DetachMetrics>(), s.GetRequiredService<ILogger<ScanInspector>>()));
+        }
+
         services.AddSingleton<MessageDetacher>();
         services.AddSingleton<DetachingBackend>();
         services.AddSingleton<SmtpFrontService>();
         services.AddHostedService(s => s.GetRequiredService<SmtpFrontService>());
+        services.AddSingleton<MilterDetacher>();
+        services.AddSingleton<DetachingMilter>();
+        services.AddSingleton<MilterService>();
+        services.AddHostedService(s => s.GetRequiredService<MilterService>());
 
         var app = builder.Build();
         // Create the exporter before any instrument records, so nothing is missed.
@@ -59,24 +73,41 @@ public static class DetachHost
             return index && store ? Results.Text(body) : Results.Text(body, statusCode: StatusCodes.Status503ServiceUnavailable);
         });
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), PrometheusExporter.ContentType));
-        app.Lifetime.ApplicationStarted.Register(() => Console.Out.WriteLine(Banner(settings, app.Services.GetRequiredService<SmtpFrontService>())));
+        app.Lifetime.ApplicationStarted.Register(() => Console.Out.WriteLine(Banner(settings,
+            app.Services.GetRequiredService<SmtpFrontService>(), app.Services.GetRequiredService<MilterService>())));
         return app;
     }
 
     /// <summary>What a newcomer needs to see it work: where it listens and one command to try.</summary>
-    private static string Banner(DetachSettings settings, SmtpFrontService smtp)
+    private static string Banner(DetachSettings settings, SmtpFrontService smtp, MilterService milter)
     {
         var listen = smtp.LocalEndPoints.FirstOrDefault()?.ToString() ?? settings.Smtp.Listen;
         var next = string.IsNullOrWhiteSpace(settings.Smtp.NextHop)
             ? $"the Maildir {Path.Combine(settings.Root.FullDataPath, "maildir", "new")}"
             : settings.Smtp.NextHop;
+        var fronts = new List<string>();
+        if (!string.IsNullOrWhiteSpace(listen))
+        {
+            fronts.Add($"SMTP on {listen} (mail goes on to {next})");
+        }
+
+        if (milter.LocalEndPoints.FirstOrDefault() is { } milterEndPoint)
+        {
+            fronts.Add($"milter on {Detach.Milter.MilterEndPoint.ToPostfix(milterEndPoint)} (for Postfix's smtpd_milters)");
+        }
+
         var colon = listen.LastIndexOf(':');
         return string.Join(Environment.NewLine,
-            "",
-            $"detach is running: SMTP on {listen} (mail goes on to {next}), downloads at {settings.Root.PublicUrl}",
-            "Try it: send a mail with an attachment, then open the link in the delivered message:",
-            $"  swaks --server {listen[..colon]} --port {listen[(colon + 1)..]} --to you@example.test --attach README.md",
-            "");
+            [
+                "",
+                $"detach is running: {string.Join(", ", fronts)}, downloads at {settings.Root.PublicUrl}",
+                .. colon < 0 ? Array.Empty<string>() :
+                [
+                    "Try it: send a mail with an attachment, then open the link in the delivered message:",
+                    $"  swaks --server {listen[..colon]} --port {listen[(colon + 1)..]} --to you@example.test --attach README.md",
+                ],
+                "",
+            ]);
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, Action<ILoggingBuilder>? extra)

@@ -87,6 +87,7 @@ public sealed class VaultComponents : IAsyncDisposable
                 PublicUrl = settings.Root.PublicUrl,
                 Retention = TimeSpan.FromDays(settings.Vault.RetentionDays),
                 RetentionBySenderDomain = settings.Vault.RetentionDaysBySenderDomain.ToDictionary(p => p.Key, p => TimeSpan.FromDays(p.Value), StringComparer.OrdinalIgnoreCase),
+                NotifySenderFor = settings.Gateway.NotifiesSender,
             },
             TimeProvider.System, loggers.CreateLogger<AttachmentVault>());
         return new VaultComponents(store, local, index, vault, kubo, spool, http);

@@ -91,6 +91,11 @@ public static class DownloadAssets
               el('downloads-row').hidden = false;
               setText('downloads', String(meta.downloadsLeft));
             }
+            if (meta.warning) {
+              // A scanner found a threat in this file (or could not scan it) and the sender's server delivered it anyway.
+              setText('warning', fill(text.Warning, meta.warning));
+              el('warning').hidden = false;
+            }
             el('details').hidden = false;
             var button = el('download');
             button.href = base + '/file';
@@ -166,6 +171,7 @@ public static class DownloadAssets
         pre { white-space: pre-wrap; overflow-wrap: anywhere; padding: .75rem; border: 1px solid var(--border); border-radius: 6px; }
         footer { margin-top: 1.5rem; font-size: .85rem; color: var(--muted); }
         body[data-state="problem"] h1 { color: var(--alert); }
+        .warning { padding: .75rem; border: 1px solid var(--alert); border-radius: 6px; color: var(--alert); font-weight: 600; }
         [hidden] { display: none !important; }
         @media (max-width: 30rem) { main { margin: 0; border-radius: 0; border-width: 0 0 1px; } dl { grid-template-columns: 1fr; } dd { margin-bottom: .5rem; } }
 

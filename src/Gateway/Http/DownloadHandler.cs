@@ -5,6 +5,7 @@ using System.Text.Json;
 using Detach.Crypto;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Metrics;
+using Detach.Gateway.Notify;
 using Detach.Mime;
 using Detach.Vault.Index;
 using Microsoft.Extensions.Options;
@@ -28,7 +29,8 @@ public sealed partial class DownloadHandler(
     DetachMetrics metrics,
     IOptions<GatewayOptions> gatewayOptions,
     IOptions<DetachOptions> detachOptions,
-    ILogger<DownloadHandler> logger)
+    ILogger<DownloadHandler> logger,
+    FirstDownloads? firstDownloads = null)
 {
     private const int MaxMetaBodyBytes = 1024;
 
@@ -90,7 +92,8 @@ public sealed partial class DownloadHandler(
                 record.ExpiresAt,
                 record.SenderDomain,
                 unlocker.DownloadsLeft(record),
-                (int)lifetime.TotalSeconds), Json);
+                (int)lifetime.TotalSeconds,
+                record.Warning), Json);
             context.Response.ContentLength = body.Length;
             await context.Response.Body.WriteAsync(body, cancellationToken).ConfigureAwait(false);
         }
@@ -256,6 +259,12 @@ public sealed partial class DownloadHandler(
             metrics.DownloadBytes.Add(counting.Written);
         }
 
+        if (firstDownloads is not null && range.Start + range.Length == length)
+        {
+            // The file's last byte went out (a whole download, or the end of a resumed one): the sender may want to know.
+            await firstDownloads.DownloadedAsync(record).ConfigureAwait(false);
+        }
+
         if (range.Kind == ByteRangeKind.Whole)
         {
             metrics.Downloads.Add(1);
@@ -360,5 +369,5 @@ public sealed partial class DownloadHandler(
 
     private sealed record FileMetadata(
         string Name, long Size, string SizeText, string Type, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, string? SenderDomain, int? DownloadsLeft,
-        int DownloadWindowSeconds);
+        int DownloadWindowSeconds, string? Warning);
 }

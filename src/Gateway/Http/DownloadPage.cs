@@ -51,6 +51,7 @@ public sealed class DownloadPage(string publicUrl)
             <main>
             <h1 id="title">{{T("Page.Heading")}}</h1>
             <p id="status" role="status" aria-live="polite">{{T("Page.Checking")}}</p>
+            <p id="warning" class="warning" role="alert" hidden></p>
             <dl id="details" hidden>
             <div><dt>{{T("Page.Name")}}</dt><dd id="name"></dd></div>
             <div><dt>{{T("Page.Size")}}</dt><dd id="size"></dd></div>

@@ -28,6 +28,11 @@ public sealed class DetachMetrics : IDisposable
         DownloadBytes = meter.CreateCounter<long>("detach.download.bytes", unit: "bytes", description: "Plaintext bytes served.");
         FailedMacs = meter.CreateCounter<long>("detach.mac.failures", description: "Records that failed authentication while serving a download.");
         KeyRejections = meter.CreateCounter<long>("detach.key.rejections", description: "Wrong keys presented to the gateway.");
+        AttachmentsScanned = meter.CreateCounter<long>("detach.scan.scanned", description: "Attachments the scanner gave a verdict on.");
+        AttachmentsInfected = meter.CreateCounter<long>("detach.scan.infected", description: "Attachments the scanner found a threat in, by signature.");
+        ScannerErrors = meter.CreateCounter<long>("detach.scan.errors", description: "Scans that ended without a verdict: scanner down, too slow, or answering errors.");
+        ScanDuration = meter.CreateHistogram<double>("detach.scan.duration", unit: "seconds", description: "Time from an attachment's first byte to the scanner's verdict.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
     }
 
     public Counter<long> MessagesProcessed { get; }
@@ -42,6 +47,27 @@ public sealed class DetachMetrics : IDisposable
     public Counter<long> DownloadBytes { get; }
     public Counter<long> FailedMacs { get; }
     public Counter<long> KeyRejections { get; }
+    public Counter<long> AttachmentsScanned { get; }
+    public Counter<long> AttachmentsInfected { get; }
+    public Counter<long> ScannerErrors { get; }
+    public Histogram<double> ScanDuration { get; }
+
+    /// <summary>One scan ended: a verdict (and the signature when infected), or a scanner error.</summary>
+    public void OnScanned(Detach.Scanning.ScanOutcome outcome)
+    {
+        ScanDuration.Record(outcome.Elapsed.TotalSeconds);
+        if (outcome.Verdict is not { } verdict)
+        {
+            ScannerErrors.Add(1);
+            return;
+        }
+
+        AttachmentsScanned.Add(1);
+        if (verdict.Signature is { } signature)
+        {
+            AttachmentsInfected.Add(1, new KeyValuePair<string, object?>("signature", signature));
+        }
+    }
 
     public void OnAttachmentStored(Detach.Vault.Index.AttachmentRecord record, TimeSpan elapsed) =>
         StoreLatency.Record(elapsed.TotalSeconds);

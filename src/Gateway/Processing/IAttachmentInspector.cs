@@ -20,10 +20,13 @@ public interface IAttachmentInspection : IAsyncDisposable
     ValueTask WriteAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Every byte was seen; the vault has not finished storing the attachment yet. Throw
+    /// Every byte was seen; the vault has not finished storing the attachment yet. Return null to let it be stored,
+    /// or a warning (short ASCII, e.g. "infected: Eicar-Test-Signature") to store it flagged: the warning goes into its
+    /// index record (its download page shows it) and the message's X-Detach-Scan header. Throw
+    /// <see cref="AttachmentWithheldException"/> to leave this attachment out (not stored, a notice in its place),
     /// <see cref="MessageRefusedException"/> to refuse the message with its reply, or any other exception to fail it
-    /// temporarily (451 / exit 75); either way nothing of the message is delivered and what was stored is abandoned.
+    /// temporarily (451 / exit 75); when the message fails nothing of it is delivered and what was stored is abandoned.
     /// The fronts answer a refusal without logging it: log why here.
     /// </summary>
-    ValueTask CompleteAsync(CancellationToken cancellationToken);
+    ValueTask<string?> CompleteAsync(CancellationToken cancellationToken);
 }

@@ -9,6 +9,13 @@ namespace Detach.Gateway.Processing;
 internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentInspection> inspections) : Stream
 {
     private bool completed;
+    private readonly List<string> warnings = [];
+
+    /// <summary>The warnings the inspections returned at the end of the content.</summary>
+    public IReadOnlyList<string> Warnings => warnings;
+
+    /// <summary>Bytes the vault has read so far.</summary>
+    public long BytesRead { get; private set; }
 
     /// <summary>What an inspection threw: the vault's store may wrap it (an HTTP upload does), the caller rethrows it as it was.</summary>
     public ExceptionDispatchInfo? Failure { get; private set; }
@@ -32,6 +39,7 @@ internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentI
             return 0;
         }
 
+        BytesRead += read;
         try
         {
             foreach (var inspection in inspections)
@@ -61,7 +69,10 @@ internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentI
         {
             foreach (var inspection in inspections)
             {
-                await inspection.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                if (await inspection.CompleteAsync(cancellationToken).ConfigureAwait(false) is { } warning)
+                {
+                    warnings.Add(warning);
+                }
             }
         }
         catch (Exception e)

@@ -24,6 +24,9 @@ public sealed class MessageDetacher(
 {
     private readonly IAttachmentInspector[] inspectors = [.. inspectors ?? []];
 
+    /// <summary>The header field that carries the inspections' warnings.</summary>
+    public const string ScanHeaderName = "X-Detach-Scan";
+
     /// <summary>
     /// Parses <paramref name="spool"/> (from its start) and stores its attachments; nothing is written yet. The spool
     /// must stay open until the result is written or disposed.
@@ -37,6 +40,12 @@ public sealed class MessageDetacher(
         try
         {
             var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, cancellationToken).ConfigureAwait(false);
+            if (sink.Warnings.Count > 0)
+            {
+                // Whoever reads the message (and its filters) learns what the inspections flagged or took out.
+                prepared = prepared.WithHeaderField(ScanHeaderName, string.Join("; ", sink.Warnings.Distinct(StringComparer.Ordinal)));
+            }
+
             if (prepared.LimitExceeded is { } limit)
             {
                 metrics.MessagesPastLimit.Add(1, new KeyValuePair<string, object?>("action", "deliver"));

@@ -14,7 +14,21 @@ public static class MessageIdentity
         return new MessageContext(
             MessageIdOf(headers) ?? $"<{Guid.NewGuid():N}@detach.invalid>",
             DomainOf(envelope.Sender) ?? DomainOf(headers.From) ?? "unknown",
-            Math.Max(1, envelope.RecipientCount));
+            Math.Max(1, envelope.RecipientCount),
+            MailboxOf(envelope.Sender));
+    }
+
+    /// <summary>
+    /// The envelope sender as a mailbox a notice can go to (local@domain, printable, no spaces or brackets, at most 254
+    /// characters), or null (the null sender of a bounce, or anything stranger).
+    /// </summary>
+    public static string? MailboxOf(string? sender)
+    {
+        var at = sender?.LastIndexOf('@') ?? -1;
+        return sender is { Length: <= 254 } && at > 0 && at < sender.Length - 1
+            && sender.All(c => c is > ' ' and < (char)0x7F or > (char)0x9F && c is not ('<' or '>' or '(' or ')' or ',' or ';' or '"' or '\\'))
+            ? sender
+            : null;
     }
 
     /// <summary>The Message-ID as a printable string of at most 998 characters, or null.</summary>

@@ -1,4 +1,3 @@
-using System.Net;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Delivery;
 using Detach.Gateway.Metrics;
@@ -106,7 +105,7 @@ public sealed class DetachingBackend(
 
             try
             {
-                var reply = await next.MailAsync(mail, ClientIdentity(), cancellationToken).ConfigureAwait(false);
+                var reply = await next.MailAsync(mail, context.ClientIdentity(), cancellationToken).ConfigureAwait(false);
                 if (reused && reply.Code == 421)
                 {
                     throw new IOException("The next hop closed the pooled connection: " + reply.Text);
@@ -127,29 +126,6 @@ public sealed class DetachingBackend(
                 backend.Logger.LogWarning("Session {Session}: next hop failed at MAIL: {Error}", context.SessionId, e.Message);
                 return MailResult.Reject(NextHopDown);
             }
-        }
-
-        /// <summary>
-        /// What the next hop records as the client: the attributes Postfix forwarded to us, or else this
-        /// connection's own peer, so the Received line always names the real origin.
-        /// </summary>
-        private Dictionary<string, string?> ClientIdentity()
-        {
-            var identity = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (name, value) in context.Forwarded)
-            {
-                identity[name] = value;
-            }
-
-            if (identity.Count == 0 && context.RemoteEndPoint is IPEndPoint peer)
-            {
-                identity["ADDR"] = peer.Address.ToString();
-                identity["PORT"] = peer.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                identity["HELO"] = context.HeloName;
-                identity["PROTO"] = context.HeloVerb == "HELO" ? "SMTP" : "ESMTP";
-            }
-
-            return identity;
         }
 
         public async ValueTask DisposeAsync()

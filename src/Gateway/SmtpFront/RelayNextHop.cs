@@ -13,13 +13,12 @@ public sealed class RelayNextHop : INextHopSession
 {
     private readonly SmtpRelayClient client;
 
-    private RelayNextHop(SmtpRelayClient client, bool lmtp)
+    private RelayNextHop(SmtpRelayClient client)
     {
         this.client = client;
-        RepliesPerRecipient = lmtp;
     }
 
-    public bool RepliesPerRecipient { get; }
+    public bool RepliesPerRecipient => client.IsLmtp;
 
     public static async Task<RelayNextHop> ConnectAsync(NextHopAddress address, string clientName, TimeSpan timeout, bool inlineCompletions, CancellationToken cancellationToken)
     {
@@ -35,22 +34,7 @@ public sealed class RelayNextHop : INextHopSession
         EndPoint endPoint = address.SocketPath is not null
             ? new UnixDomainSocketEndPoint(address.SocketPath)
             : IPAddress.TryParse(address.Host, out var ip) ? new IPEndPoint(ip, address.Port) : new DnsEndPoint(address.Host!, address.Port);
-        var client = await SmtpRelayClient.ConnectAsync(endPoint, options, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var hello = await client.HelloAsync(cancellationToken).ConfigureAwait(false);
-            if (!hello.IsPositiveCompletion)
-            {
-                throw new SmtpException(hello);
-            }
-        }
-        catch
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-
-        return new RelayNextHop(client, address.Lmtp);
+        return new RelayNextHop(await SmtpRelayClient.OpenAsync(endPoint, options, cancellationToken).ConfigureAwait(false));
     }
 
     public SmtpCapabilities Capabilities => client.Capabilities;
@@ -61,47 +45,21 @@ public sealed class RelayNextHop : INextHopSession
     public Task<SmtpReply> RcptAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
         client.RcptAsync(recipient, cancellationToken);
 
-    public async Task<IReadOnlyList<SmtpReply>> DataAsync(Stream message, CancellationToken cancellationToken) =>
-        RepliesPerRecipient
-            ? await client.LmtpDataAsync(message, cancellationToken).ConfigureAwait(false)
-            : [await client.DataAsync(message, cancellationToken).ConfigureAwait(false)];
+    public Task<IReadOnlyList<SmtpReply>> DataAsync(Stream message, CancellationToken cancellationToken) =>
+        client.DataAsync(message, cancellationToken);
 
     public Task ResetAsync(CancellationToken cancellationToken) => TryResetAsync(cancellationToken);
 
     public bool IsUsable => client.IsUsable;
 
-    /// <summary>
-    /// Ends a transaction left open downstream (RSET) and says whether the connection can serve another one; a
-    /// connection whose RSET failed is dropped. A clean connection costs nothing: no command is sent.
-    /// </summary>
-    public async Task<bool> TryResetAsync(CancellationToken cancellationToken)
-    {
-        if (!client.IsUsable || !client.InTransaction)
-        {
-            return client.IsUsable;
-        }
-
-        try
-        {
-            if ((await client.RsetAsync(cancellationToken).ConfigureAwait(false)).IsPositiveCompletion)
-            {
-                return true;
-            }
-        }
-        catch (Exception e) when (e is IOException or TimeoutException or SmtpException or OperationCanceledException)
-        {
-            // Dropped below.
-        }
-
-        client.Abort();
-        return false;
-    }
+    /// <summary>Ends a transaction left open downstream and says whether the connection can serve another one.</summary>
+    public Task<bool> TryResetAsync(CancellationToken cancellationToken) => client.TryResetAsync(cancellationToken);
 
     public void Abort() => client.Abort();
 
     public async ValueTask DisposeAsync()
     {
         using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await client.QuitWithoutReplyAsync(quit.Token).ConfigureAwait(false);
+        await client.QuitAsync(quit.Token).ConfigureAwait(false);
     }
 }

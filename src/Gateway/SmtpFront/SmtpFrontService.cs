@@ -51,6 +51,7 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
             ServerName = smtp.ServerName,
             Lmtp = smtp.Lmtp,
             MaxConnections = smtp.MaxConnections,
+            MaxConnectionsPerClient = smtp.MaxConnectionsPerClient,
             InlineCompletions = UsesInlineCompletions(smtp),
             Limits = new SmtpLimits
             {
@@ -58,6 +59,8 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
                 MaxTextLineLength = smtp.MaxTextLineLength,
                 IdleTimeout = TimeSpan.FromSeconds(smtp.IdleTimeoutSeconds),
                 SessionTimeout = TimeSpan.FromSeconds(smtp.SessionTimeoutSeconds),
+                DataTimeout = TimeSpan.FromSeconds(smtp.DataTimeoutSeconds),
+                MinDataRate = smtp.MinDataRateBytesPerSecond,
             },
         };
         options.EndPoints.Add(IPEndPoint.Parse(smtp.Listen));

@@ -55,6 +55,15 @@ public sealed record AttachmentRecord
 
     public StoreState StoreState { get; init; } = StoreState.Spooled;
 
+    /// <summary>
+    /// The sender's address, kept only when the sender asked to hear of the first download (Gateway:NotifySender), and
+    /// only until then: the first download moves it to the notice queue, a shred erases it. Null otherwise.
+    /// </summary>
+    public string? NotifyAddress { get; init; }
+
+    /// <summary>What readers must be warned about (a scanner found a threat, or could not scan it); null for none.</summary>
+    public string? Warning { get; init; }
+
     /// <summary>True when the key has been shredded (revoked or expired): the object can no longer be decrypted.</summary>
     public bool IsShredded => RevokedAt is not null;
 
@@ -78,6 +87,8 @@ public sealed record AttachmentRecord
             .Append(", SenderDomain = ").Append(SenderDomain)
             .Append(", RecipientCount = ").Append(RecipientCount)
             .Append(", StoreState = ").Append(StoreState)
+            .Append(", NotifyAddress = ").Append(NotifyAddress is null ? "(none)" : "(set)")
+            .Append(", Warning = ").Append(Warning)
             .Append(", IsShredded = ").Append(IsShredded);
         return true;
     }

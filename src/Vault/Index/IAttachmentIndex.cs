@@ -58,6 +58,13 @@ public interface IAttachmentIndex : IAsyncDisposable
     /// </summary>
     Task<IReadOnlyList<AttachmentRecord>> ListOrphansAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Records what readers of the attachment must be warned about (a scanner found a threat in it, or could not scan
+    /// it); the download page shows it. At most 200 characters are kept.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No record has this CID.</exception>
+    Task SetWarningAsync(string cid, string warning, CancellationToken cancellationToken = default);
+
     /// <summary>True when the index answers a query; never throws except for cancellation.</summary>
     Task<bool> PingAsync(CancellationToken cancellationToken = default);
 }

@@ -34,5 +34,23 @@ internal static class PostgresSchema
             CREATE INDEX ix_attachments_message_id ON attachments (message_id);
             CREATE INDEX ix_attachments_unshredded_expiry ON attachments (expires_at) WHERE revoked_at IS NULL;
             """),
+        new(2, "sender notices", """
+            ALTER TABLE attachments ADD COLUMN notify_address text NULL;
+            CREATE TABLE sender_notices (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                cid text NOT NULL UNIQUE,
+                recipient text NOT NULL,
+                file_name text NOT NULL,
+                message_id text NOT NULL,
+                downloaded_at timestamptz NOT NULL,
+                attempts integer NOT NULL DEFAULT 0,
+                next_attempt_at timestamptz NOT NULL,
+                last_error text NULL
+            );
+            CREATE INDEX ix_sender_notices_due ON sender_notices (next_attempt_at);
+            """),
+        new(3, "warning column (attachments stored despite a scanner's finding)", """
+            ALTER TABLE attachments ADD COLUMN warning text NULL;
+            """),
     ];
 }

@@ -7,17 +7,17 @@ namespace Detach.Vault.Index;
 /// The SQL both backends share (plain ADO.NET, parameterised). Subclasses supply connections, the time
 /// encoding, the migration scripts and lock, and what must follow a shred to make it stick on disk.
 /// </summary>
-public abstract class SqlAttachmentIndex : IAttachmentIndex
+public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoticeQueue
 {
     private const string Columns =
         "id, cid, vault_key, plaintext_size, ciphertext_size, content_type, file_name, created_at, expires_at, " +
-        "revoked_at, revoked_reason, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state";
+        "revoked_at, revoked_reason, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state, notify_address, warning";
 
     private const string InsertSql =
         "INSERT INTO attachments (cid, vault_key, plaintext_size, ciphertext_size, content_type, file_name, created_at, " +
-        "expires_at, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state) VALUES (@cid, " +
+        "expires_at, downloads, max_downloads, message_id, sender_domain, recipient_count, store_state, notify_address, warning) VALUES (@cid, " +
         "@vault_key, @plaintext_size, @ciphertext_size, @content_type, @file_name, @created_at, @expires_at, @downloads, " +
-        "@max_downloads, @message_id, @sender_domain, @recipient_count, @store_state) RETURNING id";
+        "@max_downloads, @message_id, @sender_domain, @recipient_count, @store_state, @notify_address, @warning) RETURNING id";
 
     private const int MaxReasonLength = 200;
 
@@ -156,6 +156,8 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
                     AddParameter(command, "@sender_domain", r.SenderDomain, DbType.String);
                     AddParameter(command, "@recipient_count", r.RecipientCount, DbType.Int32);
                     AddParameter(command, "@store_state", StateText(r.StoreState), DbType.String);
+                    AddParameter(command, "@notify_address", r.NotifyAddress, DbType.String);
+                    AddParameter(command, "@warning", r.Warning, DbType.String);
                     ids[i] = Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
                 }
 
@@ -207,7 +209,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         ArgumentOutOfRangeException.ThrowIfGreaterThan(reason.Length, MaxReasonLength, nameof(reason));
 
         var shredded = await QueryAsync(
-            $"UPDATE attachments SET vault_key = NULL, revoked_at = @now, revoked_reason = @reason " +
+            $"UPDATE attachments SET vault_key = NULL, notify_address = NULL, revoked_at = @now, revoked_reason = @reason " +
             $"WHERE (cid = @target OR message_id = @target) AND revoked_at IS NULL RETURNING {Columns}",
             c =>
             {
@@ -228,7 +230,7 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
     {
         // The outer revoked_at test re-checks rows a concurrent revoke or sweep got to first.
         var shredded = await QueryAsync(
-            $"UPDATE attachments SET vault_key = NULL, revoked_at = @now, revoked_reason = @reason " +
+            $"UPDATE attachments SET vault_key = NULL, notify_address = NULL, revoked_at = @now, revoked_reason = @reason " +
             $"WHERE revoked_at IS NULL AND id IN (SELECT id FROM attachments WHERE revoked_at IS NULL AND expires_at <= @now " +
             $"ORDER BY id LIMIT @limit) RETURNING {Columns}",
             c =>
@@ -383,6 +385,23 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         }
     }
 
+    public async Task SetWarningAsync(string cid, string warning, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(cid);
+        ArgumentException.ThrowIfNullOrEmpty(warning);
+        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var command = CreateCommand(connection, null, "UPDATE attachments SET warning = @warning WHERE cid = @cid");
+            AddParameter(command, "@warning", warning.Length > MaxReasonLength ? warning[..MaxReasonLength] : warning, DbType.String);
+            AddParameter(command, "@cid", cid, DbType.String);
+            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            {
+                throw new KeyNotFoundException($"No attachment with CID {cid} is indexed.");
+            }
+        }
+    }
+
     public Task<IReadOnlyList<AttachmentRecord>> ListOrphansAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
         QueryAsync(
             $"SELECT {Columns} FROM attachments WHERE revoked_at IS NULL AND created_at < @older_than " +
@@ -498,6 +517,8 @@ public abstract class SqlAttachmentIndex : IAttachmentIndex
         SenderDomain = r.GetString(14),
         RecipientCount = r.GetInt32(15),
         StoreState = ParseState(r.GetString(16)),
+        NotifyAddress = r.IsDBNull(17) ? null : r.GetString(17),
+        Warning = r.IsDBNull(18) ? null : r.GetString(18),
     };
 
     private static void ValidateNew(AttachmentRecord record)

@@ -31,5 +31,23 @@ internal static class SqliteSchema
             CREATE INDEX ix_attachments_message_id ON attachments (message_id);
             CREATE INDEX ix_attachments_unshredded_expiry ON attachments (expires_at) WHERE revoked_at IS NULL;
             """),
+        new(2, "sender notices", """
+            ALTER TABLE attachments ADD COLUMN notify_address TEXT NULL;
+            CREATE TABLE sender_notices (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                cid TEXT NOT NULL UNIQUE,
+                recipient TEXT NOT NULL,
+                file_name TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                downloaded_at INTEGER NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER NOT NULL,
+                last_error TEXT NULL
+            );
+            CREATE INDEX ix_sender_notices_due ON sender_notices (next_attempt_at);
+            """),
+        new(3, "warning column (attachments stored despite a scanner's finding)", """
+            ALTER TABLE attachments ADD COLUMN warning TEXT NULL;
+            """),
     ];
 }

@@ -59,7 +59,8 @@ internal sealed record KuboPinType(string? Type);
 
 internal sealed record KuboDagImportLine(KuboDagImportRoot? Root);
 
-internal sealed record KuboDagImportRoot(Cid Cid, string? PinErrorMsg);
+// A root or block named without its CID is no answer (found by fuzzing: it used to come back as an empty CID).
+internal sealed record KuboDagImportRoot([property: JsonRequired] Cid Cid, string? PinErrorMsg);
 
 /// <summary>What <see cref="KuboClient.AddAsync"/> stored: the root CID, the bytes sent, and the node's cumulative DAG size.</summary>
 public sealed record KuboAddResult(Cid Cid, long Size, long DagSize);
@@ -69,8 +70,8 @@ public sealed record KuboPin(Cid Cid, string Type);
 
 /// <summary>A block the node holds: its CID and length in bytes.</summary>
 public sealed record KuboBlockStat(
-    [property: JsonPropertyName("Key")] Cid Cid,
-    [property: JsonPropertyName("Size")] long Size);
+    [property: JsonPropertyName("Key"), JsonRequired] Cid Cid,
+    [property: JsonPropertyName("Size"), JsonRequired] long Size);
 
 /// <summary>The node's identity as <c>/api/v0/id</c> reports it.</summary>
 public sealed record KuboNodeId(

@@ -6,7 +6,7 @@ namespace Detach.EndToEnd.Tests.Infrastructure;
 /// </summary>
 public static class PeerBinaries
 {
-    private const string InstallHint = "install with scripts/install-test-deps.sh (apt-get install postfix swaks dovecot-lmtpd dovecot-imapd)";
+    private const string InstallHint = "install with scripts/install-test-deps.sh (apt-get install postfix swaks dovecot-lmtpd dovecot-imapd clamav-daemon)";
 
     private static readonly string[] SearchPath =
     [
@@ -27,6 +27,8 @@ public static class PeerBinaries
     public static string? SmtpSource => Find("smtp-source");
 
     public static string? SmtpSink => Find("smtp-sink");
+
+    public static string? Clamd => Find("clamd");
 
     /// <summary>The path of an executable named <paramref name="name"/> on PATH or in the sbin/bin folders, or null.</summary>
     public static string? Find(string name) =>
@@ -64,6 +66,9 @@ public static class PeerBinaries
         Require(SmtpSource, "smtp-source");
         Require(SmtpSink, "smtp-sink");
     }
+
+    /// <summary>Skips the test unless clamd (Debian's clamav-daemon) is installed.</summary>
+    public static void RequireClamd() => Require(Clamd, "clamd");
 
     /// <summary>Where Debian puts Dovecot's service binaries.</summary>
     public static string DovecotLibexec => "/usr/lib/dovecot";

@@ -82,7 +82,7 @@ public class FetchCommandTests
         }
 
         var (exit, error) = await FetchAsync(settings, link, Path.Combine(data.Path, "out.bin"));
-        Assert.Equal(ExitCodes.NoInput, exit);
+        Assert.Equal(ExitCodes.Unavailable, exit);
         Assert.Contains("gone (revoked by admin", error, StringComparison.Ordinal);
     }
 

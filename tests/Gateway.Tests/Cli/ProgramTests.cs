@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Detach.Gateway.Cli;
 
@@ -9,32 +8,12 @@ public class ProgramTests
 {
     private static async Task<(int Exit, string Stdout, string Stderr)> RunAsync(string dataPath, byte[]? stdin, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var result = await DetachProcess.RunAsync(dataPath, new Dictionary<string, string>
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = dataPath,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "detach.dll"));
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        start.Environment["DETACH__DataPath"] = Path.Combine(dataPath, "data");
-        start.Environment["DETACH__PublicUrl"] = "https://files.example.com";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        if (stdin is not null)
-        {
-            await process.StandardInput.BaseStream.WriteAsync(stdin, TestContext.Current.CancellationToken);
-        }
-
-        process.StandardInput.Close();
-        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
-        return (process.ExitCode, await stdout, await stderr);
+            ["DETACH__DataPath"] = Path.Combine(dataPath, "data"),
+            ["DETACH__PublicUrl"] = "https://files.example.com",
+        }, stdin, args);
+        return (result.Exit, result.Stdout, result.Stderr);
     }
 
     [Fact]
@@ -102,7 +81,7 @@ public class ProgramTests
         Assert.StartsWith("revoked ", revokeOut, StringComparison.Ordinal);
 
         var (fetchExit, _, fetchErr) = await RunAsync(data.Path, null, "fetch", link, "-o", Path.Combine(data.Path, "x.bin"));
-        Assert.Equal(ExitCodes.NoInput, fetchExit);
+        Assert.Equal(ExitCodes.Unavailable, fetchExit);
         Assert.Contains("its key was erased", fetchErr, StringComparison.Ordinal);
         Assert.DoesNotContain(link.Split('#')[1], fetchErr, StringComparison.Ordinal);
     }
@@ -111,6 +90,7 @@ public class ProgramTests
     public async Task Check_reports_a_table_and_fails_when_the_next_hop_is_down()
     {
         using var data = new DataFolder();
+        Assert.Equal(ExitCodes.Ok, (await RunAsync(data.Path, DataFolder.MessageWith(DataFolder.RandomBytes(5_000, 23)), "filter")).Exit);
         var (exit, stdout, _) = await RunAsync(data.Path, null, "check", "--set", "Smtp:NextHop=smtp://127.0.0.1:9");
         Assert.Equal(1, exit);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);

@@ -18,6 +18,11 @@ public class ConfigShowTests
         }
 
         Assert.Equal("Ipfs", root.GetProperty("Vault").GetProperty("Store").GetString());
+        var smtp = root.GetProperty("Smtp");
+        Assert.Equal(20, smtp.GetProperty("MaxConnectionsPerClient").GetInt32());
+        Assert.Equal(300, smtp.GetProperty("DataTimeoutSeconds").GetInt32());
+        Assert.Equal(500, smtp.GetProperty("MinDataRateBytesPerSecond").GetInt32());
+        Assert.Equal(2, smtp.GetProperty("AuthorizedXforwardNetworks").GetArrayLength());
         Assert.Equal("./data", root.GetProperty("DataPath").GetString());
     }
 

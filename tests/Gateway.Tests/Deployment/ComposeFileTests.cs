@@ -34,10 +34,10 @@ public partial class ComposeFileTests
     private static string Default(string value) => DefaultPattern().Replace(value, m => m.Groups[1].Value);
 
     [Fact]
-    public void Has_postfix_detach_and_kubo_each_with_a_health_check()
+    public void Has_postfix_detach_kubo_and_clamav_each_with_a_health_check()
     {
-        Assert.Equal(["detach", "kubo", "postfix"], Services.Children.Keys.Select(k => ((YamlScalarNode)k).Value!).Order());
-        foreach (var name in new[] { "postfix", "detach", "kubo" })
+        Assert.Equal(["clamav", "detach", "kubo", "postfix"], Services.Children.Keys.Select(k => ((YamlScalarNode)k).Value!).Order());
+        foreach (var name in new[] { "postfix", "detach", "kubo", "clamav" })
         {
             Assert.True(Service(name).Children.ContainsKey("healthcheck"), $"{name} has no healthcheck");
         }
@@ -61,6 +61,24 @@ public partial class ComposeFileTests
         var settings = DetachSettings.Load(new ConfigurationBuilder().AddInMemoryCollection(pairs).Build());
         Assert.Equal(StoreKind.Ipfs, settings.Vault.EffectiveStore);
         Assert.Equal("http://kubo:5001", settings.Vault.IpfsApiUrl);
+        Assert.Equal("tcp://clamav:3310", settings.Scan.Endpoint()?.Text);
+    }
+
+    [Fact]
+    public void Detach_reaches_clamd_on_a_network_its_namespace_shares_and_waits_for_its_databases()
+    {
+        // detach lives in Postfix's network namespace, so clamav must share one of Postfix's networks; it needs the
+        // internet for freshclam, so not the internal vault network.
+        var clamavNetworks = ((YamlSequenceNode)Service("clamav")["networks"]).Select(n => ((YamlScalarNode)n).Value!).ToList();
+        var postfixNetworks = ((YamlSequenceNode)Service("postfix")["networks"]).Select(n => ((YamlScalarNode)n).Value!).ToList();
+        Assert.NotEmpty(clamavNetworks.Intersect(postfixNetworks));
+        Assert.DoesNotContain("vault", clamavNetworks);
+        Assert.False(Service("clamav").Children.ContainsKey("ports"), "clamd must not be published");
+
+        var dependsOn = (YamlMappingNode)Service("detach")["depends_on"];
+        Assert.Equal("service_healthy", ((YamlScalarNode)((YamlMappingNode)dependsOn["clamav"])["condition"]).Value);
+        Assert.Contains("clamav-db:/var/lib/clamav", Volumes("clamav"));
+        Assert.Equal(3310, new Uri(Default(Environment("detach")["DETACH__Scan__Clamd"])).Port);
     }
 
     [Fact]
@@ -87,7 +105,7 @@ public partial class ComposeFileTests
         Assert.Contains("kubo-repo:/data/ipfs", Volumes("kubo"));
         Assert.Contains("postfix-queue:/var/spool/postfix", Volumes("postfix"));
         var declared = ((YamlMappingNode)LoadCompose()["volumes"]).Children.Keys.Select(k => ((YamlScalarNode)k).Value!).ToHashSet();
-        Assert.Superset(declared, new[] { "detach-data", "kubo-repo", "postfix-queue" }.ToHashSet());
+        Assert.Superset(declared, new[] { "detach-data", "kubo-repo", "postfix-queue", "clamav-db" }.ToHashSet());
 
         var init = Volumes("kubo").Single(v => v.Contains("/container-init.d/", StringComparison.Ordinal));
         Assert.True(File.Exists(Path.Combine(Root, init.Split(':')[0])), $"{init} mounts a file that is not in the repository");
@@ -131,6 +149,7 @@ public partial class ComposeFileTests
         ["Vault"] = typeof(VaultOptions),
         ["Index"] = typeof(Detach.Vault.Index.IndexOptions),
         ["Gateway"] = typeof(GatewayOptions),
+        ["Scan"] = typeof(Detach.Gateway.Scanning.ScanOptions),
     };
 
     private static bool SettingExists(string key)

@@ -91,10 +91,10 @@ public sealed class InspectorTests
             return ValueTask.CompletedTask;
         }
 
-        public ValueTask CompleteAsync(CancellationToken cancellationToken)
+        public ValueTask<string?> CompleteAsync(CancellationToken cancellationToken)
         {
             Completions++;
-            return refuseWith is null ? ValueTask.CompletedTask : ValueTask.FromException(refuseWith);
+            return refuseWith is null ? ValueTask.FromResult<string?>(null) : ValueTask.FromException<string?>(refuseWith);
         }
 
         public ValueTask DisposeAsync()

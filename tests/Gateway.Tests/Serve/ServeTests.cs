@@ -110,9 +110,10 @@ internal sealed class SmtpDialog : IAsyncDisposable
         reader = new StreamReader(stream, Encoding.Latin1);
     }
 
-    public static async Task<SmtpDialog> ConnectAsync(IPEndPoint endPoint)
+    /// <param name="from">The local address to connect from (any of 127.0.0.0/8 works on Linux loopback).</param>
+    public static async Task<SmtpDialog> ConnectAsync(IPEndPoint endPoint, IPAddress? from = null)
     {
-        var client = new TcpClient();
+        var client = from is null ? new TcpClient() : new TcpClient(new IPEndPoint(from, 0));
         await client.ConnectAsync(endPoint, TestContext.Current.CancellationToken);
         var dialog = new SmtpDialog(client);
         Assert.StartsWith("220", await dialog.ReadReplyAsync(), StringComparison.Ordinal);

@@ -7,7 +7,7 @@ namespace Detach.Vault.Tests.Index;
 /// Behaviour every <see cref="IAttachmentIndex"/> must show; each backend runs all of it against a real engine.
 /// Each test gets a fresh, empty store.
 /// </summary>
-public abstract class AttachmentIndexContract : IAsyncLifetime
+public abstract partial class AttachmentIndexContract : IAsyncLifetime
 {
     private readonly List<IAttachmentIndex> _opened = [];
 
@@ -445,6 +445,20 @@ public abstract class AttachmentIndexContract : IAsyncLifetime
 
         Assert.Equal(StoreState.Stored, (await index.FindByCidAsync(record.Cid, Ct))!.StoreState);
         await Assert.ThrowsAsync<KeyNotFoundException>(() => index.MarkAsync(TestRecords.NewCid(), StoreState.Orphaned, Ct));
+    }
+
+    [Fact]
+    public async Task SetWarning_IsReadBackAndRejectsAnUnknownCid()
+    {
+        var index = await OpenMigratedAsync();
+        var record = TestRecords.New(Time.GetUtcNow());
+        await index.AddAsync(record, Ct);
+        Assert.Null((await index.FindByCidAsync(record.Cid, Ct))!.Warning);
+
+        await index.SetWarningAsync(record.Cid, "infected: Eicar-Test-Signature", Ct);
+
+        Assert.Equal("infected: Eicar-Test-Signature", (await index.FindByCidAsync(record.Cid, Ct))!.Warning);
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => index.SetWarningAsync(TestRecords.NewCid(), "infected: x", Ct));
     }
 
     [Fact]

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Postfix-based load driver (issues 13 and 17): the same mail through one private Postfix three ways, in
+# interleaved rounds: plain Postfix, Postfix + detach as milter (deploy/postfix/milter.cf.fragment), and Postfix +
+# detach as before-queue proxy (deploy/postfix/*.cf.fragment, the documented setup). smtp-source (SESSIONS
+# concurrent sessions) -> Postfix -> smtp-sink; a run ends when Postfix's queue is empty again, so the rate
+# counts delivery, not just acceptance. For each round and mail size it prints messages/s, the ratio to plain
+# Postfix in that round, detach's CPU per message (from /proc/<pid>/stat) and the whole machine's CPU per message
+# (from /proc/stat); at the end each detach's peak RSS (VmHWM) and how many attachments it detached.
+#
+# Usage: bench/postfix/run.sh [--no-build]
+#   SESSIONS (20), PLAIN_MESSAGES (5000), LARGE_MESSAGES (400), ATTACHMENT_MIB (1), ROUNDS (3), WARMUP (3000),
+#   REUSE (0; 1 sends several messages per SMTP connection, smtp-source -d) override the load.
+# A check that the driver works: PLAIN_MESSAGES=200 LARGE_MESSAGES=40 ROUNDS=1 WARMUP=200 bench/postfix/run.sh
+# Needs root (a private Postfix instance: its own config, queue and ports on 127.0.0.1; the system's Postfix is
+# not touched), dotnet, and the Debian package postfix (postfix, postconf, smtp-source, smtp-sink).
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+sessions="${SESSIONS:-20}"
+plain_messages="${PLAIN_MESSAGES:-5000}"
+large_messages="${LARGE_MESSAGES:-400}"
+attachment_mib="${ATTACHMENT_MIB:-1}"
+rounds="${ROUNDS:-3}"
+warmup="${WARMUP:-3000}"
+reuse=""
+[ "${REUSE:-0}" = 1 ] && reuse="-d"
+
+PATH="$PATH:/usr/sbin:/sbin"
+need() { command -v "$1" >/dev/null 2>&1 || { echo "missing: $1 (apt-get install postfix)" >&2; exit 2; }; }
+need postfix; need postconf; need smtp-source; need smtp-sink; need dotnet
+[ "$(id -u)" = 0 ] || { echo "run as root: a private Postfix instance needs it" >&2; exit 2; }
+
+publish="$root/artifacts/bench-postfix"
+if [ "${1:-}" != "--no-build" ] || [ ! -f "$publish/detach.dll" ]; then
+  dotnet build -c Release -o "$publish" "$root/src/Gateway/Detach.Gateway.csproj" -v quiet -nologo >/dev/null
+fi
+
+work="$(mktemp -d /tmp/detach-bench-postfix.XXXXXX)"
+chmod 755 "$work"
+etc="$work/etc"
+pids=()
+postfix_started=""
+cleanup() {
+  [ -n "$postfix_started" ] && postfix -c "$etc" stop >/dev/null 2>&1 || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "${KEEP:-0}" = 1 ] && echo "kept $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on port $1" >&2; return 1; }
+# Replaces {{NAME}} placeholders of a committed fragment: render FILE NAME=value...
+render() {
+  local file="$1" text; shift
+  text="$(cat "$file")"
+  for pair in "$@"; do text="${text//"{{${pair%%=*}}}"/${pair#*=}}"; done
+  printf '%s\n' "$text"
+}
+
+sink_port="$(free_port)"; plain_port="$(free_port)"; milter_in="$(free_port)"; proxy_in="$(free_port)"
+reinject_port="$(free_port)"; milter_port="$(free_port)"; proxy_port="$(free_port)"
+
+# Started first, so that Postfix never meets a milter that is not there yet.
+# ---- two detach processes: one milter, one proxy ----------------------------------------------------------
+start_detach() {
+  local name="$1" http; shift
+  http="$(free_port)"
+  mkdir -p "$work/$name"
+  DOTNET_gcServer=0 dotnet "$publish/detach.dll" serve \
+    --set "DataPath=$work/$name" --set "PublicUrl=http://127.0.0.1:$http" --set "Gateway:Listen=http://127.0.0.1:$http" \
+    --set "Smtp:MaxConnections=$((sessions * 2))" --set "Milter:MaxConnections=$((sessions * 2))" \
+    --set "Smtp:MaxMessageBytes=$((64 * 1024 * 1024))" "$@" > "$work/$name.log" 2>&1 &
+  detach_pid=$!
+  pids+=("$detach_pid")
+}
+start_detach milter --set "Smtp:Listen=" --set "Milter:Listen=inet:127.0.0.1:$milter_port"
+milter_pid="$detach_pid"
+start_detach proxy --set "Smtp:Listen=127.0.0.1:$proxy_port" --set "Smtp:NextHop=smtp://127.0.0.1:$reinject_port"
+proxy_pid="$detach_pid"
+wait_port "$milter_port"; wait_port "$proxy_port"
+
+# ---- the sink and the Postfix instance --------------------------------------------------------------------
+smtp-sink -u nobody "127.0.0.1:$sink_port" 256 &
+pids+=($!)
+wait_port "$sink_port"
+
+mkdir -p "$etc" "$work/queue" "$work/data"
+chown postfix "$work/data"
+cat > "$etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $work/queue
+data_directory = $work/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.example.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+smtpd_relay_restrictions = permit_mynetworks, reject
+alias_maps =
+alias_database =
+biff = no
+# Everything goes to the sink.
+default_transport = smtp:[127.0.0.1]:$sink_port
+relay_transport = smtp:[127.0.0.1]:$sink_port
+maillog_file = $work/postfix.log
+maillog_file_prefixes = $work
+EOF
+render "$root/deploy/postfix/main.cf.fragment" "MESSAGE_SIZE_LIMIT=$((64 * 1024 * 1024))" >> "$etc/main.cf"
+# The milter fragment, applied to one smtpd service only (as -o options), so the three paths share one queue.
+milter_options="$(render "$root/deploy/postfix/milter.cf.fragment" "MILTER=inet:127.0.0.1:$milter_port" \
+  | grep -v '^#' | grep -v '^non_smtpd_milters' | sed -n 's/^\([a-z_]*\) = \(.*\)$/  -o \1=\2/p')"
+cat > "$etc/master.cf" <<EOF
+pickup     unix  n       -      n      60     1       pickup
+cleanup    unix  n       -      n      -      0       cleanup
+qmgr       unix  n       -      n      300    1       qmgr
+rewrite    unix  -       -      n      -      -       trivial-rewrite
+bounce     unix  -       -      n      -      0       bounce
+defer      unix  -       -      n      -      0       bounce
+trace      unix  -       -      n      -      0       bounce
+verify     unix  -       -      n      -      1       verify
+flush      unix  n       -      n      1000?  0       flush
+proxymap   unix  -       -      n      -      -       proxymap
+proxywrite unix  -       -      n      -      1       proxymap
+smtp       unix  -       -      n      -      -       smtp
+relay      unix  -       -      n      -      -       smtp
+showq      unix  n       -      n      -      -       showq
+error      unix  -       -      n      -      -       error
+retry      unix  -       -      n      -      -       error
+discard    unix  -       -      n      -      -       discard
+anvil      unix  -       -      n      -      1       anvil
+scache     unix  -       -      n      -      1       scache
+postlog    unix-dgram n  -      n      -      1       postlogd
+# Plain Postfix.
+127.0.0.1:$plain_port inet n - n - $sessions smtpd
+# Postfix + detach as milter.
+127.0.0.1:$milter_in inet n - n - $sessions smtpd
+$milter_options
+EOF
+render "$root/deploy/postfix/master.cf.fragment" "INBOUND=127.0.0.1:$proxy_in" "FILTER_PORT=$proxy_port" \
+  "REINJECT_PORT=$reinject_port" "PROXY_TIMEOUT=100s" \
+  | sed "s/inet  n       -       n       -       20      smtpd/inet  n       -       n       -       $sessions      smtpd/" >> "$etc/master.cf"
+postfix -c "$etc" check >/dev/null
+postfix -c "$etc" start >/dev/null
+postfix_started=1
+for port in "$plain_port" "$milter_in" "$proxy_in" "$reinject_port"; do wait_port "$port"; done
+
+# ---- mail ------------------------------------------------------------------------------------------------
+make_plain() {
+  {
+    printf 'From: bench@client.test\nTo: alice@example.test\nSubject: plain bench mail\nMessage-ID: <plain@bench.test>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n'
+    head -c 3800 /dev/urandom | base64 -w 76
+  } > "$1"
+}
+make_large() {
+  {
+    printf 'From: bench@client.test\nTo: alice@example.test\nSubject: attachment bench mail\nMessage-ID: <large@bench.test>\nMIME-Version: 1.0\n'
+    printf 'Content-Type: multipart/mixed; boundary="b-bench"\n\n--b-bench\nContent-Type: text/plain; charset=us-ascii\n\nSee the attachment.\n\n'
+    printf -- '--b-bench\nContent-Type: application/octet-stream; name="data.bin"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename="data.bin"\n\n'
+    head -c "$((attachment_mib * 1024 * 1024))" /dev/urandom | base64 -w 76
+    printf -- '--b-bench--\n'
+  } > "$1"
+}
+make_plain "$work/plain.eml"
+make_large "$work/large.eml"
+
+queued() { find "$work/queue/incoming" "$work/queue/active" "$work/queue/deferred" "$work/queue/maildrop" -type f 2>/dev/null | wc -l; }
+wait_empty() { while [ "$(queued)" -gt 0 ]; do sleep 0.05; done; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+hwm() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
+
+# drive PORT FILE COUNT [PID]: sends COUNT messages, waits until Postfix delivered them all; prints
+# "rate machine-ms/msg [detach-ms/msg]".
+drive() {
+  local port="$1" file="$2" count="$3" pid="${4:-}" start end before=0 after=0 busy_before busy_after
+  [ -n "$pid" ] && before="$(cpu_ticks "$pid")"
+  busy_before="$(busy_ticks)"
+  start="$(date +%s.%N)"
+  smtp-source $reuse -s "$sessions" -m "$count" -f bench@client.test -t alice@example.test -M client.example.test -F "$file" "127.0.0.1:$port"
+  wait_empty
+  end="$(date +%s.%N)"
+  busy_after="$(busy_ticks)"
+  [ -n "$pid" ] && after="$(cpu_ticks "$pid")"
+  awk -v n="$count" -v s="$start" -v e="$end" -v b="$((busy_after - busy_before))" -v c="$((after - before))" -v p="$pid" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.1f %.2f", n / (e - s), b * 1000 / hz / n; if (p != "") printf " %.2f", c * 1000 / hz / n }'
+}
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo); sessions $sessions${reuse:+, connections reused}"
+echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(stat -c %s "$work/large.eml") bytes"
+
+# Warm-up: JIT tiering of the per-connection and per-message paths goes on for thousands of messages.
+for port in "$milter_in" "$proxy_in" "$plain_port"; do
+  smtp-source -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$port"
+  smtp-source -s 4 -m 8 -F "$work/large.eml" "127.0.0.1:$port"
+done
+wait_empty
+log_start="$(wc -l < "$work/postfix.log")"
+
+printf '%-8s %-6s %-7s %10s %8s %14s %14s\n' round mail path msg/s ratio "machine ms/msg" "detach ms/msg"
+for round in $(seq 1 "$rounds"); do
+  for kind in plain large; do
+    if [ "$kind" = plain ]; then file="$work/plain.eml"; count="$plain_messages"; label="5 KB"; else file="$work/large.eml"; count="$large_messages"; label="${attachment_mib} MiB"; fi
+    read -r base_rate base_cpu <<< "$(drive "$plain_port" "$file" "$count")"
+    printf '%-8s %-6s %-7s %10.1f %8s %14.2f %14s\n' "#$round" "$label" postfix "$base_rate" "1.00" "$base_cpu" "-"
+    for path in milter proxy; do
+      if [ "$path" = milter ]; then port="$milter_in"; pid="$milter_pid"; else port="$proxy_in"; pid="$proxy_pid"; fi
+      read -r rate cpu detach_cpu <<< "$(drive "$port" "$file" "$count" "$pid")"
+      printf '%-8s %-6s %-7s %10.1f %8.2f %14.2f %14.2f\n' "#$round" "$label" "$path" "$rate" "$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { print a / b }')" "$cpu" "$detach_cpu"
+    done
+  done
+done
+
+echo "detach milter peak RSS (VmHWM): $(hwm "$milter_pid"), attachments detached: $(grep -c ': 1 attachment(s) detached' "$work/milter.log" || true)"
+echo "detach proxy  peak RSS (VmHWM): $(hwm "$proxy_pid"), attachments detached: $(grep -c ': 1 attachment(s) detached' "$work/proxy.log" || true)"
+deferred="$(find "$work/queue/deferred" -type f | wc -l)"
+rejected="$(tail -n "+$((log_start + 1))" "$work/postfix.log" | grep -c 'milter-reject\|proxy-reject' || true)"
+echo "Postfix during the rounds: $rejected refused by a filter, $deferred deferred"

@@ -1,0 +1,231 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Detach.Milter;
+
+/// <summary>
+/// Accepts MTA connections (TCP or unix socket) and runs one <see cref="MilterSession"/> on each. Over
+/// <see cref="MilterServerOptions.MaxConnections"/> a connection is closed at once (the MTA then applies its
+/// milter_default_action). Cancelling <see cref="RunAsync"/> stops accepting, ends idle sessions, waits
+/// <see cref="MilterServerOptions.ShutdownGracePeriod"/> for busy ones, then drops what is left.
+/// </summary>
+public sealed class MilterServer : IAsyncDisposable
+{
+    private readonly MilterServerOptions options;
+    private readonly IMilterBackend backend;
+    private readonly ILogger logger;
+    private readonly List<Socket> listeners = [];
+    private readonly ConcurrentDictionary<long, (Socket Socket, Task Task)> sessions = new();
+    private long nextSession;
+    private int active;
+
+    public MilterServer(MilterServerOptions options, IMilterBackend backend, ILogger<MilterServer>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(backend);
+        options.Validate();
+        if (options.EndPoints.Count == 0)
+        {
+            throw new ArgumentException("No endpoint to listen on.", nameof(options));
+        }
+
+        this.options = options;
+        this.backend = backend;
+        this.logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The bound endpoints (with the real port when 0 was asked for), once started.</summary>
+    public IReadOnlyList<EndPoint> LocalEndPoints => listeners.Select(l => l.LocalEndPoint!).ToArray();
+
+    /// <summary>Sessions running now.</summary>
+    public int ActiveSessions => Volatile.Read(ref active);
+
+    /// <summary>Binds and listens; <see cref="RunAsync"/> calls it when needed.</summary>
+    public void Start()
+    {
+        if (listeners.Count > 0)
+        {
+            return;
+        }
+
+        foreach (var endPoint in options.EndPoints)
+        {
+            var unix = endPoint as UnixDomainSocketEndPoint;
+            if (unix is not null)
+            {
+                RemoveStaleSocketFile(unix);
+            }
+
+            var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, unix is not null ? ProtocolType.Unspecified : ProtocolType.Tcp);
+            try
+            {
+                if (unix is null)
+                {
+                    socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                }
+
+                if (options.InlineCompletions)
+                {
+                    Smtp.InlineCompletions.TryEnable(socket);
+                }
+
+                socket.Bind(endPoint);
+                socket.Listen(512);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+
+            listeners.Add(socket);
+            MilterLog.Listening(logger, MilterEndPoint.ToPostfix(socket.LocalEndPoint ?? endPoint));
+        }
+    }
+
+    /// <summary>A socket file left by a process that died would make Bind fail; one nobody answers on is removed.</summary>
+    private static void RemoveStaleSocketFile(UnixDomainSocketEndPoint endPoint)
+    {
+        var path = endPoint.ToString();
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(endPoint);
+        }
+        catch (SocketException)
+        {
+            File.Delete(path);
+            return;
+        }
+
+        throw new IOException($"Another process is listening on {path}.");
+    }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        Start();
+        try
+        {
+            await Task.WhenAll(listeners.Select(l => AcceptLoopAsync(l, cancellationToken))).ConfigureAwait(false);
+        }
+        finally
+        {
+            await DrainSessionsAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcceptLoopAsync(Socket listener, CancellationToken stopping)
+    {
+        using var stop = stopping.Register(listener.Dispose);
+        while (!stopping.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await listener.AcceptAsync(stopping).ConfigureAwait(false);
+            }
+            catch (Exception) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+            {
+                continue;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                MilterLog.ListenerFailed(logger, listener.LocalEndPoint?.ToString() ?? "?", e);
+                throw;
+            }
+
+            if (Interlocked.Increment(ref active) > options.MaxConnections)
+            {
+                Interlocked.Decrement(ref active);
+                MilterLog.ConnectionLimit(logger, client.RemoteEndPoint?.ToString(), options.MaxConnections);
+                client.Dispose();
+                continue;
+            }
+
+            var id = Interlocked.Increment(ref nextSession);
+            if (client.AddressFamily != AddressFamily.Unix)
+            {
+                client.NoDelay = true;
+            }
+
+            if (options.InlineCompletions)
+            {
+                Smtp.InlineCompletions.TryEnable(client);
+            }
+
+            // Registered before it starts, so a session that ends at once still finds its entry to remove.
+            var start = new Task<Task>(() => RunSessionAsync(id, client, stopping));
+            sessions[id] = (client, start.Unwrap());
+            start.Start(TaskScheduler.Default);
+        }
+    }
+
+    private async Task RunSessionAsync(long id, Socket client, CancellationToken stopping)
+    {
+        var sessionId = "m" + id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            await using var stream = new NetworkStream(client, ownsSocket: true);
+            var input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384, leaveOpen: true));
+            var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+            var context = new MilterContext(sessionId, client.RemoteEndPoint, new MilterMacros(options.MaxMacrosPerStage));
+            await new MilterSession(input, output, context, backend, options, logger).RunAsync(stopping).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            MilterLog.SessionFailed(logger, sessionId, e);
+        }
+        finally
+        {
+            client.Dispose();
+            sessions.TryRemove(id, out _);
+            Interlocked.Decrement(ref active);
+        }
+    }
+
+    private async Task DrainSessionsAsync()
+    {
+        var running = sessions.Values.Select(s => s.Task).ToArray();
+        if (running.Length == 0)
+        {
+            return;
+        }
+
+        var all = Task.WhenAll(running);
+        await Task.WhenAny(all, Task.Delay(options.ShutdownGracePeriod)).ConfigureAwait(false);
+        foreach (var (socket, _) in sessions.Values)
+        {
+            socket.Dispose();
+        }
+
+        await all.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var listener in listeners)
+        {
+            listener.Dispose();
+        }
+
+        foreach (var (socket, _) in sessions.Values)
+        {
+            socket.Dispose();
+        }
+
+        await Task.WhenAll(sessions.Values.Select(s => s.Task)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+}

@@ -1,0 +1,133 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Detach.Gateway.Tests.Cli;
+
+/// <summary>
+/// `detach serve` as its own process, the way an operator runs it: its own data folder, ports and PublicUrl, the
+/// embedded store. Files are stored through `detach filter` on the same data folder, which is what Postfix's pipe
+/// service does; the links come from the rewritten message.
+/// </summary>
+public sealed class ServeProcess : IAsyncDisposable
+{
+    private readonly Process process;
+    private readonly StringBuilder output = new();
+
+    private ServeProcess(Process process, DirectoryInfo folder, int httpPort)
+    {
+        this.process = process;
+        Folder = folder;
+        BaseUrl = $"http://127.0.0.1:{httpPort.ToString(CultureInfo.InvariantCulture)}";
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public DirectoryInfo Folder { get; }
+
+    public string DataPath => Path.Combine(Folder.FullName, "data");
+
+    public string BaseUrl { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (output)
+            {
+                return output.ToString();
+            }
+        }
+    }
+
+    public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string>
+    {
+        ["DETACH__DataPath"] = DataPath,
+        ["DETACH__PublicUrl"] = BaseUrl,
+    };
+
+    public static async Task<ServeProcess> StartAsync(params string[] settings)
+    {
+        var folder = Directory.CreateTempSubdirectory("detach-serve-");
+        var (http, smtp) = (FreePort(), FreePort());
+        var args = new List<string> { "serve", "--set", $"Gateway:Listen=http://127.0.0.1:{http}", "--set", $"Smtp:Listen=127.0.0.1:{smtp}" };
+        foreach (var setting in settings)
+        {
+            args.Add("--set");
+            args.Add(setting);
+        }
+
+        var start = DetachProcess.StartInfo(folder.FullName, new Dictionary<string, string>
+        {
+            ["DETACH__DataPath"] = Path.Combine(folder.FullName, "data"),
+            ["DETACH__PublicUrl"] = $"http://127.0.0.1:{http}",
+        }, args);
+        var serve = new ServeProcess(Process.Start(start)!, folder, http);
+        using var client = new HttpClient();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            if (serve.process.HasExited || DateTime.UtcNow > deadline)
+            {
+                var log = serve.Output;
+                await serve.DisposeAsync();
+                throw new InvalidOperationException($"detach serve did not come up:\n{log}");
+            }
+
+            try
+            {
+                if ((await client.GetAsync(new Uri(serve.BaseUrl + "/healthz"), TestContext.Current.CancellationToken)).IsSuccessStatusCode)
+                {
+                    return serve;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>Stores <paramref name="attachment"/> as `detach filter` does and returns its link.</summary>
+    public async Task<string> StoreAsync(byte[] attachment, string fileName = "report.pdf")
+    {
+        var result = await DetachProcess.RunAsync(Folder.FullName, Environment, DataFolder.MessageWith(attachment, fileName, $"<{Guid.NewGuid():N}@example.com>"), "filter");
+        Assert.True(result.Exit == 0, result.Stderr);
+        return Assert.Single(DataFolder.Links(result.Stdout));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+
+        await process.WaitForExitAsync(CancellationToken.None);
+        process.Dispose();
+        Folder.Delete(recursive: true);
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (output)
+            {
+                output.AppendLine(line);
+            }
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

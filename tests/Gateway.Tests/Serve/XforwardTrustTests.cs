@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Detach.Gateway.Hosting;
+using Detach.Gateway.SmtpFront;
+using Detach.Gateway.Tests.Cli;
+using Detach.Smtp;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Detach.Gateway.Tests.Serve;
+
+/// <summary>
+/// Smtp:AuthorizedXforwardNetworks narrowed to 127.0.0.1/32: a client at 127.0.0.2 cannot claim another identity
+/// with XFORWARD or XCLIENT, and the next hop records the real client.
+/// </summary>
+public sealed class XforwardTrustTests : IAsyncLifetime
+{
+    private static readonly IPAddress Untrusted = IPAddress.Parse("127.0.0.2");
+    private readonly DataFolder data = new();
+    private readonly IdentityRecorder recorder = new();
+    private SmtpServer nextHop = null!;
+    private WebApplication app = null!;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync()
+    {
+        var options = new SmtpServerOptions { ServerName = "after-filter.test" };
+        options.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));
+        options.AuthorizedForwarders.Add(IPNetwork.Parse("127.0.0.1/32"));
+        nextHop = new SmtpServer(options, recorder);
+        nextHop.Start();
+        _ = nextHop.RunAsync(CancellationToken.None);
+        app = await DetachHost.BuildAsync(data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
+            $"Smtp:NextHop=smtp://127.0.0.1:{((IPEndPoint)nextHop.LocalEndPoints[0]).Port}", "Smtp:NextHopPoolSize=0",
+            "Smtp:AuthorizedXforwardNetworks:0=127.0.0.1/32"), Ct);
+        await app.StartAsync(Ct);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync(CancellationToken.None);
+        await app.DisposeAsync();
+        await nextHop.DisposeAsync();
+        data.Dispose();
+    }
+
+    private IPEndPoint Front => (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
+
+    private static async Task SendMessageAsync(SmtpDialog smtp)
+    {
+        Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
+        Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
+        Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
+        Assert.StartsWith("250", await smtp.SendDataAsync("Subject: who\r\n\r\nhello\r\n"u8.ToArray()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_outside_the_narrowed_network_cannot_forge_its_identity()
+    {
+        await using var smtp = await SmtpDialog.ConnectAsync(Front, Untrusted);
+        var ehlo = await smtp.SendAsync("EHLO client.example.test");
+        Assert.StartsWith("250", ehlo, StringComparison.Ordinal);
+        Assert.DoesNotContain("XFORWARD", ehlo, StringComparison.Ordinal);
+        Assert.DoesNotContain("XCLIENT", ehlo, StringComparison.Ordinal);
+
+        Assert.StartsWith("550 5.7.0", await smtp.SendAsync("XFORWARD ADDR=6.6.6.6 NAME=trusted.bank.test"), StringComparison.Ordinal);
+        Assert.StartsWith("550 5.7.0", await smtp.SendAsync("XCLIENT ADDR=6.6.6.6 NAME=trusted.bank.test"), StringComparison.Ordinal);
+        await SendMessageAsync(smtp);
+
+        var identity = Assert.Single(recorder.Identities);
+        Assert.Equal("127.0.0.2", identity["ADDR"]);
+        Assert.DoesNotContain("trusted.bank.test", identity.Values);
+        Assert.DoesNotContain("6.6.6.6", identity.Values);
+    }
+
+    [Fact]
+    public async Task The_authorised_forwarder_still_forwards()
+    {
+        await using var smtp = await SmtpDialog.ConnectAsync(Front, IPAddress.Loopback);
+        Assert.Contains("XFORWARD", await smtp.SendAsync("EHLO postfix.example.test"), StringComparison.Ordinal);
+        Assert.StartsWith("250", await smtp.SendAsync("XFORWARD ADDR=192.0.2.7 NAME=client.example.org"), StringComparison.Ordinal);
+        await SendMessageAsync(smtp);
+
+        var identity = Assert.Single(recorder.Identities);
+        Assert.Equal("192.0.2.7", identity["ADDR"]);
+        Assert.Equal("client.example.org", identity["NAME"]);
+    }
+
+    /// <summary>A next hop that records the XFORWARD attributes each transaction came with.</summary>
+    private sealed class IdentityRecorder : ISmtpBackend
+    {
+        public ConcurrentQueue<IReadOnlyDictionary<string, string>> Identities { get; } = new();
+
+        public ValueTask<ISmtpSessionHandler> OpenSessionAsync(SmtpSessionContext context, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<ISmtpSessionHandler>(new Handler(this, context));
+
+        private sealed class Handler(IdentityRecorder owner, SmtpSessionContext context) : ISmtpSessionHandler
+        {
+            public ValueTask<MailResult> BeginTransactionAsync(MailFromCommand mail, CancellationToken cancellationToken)
+            {
+                owner.Identities.Enqueue(new Dictionary<string, string>(context.Forwarded, StringComparer.OrdinalIgnoreCase));
+                return ValueTask.FromResult(MailResult.Accept(new Transaction()));
+            }
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+
+        private sealed class Transaction : ISmtpTransaction
+        {
+            public ValueTask<SmtpReply> AddRecipientAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
+                ValueTask.FromResult(new SmtpReply(250, "2.1.5", "Ok"));
+
+            public async ValueTask<SmtpReply> DataAsync(Stream message, CancellationToken cancellationToken)
+            {
+                await message.CopyToAsync(Stream.Null, cancellationToken);
+                return new SmtpReply(250, "2.0.0", "Ok: queued");
+            }
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,50 @@
+namespace Detach.Mime.Tests;
+
+/// <summary>Bugs the mime-rewrite fuzz target found (fuzz/findings/mime-rewrite holds the inputs), as small cases.</summary>
+public class FuzzFindingTests
+{
+    private const string Attachment =
+        "--b\n" +
+        "Content-Type: application/octet-stream\n" +
+        "Content-Disposition: attachment; filename*=utf-8''caf%C3%A9.bin\n" +
+        "Content-Transfer-Encoding: base64\n\n" +
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n" +
+        "--b--\n";
+
+    /// <summary>A multipart/mixed message: the given text part, then an attachment with a non-ASCII name.</summary>
+    private static byte[] WithAttachment(string textPart) =>
+        Mail.Crlf("Subject: x\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n" + textPart + Attachment);
+
+    [Fact]
+    public async Task A_text_part_in_utf7_is_rewritten_instead_of_throwing()
+    {
+        var input = WithAttachment("Content-Type: text/plain; charset=utf-7\n\nhello +AKM-1\n");
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
+
+    [Theory]
+    [InlineData("Content-Type: text/plain; name=\"open")]
+    [InlineData("Content-Type: terset=\"ug: quoted-printable")]
+    public async Task A_seven_bit_text_part_with_a_broken_content_type_gets_a_clean_one_when_it_becomes_utf8(string contentType)
+    {
+        var input = WithAttachment(contentType + "\n\nplain text\n");
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        var text = (await Mail.ParseAsync(output)).Root.Children[0];
+        Assert.Equal("utf-8", text.ContentType.Parameters["charset"]);
+        Assert.Equal(TransferEncoding.QuotedPrintable, text.TransferEncoding);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
+
+    [Fact]
+    public async Task A_quoted_printable_text_that_ends_in_a_soft_break_gains_no_newline_with_the_notice()
+    {
+        var input = WithAttachment("Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nno newline at the end=\n");
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        // The decoded text is the original around the inserted notice, with no newline added at its end.
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
+}

@@ -1,0 +1,130 @@
+using System.IO.Pipelines;
+using CsCheck;
+
+namespace Detach.Smtp.Tests;
+
+/// <summary>
+/// Dot-stuffing over generated messages (CsCheck): what DotWriter sends, DotReader gives back, for any message and
+/// any way the writes and reads are cut; no line on the wire before the end is "." alone.
+/// </summary>
+public class DotStuffingPropertyTests
+{
+    /// <summary>Messages rich in what stuffing is about: dots, CR, LF, CRLF, dot lines, at any position.</summary>
+    private static readonly Gen<byte[]> Message =
+        Gen.OneOf(
+            Gen.Byte.Array[0, 3000],
+            Gen.OneOf("."u8.ToArray(), "\r"u8.ToArray(), "\n"u8.ToArray(), "\r\n"u8.ToArray(), ".\r\n"u8.ToArray(), "..\r\n"u8.ToArray(), "\r\n.\r\n"u8.ToArray(), "a"u8.ToArray(), " "u8.ToArray())
+                .Array[0, 200].Select(parts => parts.SelectMany(p => p).ToArray()));
+
+    /// <summary>Messages already in wire form: every line ends in CRLF (the form DotWriter makes of any message).</summary>
+    private static readonly Gen<byte[]> CrlfMessage = Message.Select(Normalise);
+
+    [Fact]
+    public void Unstuffing_what_was_stuffed_gives_the_message_back()
+    {
+        Gen.Select(CrlfMessage, Gen.Int[1, 700], Gen.Int[1, 700]).Sample((message, writeSize, readSize) =>
+        {
+            var wire = Stuff(message, writeSize);
+            Assert.Equal(message, Unstuff(wire, readSize, out var rest));
+            Assert.Empty(rest);
+        }, iter: 300, threads: 1);
+    }
+
+    [Fact]
+    public void Any_message_comes_back_with_only_its_line_ends_made_crlf()
+    {
+        Gen.Select(Message, Gen.Int[1, 700]).Sample((message, writeSize) =>
+        {
+            var wire = Stuff(message, writeSize);
+            Assert.Equal(Normalise(message), Unstuff(wire, 4096, out _));
+        }, iter: 300, threads: 1);
+    }
+
+    [Fact]
+    public void No_line_on_the_wire_is_a_lone_dot_before_the_end_and_the_cut_of_the_writes_does_not_matter()
+    {
+        Gen.Select(Message, Gen.Int[1, 700]).Sample((message, writeSize) =>
+        {
+            var wire = Stuff(message, writeSize);
+            Assert.True(wire.AsSpan().EndsWith("\r\n.\r\n"u8) || wire.AsSpan().SequenceEqual(".\r\n"u8), "the wire does not end with the final dot");
+            var lines = System.Text.Encoding.Latin1.GetString(wire).Split("\r\n");
+            Assert.Equal(".", lines[^2]);
+            Assert.DoesNotContain(".", lines[..^2]);
+            Assert.All(lines[..^1], l => Assert.DoesNotContain('\n', l));
+            Assert.Equal(Stuff(message, message.Length + 1), wire);
+        }, iter: 300, threads: 1);
+    }
+
+    [Fact]
+    public void Reading_stops_at_the_final_dot_whatever_follows()
+    {
+        Gen.Select(CrlfMessage, Gen.Byte.Array[0, 50], Gen.Int[1, 700]).Sample((message, after, readSize) =>
+        {
+            var wire = Stuff(message, 512);
+            Assert.Equal(message, Unstuff([.. wire, .. after], readSize, out var rest));
+            Assert.Equal(after, rest);
+        }, iter: 200, threads: 1);
+    }
+
+    private static byte[] Stuff(byte[] message, int writeSize)
+    {
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        var writer = new DotWriter(pipe.Writer);
+        for (var i = 0; i < message.Length; i += writeSize)
+        {
+            writer.WriteAsync(message.AsMemory(i, Math.Min(writeSize, message.Length - i)), CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        }
+
+        writer.CompleteAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        pipe.Writer.Complete();
+        var output = new MemoryStream();
+        pipe.Reader.CopyToAsync(output).GetAwaiter().GetResult();
+        return output.ToArray();
+    }
+
+    /// <summary>DotReader over <paramref name="wire"/>, in reads of <paramref name="readSize"/>; <paramref name="rest"/> is what it left in the pipe.</summary>
+    private static byte[] Unstuff(byte[] wire, int readSize, out byte[] rest)
+    {
+        var pipe = PipeReader.Create(new System.Buffers.ReadOnlySequence<byte>(wire));
+        var reader = new DotReader(pipe, 1 << 24, 0, TimeSpan.FromSeconds(30), CancellationToken.None);
+        var output = new MemoryStream();
+        var buffer = new byte[readSize];
+        int n;
+        while ((n = reader.ReadAsync(buffer, CancellationToken.None).AsTask().GetAwaiter().GetResult()) > 0)
+        {
+            output.Write(buffer, 0, n);
+        }
+
+        Assert.True(reader.IsCompleted);
+        var left = new MemoryStream();
+        pipe.CopyToAsync(left).GetAwaiter().GetResult();
+        rest = left.ToArray();
+        return output.ToArray();
+    }
+
+    /// <summary>Bare LF made CRLF and the last line ended (a trailing CR gets its LF), as DotWriter promises.</summary>
+    private static byte[] Normalise(byte[] message)
+    {
+        var output = new List<byte>(message.Length + 2);
+        for (var i = 0; i < message.Length; i++)
+        {
+            if (message[i] == '\n' && (i == 0 || message[i - 1] != '\r'))
+            {
+                output.Add((byte)'\r');
+            }
+
+            output.Add(message[i]);
+        }
+
+        if (output.Count > 0 && output[^1] == '\r')
+        {
+            output.Add((byte)'\n');
+        }
+        else if (output.Count > 0 && !(output.Count >= 2 && output[^2] == '\r' && output[^1] == '\n'))
+        {
+            output.AddRange("\r\n"u8);
+        }
+
+        return [.. output];
+    }
+}
