@@ -33,12 +33,21 @@ public static class VaultServiceCollectionExtensions
 
             // With the node in front, the local store holds only what the node could not take yet.
             services.AddSingleton(_ => new LocalContentStore(Path.Combine(dataPath, "spool")));
+            // Unpins that found the node down wait here for the pusher, so an outage never leaves an object pinned for ever.
+            services.AddSingleton(_ => new PendingUnpins(Path.Combine(dataPath, "unpin")));
             services.AddSingleton<IContentStore>(s => new SpoolingContentStore(
                 new KuboContentStore(s.GetRequiredService<KuboClient>()),
                 s.GetRequiredService<LocalContentStore>(),
                 settings.Vault.WhenNodeDown,
-                s.GetRequiredService<ILogger<SpoolingContentStore>>()));
-            services.AddSingleton<SpoolPusher>();
+                s.GetRequiredService<ILogger<SpoolingContentStore>>(),
+                s.GetRequiredService<PendingUnpins>()));
+            // With the index, the pusher drops what another instance revoked while only this spool held it.
+            services.AddSingleton(s => new SpoolPusher(
+                s.GetRequiredService<LocalContentStore>(),
+                s.GetRequiredService<KuboClient>(),
+                s.GetRequiredService<IAttachmentIndex>(),
+                s.GetRequiredService<PendingUnpins>(),
+                s.GetRequiredService<ILogger<SpoolPusher>>()));
         }
         else
         {
