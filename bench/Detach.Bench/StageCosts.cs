@@ -204,7 +204,7 @@ internal static class StageCosts
             ("encrypt: AES-256-CTR + HMAC-SHA-256 per record", EncryptAsync),
             ("CID: SHA-256 of each 256 KiB chunk", CidAsync),
             ("store: local add (CID, write, fsync, rename)", StoreAsync),
-            ("store, through the page cache (push writer)", StoreBufferedAsync),
+            ("store: push writer (the Kubo spool's tee)", StoreBufferedAsync),
             ("index: add + mark stored (SQLite, FULL sync)", IndexAsync),
             ("whole: spool, detach, rewrite, commit", () => WholeAsync(SpillStream.DefaultThreshold)),
             ("whole, spool in memory", () => WholeAsync(8 * 1024 * 1024)),

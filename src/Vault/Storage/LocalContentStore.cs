@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 
@@ -22,22 +23,14 @@ public sealed class LocalContentStore : IContentStore
         _tempDirectory = Path.Combine(Root, TempDirectoryName);
         Directory.CreateDirectory(_tempDirectory);
         ClearStaleTempFiles();
-        _directIo = new Lazy<bool>(ProbeDirectIo);
     }
-
-    // Whether this file system takes aligned direct writes (tmpfs, some FUSE and network file systems do not); asked
-    // at the first write, so that a read-only user of the store never creates a file.
-    private readonly Lazy<bool> _directIo;
-
-    /// <summary>True when stored content is written past the page cache (<see cref="DirectIo"/>).</summary>
-    public bool UsesDirectIo => _directIo.Value;
 
     public string Root { get; }
 
     public async Task<StoredContent> AddAsync(Stream content, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(content);
-        await using var writer = BeginWrite(directIo: true);
+        await using var writer = BeginWrite();
         await writer.WriteFromAsync(content, ct).ConfigureAwait(false);
         return await writer.CommitAsync(ct).ConfigureAwait(false);
     }
@@ -46,16 +39,10 @@ public sealed class LocalContentStore : IContentStore
     /// Starts a push-style write: bytes go in through <see cref="LocalContentWriter.WriteAsync"/>
     /// and the content exists only after <see cref="LocalContentWriter.CommitAsync"/>.
     /// </summary>
-    public LocalContentWriter BeginWrite() => BeginWrite(directIo: false);
-
-    /// <param name="directIo">
-    /// Bypass the page cache (<see cref="DirectIo"/>) where the file system allows it: for content that is kept. A copy
-    /// that is usually deleted before it ever reaches the disk (the spool's tee) is better off buffered.
-    /// </param>
-    internal LocalContentWriter BeginWrite(bool directIo)
+    public LocalContentWriter BeginWrite()
     {
         EventThreadGuard.Check();
-        return new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")), directIo && _directIo.Value);
+        return new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")));
     }
 
     public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
@@ -165,39 +152,6 @@ public sealed class LocalContentStore : IContentStore
         DirectorySync.Flush(shard);
     }
 
-    private bool ProbeDirectIo()
-    {
-        var probe = Path.Combine(_tempDirectory, "probe-" + Guid.NewGuid().ToString("N"));
-        var buffer = ChunkBuffer.Rent();
-        try
-        {
-            using var file = File.OpenHandle(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-            if (!DirectIo.TryEnable(file))
-            {
-                return false;
-            }
-
-            RandomAccess.Write(file, buffer.Memory.Span[..DirectIo.Alignment], 0);
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false;
-        }
-        finally
-        {
-            buffer.Return();
-            try
-            {
-                File.Delete(probe);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                _ = e;
-            }
-        }
-    }
-
     private void ClearStaleTempFiles()
     {
         // Files older than a day are from a crashed write; younger ones may be another process's.
@@ -223,18 +177,16 @@ public sealed class LocalContentWriter : IAsyncDisposable
     private readonly LocalContentStore _store;
     private readonly string _tempPath;
     private readonly SafeFileHandle _file;
-    private bool _directIo;
     private readonly UnixFsFileBuilder _builder = new();
-    private ChunkBuffer? _chunk = ChunkBuffer.Rent();
+    private byte[]? _chunk = ArrayPool<byte>.Shared.Rent(UnixFsFileBuilder.ChunkSize);
     private int _filled;
     private bool _committed;
 
-    internal LocalContentWriter(LocalContentStore store, string tempPath, bool directIo)
+    internal LocalContentWriter(LocalContentStore store, string tempPath)
     {
         _store = store;
         _tempPath = tempPath;
         _file = File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None);
-        _directIo = directIo && DirectIo.TryEnable(_file);
     }
 
     /// <summary>Bytes written so far.</summary>
@@ -304,37 +256,14 @@ public sealed class LocalContentWriter : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private Memory<byte> Chunk => _chunk?.Memory ?? throw new InvalidOperationException("The writer is closed.");
+    private Memory<byte> Chunk => _chunk?.AsMemory(0, UnixFsFileBuilder.ChunkSize) ?? throw new InvalidOperationException("The writer is closed.");
 
     private void FlushChunk()
     {
         var chunk = Chunk.Span[.._filled];
         var offset = _builder.FileSize;
         _builder.AddChunk(chunk);
-        var direct = _directIo ? DirectIo.AlignDown(chunk.Length) : 0;
-        if (direct > 0)
-        {
-            try
-            {
-                RandomAccess.Write(_file, chunk[..direct], offset);
-            }
-            catch (IOException) when (DirectIo.TryDisable(_file))
-            {
-                // A file system that took the flag but refuses the write (some FUSE and network ones): buffered then.
-                _directIo = false;
-                direct = 0;
-            }
-        }
-        if (direct < chunk.Length)
-        {
-            // A tail shorter than a block (only the last chunk has one) goes through the page cache: padding it and
-            // cutting the file back afterwards cost more than the one page.
-            if (_directIo)
-            {
-                _directIo = !DirectIo.TryDisable(_file);
-            }
-            RandomAccess.Write(_file, chunk[direct..], offset + direct);
-        }
+        RandomAccess.Write(_file, chunk, offset);
         _filled = 0;
     }
 
@@ -343,7 +272,7 @@ public sealed class LocalContentWriter : IAsyncDisposable
         if (_chunk is { } chunk)
         {
             _chunk = null;
-            chunk.Return();
+            ArrayPool<byte>.Shared.Return(chunk);
         }
     }
 }
