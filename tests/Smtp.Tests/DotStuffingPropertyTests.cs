@@ -86,7 +86,7 @@ public class DotStuffingPropertyTests
     private static byte[] Unstuff(byte[] wire, int readSize, out byte[] rest)
     {
         var pipe = PipeReader.Create(new System.Buffers.ReadOnlySequence<byte>(wire));
-        var reader = new DotReader(pipe, 1 << 24, 0, TimeSpan.FromSeconds(30), CancellationToken.None);
+        var reader = new DotReader(pipe, 1 << 24, 0, new DataDeadline(TimeSpan.FromSeconds(30)), CancellationToken.None);
         var output = new MemoryStream();
         var buffer = new byte[readSize];
         int n;

@@ -15,15 +15,15 @@ public class FuzzFindingTests
     [InlineData("\"e.o")]
     public void A_bare_path_with_brackets_or_quotes_is_refused(string path)
     {
-        var error = SmtpCommandSyntax.TryParsePathAndParameters("FROM:" + path, "FROM:", out _, out _, out _);
+        var error = SmtpCommandSyntax.TryParsePathAndParameters("FROM:" + path, "FROM:", "5.1.7", out _, out _, out _);
         Assert.NotNull(error);
     }
 
     [Fact]
     public void A_bare_path_still_parses_and_relays_as_itself()
     {
-        Assert.Null(SmtpCommandSyntax.TryParsePathAndParameters("FROM:a@example.org SIZE=10", "FROM:", out var path, out var raw, out _));
-        Assert.Null(SmtpCommandSyntax.TryParsePathAndParameters($"FROM:<{path}> {raw}", "FROM:", out var again, out var rawAgain, out _));
+        Assert.Null(SmtpCommandSyntax.TryParsePathAndParameters("FROM:a@example.org SIZE=10", "FROM:", "5.1.7", out var path, out var raw, out _));
+        Assert.Null(SmtpCommandSyntax.TryParsePathAndParameters($"FROM:<{path}> {raw}", "FROM:", "5.1.7", out var again, out var rawAgain, out _));
         Assert.Equal((path, raw), (again, rawAgain));
     }
 
