@@ -276,7 +276,7 @@ public sealed class InfrastructureTests : IDisposable
         var docsPath = Path.Combine(AppContext.BaseDirectory, "docs", "postfix.md");
         if (!File.Exists(docsPath))
         {
-            docsPath = Path.Combine(RepositoryRoot.Find(), "docs", "postfix.md");
+            docsPath = Path.Combine(RepositoryPaths.Root, "docs", "postfix.md");
         }
 
         var docs = File.ReadAllText(docsPath);

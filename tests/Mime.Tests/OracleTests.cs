@@ -1,6 +1,5 @@
-using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
-using Detach.Tests.Support;
 
 namespace Detach.Mime.Tests;
 
@@ -120,54 +119,31 @@ public class OracleTests
     private static async Task<Dictionary<string, List<OraclePart>>> RunOracleAsync(List<string> files)
     {
         string script = Path.Combine(AppContext.BaseDirectory, "Oracle", "python_email_oracle.py");
-        var start = new ProcessStartInfo("python3")
+        var oracle = await ChildProcess.RunAsync(
+            InstalledPrograms.Require("python3", "python3"),
+            [script],
+            TimeSpan.FromMinutes(10),
+            TestContext.Current.CancellationToken,
+            standardInput: Encoding.UTF8.GetBytes(string.Concat(files.Select(f => f + "\n"))));
+        Assert.True(oracle.Succeeded, "oracle failed: " + oracle.StandardError);
+        var result = new Dictionary<string, List<OraclePart>>(StringComparer.Ordinal);
+        foreach (var line in oracle.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(script);
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Skip("python3 is not installed; the oracle test needs it.");
-            throw;
-        }
-        using (process)
-        {
-            var ct = TestContext.Current.CancellationToken;
-            var readOut = process.StandardOutput.ReadToEndAsync(ct);
-            var readErr = process.StandardError.ReadToEndAsync(ct);
-            foreach (var f in files) await process.StandardInput.WriteLineAsync(f.AsMemory(), ct);
-            process.StandardInput.Close();
-            string stdout = await readOut;
-            string stderr = await readErr;
-            await process.WaitForExitAsync(ct);
-            Assert.True(process.ExitCode == 0, "oracle failed: " + stderr);
-            var result = new Dictionary<string, List<OraclePart>>(StringComparer.Ordinal);
-            foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            using var doc = JsonDocument.Parse(line);
+            var parts = new List<OraclePart>();
+            foreach (var p in doc.RootElement.GetProperty("parts").EnumerateArray())
             {
-                using var doc = JsonDocument.Parse(line);
-                var parts = new List<OraclePart>();
-                foreach (var p in doc.RootElement.GetProperty("parts").EnumerateArray())
-                {
-                    parts.Add(new OraclePart(
-                        p.GetProperty("path").GetString()!,
-                        p.GetProperty("type").GetString()!,
-                        p.GetProperty("filename").ValueKind == JsonValueKind.String ? p.GetProperty("filename").GetString() : null,
-                        p.GetProperty("disposition").ValueKind == JsonValueKind.String ? p.GetProperty("disposition").GetString() : null,
-                        p.GetProperty("sha256").ValueKind == JsonValueKind.String ? p.GetProperty("sha256").GetString() : null,
-                        p.GetProperty("size").ValueKind == JsonValueKind.Number ? p.GetProperty("size").GetInt64() : null,
-                        p.TryGetProperty("error", out var e) ? e.GetString() : null));
-                }
-                result[doc.RootElement.GetProperty("file").GetString()!] = parts;
+                parts.Add(new OraclePart(
+                    p.GetProperty("path").GetString()!,
+                    p.GetProperty("type").GetString()!,
+                    p.GetProperty("filename").ValueKind == JsonValueKind.String ? p.GetProperty("filename").GetString() : null,
+                    p.GetProperty("disposition").ValueKind == JsonValueKind.String ? p.GetProperty("disposition").GetString() : null,
+                    p.GetProperty("sha256").ValueKind == JsonValueKind.String ? p.GetProperty("sha256").GetString() : null,
+                    p.GetProperty("size").ValueKind == JsonValueKind.Number ? p.GetProperty("size").GetInt64() : null,
+                    p.TryGetProperty("error", out var e) ? e.GetString() : null));
             }
-            return result;
+            result[doc.RootElement.GetProperty("file").GetString()!] = parts;
         }
+        return result;
     }
 }

@@ -18,7 +18,7 @@ public class SmtpServerPackageSpike
     [Fact(Explicit = true)]
     public async Task The_package_hands_the_store_the_whole_message_and_lacks_bdat_lhlo_and_xforward()
     {
-        int port = ExternalTools.FreePort();
+        int port = FreePort.Next();
         var store = new MeasuringStore();
         var options = new Package.SmtpServerOptionsBuilder().ServerName("package.test")
             .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, port)))
@@ -31,12 +31,12 @@ public class SmtpServerPackageSpike
 
         await using (RawSmtpClient raw = await RawSmtpClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)))
         {
-            SmtpReply ehlo = await raw.CommandAsync("EHLO probe.test");
+            RawSmtpReply ehlo = await raw.CommandAsync("EHLO probe.test");
             Report("package EHLO: " + string.Join(" | ", ehlo.Lines));
             Assert.DoesNotContain(ehlo.Lines, l => l.StartsWith("CHUNKING", StringComparison.Ordinal) || l.StartsWith("XFORWARD", StringComparison.Ordinal) || l.StartsWith("XCLIENT", StringComparison.Ordinal));
             foreach (string command in new[] { "LHLO probe.test", "XFORWARD ADDR=192.0.2.1", "XCLIENT ADDR=192.0.2.1", "BDAT 0 LAST" })
             {
-                SmtpReply reply = await raw.CommandAsync(command);
+                RawSmtpReply reply = await raw.CommandAsync(command);
                 Report($"package {command.Split(' ')[0]}: {reply.Code} {reply.Lines[0]}");
                 Assert.True(reply.Code >= 500, command);
             }

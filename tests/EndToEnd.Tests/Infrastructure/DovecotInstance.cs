@@ -178,7 +178,7 @@ public sealed class DovecotInstance : IAsyncDisposable
             await master.DisposeAsync();
         }
 
-        if (Environment.GetEnvironmentVariable(PostfixInstance.KeepDirectoriesVariable) != "1")
+        if (!TestDirectories.Kept)
         {
             try
             {

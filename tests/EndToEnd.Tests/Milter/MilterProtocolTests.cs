@@ -75,7 +75,7 @@ public sealed class MilterProtocolTests : IDisposable
     public void Docs_page_shows_the_committed_milter_fragment_exactly()
     {
         var docsPath = Path.Combine(AppContext.BaseDirectory, "docs", "postfix.md");
-        var docs = File.ReadAllText(File.Exists(docsPath) ? docsPath : Path.Combine(RepositoryRoot.Find(), "docs", "postfix.md"));
+        var docs = File.ReadAllText(File.Exists(docsPath) ? docsPath : Path.Combine(RepositoryPaths.Root, "docs", "postfix.md"));
         var rendered = MilterFragment.Render(MilterFragment.ProductionValues[MilterFragment.Milter]);
         Assert.Contains("```\n" + rendered + "```\n", docs, StringComparison.Ordinal);
         Assert.Contains($"| `{{{{{MilterFragment.Milter}}}}}` | `{MilterFragment.ProductionValues[MilterFragment.Milter]}` |", docs, StringComparison.Ordinal);

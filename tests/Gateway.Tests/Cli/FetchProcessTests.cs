@@ -45,7 +45,7 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         var proxied = Through(proxy, link);
         var part = new FileInfo(Path.Combine(here.FullName, $"detach-{link.Split("/d/")[1].Split('#')[0]}.part"));
 
-        using (var first = Process.Start(DetachProcess.StartInfo(here.FullName, null, ["fetch", proxied]))!)
+        await using (var first = ChildProcess.Start(DetachProcess.StartInfo(here.FullName, null, ["fetch", proxied])))
         {
             // Wait until the client wrote what the proxy let through, then kill it where it stands.
             var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -56,8 +56,8 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
                 part.Refresh();
             }
 
-            first.Kill(entireProcessTree: true);
-            await first.WaitForExitAsync(Ct);
+            first.Kill();
+            await first.WaitForExitAsync(TimeSpan.FromSeconds(30), Ct);
         }
 
         part.Refresh();
@@ -67,8 +67,8 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         proxy.StallAfter = null;
         var resumed = await FetchAsync(null, proxied, "--continue");
 
-        Assert.True(resumed.Exit == ExitCodes.Ok, resumed.Stderr);
-        Assert.Contains("resumed at", resumed.Stderr, StringComparison.Ordinal);
+        Assert.True(resumed.ExitCode == ExitCodes.Ok, resumed.StandardError);
+        Assert.Contains("resumed at", resumed.StandardError, StringComparison.Ordinal);
         Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(here.FullName, "dataset.bin"), Ct)));
         Assert.Equal(["dataset.bin"], here.GetFiles().Select(f => f.Name));
         Assert.False(Directory.Exists(Path.Combine(here.FullName, "data")), "a recipient's fetch created a data folder");
@@ -103,10 +103,10 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         Assert.True(run.ExitCode == 0, screen);
         Assert.Matches(@"\rslow\.bin +\d+% \[#*\.*\] [\d.]+ (bytes|kB|MB) of 3\.1 MB  [\d.]+ (kB|MB)/s  \d+ s left", screen);
         Assert.Contains("100% [", screen, StringComparison.Ordinal);
-        Assert.Equal(0, piped.Exit);
-        Assert.DoesNotContain('\r', piped.Stderr);
-        Assert.DoesNotContain("%", piped.Stderr, StringComparison.Ordinal);
-        Assert.StartsWith("saved slow.bin (3.1 MB) as ", piped.Stderr, StringComparison.Ordinal);
+        Assert.Equal(0, piped.ExitCode);
+        Assert.DoesNotContain('\r', piped.StandardError);
+        Assert.DoesNotContain("%", piped.StandardError, StringComparison.Ordinal);
+        Assert.StartsWith("saved slow.bin (3.1 MB) as ", piped.StandardError, StringComparison.Ordinal);
         Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(here.FullName, "tty.bin"), Ct)));
     }
 
@@ -123,12 +123,12 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         var trusted = await FetchAsync(new Dictionary<string, string> { ["SSL_CERT_FILE"] = certificates.AuthorityBundle }, secure, "-o", "trusted.bin");
         var untrusted = await FetchAsync(null, secure, "-o", "untrusted.bin");
 
-        Assert.True(trusted.Exit == ExitCodes.Ok, trusted.Stderr);
+        Assert.True(trusted.ExitCode == ExitCodes.Ok, trusted.StandardError);
         Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(here.FullName, "trusted.bin"), Ct)));
-        Assert.DoesNotContain("plain http", trusted.Stderr, StringComparison.Ordinal);
-        Assert.Equal(ExitCodes.Protocol, untrusted.Exit);
-        Assert.Contains($"no secure connection to 127.0.0.1:{proxy.Port}", untrusted.Stderr, StringComparison.Ordinal);
-        Assert.Contains("trust store", untrusted.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("plain http", trusted.StandardError, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Protocol, untrusted.ExitCode);
+        Assert.Contains($"no secure connection to 127.0.0.1:{proxy.Port}", untrusted.StandardError, StringComparison.Ordinal);
+        Assert.Contains("trust store", untrusted.StandardError, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(here.FullName, "untrusted.bin")));
     }
 
@@ -155,7 +155,7 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
     public async Task No_command_creates_a_data_folder_where_there_is_none()
     {
         var link = await Serve.StoreAsync(DataFolder.RandomBytes(10_000, 74));
-        var unreachable = $"http://127.0.0.1:{ServeProcess.FreePort()}/d/bafkreiabc#{new string('A', 43)}";
+        var unreachable = $"http://127.0.0.1:{FreePort.Next()}/d/bafkreiabc#{new string('A', 43)}";
         var commands = new (string[] Args, int Exit, string Says)[]
         {
             (["fetch", unreachable], ExitCodes.TempFail, "cannot reach"),
@@ -172,8 +172,8 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         foreach (var (args, exit, says) in commands)
         {
             var result = await DetachProcess.RunAsync(here.FullName, null, null, args);
-            var output = result.Stdout + result.Stderr;
-            Assert.True(result.Exit == exit, $"detach {string.Join(' ', args)} exited {result.Exit}: {output}");
+            var output = result.StandardOutput + result.StandardError;
+            Assert.True(result.ExitCode == exit, $"detach {string.Join(' ', args)} exited {result.ExitCode}: {output}");
             Assert.Contains(says, output, StringComparison.Ordinal);
             Assert.False(Directory.Exists(Path.Combine(here.FullName, "data")), $"detach {string.Join(' ', args)} created ./data");
             Assert.Empty(here.GetFileSystemInfos());

@@ -144,7 +144,7 @@ public sealed class RemoteFetchTests : IDisposable
     [Fact]
     public async Task Network_failures_say_what_failed()
     {
-        var closed = ServeProcess.FreePort();
+        var closed = FreePort.Next();
         var key = new string('A', 43);
 
         var (refusedExit, refusedError) = await FetchAsync($"http://127.0.0.1:{closed}/d/bafkreiabc#{key}", Folder("refused"));

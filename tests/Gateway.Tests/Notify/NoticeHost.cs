@@ -40,7 +40,7 @@ public sealed class NoticeHost : IAsyncDisposable
 
     public static async Task<NoticeHost> StartAsync(string dataPath, params string[] settings)
     {
-        var port = ServeProcess.FreePort();
+        var port = FreePort.Next();
         var loaded = DetachSettings.Load(DetachConfiguration.Build(null, [
             $"DataPath={dataPath}", $"PublicUrl=http://127.0.0.1:{port}", $"Gateway:Listen=http://127.0.0.1:{port}", "Smtp:Listen=127.0.0.1:0", .. settings]));
         var app = await DetachHost.BuildAsync(loaded, TestContext.Current.CancellationToken);

@@ -101,7 +101,7 @@ public sealed class SenderNoticeTests(PostgresServerFixture postgres) : IClassFi
     [Fact]
     public async Task A_relay_that_is_down_gets_the_notice_when_it_is_back_and_the_download_does_not_wait()
     {
-        var relayPort = ServeProcess.FreePort();
+        var relayPort = FreePort.Next();
         await using var host = await NoticeHost.StartAsync(data.Path,
             "Gateway:NotifySender=true", $"Notify:Relay=smtp://127.0.0.1:{relayPort}", "Notify:FirstRetrySeconds=1");
         var original = DataFolder.RandomBytes(80_000, 84);

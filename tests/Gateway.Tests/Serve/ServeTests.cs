@@ -24,7 +24,7 @@ public sealed class ServeTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        httpPort = FreePort();
+        httpPort = FreePort.Next();
         var settings = data.Settings($"PublicUrl=http://127.0.0.1:{httpPort}", $"Gateway:Listen=http://127.0.0.1:{httpPort}",
             "Smtp:Listen=127.0.0.1:0", "Smtp:MaxTextLineLength=1000");
         app = await DetachHost.BuildAsync(settings, Ct);
@@ -88,12 +88,6 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.StartsWith("250", await smtp.SendDataAsync("Subject: fine\r\n\r\nshort lines\r\n"u8.ToArray()), StringComparison.Ordinal);
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>A plain SMTP dialogue over TCP: one command, one (possibly multi-line) reply.</summary>

@@ -109,7 +109,7 @@ public sealed class KuboClientTests(IpfsNodeFixture node) : IDisposable
     {
         var client = new KuboClient(new HttpClient(), Microsoft.Extensions.Options.Options.Create(new KuboOptions
         {
-            ApiUrl = new Uri($"http://127.0.0.1:{ClosedPort()}"),
+            ApiUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}"),
             MaxRetries = 1,
             RetryDelay = TimeSpan.FromMilliseconds(10),
         }));
@@ -249,12 +249,5 @@ public sealed class KuboClientTests(IpfsNodeFixture node) : IDisposable
         bytes[123] ^= 1;
         await File.WriteAllBytesAsync(path, bytes, Ct);
         await Assert.ThrowsAsync<InvalidDataException>(() => new CarExporter(store).WriteAsync(local.Cid, Stream.Null, Ct));
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
