@@ -22,20 +22,19 @@ public sealed class NextHopFailureTests
         await using var detach = await DetachServer.StartAsync([$"Smtp:NextHop=smtp://127.0.0.1:{nextHop.Port}"], Token);
         var messageId = TestFiles.NewMessageId("hang-up");
 
-        await using var client = await RawSmtpConnection.ConnectAsync(detach.SmtpPort, Token);
-        await client.ReadReplyAsync(Token);
-        await client.CommandAsync("EHLO client.test", Token);
-        Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>", Token)).Code);
-        Assert.Equal(250, (await client.CommandAsync("RCPT TO:<alice@example.test>", Token)).Code);
-        Assert.Equal(354, (await client.CommandAsync("DATA", Token)).Code);
+        await using var client = await RawSmtpClient.ConnectAsync(detach.SmtpPort);
+        await client.CommandAsync("EHLO client.test");
+        Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>")).Code);
+        Assert.Equal(250, (await client.CommandAsync("RCPT TO:<alice@example.test>")).Code);
+        Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
         var message = new StringBuilder()
             .Append($"Message-Id: {messageId}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n")
             .Append("--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n")
             .Append("--b1\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"lost.pdf\"\r\n\r\n")
             .Append(Convert.ToBase64String(RandomNumberGenerator.GetBytes(200 * 1024), Base64FormattingOptions.InsertLineBreaks))
             .Append("\r\n--b1--\r\n.");
-        await client.SendLineAsync(message.ToString(), Token);
-        var reply = (await client.ReadReplyAsync(Token))!.Value;
+        await client.SendLineAsync(message.ToString());
+        var reply = await client.ReadReplyAsync();
 
         Assert.Equal(451, reply.Code);
         Assert.Equal(1, nextHop.MessagesReceived);
@@ -43,7 +42,7 @@ public sealed class NextHopFailureTests
         Assert.Equal(StoreState.Orphaned, record.StoreState);
 
         // The session survives and the next transaction gets a fresh next-hop connection.
-        Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>", Token)).Code);
+        Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>")).Code);
         Assert.Equal(2, nextHop.Connections);
     }
 

@@ -28,13 +28,13 @@ public class FullDiskTests
         var secretMadeAtStart = File.Exists(Path.Combine(data.Path, GatewaySecret.FileName));
         await app.StartAsync(Ct);
         var attachment = DataFolder.RandomBytes(150_000, 41);
-        await using (var smtp = await SmtpDialog.ConnectAsync((IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single()))
+        await using (var smtp = await RawSmtpClient.ConnectAsync((IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single()))
         {
-            await smtp.SendAsync("EHLO client.example.test");
-            await smtp.SendAsync("MAIL FROM:<ann@example.com>");
-            await smtp.SendAsync("RCPT TO:<you@example.test>");
-            await smtp.SendAsync("DATA");
-            Assert.StartsWith("250", await smtp.SendDataAsync(DataFolder.MessageWith(attachment)), StringComparison.Ordinal);
+            await smtp.CommandAsync("EHLO client.example.test");
+            await smtp.CommandAsync("MAIL FROM:<ann@example.com>");
+            await smtp.CommandAsync("RCPT TO:<you@example.test>");
+            await smtp.CommandAsync("DATA");
+            Assert.Equal(250, (await smtp.SendDataAsync(DataFolder.MessageWith(attachment))).Code);
         }
 
         var delivered = Assert.Single(Directory.GetFiles(Path.Combine(data.Path, "maildir", "new")));

@@ -59,12 +59,12 @@ public sealed class ClientLimitTests : IAsyncLifetime
             Assert.Equal(3, idle.Count(c => c.Greeting.StartsWith("220 ", StringComparison.Ordinal)));
             Assert.All(idle.Skip(3), c => Assert.StartsWith("421 4.7.0", c.Greeting, StringComparison.Ordinal));
 
-            await using var other = await SmtpDialog.ConnectAsync(Front, Other);
-            Assert.StartsWith("250", await other.SendAsync("EHLO other.example.test"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await other.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await other.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-            Assert.StartsWith("354", await other.SendAsync("DATA"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await other.SendDataAsync("Subject: served\r\n\r\nhello\r\n"u8.ToArray()), StringComparison.Ordinal);
+            await using var other = await RawSmtpClient.ConnectAsync(Front, from: Other);
+            Assert.Equal(250, (await other.CommandAsync("EHLO other.example.test")).Code);
+            Assert.Equal(250, (await other.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+            Assert.Equal(250, (await other.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+            Assert.Equal(354, (await other.CommandAsync("DATA")).Code);
+            Assert.Equal(250, (await other.SendDataAsync("Subject: served\r\n\r\nhello\r\n"u8.ToArray())).Code);
 
             // One line per refused connection, without a stack trace.
             var refusals = logs.Lines.Where(l => l.Contains("127.0.0.2", StringComparison.Ordinal) && l.Contains("refused", StringComparison.Ordinal)).ToList();
@@ -117,12 +117,12 @@ public sealed class ClientLimitTests : IAsyncLifetime
         Assert.StartsWith("421 4.4.2", reply, StringComparison.Ordinal);
         Assert.Empty(Directory.Exists(Path.Combine(data.Path, "maildir", "new")) ? Directory.GetFiles(Path.Combine(data.Path, "maildir", "new")) : []);
 
-        await using var fast = await SmtpDialog.ConnectAsync(Front, Other);
-        await fast.SendAsync("EHLO fast.example.test");
-        await fast.SendAsync("MAIL FROM:<ann@example.com>");
-        await fast.SendAsync("RCPT TO:<bob@example.test>");
-        Assert.StartsWith("354", await fast.SendAsync("DATA"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await fast.SendDataAsync(DataFolder.MessageWith(DataFolder.RandomBytes(200_000, 3))), StringComparison.Ordinal);
+        await using var fast = await RawSmtpClient.ConnectAsync(Front, from: Other);
+        await fast.CommandAsync("EHLO fast.example.test");
+        await fast.CommandAsync("MAIL FROM:<ann@example.com>");
+        await fast.CommandAsync("RCPT TO:<bob@example.test>");
+        Assert.Equal(354, (await fast.CommandAsync("DATA")).Code);
+        Assert.Equal(250, (await fast.SendDataAsync(DataFolder.MessageWith(DataFolder.RandomBytes(200_000, 3)))).Code);
     }
 
     /// <summary>One reply line; "" when the connection closed first.</summary>

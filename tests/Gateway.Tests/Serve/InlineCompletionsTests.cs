@@ -48,15 +48,15 @@ public sealed class InlineCompletionsTests : IAsyncLifetime
     [Fact]
     public async Task Plain_mail_is_handled_on_the_event_thread_and_attachments_are_stored_from_the_pool()
     {
-        await using var smtp = await SmtpDialog.ConnectAsync(SmtpEndPoint);
-        await smtp.SendAsync("EHLO client.example.test");
+        await using var smtp = await RawSmtpClient.ConnectAsync(SmtpEndPoint);
+        await smtp.CommandAsync("EHLO client.example.test");
         var plain = Encoding.ASCII.GetBytes("Subject: plain\r\n\r\nJust text.\r\n");
         foreach (var message in new[] { plain, plain, plain, plain, plain, DataFolder.MessageWith(DataFolder.RandomBytes(50_000, 3)) })
         {
-            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-            Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendDataAsync(message), StringComparison.Ordinal);
+            Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+            Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+            Assert.Equal(354, (await smtp.CommandAsync("DATA")).Code);
+            Assert.Equal(250, (await smtp.SendDataAsync(message)).Code);
         }
 
         Assert.Contains("event thread", logs.ThreadsOf("nothing to detach"));

@@ -47,25 +47,25 @@ public sealed class XforwardTrustTests : IAsyncLifetime
 
     private IPEndPoint Front => (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
 
-    private static async Task SendMessageAsync(SmtpDialog smtp)
+    private static async Task SendMessageAsync(RawSmtpClient smtp)
     {
-        Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-        Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendDataAsync("Subject: who\r\n\r\nhello\r\n"u8.ToArray()), StringComparison.Ordinal);
+        Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+        Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+        Assert.Equal(354, (await smtp.CommandAsync("DATA")).Code);
+        Assert.Equal(250, (await smtp.SendDataAsync("Subject: who\r\n\r\nhello\r\n"u8.ToArray())).Code);
     }
 
     [Fact]
     public async Task A_client_outside_the_narrowed_network_cannot_forge_its_identity()
     {
-        await using var smtp = await SmtpDialog.ConnectAsync(Front, Untrusted);
-        var ehlo = await smtp.SendAsync("EHLO client.example.test");
+        await using var smtp = await RawSmtpClient.ConnectAsync(Front, from: Untrusted);
+        var ehlo = (await smtp.CommandAsync("EHLO client.example.test")).ToString();
         Assert.StartsWith("250", ehlo, StringComparison.Ordinal);
         Assert.DoesNotContain("XFORWARD", ehlo, StringComparison.Ordinal);
         Assert.DoesNotContain("XCLIENT", ehlo, StringComparison.Ordinal);
 
-        Assert.StartsWith("550 5.7.0", await smtp.SendAsync("XFORWARD ADDR=6.6.6.6 NAME=trusted.bank.test"), StringComparison.Ordinal);
-        Assert.StartsWith("550 5.7.0", await smtp.SendAsync("XCLIENT ADDR=6.6.6.6 NAME=trusted.bank.test"), StringComparison.Ordinal);
+        Assert.StartsWith("550 5.7.0", (await smtp.CommandAsync("XFORWARD ADDR=6.6.6.6 NAME=trusted.bank.test")).ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("550 5.7.0", (await smtp.CommandAsync("XCLIENT ADDR=6.6.6.6 NAME=trusted.bank.test")).ToString(), StringComparison.Ordinal);
         await SendMessageAsync(smtp);
 
         var identity = Assert.Single(recorder.Identities);
@@ -77,9 +77,9 @@ public sealed class XforwardTrustTests : IAsyncLifetime
     [Fact]
     public async Task The_authorised_forwarder_still_forwards()
     {
-        await using var smtp = await SmtpDialog.ConnectAsync(Front, IPAddress.Loopback);
-        Assert.Contains("XFORWARD", await smtp.SendAsync("EHLO postfix.example.test"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendAsync("XFORWARD ADDR=192.0.2.7 NAME=client.example.org"), StringComparison.Ordinal);
+        await using var smtp = await RawSmtpClient.ConnectAsync(Front, from: IPAddress.Loopback);
+        Assert.Contains("XFORWARD", (await smtp.CommandAsync("EHLO postfix.example.test")).ToString(), StringComparison.Ordinal);
+        Assert.Equal(250, (await smtp.CommandAsync("XFORWARD ADDR=192.0.2.7 NAME=client.example.org")).Code);
         await SendMessageAsync(smtp);
 
         var identity = Assert.Single(recorder.Identities);
