@@ -27,6 +27,22 @@ public sealed class DetachPolicyOptions
     /// <summary>What becomes of a message past a parser limit, whose deepest parts were not looked into (Policy:WhenLimitExceeded).</summary>
     public LimitExceededAction WhenLimitExceeded { get; set; } = LimitExceededAction.Deliver;
 
+    /// <summary>The language of the notice in the mail: "en", "fr", or "en+fr" for both, in that order (Policy:Language).</summary>
+    public string Language { get; set; } = NoticeLanguage.DefaultTag;
+
+    /// <summary>
+    /// Per sender domain, a language that overrides <see cref="Language"/> (Policy:LanguageBySenderDomain:example.fr=fr).
+    /// Empty unless configured: the binder adds to whatever a collection already holds.
+    /// </summary>
+    public Dictionary<string, string> LanguageBySenderDomain { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The notice's languages for mail from <paramref name="senderDomain"/> (the caller's idea of it: envelope, else From).</summary>
+    public IReadOnlyList<NoticeLanguage> NoticeLanguagesFor(string? senderDomain)
+    {
+        var choice = senderDomain is not null && LanguageBySenderDomain.TryGetValue(senderDomain, out var own) ? own : Language;
+        return NoticeLanguage.ParseChoice(choice, out var problem) ?? throw new InvalidOperationException(problem);
+    }
+
     /// <summary>Problems with the values, each naming its configuration key; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -35,6 +51,11 @@ public sealed class DetachPolicyOptions
         if (MinSizeBytes > 1L << 40) errors.Add("Policy:MinSizeBytes is larger than 1 TiB; no attachment would ever be detached.");
         if (MaxAttachmentsPerMessage is < 1 or > 100_000) errors.Add("Policy:MaxAttachmentsPerMessage must be between 1 and 100000.");
         if (!Enum.IsDefined(WhenLimitExceeded)) errors.Add("Policy:WhenLimitExceeded must be Deliver, Reject or TempFail.");
+        if (NoticeLanguage.ParseChoice(Language, out var problem) is null) errors.Add("Policy:Language " + problem);
+        foreach (var (domain, language) in LanguageBySenderDomain)
+        {
+            if (NoticeLanguage.ParseChoice(language, out problem) is null) errors.Add($"Policy:LanguageBySenderDomain:{domain} " + problem);
+        }
         return errors;
     }
 }

@@ -33,9 +33,18 @@ public sealed class MimeRewriter
     /// prepared message is written.
     /// </summary>
     /// <exception cref="MimeLimitExceededException">The message is past a parser limit and the policy says not to deliver it; nothing was stored.</exception>
-    public async Task<PreparedMessage> PrepareAsync(Stream spool, CancellationToken cancellationToken)
+    public Task<PreparedMessage> PrepareAsync(Stream spool, CancellationToken cancellationToken) =>
+        PrepareAsync(spool, static _ => NoticeOptions.Default, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="PrepareAsync(Stream, CancellationToken)"/>, with the notice said as <paramref name="noticeFor"/>
+    /// chooses for this message once its header fields are read (the sender's domain may come from its From).
+    /// </summary>
+    /// <exception cref="MimeLimitExceededException">The message is past a parser limit and the policy says not to deliver it; nothing was stored.</exception>
+    public async Task<PreparedMessage> PrepareAsync(Stream spool, Func<MessageHeaders, NoticeOptions> noticeFor, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(spool);
+        ArgumentNullException.ThrowIfNull(noticeFor);
         var structure = await MimeStructure.ParseAsync(spool, _options.Parser, cancellationToken).ConfigureAwait(false);
         if (structure.LimitExceeded is { } limit && _policy.WhenLimitExceeded != LimitExceededAction.Deliver)
         {
@@ -67,10 +76,11 @@ public sealed class MimeRewriter
             }
         }
         var attachments = stored.ConvertAll(s => s.Attachment);
+        var notice = new DetachNotice(noticeFor(message), _options.ServiceName);
         var edits = new List<Edit> { TraceHeader(root, DetachNotice.Summary(attachments), limitNote) };
         if (stored.Find(s => s.Target.IsWholePart && s.Entity == root) is { } whole)
         {
-            edits.Add(Edit.Replace(root.HeaderStart, root.End, ReplacementParts.RootReplacement(root, whole, attachments, _options.ServiceName)));
+            edits.Add(Edit.Replace(root.HeaderStart, root.End, ReplacementParts.RootReplacement(root, whole, attachments, notice)));
         }
         else
         {
@@ -81,10 +91,10 @@ public sealed class MimeRewriter
             }
             foreach (var part in stored)
             {
-                byte[] replacement = part.Target.IsWholePart ? ReplacementParts.ExternalBodyPart(part, part.Entity.LineEnding) : ReplacementParts.UUBlockReplacement(part);
+                byte[] replacement = part.Target.IsWholePart ? ReplacementParts.ExternalBodyPart(part, notice, part.Entity.LineEnding) : ReplacementParts.UUBlockReplacement(part, notice);
                 edits.Add(Edit.Replace(part.Target.ReplaceStart, part.Target.ReplaceEnd, replacement));
             }
-            edits.AddRange(await NoticeEdits.PlanAsync(structure, stored, attachments, _options.ServiceName, cancellationToken).ConfigureAwait(false));
+            edits.AddRange(await NoticeEdits.PlanAsync(structure, stored, attachments, notice, cancellationToken).ConfigureAwait(false));
         }
         return new PreparedMessage(structure, message, attachments, null, Edit.InOrder(edits));
     }

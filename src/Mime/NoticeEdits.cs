@@ -11,7 +11,7 @@ namespace Detach.Mime;
 internal static class NoticeEdits
 {
     public static async Task<List<Edit>> PlanAsync(MimeStructure structure, IReadOnlyList<StoredPart> stored, IReadOnlyList<DetachedAttachment> attachments,
-        string serviceName, CancellationToken cancellationToken)
+        DetachNotice notice, CancellationToken cancellationToken)
     {
         var root = structure.Root;
         var edits = new List<Edit>();
@@ -21,7 +21,7 @@ internal static class NoticeEdits
         foreach (var body in FindTextBodies(root, detachedSet))
         {
             // A body that lost uuencoded blocks is edited in place, so it cannot also be re-encoded whole.
-            var bodyEdits = await ForBodyAsync(structure, body, attachments, serviceName, allowReencoding: !bodiesWithUUBlocks.Contains(body), cancellationToken).ConfigureAwait(false);
+            var bodyEdits = await ForBodyAsync(structure, body, attachments, notice, allowReencoding: !bodiesWithUUBlocks.Contains(body), cancellationToken).ConfigureAwait(false);
             if (bodyEdits.Count == 0) continue;
             edits.AddRange(bodyEdits);
             noticed++;
@@ -31,7 +31,7 @@ internal static class NoticeEdits
             // No text body to extend: the notice becomes the first part of the top multipart.
             var first = root.Children[0];
             string eol = root.LineEnding;
-            byte[] bytes = [.. ReplacementParts.NoticePart(attachments, serviceName, eol), .. Encoding.ASCII.GetBytes(eol + "--"), .. Encoding.UTF8.GetBytes(root.Boundary!.TrimEnd(' ', '\t')), .. Encoding.ASCII.GetBytes(eol)];
+            byte[] bytes = [.. ReplacementParts.NoticePart(attachments, notice, eol), .. Encoding.ASCII.GetBytes(eol + "--"), .. Encoding.UTF8.GetBytes(root.Boundary!.TrimEnd(' ', '\t')), .. Encoding.ASCII.GetBytes(eol)];
             edits.Add(Edit.Insert(first.HeaderStart, bytes));
         }
         return edits;
@@ -65,15 +65,13 @@ internal static class NoticeEdits
         return result;
     }
 
-    private static async Task<List<Edit>> ForBodyAsync(MimeStructure structure, MimeEntity body, IReadOnlyList<DetachedAttachment> attachments, string serviceName, bool allowReencoding, CancellationToken cancellationToken)
+    private static async Task<List<Edit>> ForBodyAsync(MimeStructure structure, MimeEntity body, IReadOnlyList<DetachedAttachment> attachments, DetachNotice notice, bool allowReencoding, CancellationToken cancellationToken)
     {
         bool html = body.MimeType == "text/html";
-        bool identity = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.EightBit or TransferEncoding.Binary;
+        bool identity = IsIdentity(body.TransferEncoding);
         bool sevenBit = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit;
         var charset = Charsets.Find(body.ContentType.Parameters["charset"]) ?? Encoding.ASCII;
         if (!IsAsciiCompatible(charset)) return []; // UTF-16 and friends: bytes cannot be spliced in
-        var encoding = (Encoding)(sevenBit ? Encoding.ASCII : charset).Clone();
-        encoding.EncoderFallback = new EncoderReplacementFallback("?");
 
         TextScan scan;
         var stream = identity ? structure.OpenRawBody(body) : structure.OpenBody(body);
@@ -83,11 +81,11 @@ internal static class NoticeEdits
         }
         string eol = scan.LineEnding ?? body.LineEnding;
         long insertAt;
-        byte[] notice;
+        string text;
         if (html)
         {
             insertAt = scan.LastBodyClose >= 0 ? scan.LastBodyClose : scan.LastHtmlClose >= 0 ? scan.LastHtmlClose : scan.Length;
-            notice = Encoding.ASCII.GetBytes(eol + DetachNotice.Html(attachments, serviceName, eol) + eol);
+            text = eol + notice.Html(attachments, eol) + eol;
         }
         else
         {
@@ -95,38 +93,59 @@ internal static class NoticeEdits
             bool endsWithLineFeed = scan.LastByte == '\n';
             // An empty body sits right against the next delimiter line: end the notice with a line break then.
             bool glued = await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
-            string text = (scan.Length == 0 || endsWithLineFeed ? "" : eol) + eol
-                + string.Join(eol, DetachNotice.PlainLines(attachments, serviceName)) + (endsWithLineFeed || glued ? eol : "");
-            if (sevenBit && allowReencoding && !IsAscii(text))
-            {
-                // A 7bit body cannot carry the non-ASCII file names: it becomes UTF-8 quoted-printable
-                // (its ASCII text is valid UTF-8), so the names show as they are and the output stays 7-bit.
-                return await UpgradeToUtf8Async(structure, body, Encoding.UTF8.GetBytes(text), cancellationToken).ConfigureAwait(false);
-            }
-            notice = encoding.GetBytes(text);
+            text = (scan.Length == 0 || endsWithLineFeed ? "" : eol) + eol
+                + string.Join(eol, notice.PlainLines(attachments)) + (endsWithLineFeed || glued ? eol : "");
         }
 
-        if (identity)
+        var edits = new List<Edit>();
+        var writtenIn = body.TransferEncoding;
+        byte[] bytes;
+        if (IsAscii(text))
         {
-            long at = body.BodyStart + insertAt;
-            return [Edit.Insert(at, notice)];
+            bytes = Encoding.ASCII.GetBytes(text);
+        }
+        else if (!sevenBit && NoticeFallback.CanEncode(charset, text))
+        {
+            bytes = charset.GetBytes(text);
+        }
+        else if (allowReencoding && scan.IsAscii && (charset.IsSingleByte || charset.CodePage == Encoding.UTF8.CodePage))
+        {
+            // The body's text is ASCII, which reads the same as UTF-8: it becomes UTF-8 (a 7bit body also becomes
+            // quoted-printable, so the output stays 7-bit), and the notice shows as it is.
+            edits.AddRange(Utf8LabelEdits(body, sevenBit));
+            bytes = Encoding.UTF8.GetBytes(text);
+            if (sevenBit) writtenIn = TransferEncoding.QuotedPrintable;
+        }
+        else
+        {
+            bytes = NoticeFallback.Encode(text, sevenBit ? Encoding.ASCII : charset);
+        }
+
+        if (IsIdentity(writtenIn))
+        {
+            edits.Add(Edit.Insert(body.BodyStart + insertAt, bytes));
+            return edits;
         }
 
         bool rawEndsWithLineFeed = await RawEndsWithLineFeedAsync(structure, body, cancellationToken).ConfigureAwait(false)
             || await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
-        return [new Edit(body.BodyStart, body.End, async (output, c) =>
+        edits.Add(new Edit(body.BodyStart, body.End, async (output, c) =>
         {
-            var encoder = BodyEncoder.Create(body.TransferEncoding, output, body.LineEnding);
-            var decoded = structure.OpenBody(body);
+            var encoder = BodyEncoder.Create(writtenIn, output, body.LineEnding);
+            var decoded = identity ? structure.OpenRawBody(body) : structure.OpenBody(body);
             await using (decoded.ConfigureAwait(false))
             {
                 await CopyDecodedAsync(decoded, encoder, insertAt, c).ConfigureAwait(false);
-                await encoder.WriteAsync(notice, c).ConfigureAwait(false);
+                await encoder.WriteAsync(bytes, c).ConfigureAwait(false);
                 await CopyDecodedAsync(decoded, encoder, long.MaxValue, c).ConfigureAwait(false);
             }
             await encoder.CompleteAsync(rawEndsWithLineFeed, c).ConfigureAwait(false);
-        })];
+        }));
+        return edits;
     }
+
+    private static bool IsIdentity(TransferEncoding encoding) =>
+        encoding is TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.EightBit or TransferEncoding.Binary;
 
     private static bool IsAscii(string text)
     {
@@ -137,8 +156,8 @@ internal static class NoticeEdits
         return true;
     }
 
-    /// <summary>Edits that make a 7bit text/plain body UTF-8 quoted-printable with the notice appended.</summary>
-    private static async Task<List<Edit>> UpgradeToUtf8Async(MimeStructure structure, MimeEntity body, byte[] notice, CancellationToken cancellationToken)
+    /// <summary>The header edits that declare a text body UTF-8 (and quoted-printable when <paramref name="toQuotedPrintable"/>); nothing else in its header changes.</summary>
+    private static List<Edit> Utf8LabelEdits(MimeEntity body, bool toQuotedPrintable)
     {
         string eol = body.LineEnding;
         var edits = new List<Edit>();
@@ -147,40 +166,24 @@ internal static class NoticeEdits
         string inserted = "";
         if (body.FindHeader("Content-Type") is { } contentType)
         {
-            byte[] replaced = WithUtf8Charset(contentType.Raw.Span, body.MimeType);
-            edits.Add(Edit.Replace(contentType.Offset, contentType.Offset + contentType.Raw.Length, replaced));
+            edits.Add(Edit.Replace(contentType.Offset, contentType.Offset + contentType.Raw.Length, WithUtf8Charset(contentType.Raw.Span, body.MimeType)));
         }
         else
         {
             inserted += "Content-Type: text/plain; charset=utf-8" + eol;
         }
-        if (body.FindHeader("Content-Transfer-Encoding") is { } cte)
+        if (toQuotedPrintable)
         {
-            byte[] replaced = Encoding.ASCII.GetBytes("Content-Transfer-Encoding: quoted-printable" + eol);
-            edits.Add(Edit.Replace(cte.Offset, cte.Offset + cte.Raw.Length, replaced));
-        }
-        else
-        {
-            inserted += "Content-Transfer-Encoding: quoted-printable" + eol;
-        }
-        if (inserted.Length > 0)
-        {
-            byte[] fields = Encoding.ASCII.GetBytes(inserted);
-            edits.Add(Edit.Insert(headerEnd, fields));
-        }
-        bool finalLineEnding = await RawEndsWithLineFeedAsync(structure, body, cancellationToken).ConfigureAwait(false)
-            || await DelimiterFollowsDirectlyAsync(structure, body, cancellationToken).ConfigureAwait(false);
-        edits.Add(new Edit(body.BodyStart, body.End, async (output, c) =>
-        {
-            var encoder = new QuotedPrintableBodyEncoder(output, eol);
-            var raw = structure.OpenRawBody(body);
-            await using (raw.ConfigureAwait(false))
+            if (body.FindHeader("Content-Transfer-Encoding") is { } cte)
             {
-                await CopyDecodedAsync(raw, encoder, long.MaxValue, c).ConfigureAwait(false);
+                edits.Add(Edit.Replace(cte.Offset, cte.Offset + cte.Raw.Length, Encoding.ASCII.GetBytes("Content-Transfer-Encoding: quoted-printable" + eol)));
             }
-            await encoder.WriteAsync(notice, c).ConfigureAwait(false);
-            await encoder.CompleteAsync(finalLineEnding, c).ConfigureAwait(false);
-        }));
+            else
+            {
+                inserted += "Content-Transfer-Encoding: quoted-printable" + eol;
+            }
+        }
+        if (inserted.Length > 0) edits.Add(Edit.Insert(headerEnd, Encoding.ASCII.GetBytes(inserted)));
         return edits;
     }
 

@@ -11,9 +11,9 @@ namespace Detach.Mime;
 internal static class ReplacementParts
 {
     /// <summary>A text/plain part holding the notice, headers included, without the line ending that precedes a delimiter.</summary>
-    public static byte[] NoticePart(IReadOnlyList<DetachedAttachment> attachments, string serviceName, string eol)
+    public static byte[] NoticePart(IReadOnlyList<DetachedAttachment> attachments, DetachNotice notice, string eol)
     {
-        string text = string.Join(eol, DetachNotice.PlainLines(attachments, serviceName).Skip(1)) + eol;
+        string text = string.Join(eol, notice.PlainLines(attachments).Skip(1)) + eol;
         var head = Encoding.ASCII.GetBytes(
             "Content-Type: text/plain; charset=utf-8" + eol +
             "Content-Transfer-Encoding: quoted-printable" + eol +
@@ -22,25 +22,21 @@ internal static class ReplacementParts
     }
 
     /// <summary>The line that takes a uuencoded block's place in its text body: name, size and link.</summary>
-    public static byte[] UUBlockReplacement(StoredPart part)
+    public static byte[] UUBlockReplacement(StoredPart part, DetachNotice notice)
     {
-        var a = part.Attachment;
         var body = part.Entity;
-        string eol = body.LineEnding;
-        string text = $"[{a.FileName} ({DetachNotice.FormatSize(a.Size)}) was removed: {a.Withheld ?? a.Link}]" + (part.Target.Block!.EndsWithLineBreak ? eol : "");
+        string text = notice.UUBlockLine(part.Attachment) + (part.Target.Block!.EndsWithLineBreak ? body.LineEnding : "");
         bool sevenBit = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit;
-        var encoding = (Encoding)(sevenBit ? Encoding.ASCII : Charsets.Find(body.ContentType.Parameters["charset"]) ?? Encoding.ASCII).Clone();
-        encoding.EncoderFallback = new EncoderReplacementFallback("?");
-        return encoding.GetBytes(text);
+        return NoticeFallback.Encode(text, sevenBit ? Encoding.ASCII : Charsets.Find(body.ContentType.Parameters["charset"]) ?? Encoding.ASCII);
     }
 
     /// <summary>RFC 4483 / RFC 2017 message/external-body part with the original type, name and size in its phantom header.</summary>
-    public static byte[] ExternalBodyPart(StoredPart part, string eol)
+    public static byte[] ExternalBodyPart(StoredPart part, DetachNotice notice, string eol)
     {
         var a = part.Attachment;
         if (a.Withheld is not null)
         {
-            return WithheldPart(a, eol);
+            return WithheldPart(a, notice, eol);
         }
 
         var sb = new StringBuilder(512);
@@ -53,7 +49,7 @@ internal static class ReplacementParts
         AppendParameter(sb, "size", a.Size.ToString(CultureInfo.InvariantCulture), eol);
         sb.Append(eol);
         sb.Append("Content-Description:");
-        foreach (var word in EncodedWords.EncodeIfNeeded($"{a.FileName} ({DetachNotice.FormatSize(a.Size)})").Split(' '))
+        foreach (var word in EncodedWords.EncodeIfNeeded(notice.Description(a)).Split(' '))
         {
             sb.Append(sb.Length - LastLineStart(sb) + word.Length > 76 ? eol + " " : " ").Append(word);
         }
@@ -73,10 +69,10 @@ internal static class ReplacementParts
         return Encoding.ASCII.GetBytes(sb.ToString());
     }
 
-    /// <summary>What takes the place of a part the sink withheld: one inline line saying what it was and why it is gone.</summary>
-    private static byte[] WithheldPart(DetachedAttachment a, string eol)
+    /// <summary>What takes the place of a part the sink withheld: an inline line in each language saying what it was and why it is gone.</summary>
+    private static byte[] WithheldPart(DetachedAttachment a, DetachNotice notice, string eol)
     {
-        string text = $"The attachment \"{a.FileName}\" ({DetachNotice.FormatSize(a.Size)}) was removed from this message: {a.Withheld}." + eol;
+        string text = string.Join(eol, notice.WithheldLines(a)) + eol;
         var head = Encoding.ASCII.GetBytes(
             "Content-Type: text/plain; charset=utf-8" + eol +
             "Content-Transfer-Encoding: quoted-printable" + eol +
@@ -170,7 +166,7 @@ internal static class ReplacementParts
     /// When the whole message is the attachment: keep its non-content headers and make it a multipart/mixed of
     /// the notice and the external-body part.
     /// </summary>
-    public static byte[] RootReplacement(MimeEntity root, StoredPart part, IReadOnlyList<DetachedAttachment> attachments, string serviceName)
+    public static byte[] RootReplacement(MimeEntity root, StoredPart part, IReadOnlyList<DetachedAttachment> attachments, DetachNotice notice)
     {
         string eol = root.LineEnding;
         var bytes = new List<byte>(2048);
@@ -186,9 +182,9 @@ internal static class ReplacementParts
             "MIME-Version: 1.0" + eol +
             "Content-Type: multipart/mixed;" + eol + "\tboundary=\"" + boundary + "\"" + eol + eol +
             "--" + boundary + eol));
-        bytes.AddRange(NoticePart(attachments, serviceName, eol));
+        bytes.AddRange(NoticePart(attachments, notice, eol));
         bytes.AddRange(Encoding.ASCII.GetBytes(eol + "--" + boundary + eol));
-        bytes.AddRange(ExternalBodyPart(part, eol));
+        bytes.AddRange(ExternalBodyPart(part, notice, eol));
         bytes.AddRange(Encoding.ASCII.GetBytes(eol + "--" + boundary + "--" + eol));
         return [.. bytes];
     }

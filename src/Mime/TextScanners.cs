@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Detach.Mime;
 
-/// <summary>One pass over a (decoded) text body: length, last byte, line-ending style and where &lt;/body&gt; is.</summary>
+/// <summary>One pass over a (decoded) text body: length, last byte, line-ending style, whether it is all ASCII, and where &lt;/body&gt; is.</summary>
 internal sealed class TextScan
 {
     private const int Carry = 8;
@@ -11,6 +11,9 @@ internal sealed class TextScan
     public long Length { get; private set; }
 
     public int LastByte { get; private set; } = -1;
+
+    /// <summary>True when every byte is below 0x80: the text then reads the same in US-ASCII, UTF-8 and the ISO-8859 family.</summary>
+    public bool IsAscii { get; private set; } = true;
 
     /// <summary>"\r\n" or "\n" as first seen in the text; null when it has no line break.</summary>
     public string? LineEnding { get; private set; }
@@ -43,6 +46,7 @@ internal sealed class TextScan
                 long windowStart = scan.Length - carried;
                 scan.Length += n;
                 scan.LastByte = fresh[^1];
+                if (scan.IsAscii && fresh.ContainsAnyExceptInRange((byte)0, (byte)0x7F)) scan.IsAscii = false;
                 if (html)
                 {
                     var window = buffer.AsSpan(0, carried + n);

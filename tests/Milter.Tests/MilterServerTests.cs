@@ -36,7 +36,21 @@ public sealed class MilterServerTests
 
         await using var second = await host.ConnectAsync();
         await second.Mta.SendAsync(TestMta.Negotiation());
-        Assert.Null(await second.Mta.ReadAsync());
+        Assert.True(await ClosedWithoutReplyAsync(second.Mta));
+    }
+
+    // The server closes a connection over the limit without reading it: when the negotiation it never read is still in
+    // its receive buffer, the kernel ends the connection with a reset instead of a FIN. Both are "closed at once".
+    private static async Task<bool> ClosedWithoutReplyAsync(TestMta mta)
+    {
+        try
+        {
+            return await mta.ReadAsync() is null;
+        }
+        catch (IOException e) when (e.InnerException is SocketException { SocketErrorCode: SocketError.ConnectionReset })
+        {
+            return true;
+        }
     }
 
     [Fact]

@@ -82,7 +82,7 @@ public class LimitPolicyTests
         byte[] input = Encoding.ASCII.GetBytes(message);
         var (output, result, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions());
         Assert.Equal(visible, Assert.Single(sink.Items).Content);
-        Assert.StartsWith("X-Detach: 1 attachment, 8.8 KB; parser limit exceeded (a header field over 64 KiB)\r\n", Encoding.ASCII.GetString(output), StringComparison.Ordinal);
+        Assert.StartsWith("X-Detach: 1 attachment, 9.0 kB; parser limit exceeded (a header field over 64 KiB)\r\n", Encoding.ASCII.GetString(output), StringComparison.Ordinal);
         Assert.Contains("X-Long: " + new string('z', 70 * 1024) + "\r\n\r\n" + new string('q', 5000), Encoding.ASCII.GetString(output), StringComparison.Ordinal);
         Assert.Equal("a header field over 64 KiB", result.LimitExceeded);
     }

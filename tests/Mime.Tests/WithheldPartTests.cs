@@ -54,9 +54,9 @@ public sealed class WithheldPartTests
         Assert.Contains("Content-Description: good.bin", text, StringComparison.Ordinal);
         Assert.DoesNotContain("bad.exe\"" + eol + "Content-Transfer-Encoding: base64", text, StringComparison.Ordinal);
         var decoded = text.Replace("=" + eol, "", StringComparison.Ordinal).Replace("=22", "\"", StringComparison.Ordinal);
-        Assert.Contains("The attachment \"bad.exe\" (4.9 KB) was removed from this message: removed, it contains Test.Signature.", decoded, StringComparison.Ordinal);
-        Assert.Contains("* bad.exe (4.9 KB)" + eol + "  not available: removed, it contains Test.Signature", decoded, StringComparison.Ordinal);
-        Assert.Contains("those with a link can be downloaded", decoded, StringComparison.Ordinal);
+        Assert.Contains("The attachment \"bad.exe\" (5.0 kB) was removed from this message: removed, it contains Test.Signature.", decoded, StringComparison.Ordinal);
+        Assert.Contains("* bad.exe" + eol + "  5.0 kB, not available: removed, it contains Test.Signature", decoded, StringComparison.Ordinal);
+        Assert.Contains("; those with a link can" + eol + "be downloaded:", decoded, StringComparison.Ordinal);
         Assert.Single(Regex.Matches(text, "Content-Type: message/external-body"));
         if (eol == "\n")
         {

@@ -122,7 +122,7 @@ internal sealed class SmtpCommandTarget : FuzzTarget
 
     private static void CheckPath(string args, string prefix, string relayPrefix)
     {
-        if (SmtpCommandSyntax.TryParsePathAndParameters(args, prefix, out var path, out var raw, out var parameters) is not null)
+        if (SmtpCommandSyntax.TryParsePathAndParameters(args, prefix, "5.5.4", out var path, out var raw, out var parameters) is not null)
         {
             return;
         }
@@ -132,9 +132,9 @@ internal sealed class SmtpCommandTarget : FuzzTarget
         Check(relayed.IndexOfAny(['\r', '\n', '\0']) < 0, $"a relayed {relayPrefix} carries CR, LF or NUL");
         var reread = Decode(Encoding.UTF8.GetBytes(relayed));
         Check(reread is not null, $"a relayed {relayPrefix} is not a command line");
-        var error = SmtpCommandSyntax.TryParsePathAndParameters(Split(reread!).Args, prefix, out var path2, out var raw2, out var parameters2);
+        var error = SmtpCommandSyntax.TryParsePathAndParameters(Split(reread!).Args, prefix, "5.5.4", out var path2, out var raw2, out var parameters2);
         Check(error is null && path2 == path && raw2 == raw && parameters2.SequenceEqual(parameters),
-            $"{relayPrefix}<{path}> {raw} re-parses as {(error ?? $"<{path2}> {raw2}")}");
+            $"{relayPrefix}<{path}> {raw} re-parses as {(error?.ToString() ?? $"<{path2}> {raw2}")}");
     }
 
     private static string? Decode(byte[] line) => SmtpSession.Decode(new ReadOnlySequence<byte>(line));

@@ -29,7 +29,7 @@ internal sealed class SmtpDataTarget : FuzzTarget
 
     private static async Task CheckReadAsync(PipeReader pipe, byte[] input, byte[] expected, int end)
     {
-        var reader = new DotReader(pipe, MaxMessage, maxLineLength: 0, TimeSpan.FromMinutes(1), CancellationToken.None);
+        var reader = new DotReader(pipe, MaxMessage, maxLineLength: 0, new DataDeadline(TimeSpan.FromMinutes(1)), CancellationToken.None);
         using var message = new MemoryStream();
         try
         {

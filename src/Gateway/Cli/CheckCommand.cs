@@ -44,15 +44,32 @@ public static class CheckCommand
             CheckDataFolder(settings.Root.FullDataPath),
         };
 
-        if (!Directory.Exists(settings.Root.FullDataPath))
+        if (Directory.Exists(settings.Root.FullDataPath))
+        {
+            results.AddRange(await CheckVaultAsync(settings, cancellationToken).ConfigureAwait(false));
+        }
+        else
         {
             // Opening the vault would create the folder: a check must not make what it reports missing. (In an existing
             // folder it creates the index as serve would, which is what the index and store checks are for.)
             results.Add(new("index", false, "not checked: no data folder"));
-            results.Add(await CheckNextHopAsync(settings, cancellationToken).ConfigureAwait(false));
-            return results;
         }
 
+        // The peers answer or not whatever the state of the data folder.
+        results.Add(await CheckNextHopAsync(settings, cancellationToken).ConfigureAwait(false));
+        if (!string.IsNullOrWhiteSpace(settings.Milter.Listen))
+        {
+            var (ok, detail) = await MilterProbe.ProbeAsync(settings.Milter.Listen, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            results.Add(new("milter", ok, ok ? detail : detail + " (is `detach serve` running with this Milter:Listen?)"));
+        }
+
+        results.Add(await CheckScannerAsync(settings, cancellationToken).ConfigureAwait(false));
+        return results;
+    }
+
+    private static async Task<IReadOnlyList<CheckResult>> CheckVaultAsync(DetachSettings settings, CancellationToken cancellationToken)
+    {
+        var results = new List<CheckResult>();
         VaultComponents? components = null;
         try
         {
@@ -73,14 +90,6 @@ public static class CheckCommand
             }
         }
 
-        results.Add(await CheckNextHopAsync(settings, cancellationToken).ConfigureAwait(false));
-        if (!string.IsNullOrWhiteSpace(settings.Milter.Listen))
-        {
-            var (ok, detail) = await MilterProbe.ProbeAsync(settings.Milter.Listen, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
-            results.Add(new("milter", ok, ok ? detail : detail + " (is `detach serve` running with this Milter:Listen?)"));
-        }
-
-        results.Add(await CheckScannerAsync(settings, cancellationToken).ConfigureAwait(false));
         return results;
     }
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Detach.Gateway.Hosting;
+using Detach.Mime;
 using Detach.Vault.Index;
 
 namespace Detach.Gateway.Cli;
@@ -48,7 +49,7 @@ public static class VaultCommands
         foreach (var r in records)
         {
             var state = r.IsShredded ? $"{r.RevokedReason}" : r.ExpiresAt <= now ? "expired" : r.StoreState.ToString().ToLowerInvariant();
-            lines.Add(string.Join('\t', r.Cid, Bytes(r.PlaintextSize), r.RecipientCount.ToString(CultureInfo.InvariantCulture),
+            lines.Add(string.Join('\t', r.Cid, SizeText.Format(r.PlaintextSize), r.RecipientCount.ToString(CultureInfo.InvariantCulture),
                 r.CreatedAt.ToString("u", CultureInfo.InvariantCulture), r.ExpiresAt.ToString("u", CultureInfo.InvariantCulture),
                 state, r.Downloads.ToString(CultureInfo.InvariantCulture), Printable(r.FileName), Printable(r.MessageId)));
         }
@@ -70,12 +71,13 @@ public static class VaultCommands
         return command;
     }
 
+    /// <summary>Sizes written as the mail notice and the download page write them (<see cref="SizeText"/>): "9.1 kB".</summary>
     public static string FormatEconomy(StorageEconomy e) => string.Join(Environment.NewLine,
         $"Messages with detached attachments: {e.Messages} ({e.LiveMessages} with live links)",
         $"Attachments stored:                 {e.Attachments} ({e.LiveAttachments} live, {e.ShreddedAttachments} shredded, {e.SpooledAttachments} pending, {e.OrphanedAttachments} orphaned)",
-        $"Stored once (ciphertext):           {Bytes(e.StoredBytes)} ({Bytes(e.LiveStoredBytes)} live)",
-        $"Would have cost in mailboxes:       {Bytes(e.MailboxBytes)} ({Bytes(e.LiveMailboxBytes)} live)",
-        $"Saved:                              {Bytes(Math.Max(0, e.MailboxBytes - e.StoredBytes))}",
+        $"Stored once (ciphertext):           {SizeText.Format(e.StoredBytes)} ({SizeText.Format(e.LiveStoredBytes)} live)",
+        $"Would have cost in mailboxes:       {SizeText.Format(e.MailboxBytes)} ({SizeText.Format(e.LiveMailboxBytes)} live)",
+        $"Saved:                              {SizeText.Format(Math.Max(0, e.MailboxBytes - e.StoredBytes))}",
         $"Ratio (mailbox bytes per stored):   {e.Ratio.ToString("0.00", CultureInfo.InvariantCulture)}x ({e.LiveRatio.ToString("0.00", CultureInfo.InvariantCulture)}x live)");
 
     private static Command Revoke()
@@ -137,14 +139,6 @@ public static class VaultCommands
         });
         return command;
     }
-
-    internal static string Bytes(long bytes) => bytes switch
-    {
-        < 1024 => $"{bytes} B",
-        < 1024 * 1024 => (bytes / 1024.0).ToString("0.0 'KiB'", CultureInfo.InvariantCulture),
-        < 1024L * 1024 * 1024 => (bytes / (1024.0 * 1024)).ToString("0.0 'MiB'", CultureInfo.InvariantCulture),
-        _ => (bytes / (1024.0 * 1024 * 1024)).ToString("0.00 'GiB'", CultureInfo.InvariantCulture),
-    };
 
     /// <summary>File names and Message-IDs come from senders: keep control characters off the operator's terminal.</summary>
     internal static string Printable(string text) =>

@@ -39,7 +39,7 @@ public sealed class MessageDetacher(
         var sink = new VaultSink(vault, envelope, inspectors);
         try
         {
-            var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, cancellationToken).ConfigureAwait(false);
+            var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, headers => NoticeFor(headers, envelope), cancellationToken).ConfigureAwait(false);
             if (sink.Warnings.Count > 0)
             {
                 // Whoever reads the message (and its filters) learns what the inspections flagged or took out.
@@ -95,6 +95,13 @@ public sealed class MessageDetacher(
             : new SmtpReply(451, "4.6.0", $"Message structure past a limit ({e.Limit}), try again later");
         return new MessageRefusedException(reply, e);
     }
+
+    /// <summary>The notice in the sender's domain's language (Policy:Language, Policy:LanguageBySenderDomain), with the links' download limit.</summary>
+    private NoticeOptions NoticeFor(MessageHeaders headers, MessageEnvelope envelope) => new()
+    {
+        Languages = settings.Policy.NoticeLanguagesFor(MessageIdentity.SenderDomainOf(headers, envelope)),
+        MaxDownloadsPerLink = settings.Gateway.MaxDownloadsPerLink,
+    };
 }
 
 /// <summary>A prepared message whose attachments are stored but whose links are not yet out in the world.</summary>

@@ -13,7 +13,7 @@ public static class MessageIdentity
         ArgumentNullException.ThrowIfNull(envelope);
         return new MessageContext(
             MessageIdOf(headers) ?? $"<{Guid.NewGuid():N}@detach.invalid>",
-            DomainOf(envelope.Sender) ?? DomainOf(headers.From) ?? "unknown",
+            SenderDomainOf(headers, envelope),
             Math.Max(1, envelope.RecipientCount),
             MailboxOf(envelope.Sender));
     }
@@ -29,6 +29,14 @@ public static class MessageIdentity
             && sender.All(c => c is > ' ' and < (char)0x7F or > (char)0x9F && c is not ('<' or '>' or '(' or ')' or ',' or ';' or '"' or '\\'))
             ? sender
             : null;
+    }
+
+    /// <summary>The sender's domain: the envelope's, else the From field's, else "unknown". Retention and the notice's language go by it.</summary>
+    public static string SenderDomainOf(MessageHeaders headers, MessageEnvelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(headers);
+        ArgumentNullException.ThrowIfNull(envelope);
+        return DomainOf(envelope.Sender) ?? DomainOf(headers.From) ?? "unknown";
     }
 
     /// <summary>The Message-ID as a printable string of at most 998 characters, or null.</summary>

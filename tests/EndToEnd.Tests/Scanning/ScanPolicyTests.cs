@@ -63,7 +63,7 @@ public sealed class ScanPolicyTests
         var mail = Assert.Single(await scanned.Proxy.WaitForCopiesAsync("alice", messageId, Token));
         Assert.Equal(TestFiles.Sha256(clean), await scanned.Proxy.Detach.FetchSha256Async(Assert.Single(mail.Links), Token));
         Assert.Equal($"removed, it contains {EicarTestFile.SignatureName}", mail.Header("X-Detach-Scan"));
-        Assert.Contains($"\"invoice.pdf.exe\" (16.0 KB) was removed from this message: removed, it contains {EicarTestFile.SignatureName}", mail.DecodedText, StringComparison.Ordinal);
+        Assert.Contains($"\"invoice.pdf.exe\" (16.4 kB) was removed from this message: removed, it contains {EicarTestFile.SignatureName}", mail.DecodedText, StringComparison.Ordinal);
         Assert.False(mail.ContainsBase64Of(EicarTestFile.Bytes.AsSpan(0, 48)), "the infected file's bytes are gone from the mail");
         Assert.Single(await scanned.StoredObjectsAsync(Token));
         Assert.Equal("report.pdf", Assert.Single(await scanned.Proxy.Detach.Vault.Index.FindByMessageIdAsync(messageId, Token)).FileName);
