@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Hosting;

@@ -70,54 +70,23 @@ public abstract class SmugglingThroughDetachTests : IAsyncLifetime
         var message = Encoding.ASCII.GetBytes(
             $"Subject: first {tag}\r\n\r\nbody" + lookalike +
             "MAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n");
-        using var client = new TcpClient();
-        await client.ConnectAsync(Front, Ct);
-        var stream = client.GetStream();
-        var replies = new ReplyReader(stream);
-        Assert.StartsWith("220", await replies.NextAsync(), StringComparison.Ordinal);
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"EHLO client.example.test\r\nMAIL FROM:<ann-{tag}@example.com>\r\nRCPT TO:<bob@example.test>\r\n"), Ct);
-        foreach (var expected in new[] { "250", "250", "250" })
-        {
-            Assert.StartsWith(expected, await replies.NextAsync(), StringComparison.Ordinal);
-        }
+        await using var client = await RawSmtpClient.ConnectAsync(Front);
+        await client.SendAsync($"EHLO client.example.test\r\nMAIL FROM:<ann-{tag}@example.com>\r\nRCPT TO:<bob@example.test>\r\n");
+        Assert.Equal(new[] { 250, 250, 250 }, await client.ReadCodesAsync(3));
 
         if (bdat)
         {
-            byte[] command = [.. Encoding.ASCII.GetBytes($"BDAT {message.Length} LAST\r\n"), .. message];
-            await stream.WriteAsync(command, Ct);
+            await client.SendAsync([.. Encoding.ASCII.GetBytes($"BDAT {message.Length} LAST\r\n"), .. message]);
         }
         else
         {
-            await stream.WriteAsync("DATA\r\n"u8.ToArray(), Ct);
-            Assert.StartsWith("354", await replies.NextAsync(), StringComparison.Ordinal);
-            await stream.WriteAsync(message, Ct); // it ends with the final CRLF.CRLF itself
+            Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
+            await client.SendAsync(message); // it ends with the final CRLF.CRLF itself
         }
 
-        Assert.StartsWith("250", await replies.NextAsync(), StringComparison.Ordinal);
-        await stream.WriteAsync("QUIT\r\n"u8.ToArray(), Ct);
-        Assert.StartsWith("221", await replies.NextAsync(), StringComparison.Ordinal);
+        Assert.Equal(250, (await client.ReadReplyAsync()).Code);
+        Assert.Equal(221, (await client.CommandAsync("QUIT")).Code);
         return tag;
-    }
-
-    /// <summary>Reads whole replies (the last line of each) from the front.</summary>
-    private sealed class ReplyReader(NetworkStream stream)
-    {
-        private readonly StreamReader reader = new(stream, Encoding.Latin1);
-
-        public async Task<string> NextAsync()
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            while (await reader.ReadLineAsync(timeout.Token) is { } line)
-            {
-                if (line.Length < 4 || line[3] != '-')
-                {
-                    return line;
-                }
-            }
-
-            return "(closed)";
-        }
     }
 }
 
