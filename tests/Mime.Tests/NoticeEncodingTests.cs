@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 
@@ -132,32 +131,12 @@ public class NoticeEncodingTests
                               "text": part.get_payload(decode=True).decode(charset, errors="strict")}
             print(json.dumps(out))
             """;
-        var start = new ProcessStartInfo("python3") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(script);
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Skip("python3 is not installed; the notice encoding tests read the mail back with its email package.");
-            throw;
-        }
-        using (process)
-        {
-            var ct = TestContext.Current.CancellationToken;
-            var stdout = process.StandardOutput.ReadToEndAsync(ct);
-            var stderr = process.StandardError.ReadToEndAsync(ct);
-            await process.StandardInput.BaseStream.WriteAsync(message, ct);
-            process.StandardInput.Close();
-            await process.WaitForExitAsync(ct);
-            Assert.True(process.ExitCode == 0, await stderr);
-            using var json = JsonDocument.Parse(await stdout);
-            return json.RootElement.EnumerateObject().ToDictionary(
-                p => p.Name,
-                p => new TextPart(p.Value.GetProperty("cte").GetString()!, p.Value.GetProperty("charset").GetString()!, p.Value.GetProperty("text").GetString()!));
-        }
+        var python = await ChildProcess.RunAsync(
+            InstalledPrograms.Require("python3", "python3"), ["-c", script], TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken, standardInput: message);
+        Assert.True(python.Succeeded, python.StandardError);
+        using var json = JsonDocument.Parse(python.StandardOutput);
+        return json.RootElement.EnumerateObject().ToDictionary(
+            p => p.Name,
+            p => new TextPart(p.Value.GetProperty("cte").GetString()!, p.Value.GetProperty("charset").GetString()!, p.Value.GetProperty("text").GetString()!));
     }
 }

@@ -77,27 +77,18 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
     [Fact]
     public async Task A_terminal_gets_a_progress_line_with_rate_and_time_left_and_a_pipe_gets_none()
     {
-        var script = new[] { "/usr/bin/script", "/bin/script" }.FirstOrDefault(File.Exists);
-        if (script is null)
-        {
-            Assert.Skip("util-linux `script` is not installed (apt-get install bsdutils): it gives the fetch a real terminal.");
-        }
+        // util-linux `script` gives the fetch a real terminal.
+        var script = InstalledPrograms.Require("script", "bsdutils");
 
         var original = DataFolder.RandomBytes(3 * 1024 * 1024, 71);
         var link = await Serve.StoreAsync(original, "slow.bin");
         await using var proxy = new InterruptingProxy(new Uri(Serve.BaseUrl).Port) { DelayPerChunk = TimeSpan.FromMilliseconds(8) };
         var proxied = Through(proxy, link);
 
-        var terminal = new ProcessStartInfo(script) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = here.FullName };
-        foreach (var arg in new[] { "--quiet", "--return", "--command", $"dotnet '{Path.Combine(AppContext.BaseDirectory, "detach.dll")}' fetch '{proxied}' -o tty.bin", "/dev/null" })
-        {
-            terminal.ArgumentList.Add(arg);
-        }
-
-        terminal.Environment["TERM"] = "xterm";
-        using var run = Process.Start(terminal)!;
-        var screen = await run.StandardOutput.ReadToEndAsync(Ct);
-        await run.WaitForExitAsync(Ct);
+        var command = $"dotnet '{Path.Combine(AppContext.BaseDirectory, "detach.dll")}' fetch '{proxied}' -o tty.bin";
+        var run = await ChildProcess.RunAsync(
+            script, ["--quiet", "--return", "--command", command, "/dev/null"], TimeSpan.FromMinutes(2), Ct, here.FullName, new Dictionary<string, string> { ["TERM"] = "xterm" });
+        var screen = run.StandardOutput;
         var piped = await FetchAsync(null, proxied, "-o", "pipe.bin");
 
         Assert.True(run.ExitCode == 0, screen);

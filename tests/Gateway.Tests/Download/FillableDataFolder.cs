@@ -1,4 +1,3 @@
-using System.Diagnostics;
 
 namespace Detach.Gateway.Tests.Download;
 
@@ -94,16 +93,6 @@ public sealed class FillableDataFolder : IDisposable
         }
     }
 
-    private static int Run(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        process.WaitForExit();
-        return process.ExitCode;
-    }
+    private static int Run(string program, params string[] arguments) =>
+        ChildProcess.RunAsync(program, arguments, TimeSpan.FromMinutes(1), CancellationToken.None).GetAwaiter().GetResult().ExitCode;
 }
