@@ -92,26 +92,15 @@ public sealed class SpoolingContentStore : IContentStore
     /// be reading (its send task outlives a failed SendAsync), so reads are serialised and, once
     /// <see cref="DrainAsync"/> has taken over, the HTTP side gets no more bytes.
     /// </summary>
-    private sealed class TeeReadStream(Stream source, LocalContentWriter copy) : Stream
+    private sealed class TeeReadStream(Stream source, LocalContentWriter copy) : ReadOnlyStream
     {
         private readonly SemaphoreSlim _gate = new(1, 1);
         private bool _drained;
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position
-        {
-            get => copy.Length;
-            set => throw new NotSupportedException();
-        }
+        public override long Position => copy.Length;
 
         public override int Read(byte[] buffer, int offset, int count) =>
             ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -155,11 +144,6 @@ public sealed class SpoolingContentStore : IContentStore
             await copy.WriteAsync(buffer[..n], ct).ConfigureAwait(false);
             return n;
         }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
