@@ -86,5 +86,4 @@ public sealed class ServeTests : IAsyncLifetime
         await smtp.CommandAsync("DATA");
         Assert.Equal(250, (await smtp.SendDataAsync("Subject: fine\r\n\r\nshort lines\r\n"u8.ToArray())).Code);
     }
-
 }
