@@ -40,7 +40,8 @@ public static class DetachHost
         services.AddHostedService<VaultMaintenanceService>();
         services.AddDownloadGateway();
         services.AddSenderNotices();
-        if (ScanInspector.CreateClient(settings.Scan) is { } clamd)
+        var clamd = ScanInspector.CreateClient(settings.Scan);
+        if (clamd is not null)
         {
             services.AddSingleton<IAttachmentInspector>(s => new ScanInspector(settings.Scan, clamd, s.GetRequiredService<DetachMetrics>(), s.GetRequiredService<ILogger<ScanInspector>>()));
         }
@@ -64,12 +65,11 @@ public static class DetachHost
         app.UseDownloadGateway();
         app.MapDownloadGateway();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/readyz", async (CancellationToken ct) =>
+        var readiness = new ReadinessProbe(index, store, settings.Scan, clamd);
+        app.MapGet("/readyz", async (CancellationToken cancellationToken) =>
         {
-            var indexUp = await index.PingAsync(ct).ConfigureAwait(false);
-            var storeUp = await store.IsAvailableAsync(ct).ConfigureAwait(false);
-            var body = $"index {(indexUp ? "ok" : "unreachable")}\nstore {(storeUp ? "ok" : "unreachable")}\n";
-            return indexUp && storeUp ? Results.Text(body) : Results.Text(body, statusCode: StatusCodes.Status503ServiceUnavailable);
+            var (ready, body) = await readiness.CheckAsync(cancellationToken).ConfigureAwait(false);
+            return Results.Text(body, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), PrometheusExporter.ContentType));
         app.Lifetime.ApplicationStarted.Register(() => Console.Out.WriteLine(Banner(settings,
