@@ -35,7 +35,7 @@ public sealed class ReadinessTests
     [Fact]
     public async Task A_scanner_that_is_down_makes_the_instance_unready_when_mail_would_wait_for_it()
     {
-        var closed = ServeTests.FreePort();
+        var closed = FreePort.Next();
         var (status, body) = await ReadyzAsync($"Scan:Clamd=tcp://127.0.0.1:{closed}", "Scan:TimeoutSeconds=2");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Equal("index ok\nstore ok\nscanner unreachable\n", body);
@@ -48,7 +48,7 @@ public sealed class ReadinessTests
     private static async Task<(HttpStatusCode Status, string Body)> ReadyzAsync(params string[] overrides)
     {
         using var data = new DataFolder();
-        var httpPort = ServeTests.FreePort();
+        var httpPort = FreePort.Next();
         var settings = data.Settings([$"PublicUrl=http://127.0.0.1:{httpPort}", $"Gateway:Listen=http://127.0.0.1:{httpPort}", "Smtp:Listen=127.0.0.1:0", .. overrides]);
         await using WebApplication app = await DetachHost.BuildAsync(settings, Ct);
         await app.StartAsync(Ct);
