@@ -29,7 +29,11 @@ internal sealed class DecodingStream : ReadOnlyStream
         ObjectDisposedException.ThrowIf(_input is null, this);
         while (_outPos == _outLen)
         {
-            if (_done || buffer.Length == 0) return 0;
+            if (_done || buffer.Length == 0)
+            {
+                return 0;
+            }
+
             int n = _inner.Read(_input.AsSpan(0, ChunkSize));
             Decode(n);
         }
@@ -41,7 +45,11 @@ internal sealed class DecodingStream : ReadOnlyStream
         ObjectDisposedException.ThrowIf(_input is null, this);
         while (_outPos == _outLen)
         {
-            if (_done || buffer.Length == 0) return 0;
+            if (_done || buffer.Length == 0)
+            {
+                return 0;
+            }
+
             int n = await _inner.ReadAsync(_input.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
             Decode(n);
         }

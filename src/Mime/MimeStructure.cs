@@ -23,7 +23,11 @@ public sealed class MimeStructure
     public static async Task<MimeStructure> ParseAsync(Stream message, MimeParserOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (!message.CanSeek) throw new ArgumentException("The message must be a seekable stream (a spool file).", nameof(message));
+        if (!message.CanSeek)
+        {
+            throw new ArgumentException("The message must be a seekable stream (a spool file).", nameof(message));
+        }
+
         long origin = message.Position;
         var reader = new MimeStreamReader(message, options);
         var root = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);

@@ -55,9 +55,16 @@ public class NoticeEncodingTests
                 + "1 pièce jointe a été retirée de ce message par Detach et peut être\r\ntéléchargée\u00A0:\r\n\r\n* report1.pdf\r\n"
                 + (language == "fr" ? "" : "  9.0 kB, available until 2026-12-24 10:00 UTC, at most 2 downloads\r\n")
                 + "  9,0 ko, disponible jusqu’au 2026-12-24 10:00 UTC, 2 téléchargements au plus\r\n  <" + result.Detached[0].Link + ">\r\n";
-            if (charsetAfter == "iso-8859-15") notice = notice.Replace('’', '\''); // Latin-9 has no ’, and the body is not ASCII: folded
+            if (charsetAfter == "iso-8859-15")
+            {
+                notice = notice.Replace('’', '\''); // Latin-9 has no ’, and the body is not ASCII: folded
+            }
+
             Assert.Equal(original + "\r\n" + notice, text.Text);
-            if (cteAfter != "8bit") Assert.All(output, b => Assert.True(b < 0x80)); // 7-bit in, 7-bit out
+            if (cteAfter != "8bit")
+            {
+                Assert.All(output, b => Assert.True(b < 0x80)); // 7-bit in, 7-bit out
+            }
         }
     }
 

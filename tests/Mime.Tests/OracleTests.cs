@@ -49,7 +49,11 @@ public class OracleTests
             var (_, _, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions { MinSizeBytes = 0 }, sink: new RecordingSink());
             var python = oracle.GetValueOrDefault(file) ?? [];
             var pythonByPath = new Dictionary<string, OraclePart>();
-            foreach (var p in python) pythonByPath.TryAdd(p.Path, p);
+            foreach (var p in python)
+            {
+                pythonByPath.TryAdd(p.Path, p);
+            }
+
             var ours = new HashSet<string>();
             foreach (var item in sink.Items)
             {
@@ -93,7 +97,10 @@ public class OracleTests
                 if (pythonAttachment && !ours.Contains(p.Path))
                 {
                     pythonOnly++;
-                    if (pythonOnlySamples.Count < 60) pythonOnlySamples.Add($"{rel}#{p.Path} {p.Type} {p.Filename}");
+                    if (pythonOnlySamples.Count < 60)
+                    {
+                        pythonOnlySamples.Add($"{rel}#{p.Path} {p.Type} {p.Filename}");
+                    }
                 }
             }
         }
@@ -102,8 +109,15 @@ public class OracleTests
         output?.WriteLine($"oracle: per set {string.Join(", ", comparedPerSet.Select(kv => $"{kv.Key}: {kv.Value}"))}");
         output?.WriteLine($"oracle: {compared} decoded attachments compared, {matched} identical ({renumbered} matched by name after different part numbering), {disagreements.Count} disagreements, {messageParts} message/* parts not comparable");
         output?.WriteLine($"oracle: {pythonOnly} parts Python calls attachments that the policy keeps (text bodies, alternatives, signatures, cid images...):");
-        foreach (var s in pythonOnlySamples) output?.WriteLine("  " + s);
-        foreach (var (key, why) in disagreements) output?.WriteLine($"disagreement {key}: {why}");
+        foreach (var s in pythonOnlySamples)
+        {
+            output?.WriteLine("  " + s);
+        }
+
+        foreach (var (key, why) in disagreements)
+        {
+            output?.WriteLine($"disagreement {key}: {why}");
+        }
 
         Mail.AssertOnlyKnownDifferences("Python's email package", disagreements, KnownDifferences, messages);
         foreach (var (set, count) in comparedPerSet)

@@ -10,7 +10,7 @@ public class SmtpRelayBackendTests
 
     private static ServerHost StartFront(ServerHost back, Action<SmtpServerOptions>? configure = null)
     {
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
+        var relay = new SmtpRelayBackend((_, cancellationToken) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { ClientName = "front.test" }, cancellationToken));
         return ServerHost.Start(relay, o =>
         {
             o.ServerName = "front.test";
@@ -112,7 +112,7 @@ public class SmtpRelayBackendTests
     public async Task Unreachable_next_hop_gives_421_at_connect()
     {
         int port = FreePort.Next();
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, port), new SmtpRelayClientOptions(), ct));
+        var relay = new SmtpRelayBackend((_, cancellationToken) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, port), new SmtpRelayClientOptions(), cancellationToken));
         await using ServerHost front = ServerHost.Start(relay);
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint, readGreeting: false);
         RawSmtpReply reply = await client.ReadReplyAsync();
@@ -123,7 +123,7 @@ public class SmtpRelayBackendTests
     public async Task Smtp_source_through_the_relay_into_smtp_sink_delivers_every_message()
     {
         await using SmtpSink sink = await SmtpSink.StartAsync(keepMessages: true, Ct);
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
+        var relay = new SmtpRelayBackend((_, cancellationToken) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), new SmtpRelayClientOptions { ClientName = "front.test" }, cancellationToken));
         await using ServerHost front = ServerHost.Start(relay);
         var sent = await SmtpSource.RunAsync(
             front.EndPoint.Port,
@@ -146,7 +146,7 @@ public class SmtpToLmtpRelayTests
     {
         var backend = new TestBackend { Lmtp = true };
         await using ServerHost back = ServerHost.Start(backend, o => o.Lmtp = true);
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { Lmtp = true, ClientName = "front.test" }, ct));
+        var relay = new SmtpRelayBackend((_, cancellationToken) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { Lmtp = true, ClientName = "front.test" }, cancellationToken));
         await using ServerHost front = ServerHost.Start(relay);
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint);
         await client.SendAsync("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<full@x>\r\nRCPT TO:<two@x>\r\nDATA\r\nhello\r\n.\r\n");

@@ -49,7 +49,7 @@ public class SmtpServerPackageSpike
         server.Shutdown();
         await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(10), CancellationToken.None));
 
-        var backend = new TestBackend { OnData = async (message, ct) => { await message.CopyToAsync(Stream.Null, ct); return new SmtpReply(250, "2.0.0", "Ok"); } };
+        var backend = new TestBackend { OnData = async (message, cancellationToken) => { await message.CopyToAsync(Stream.Null, cancellationToken); return new SmtpReply(250, "2.0.0", "Ok"); } };
         await using ServerHost ours = ServerHost.Start(backend, o => o.Limits.MaxMessageSize = 2L * MessageSize);
         long oursAllocated = await SendAsync(ours.EndPoint.Port);
         Report($"ours: the backend reads a stream; {oursAllocated / 1048576.0:F1} MiB allocated for the message");

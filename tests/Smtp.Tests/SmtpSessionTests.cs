@@ -215,16 +215,16 @@ public class SmtpSessionTests
     {
         int calls = 0;
         var backend = new TestBackend();
-        backend.OnData = async (stream, ct) =>
+        backend.OnData = async (stream, cancellationToken) =>
         {
             if (Interlocked.Increment(ref calls) == 1)
             {
                 byte[] buffer = new byte[10];
-                await stream.ReadExactlyAsync(buffer, ct);
+                await stream.ReadExactlyAsync(buffer, cancellationToken);
                 throw new InvalidOperationException("disk on fire");
             }
 
-            await stream.CopyToAsync(Stream.Null, ct);
+            await stream.CopyToAsync(Stream.Null, cancellationToken);
             return new SmtpReply(250, "2.0.0", "second ok");
         };
         backend.OnRcpt = r => r.ForwardPath == "throw@x" ? throw new IOException("downstream gone") : new SmtpReply(250, "2.1.5", "Ok");

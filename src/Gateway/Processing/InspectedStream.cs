@@ -8,11 +8,11 @@ namespace Detach.Gateway.Processing;
 /// </summary>
 internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentInspection> inspections) : ReadOnlyStream
 {
-    private bool completed;
-    private readonly List<string> warnings = [];
+    private bool _completed;
+    private readonly List<string> _warnings = [];
 
     /// <summary>The warnings the inspections returned at the end of the content.</summary>
-    public IReadOnlyList<string> Warnings => warnings;
+    public IReadOnlyList<string> Warnings => _warnings;
 
     /// <summary>Bytes the vault has read so far.</summary>
     public long BytesRead { get; private set; }
@@ -49,19 +49,19 @@ internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentI
     /// <summary>Asks every inspection for its verdict, once; also after a vault that stopped reading before the end.</summary>
     public async ValueTask CompleteAsync(CancellationToken cancellationToken)
     {
-        if (completed)
+        if (_completed)
         {
             return;
         }
 
-        completed = true;
+        _completed = true;
         try
         {
             foreach (var inspection in inspections)
             {
                 if (await inspection.CompleteAsync(cancellationToken).ConfigureAwait(false) is { } warning)
                 {
-                    warnings.Add(warning);
+                    _warnings.Add(warning);
                 }
             }
         }

@@ -107,7 +107,7 @@ public sealed class DovecotInstance : IAsyncDisposable
         string mailbox, int count, TimeSpan timeout, CancellationToken cancellationToken) =>
         Maildir.WaitForMessagesAsync(
             MaildirFor(mailbox), count, timeout,
-            async token => $"Dovecot log (end):\n{await LogFiles.TailAsync(LogFile, 40, token)}",
+            async cancellationToken => $"Dovecot log (end):\n{await LogFiles.TailAsync(LogFile, 40, cancellationToken)}",
             cancellationToken);
 
     /// <summary>

@@ -126,7 +126,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         string mailbox, int count, TimeSpan timeout, CancellationToken cancellationToken) =>
         Maildir.WaitForMessagesAsync(
             MaildirFor(mailbox), count, timeout,
-            async token => $"Postfix log (end):\n{await ReadLogTailAsync(token)}",
+            async cancellationToken => $"Postfix log (end):\n{await ReadLogTailAsync(cancellationToken)}",
             cancellationToken);
 
     /// <summary>Postfix's log so far.</summary>

@@ -22,19 +22,19 @@ public sealed class ServeFixture : IAsyncLifetime
 /// </summary>
 public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<ServeFixture>, IDisposable
 {
-    private readonly DirectoryInfo here = Directory.CreateTempSubdirectory("detach-recipient-");
+    private readonly DirectoryInfo _here = Directory.CreateTempSubdirectory("detach-recipient-");
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private ServeProcess Serve => fixture.Serve;
 
-    public void Dispose() => here.Delete(recursive: true);
+    public void Dispose() => _here.Delete(recursive: true);
 
     private static string Through(InterruptingProxy proxy, string link, string scheme = "http") =>
         $"{scheme}://127.0.0.1:{proxy.Port}" + link[link.IndexOf("/d/", StringComparison.Ordinal)..];
 
     private Task<ProcessResult> FetchAsync(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
-        DetachProcess.RunAsync(here.FullName, environment, null, ["fetch", .. args]);
+        DetachProcess.RunAsync(_here.FullName, environment, null, ["fetch", .. args]);
 
     [Fact]
     public async Task A_killed_download_is_continued_to_a_byte_identical_file()
@@ -43,9 +43,9 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         var link = await Serve.StoreAsync(original, "dataset.bin");
         await using var proxy = new InterruptingProxy(new Uri(Serve.BaseUrl).Port) { StallAfter = 2_000_000 };
         var proxied = Through(proxy, link);
-        var part = new FileInfo(Path.Combine(here.FullName, $"detach-{link.Split("/d/")[1].Split('#')[0]}.part"));
+        var part = new FileInfo(Path.Combine(_here.FullName, $"detach-{link.Split("/d/")[1].Split('#')[0]}.part"));
 
-        await using (var first = ChildProcess.Start(DetachProcess.StartInfo(here.FullName, null, ["fetch", proxied])))
+        await using (var first = ChildProcess.Start(DetachProcess.StartInfo(_here.FullName, null, ["fetch", proxied])))
         {
             // Wait until the client wrote what the proxy let through, then kill it where it stands.
             var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -62,16 +62,16 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
 
         part.Refresh();
         Assert.InRange(part.Length, 1_900_000, original.Length - 1);
-        Assert.False(File.Exists(Path.Combine(here.FullName, "dataset.bin")));
+        Assert.False(File.Exists(Path.Combine(_here.FullName, "dataset.bin")));
 
         proxy.StallAfter = null;
         var resumed = await FetchAsync(null, proxied, "--continue");
 
         Assert.True(resumed.ExitCode == ExitCodes.Ok, resumed.StandardError);
         Assert.Contains("resumed at", resumed.StandardError, StringComparison.Ordinal);
-        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(here.FullName, "dataset.bin"), Ct)));
-        Assert.Equal(["dataset.bin"], here.GetFiles().Select(f => f.Name));
-        Assert.False(Directory.Exists(Path.Combine(here.FullName, "data")), "a recipient's fetch created a data folder");
+        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(_here.FullName, "dataset.bin"), Ct)));
+        Assert.Equal(["dataset.bin"], _here.GetFiles().Select(f => f.Name));
+        Assert.False(Directory.Exists(Path.Combine(_here.FullName, "data")), "a recipient's fetch created a data folder");
     }
 
     [Fact]
@@ -87,7 +87,7 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
 
         var command = $"dotnet '{Path.Combine(AppContext.BaseDirectory, "detach.dll")}' fetch '{proxied}' -o tty.bin";
         var run = await ChildProcess.RunAsync(
-            script, ["--quiet", "--return", "--command", command, "/dev/null"], TimeSpan.FromMinutes(2), Ct, here.FullName, new Dictionary<string, string> { ["TERM"] = "xterm" });
+            script, ["--quiet", "--return", "--command", command, "/dev/null"], TimeSpan.FromMinutes(2), Ct, _here.FullName, new Dictionary<string, string> { ["TERM"] = "xterm" });
         var screen = run.StandardOutput;
         var piped = await FetchAsync(null, proxied, "-o", "pipe.bin");
 
@@ -98,13 +98,13 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         Assert.DoesNotContain('\r', piped.StandardError);
         Assert.DoesNotContain("%", piped.StandardError, StringComparison.Ordinal);
         Assert.StartsWith("saved slow.bin (3.1 MB) as ", piped.StandardError, StringComparison.Ordinal);
-        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(here.FullName, "tty.bin"), Ct)));
+        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(_here.FullName, "tty.bin"), Ct)));
     }
 
     [Fact]
     public async Task Https_uses_the_systems_trust_store_and_says_so_when_the_certificate_is_not_trusted()
     {
-        using var certificates = new TestCertificates(here.FullName);
+        using var certificates = new TestCertificates(_here.FullName);
         var original = DataFolder.RandomBytes(300_000, 72);
         var link = await Serve.StoreAsync(original, "secure.bin");
         await using var proxy = new InterruptingProxy(new Uri(Serve.BaseUrl).Port, certificates.Server);
@@ -115,12 +115,12 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         var untrusted = await FetchAsync(null, secure, "-o", "untrusted.bin");
 
         Assert.True(trusted.ExitCode == ExitCodes.Ok, trusted.StandardError);
-        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(here.FullName, "trusted.bin"), Ct)));
+        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(_here.FullName, "trusted.bin"), Ct)));
         Assert.DoesNotContain("plain http", trusted.StandardError, StringComparison.Ordinal);
         Assert.Equal(ExitCodes.Protocol, untrusted.ExitCode);
         Assert.Contains($"no secure connection to 127.0.0.1:{proxy.Port}", untrusted.StandardError, StringComparison.Ordinal);
         Assert.Contains("trust store", untrusted.StandardError, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(here.FullName, "untrusted.bin")));
+        Assert.False(File.Exists(Path.Combine(_here.FullName, "untrusted.bin")));
     }
 
     [Fact]
@@ -129,7 +129,7 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         var original = DataFolder.RandomBytes(500_000, 73);
         var link = await Serve.StoreAsync(original, "piped.bin");
 
-        using var process = Process.Start(DetachProcess.StartInfo(here.FullName, null, ["fetch", link, "-o", "-"]))!;
+        using var process = Process.Start(DetachProcess.StartInfo(_here.FullName, null, ["fetch", link, "-o", "-"]))!;
         process.StandardInput.Close();
         var stderr = process.StandardError.ReadToEndAsync(Ct);
         var stdout = new MemoryStream();
@@ -139,7 +139,7 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         Assert.True(process.ExitCode == 0, await stderr);
         Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(stdout.ToArray()));
         Assert.Contains("wrote piped.bin (500 kB) to standard output", await stderr, StringComparison.Ordinal);
-        Assert.Empty(here.GetFileSystemInfos());
+        Assert.Empty(_here.GetFileSystemInfos());
     }
 
     [Fact]
@@ -162,12 +162,12 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
 
         foreach (var (args, exit, says) in commands)
         {
-            var result = await DetachProcess.RunAsync(here.FullName, null, null, args);
+            var result = await DetachProcess.RunAsync(_here.FullName, null, null, args);
             var output = result.StandardOutput + result.StandardError;
             Assert.True(result.ExitCode == exit, $"detach {string.Join(' ', args)} exited {result.ExitCode}: {output}");
             Assert.Contains(says, output, StringComparison.Ordinal);
-            Assert.False(Directory.Exists(Path.Combine(here.FullName, "data")), $"detach {string.Join(' ', args)} created ./data");
-            Assert.Empty(here.GetFileSystemInfos());
+            Assert.False(Directory.Exists(Path.Combine(_here.FullName, "data")), $"detach {string.Join(' ', args)} created ./data");
+            Assert.Empty(_here.GetFileSystemInfos());
         }
     }
 }

@@ -9,11 +9,11 @@ namespace Detach.Gateway.Tests.Cli;
 /// </summary>
 public sealed class ServeProcess : IAsyncDisposable
 {
-    private readonly ChildProcess process;
+    private readonly ChildProcess _process;
 
     private ServeProcess(ChildProcess process, DirectoryInfo folder, int httpPort)
     {
-        this.process = process;
+        this._process = process;
         Folder = folder;
         BaseUrl = $"http://127.0.0.1:{httpPort.ToString(CultureInfo.InvariantCulture)}";
     }
@@ -24,7 +24,7 @@ public sealed class ServeProcess : IAsyncDisposable
 
     public string BaseUrl { get; }
 
-    public string Output => process.StandardOutput + process.StandardError;
+    public string Output => _process.StandardOutput + _process.StandardError;
 
     public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string>
     {
@@ -53,7 +53,7 @@ public sealed class ServeProcess : IAsyncDisposable
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
-            if (serve.process.HasExited || DateTime.UtcNow > deadline)
+            if (serve._process.HasExited || DateTime.UtcNow > deadline)
             {
                 var log = serve.Output;
                 await serve.DisposeAsync();
@@ -85,7 +85,7 @@ public sealed class ServeProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await process.DisposeAsync();
+        await _process.DisposeAsync();
         Folder.Delete(recursive: true);
     }
 }

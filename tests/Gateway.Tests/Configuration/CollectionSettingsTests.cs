@@ -12,9 +12,9 @@ namespace Detach.Gateway.Tests.Configuration;
 /// </summary>
 public sealed class CollectionSettingsTests : IDisposable
 {
-    private readonly string folder = Directory.CreateTempSubdirectory("detach-config-").FullName;
+    private readonly string _folder = Directory.CreateTempSubdirectory("detach-config-").FullName;
 
-    public void Dispose() => Directory.Delete(folder, recursive: true);
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     private static readonly string[] DefaultForwarders = ["127.0.0.0/8", "::1/128"];
 
@@ -27,7 +27,7 @@ public sealed class CollectionSettingsTests : IDisposable
 
     private string JsonFile(string json)
     {
-        var path = Path.Combine(folder, Guid.NewGuid().ToString("N") + ".json");
+        var path = Path.Combine(_folder, Guid.NewGuid().ToString("N") + ".json");
         File.WriteAllText(path, json);
         return path;
     }

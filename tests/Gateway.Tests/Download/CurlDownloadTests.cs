@@ -242,16 +242,16 @@ public class CurlDownloadTests
     {
         public bool Down { get; set; }
 
-        public Task<StoredContent> AddAsync(Stream content, CancellationToken ct) => Down ? throw Unavailable() : inner.AddAsync(content, ct);
+        public Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken) => Down ? throw Unavailable() : inner.AddAsync(content, cancellationToken);
 
-        public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct) =>
-            Down ? throw Unavailable() : inner.OpenReadAsync(cid, offset, length, ct);
+        public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken) =>
+            Down ? throw Unavailable() : inner.OpenReadAsync(cid, offset, length, cancellationToken);
 
-        public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct) => Down ? throw Unavailable() : inner.GetSizeAsync(cid, ct);
+        public Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken) => Down ? throw Unavailable() : inner.GetSizeAsync(cid, cancellationToken);
 
-        public Task RemoveAsync(Cid cid, CancellationToken ct) => Down ? throw Unavailable() : inner.RemoveAsync(cid, ct);
+        public Task RemoveAsync(Cid cid, CancellationToken cancellationToken) => Down ? throw Unavailable() : inner.RemoveAsync(cid, cancellationToken);
 
-        public Task<bool> IsAvailableAsync(CancellationToken ct) => Down ? throw Unavailable() : inner.IsAvailableAsync(ct);
+        public Task<bool> IsAvailableAsync(CancellationToken cancellationToken) => Down ? throw Unavailable() : inner.IsAvailableAsync(cancellationToken);
 
         private static StorageUnavailableException Unavailable() => new("The IPFS node at http://127.0.0.1:5001 refused the connection.");
     }

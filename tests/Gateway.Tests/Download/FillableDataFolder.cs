@@ -8,12 +8,12 @@ namespace Detach.Gateway.Tests.Download;
 /// </summary>
 public sealed class FillableDataFolder : IDisposable
 {
-    private readonly bool mounted;
+    private readonly bool _mounted;
 
     private FillableDataFolder(string path, bool mounted)
     {
         Path = path;
-        this.mounted = mounted;
+        this._mounted = mounted;
     }
 
     public string Path { get; }
@@ -43,7 +43,7 @@ public sealed class FillableDataFolder : IDisposable
     /// <summary>Fills the tmpfs to the last byte (or makes the folder read-only), then checks that a write fails.</summary>
     public void Fill()
     {
-        if (mounted)
+        if (_mounted)
         {
             var chunk = new byte[64 * 1024];
             using var filler = new FileStream(System.IO.Path.Combine(Path, "filler"), FileMode.CreateNew);
@@ -70,7 +70,7 @@ public sealed class FillableDataFolder : IDisposable
 
     public void Dispose()
     {
-        if (mounted)
+        if (_mounted)
         {
             Run("umount", "--lazy", Path);
         }

@@ -7,13 +7,13 @@ namespace Detach.Gateway.Tests.Download;
 /// </summary>
 public sealed class NginxProxy : IAsyncDisposable
 {
-    private readonly ChildProcess process;
-    private readonly DirectoryInfo folder;
+    private readonly ChildProcess _process;
+    private readonly DirectoryInfo _folder;
 
     private NginxProxy(ChildProcess process, DirectoryInfo folder, int port)
     {
-        this.process = process;
-        this.folder = folder;
+        this._process = process;
+        this._folder = folder;
         BaseUrl = $"http://127.0.0.1:{port}";
     }
 
@@ -72,7 +72,7 @@ public sealed class NginxProxy : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await process.DisposeAsync();
-        folder.Delete(recursive: true);
+        await _process.DisposeAsync();
+        _folder.Delete(recursive: true);
     }
 }

@@ -18,28 +18,28 @@ public sealed class ClientLimitTests : IAsyncLifetime
 {
     private static readonly IPAddress Greedy = IPAddress.Parse("127.0.0.2");
     private static readonly IPAddress Other = IPAddress.Parse("127.0.0.3");
-    private readonly DataFolder data = new();
-    private readonly CapturedLogs logs = new();
-    private WebApplication app = null!;
+    private readonly DataFolder _data = new();
+    private readonly CapturedLogs _logs = new();
+    private WebApplication _app = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
-        app = await DetachHost.BuildAsync(data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
+        _app = await DetachHost.BuildAsync(_data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
             "Smtp:MaxConnections=100", "Smtp:MaxConnectionsPerClient=3", "Smtp:AuthorizedXforwardNetworks=127.0.0.1/32",
-            "Smtp:DataTimeoutSeconds=1", "Smtp:MinDataRateBytesPerSecond=1000"), Ct, l => l.AddProvider(logs));
-        await app.StartAsync(Ct);
+            "Smtp:DataTimeoutSeconds=1", "Smtp:MinDataRateBytesPerSecond=1000"), Ct, l => l.AddProvider(_logs));
+        await _app.StartAsync(Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
-        data.Dispose();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        _data.Dispose();
     }
 
-    private IPEndPoint Front => (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
+    private IPEndPoint Front => (IPEndPoint)_app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
 
     [Fact]
     public async Task A_hundred_idle_connections_from_one_address_leave_room_for_another_client()
@@ -64,7 +64,7 @@ public sealed class ClientLimitTests : IAsyncLifetime
             Assert.Equal(250, (await other.SendDataAsync("Subject: served\r\n\r\nhello\r\n"u8.ToArray())).Code);
 
             // One line per refused connection, without a stack trace.
-            var refusals = logs.Lines.Where(l => l.Contains("127.0.0.2", StringComparison.Ordinal) && l.Contains("refused", StringComparison.Ordinal)).ToList();
+            var refusals = _logs.Lines.Where(l => l.Contains("127.0.0.2", StringComparison.Ordinal) && l.Contains("refused", StringComparison.Ordinal)).ToList();
             Assert.Equal(97, refusals.Count);
             Assert.All(refusals, l => Assert.EndsWith("| ", l, StringComparison.Ordinal));
         }
@@ -103,7 +103,7 @@ public sealed class ClientLimitTests : IAsyncLifetime
         }
 
         Assert.StartsWith("421 4.4.2", (await reply).ToString(), StringComparison.Ordinal);
-        Assert.Empty(Directory.Exists(Path.Combine(data.Path, "maildir", "new")) ? Directory.GetFiles(Path.Combine(data.Path, "maildir", "new")) : []);
+        Assert.Empty(Directory.Exists(Path.Combine(_data.Path, "maildir", "new")) ? Directory.GetFiles(Path.Combine(_data.Path, "maildir", "new")) : []);
 
         await using var fast = await RawSmtpClient.ConnectAsync(Front, from: Other);
         await fast.CommandAsync("EHLO fast.example.test");

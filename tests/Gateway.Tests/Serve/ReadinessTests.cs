@@ -67,17 +67,17 @@ public sealed class ReadinessTests
     /// <summary>Answers clamd's zPING with PONG, as clamd does, and nothing else.</summary>
     private sealed class PongingClamd : IAsyncDisposable
     {
-        private readonly TcpListener listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource stop = new();
-        private Task? serving;
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+        private Task? _serving;
 
-        public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
         public static PongingClamd Start()
         {
             var clamd = new PongingClamd();
-            clamd.listener.Start();
-            clamd.serving = clamd.ServeAsync();
+            clamd._listener.Start();
+            clamd._serving = clamd.ServeAsync();
             return clamd;
         }
 
@@ -87,12 +87,12 @@ public sealed class ReadinessTests
             {
                 while (true)
                 {
-                    using var client = await listener.AcceptTcpClientAsync(stop.Token);
+                    using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
                     var stream = client.GetStream();
                     var command = new byte[6];
-                    await stream.ReadExactlyAsync(command, stop.Token);
+                    await stream.ReadExactlyAsync(command, _stop.Token);
                     Assert.Equal("zPING\0", Encoding.ASCII.GetString(command));
-                    await stream.WriteAsync("PONG\0"u8.ToArray(), stop.Token);
+                    await stream.WriteAsync("PONG\0"u8.ToArray(), _stop.Token);
                 }
             }
             catch (OperationCanceledException)
@@ -102,14 +102,14 @@ public sealed class ReadinessTests
 
         public async ValueTask DisposeAsync()
         {
-            await stop.CancelAsync();
-            listener.Stop();
-            if (serving is not null)
+            await _stop.CancelAsync();
+            _listener.Stop();
+            if (_serving is not null)
             {
-                await serving;
+                await _serving;
             }
 
-            stop.Dispose();
+            _stop.Dispose();
         }
     }
 }

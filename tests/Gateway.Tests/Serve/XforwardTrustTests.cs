@@ -16,10 +16,10 @@ namespace Detach.Gateway.Tests.Serve;
 public sealed class XforwardTrustTests : IAsyncLifetime
 {
     private static readonly IPAddress Untrusted = IPAddress.Parse("127.0.0.2");
-    private readonly DataFolder data = new();
-    private readonly IdentityRecorder recorder = new();
-    private SmtpServer nextHop = null!;
-    private WebApplication app = null!;
+    private readonly DataFolder _data = new();
+    private readonly IdentityRecorder _recorder = new();
+    private SmtpServer _nextHop = null!;
+    private WebApplication _app = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -28,24 +28,24 @@ public sealed class XforwardTrustTests : IAsyncLifetime
         var options = new SmtpServerOptions { ServerName = "after-filter.test" };
         options.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));
         options.AuthorizedForwarders.Add(IPNetwork.Parse("127.0.0.1/32"));
-        nextHop = new SmtpServer(options, recorder);
-        nextHop.Start();
-        _ = nextHop.RunAsync(CancellationToken.None);
-        app = await DetachHost.BuildAsync(data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
-            $"Smtp:NextHop=smtp://127.0.0.1:{((IPEndPoint)nextHop.LocalEndPoints[0]).Port}", "Smtp:NextHopPoolSize=0",
+        _nextHop = new SmtpServer(options, _recorder);
+        _nextHop.Start();
+        _ = _nextHop.RunAsync(CancellationToken.None);
+        _app = await DetachHost.BuildAsync(_data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
+            $"Smtp:NextHop=smtp://127.0.0.1:{((IPEndPoint)_nextHop.LocalEndPoints[0]).Port}", "Smtp:NextHopPoolSize=0",
             "Smtp:AuthorizedXforwardNetworks:0=127.0.0.1/32"), Ct);
-        await app.StartAsync(Ct);
+        await _app.StartAsync(Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
-        await nextHop.DisposeAsync();
-        data.Dispose();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        await _nextHop.DisposeAsync();
+        _data.Dispose();
     }
 
-    private IPEndPoint Front => (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
+    private IPEndPoint Front => (IPEndPoint)_app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
 
     private static async Task SendMessageAsync(RawSmtpClient smtp)
     {
@@ -68,7 +68,7 @@ public sealed class XforwardTrustTests : IAsyncLifetime
         Assert.StartsWith("550 5.7.0", (await smtp.CommandAsync("XCLIENT ADDR=6.6.6.6 NAME=trusted.bank.test")).ToString(), StringComparison.Ordinal);
         await SendMessageAsync(smtp);
 
-        var identity = Assert.Single(recorder.Identities);
+        var identity = Assert.Single(_recorder.Identities);
         Assert.Equal("127.0.0.2", identity["ADDR"]);
         Assert.DoesNotContain("trusted.bank.test", identity.Values);
         Assert.DoesNotContain("6.6.6.6", identity.Values);
@@ -82,7 +82,7 @@ public sealed class XforwardTrustTests : IAsyncLifetime
         Assert.Equal(250, (await smtp.CommandAsync("XFORWARD ADDR=192.0.2.7 NAME=client.example.org")).Code);
         await SendMessageAsync(smtp);
 
-        var identity = Assert.Single(recorder.Identities);
+        var identity = Assert.Single(_recorder.Identities);
         Assert.Equal("192.0.2.7", identity["ADDR"]);
         Assert.Equal("client.example.org", identity["NAME"]);
     }
