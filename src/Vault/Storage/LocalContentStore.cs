@@ -26,7 +26,7 @@ public sealed class LocalContentStore : IContentStore
 
     public string Root { get; }
 
-    public async Task<StoredContent> AddAsync(Stream content, CancellationToken ct)
+    public async Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         EventThreadGuard.Check();
@@ -35,16 +35,16 @@ public sealed class LocalContentStore : IContentStore
         try
         {
             int read;
-            while ((read = await content.ReadAtLeastAsync(buffer.AsMemory(0, UnixFsFileBuilder.ChunkSize), UnixFsFileBuilder.ChunkSize, throwOnEndOfStream: false, ct).ConfigureAwait(false)) > 0)
+            while ((read = await content.ReadAtLeastAsync(buffer.AsMemory(0, UnixFsFileBuilder.ChunkSize), UnixFsFileBuilder.ChunkSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
             {
-                await writer.WriteAsync(buffer.AsMemory(0, read), ct).ConfigureAwait(false);
+                await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
-        return await writer.CommitAsync(ct).ConfigureAwait(false);
+        return await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -57,14 +57,14 @@ public sealed class LocalContentStore : IContentStore
         return new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")));
     }
 
-    public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
+    public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         if (length is < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(length), length, "The length cannot be negative.");
         }
-        ct.ThrowIfCancellationRequested();
+        cancellationToken.ThrowIfCancellationRequested();
         EventThreadGuard.Check();
         FileStream file;
         try
@@ -85,20 +85,20 @@ public sealed class LocalContentStore : IContentStore
         return Task.FromResult(result);
     }
 
-    public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct)
+    public Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken)
     {
         EventThreadGuard.Check();
         var info = new FileInfo(PathOf(cid));
         return Task.FromResult(info.Exists ? info.Length : (long?)null);
     }
 
-    public Task<bool> ContainsAsync(Cid cid, CancellationToken ct)
+    public Task<bool> ContainsAsync(Cid cid, CancellationToken cancellationToken)
     {
         EventThreadGuard.Check();
         return Task.FromResult(File.Exists(PathOf(cid)));
     }
 
-    public Task RemoveAsync(Cid cid, CancellationToken ct)
+    public Task RemoveAsync(Cid cid, CancellationToken cancellationToken)
     {
         EventThreadGuard.Check();
         var path = PathOf(cid);
@@ -110,14 +110,14 @@ public sealed class LocalContentStore : IContentStore
         return Task.CompletedTask;
     }
 
-    public Task<bool> IsAvailableAsync(CancellationToken ct)
+    public Task<bool> IsAvailableAsync(CancellationToken cancellationToken)
     {
         EventThreadGuard.Check();
         return Task.FromResult(Directory.Exists(Root));
     }
 
     /// <summary>Every CID stored here, in no particular order.</summary>
-    public async IAsyncEnumerable<Cid> ListAsync([EnumeratorCancellation] CancellationToken ct)
+    public async IAsyncEnumerable<Cid> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         foreach (var shard in Directory.EnumerateDirectories(Root))
         {
@@ -127,7 +127,7 @@ public sealed class LocalContentStore : IContentStore
             }
             foreach (var file in Directory.EnumerateFiles(shard))
             {
-                ct.ThrowIfCancellationRequested();
+                cancellationToken.ThrowIfCancellationRequested();
                 if (Cid.TryParse(Path.GetFileName(file), out var cid))
                 {
                     yield return cid;
@@ -203,7 +203,7 @@ public sealed class LocalContentWriter : IAsyncDisposable
     /// <summary>Bytes written so far.</summary>
     public long Length => _builder.FileSize + _filled;
 
-    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var chunk = _chunk ?? throw new InvalidOperationException("The writer is closed.");
         while (!data.IsEmpty)
@@ -214,17 +214,17 @@ public sealed class LocalContentWriter : IAsyncDisposable
             data = data[n..];
             if (_filled == UnixFsFileBuilder.ChunkSize)
             {
-                await FlushChunkAsync(chunk, ct).ConfigureAwait(false);
+                await FlushChunkAsync(chunk, cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
-    public async Task<StoredContent> CommitAsync(CancellationToken ct)
+    public async Task<StoredContent> CommitAsync(CancellationToken cancellationToken)
     {
         var chunk = _chunk ?? throw new InvalidOperationException("The writer is closed.");
         if (_filled > 0)
         {
-            await FlushChunkAsync(chunk, ct).ConfigureAwait(false);
+            await FlushChunkAsync(chunk, cancellationToken).ConfigureAwait(false);
         }
         var cid = _builder.Complete();
         _file.Flush(flushToDisk: true);
@@ -245,10 +245,10 @@ public sealed class LocalContentWriter : IAsyncDisposable
         ReturnBuffer();
     }
 
-    private async ValueTask FlushChunkAsync(byte[] chunk, CancellationToken ct)
+    private async ValueTask FlushChunkAsync(byte[] chunk, CancellationToken cancellationToken)
     {
         _builder.AddChunk(chunk.AsSpan(0, _filled));
-        await _file.WriteAsync(chunk.AsMemory(0, _filled), ct).ConfigureAwait(false);
+        await _file.WriteAsync(chunk.AsMemory(0, _filled), cancellationToken).ConfigureAwait(false);
         _filled = 0;
     }
 
