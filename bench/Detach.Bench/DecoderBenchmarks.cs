@@ -18,9 +18,9 @@ public class DecoderBenchmarks
 {
     private const int Size = 8 * 1024 * 1024;
     private const int Chunk = 64 * 1024;
-    private byte[] base64 = [];
-    private byte[] quotedPrintable = [];
-    private readonly byte[] output = new byte[Chunk * 2];
+    private byte[] _base64 = [];
+    private byte[] _quotedPrintable = [];
+    private readonly byte[] _output = new byte[Chunk * 2];
 
     [GlobalSetup]
     public void Setup()
@@ -28,39 +28,43 @@ public class DecoderBenchmarks
         var random = new Random(42);
         var data = new byte[Size / 4 * 3];
         random.NextBytes(data);
-        base64 = Encoding.ASCII.GetBytes(Convert.ToBase64String(data, Base64FormattingOptions.InsertLineBreaks));
+        _base64 = Encoding.ASCII.GetBytes(Convert.ToBase64String(data, Base64FormattingOptions.InsertLineBreaks));
 
         // Prose with accented letters (=C3=A9), a tab, long lines folded with soft breaks: what mail bodies look like.
         var qp = new StringBuilder(Size + 1024);
         const string line = "Bonjour, voici le r=C3=A9sum=C3=A9 de la r=C3=A9union\tde mardi: tout va bien, merci beaucoup =\r\n";
-        while (qp.Length < Size) qp.Append(line).Append("Ligne courte.\r\n");
-        quotedPrintable = Encoding.ASCII.GetBytes(qp.ToString());
+        while (qp.Length < Size)
+        {
+            qp.Append(line).Append("Ligne courte.\r\n");
+        }
+
+        _quotedPrintable = Encoding.ASCII.GetBytes(qp.ToString());
     }
 
     [Benchmark(Baseline = true, Description = "ours")]
     [BenchmarkCategory("base64")]
-    public long Base64Ours() => Ours(new Base64Decoder(), base64);
+    public long Base64Ours() => Ours(new Base64Decoder(), _base64);
 
     [Benchmark(Description = "MimeKit")]
     [BenchmarkCategory("base64")]
-    public long Base64MimeKit() => Theirs(new MimeKit.Encodings.Base64Decoder(), base64);
+    public long Base64MimeKit() => Theirs(new MimeKit.Encodings.Base64Decoder(), _base64);
 
     [Benchmark(Baseline = true, Description = "ours")]
     [BenchmarkCategory("quoted-printable")]
-    public long QuotedPrintableOurs() => Ours(new QuotedPrintableDecoder(), quotedPrintable);
+    public long QuotedPrintableOurs() => Ours(new QuotedPrintableDecoder(), _quotedPrintable);
 
     [Benchmark(Description = "MimeKit")]
     [BenchmarkCategory("quoted-printable")]
-    public long QuotedPrintableMimeKit() => Theirs(new MimeKit.Encodings.QuotedPrintableDecoder(), quotedPrintable);
+    public long QuotedPrintableMimeKit() => Theirs(new MimeKit.Encodings.QuotedPrintableDecoder(), _quotedPrintable);
 
     private long Ours(IContentDecoder decoder, byte[] input)
     {
         long total = 0;
         for (int at = 0; at < input.Length; at += Chunk)
         {
-            total += decoder.Decode(input.AsSpan(at, Math.Min(Chunk, input.Length - at)), output);
+            total += decoder.Decode(input.AsSpan(at, Math.Min(Chunk, input.Length - at)), _output);
         }
-        return total + decoder.Flush(output);
+        return total + decoder.Flush(_output);
     }
 
     private long Theirs(MimeKit.Encodings.IMimeDecoder decoder, byte[] input)
@@ -68,7 +72,7 @@ public class DecoderBenchmarks
         long total = 0;
         for (int at = 0; at < input.Length; at += Chunk)
         {
-            total += decoder.Decode(input, at, Math.Min(Chunk, input.Length - at), output);
+            total += decoder.Decode(input, at, Math.Min(Chunk, input.Length - at), _output);
         }
         return total;
     }

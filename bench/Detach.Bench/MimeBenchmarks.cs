@@ -71,7 +71,11 @@ public class MimeBenchmarks
             var buffer = new byte[128 * 1024];
             long size = 0;
             int n;
-            while ((n = await stream.ReadAsync(buffer, cancellationToken)) > 0) size += n;
+            while ((n = await stream.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                size += n;
+            }
+
             return size;
         }
     }

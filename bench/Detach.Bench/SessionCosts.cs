@@ -17,20 +17,20 @@ namespace Detach.Bench;
 /// </summary>
 internal sealed class SessionCosts : IAsyncDisposable
 {
-    private readonly SmtpServer sink;
-    private readonly SmtpServer proxy;
-    private readonly DetachingBackend backend;
-    private readonly byte[] buffer = new byte[64 * 1024];
+    private readonly SmtpServer _sink;
+    private readonly SmtpServer _proxy;
+    private readonly DetachingBackend _backend;
+    private readonly byte[] _buffer = new byte[64 * 1024];
 
     public SessionCosts(DetachSettings settings, MessageDetacher detacher, DetachMetrics metrics, IPEndPoint sinkEndPoint, SmtpServer sinkServer)
     {
-        sink = sinkServer;
+        _sink = sinkServer;
         SinkEndPoint = sinkEndPoint;
-        backend = new DetachingBackend(settings, detacher, metrics, NullLogger<DetachingBackend>.Instance);
-        proxy = new SmtpServer(SmtpFrontService.CreateOptions(settings.Smtp), backend, NullLogger<SmtpServer>.Instance);
-        proxy.Start();
-        _ = proxy.RunAsync(CancellationToken.None);
-        ProxyEndPoint = (IPEndPoint)proxy.LocalEndPoints[0];
+        _backend = new DetachingBackend(settings, detacher, metrics, NullLogger<DetachingBackend>.Instance);
+        _proxy = new SmtpServer(SmtpFrontService.CreateOptions(settings.Smtp), _backend, NullLogger<SmtpServer>.Instance);
+        _proxy.Start();
+        _ = _proxy.RunAsync(CancellationToken.None);
+        ProxyEndPoint = (IPEndPoint)_proxy.LocalEndPoints[0];
     }
 
     public IPEndPoint SinkEndPoint { get; }
@@ -75,22 +75,22 @@ internal sealed class SessionCosts : IAsyncDisposable
         int filled = 0;
         while (true)
         {
-            int n = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None);
+            int n = await socket.ReceiveAsync(_buffer.AsMemory(filled), SocketFlags.None);
             if (n == 0)
             {
                 throw new IOException("The server closed the connection.");
             }
 
             filled += n;
-            if (filled >= 2 && buffer[filled - 2] == '\r' && buffer[filled - 1] == '\n')
+            if (filled >= 2 && _buffer[filled - 2] == '\r' && _buffer[filled - 1] == '\n')
             {
-                int lastLine = buffer.AsSpan(0, filled - 2).LastIndexOf((byte)'\n') + 1;
-                if (filled - lastLine >= 4 && buffer[lastLine + 3] == ' ')
+                int lastLine = _buffer.AsSpan(0, filled - 2).LastIndexOf((byte)'\n') + 1;
+                if (filled - lastLine >= 4 && _buffer[lastLine + 3] == ' ')
                 {
-                    var code = int.Parse(Encoding.ASCII.GetString(buffer, lastLine, 3), System.Globalization.CultureInfo.InvariantCulture);
+                    var code = int.Parse(Encoding.ASCII.GetString(_buffer, lastLine, 3), System.Globalization.CultureInfo.InvariantCulture);
                     if (code != expected)
                     {
-                        throw new InvalidOperationException($"Expected {expected}, got: {Encoding.ASCII.GetString(buffer, 0, filled)}");
+                        throw new InvalidOperationException($"Expected {expected}, got: {Encoding.ASCII.GetString(_buffer, 0, filled)}");
                     }
 
                     return;
@@ -101,14 +101,14 @@ internal sealed class SessionCosts : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await proxy.DisposeAsync();
-        await backend.DisposeAsync();
-        await sink.DisposeAsync();
+        await _proxy.DisposeAsync();
+        await _backend.DisposeAsync();
+        await _sink.DisposeAsync();
     }
 
     private sealed class SinkBackend : ISmtpBackend, ISmtpSessionHandler, ISmtpTransaction
     {
-        private readonly byte[] drain = new byte[64 * 1024];
+        private readonly byte[] _drain = new byte[64 * 1024];
 
         public ValueTask<ISmtpSessionHandler> OpenSessionAsync(SmtpSessionContext context, CancellationToken cancellationToken) =>
             ValueTask.FromResult<ISmtpSessionHandler>(this);
@@ -121,7 +121,7 @@ internal sealed class SessionCosts : IAsyncDisposable
 
         public async ValueTask<SmtpReply> DataAsync(Stream message, CancellationToken cancellationToken)
         {
-            while (await message.ReadAsync(drain, cancellationToken) > 0)
+            while (await message.ReadAsync(_drain, cancellationToken) > 0)
             {
             }
 

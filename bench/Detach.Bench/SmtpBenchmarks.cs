@@ -149,7 +149,7 @@ public class SmtpProxyBenchmarks
             await Task.Delay(500);
             var proxyOptions = new SmtpServerOptions { ServerName = "proxy.test", MaxConnections = 1000 };
             proxyOptions.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));
-            var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, _sinkPort), new SmtpRelayClientOptions(), ct));
+            var relay = new SmtpRelayBackend((_, cancellationToken) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, _sinkPort), new SmtpRelayClientOptions(), cancellationToken));
             _proxy = new SmtpServer(proxyOptions, relay);
             _proxy.Start();
             _proxyPort = ((IPEndPoint)_proxy.LocalEndPoints[0]).Port;

@@ -120,28 +120,28 @@ internal static class StageCosts
 
     private sealed class Stages(string root, int mib) : IAsyncDisposable
     {
-        private readonly byte[] attachment = RandomNumberGenerator.GetBytes(mib * 1024 * 1024);
-        private byte[] message = [];
-        private byte[] ciphertext = [];
-        private readonly byte[] sink = new byte[256 * 1024];
-        private VaultComponents components = null!;
-        private DetachSettings settings = null!;
-        private DetachMetrics metrics = null!;
-        private MessageDetacher detacher = null!;
-        private SessionCosts sessions = null!;
-        private readonly SpillBudget budget = new();
-        private int sequence;
+        private readonly byte[] _attachment = RandomNumberGenerator.GetBytes(mib * 1024 * 1024);
+        private byte[] _message = [];
+        private byte[] _ciphertext = [];
+        private readonly byte[] _sink = new byte[256 * 1024];
+        private VaultComponents _components = null!;
+        private DetachSettings _settings = null!;
+        private DetachMetrics _metrics = null!;
+        private MessageDetacher _detacher = null!;
+        private SessionCosts _sessions = null!;
+        private readonly SpillBudget _budget = new();
+        private int _sequence;
 
         // The spool the parse and decode stages read: filled once, as the receive stage leaves it.
-        private SpillStream filled = null!;
-        private MimeStructure structure = null!;
+        private SpillStream _filled = null!;
+        private MimeStructure _structure = null!;
 
         /// <summary>A 5 KB text mail without attachment (the plain traffic of the Postfix driver), as DATA carries it.</summary>
         public byte[] PlainWire { get; private set; } = [];
 
-        private byte[] plain = [];
-        private SpillStream plainFilled = null!;
-        private readonly Pipe relay = new(new PipeOptions(pauseWriterThreshold: 0));
+        private byte[] _plain = [];
+        private SpillStream _plainFilled = null!;
+        private readonly Pipe _relay = new(new PipeOptions(pauseWriterThreshold: 0));
 
         /// <summary>The message as DATA carries it: dot-stuffed (nothing to stuff here), CRLF.CRLF at the end.</summary>
         public byte[] Wire { get; private set; } = [];
@@ -152,10 +152,10 @@ internal static class StageCosts
                 .Append("From: bench@client.test\r\nTo: alice@example.test\r\nSubject: attachment bench mail\r\nMessage-ID: <large@bench.test>\r\nMIME-Version: 1.0\r\n")
                 .Append("Content-Type: multipart/mixed; boundary=\"b-bench\"\r\n\r\n--b-bench\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nSee the attachment.\r\n\r\n")
                 .Append("--b-bench\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"data.bin\"\r\n\r\n")
-                .Append(Convert.ToBase64String(attachment, Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal))
+                .Append(Convert.ToBase64String(_attachment, Base64FormattingOptions.InsertLineBreaks).Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\n", "\r\n", StringComparison.Ordinal))
                 .Append("\r\n--b-bench--\r\n");
-            message = Encoding.ASCII.GetBytes(text.ToString());
-            Wire = [.. message, .. ".\r\n"u8];
+            _message = Encoding.ASCII.GetBytes(text.ToString());
+            Wire = [.. _message, .. ".\r\n"u8];
 
             var sinkServer = SessionCosts.StartSink();
             var sinkEndPoint = (System.Net.IPEndPoint)sinkServer.LocalEndPoints[0];
@@ -166,17 +166,17 @@ internal static class StageCosts
                 ["Smtp:Listen"] = "127.0.0.1:0",
                 ["Smtp:NextHop"] = $"smtp://127.0.0.1:{sinkEndPoint.Port}",
             }).Build();
-            settings = DetachSettings.Load(configuration);
-            components = await VaultComponents.OpenAsync(settings, CancellationToken.None);
-            metrics = new DetachMetrics();
-            detacher = new MessageDetacher(components.Vault, settings, metrics, NullLogger<MessageDetacher>.Instance);
-            sessions = new SessionCosts(settings, detacher, metrics, sinkEndPoint, sinkServer);
+            _settings = DetachSettings.Load(configuration);
+            _components = await VaultComponents.OpenAsync(_settings, CancellationToken.None);
+            _metrics = new DetachMetrics();
+            _detacher = new MessageDetacher(_components.Vault, _settings, _metrics, NullLogger<MessageDetacher>.Instance);
+            _sessions = new SessionCosts(_settings, _detacher, _metrics, sinkEndPoint, sinkServer);
 
             using var key = FileKey.Generate();
-            await using var encrypting = new RecordEncryptingStream(new MemoryStream(attachment), key);
+            await using var encrypting = new RecordEncryptingStream(new MemoryStream(_attachment), key);
             var buffer = new MemoryStream();
             await encrypting.CopyToAsync(buffer);
-            ciphertext = buffer.ToArray();
+            _ciphertext = buffer.ToArray();
 
             var plainText = new StringBuilder()
                 .Append("From: bench@client.test\r\nTo: alice@example.test\r\nSubject: plain bench mail\r\nMessage-ID: <plain@bench.test>\r\nMIME-Version: 1.0\r\n")
@@ -186,13 +186,13 @@ internal static class StageCosts
                 plainText.Append("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n");
             }
 
-            plain = Encoding.ASCII.GetBytes(plainText.ToString());
-            PlainWire = [.. plain, .. ".\r\n"u8];
-            plainFilled = NewSpool();
-            await plainFilled.WriteAsync(plain);
+            _plain = Encoding.ASCII.GetBytes(plainText.ToString());
+            PlainWire = [.. _plain, .. ".\r\n"u8];
+            _plainFilled = NewSpool();
+            await _plainFilled.WriteAsync(_plain);
 
-            filled = NewSpool();
-            await filled.WriteAsync(message);
+            _filled = NewSpool();
+            await _filled.WriteAsync(_message);
             await ParseAsync();
         }
 
@@ -208,16 +208,16 @@ internal static class StageCosts
             ("index: add + mark stored (SQLite, FULL sync)", IndexAsync),
             ("whole: spool, detach, rewrite, commit", () => WholeAsync(SpillStream.DefaultThreshold)),
             ("whole, spool in memory", () => WholeAsync(8 * 1024 * 1024)),
-            ("session: client -> sink (no detach)", () => sessions.SendAsync(sessions.SinkEndPoint, Wire)),
-            ("session: client -> detach -> sink", () => sessions.SendAsync(sessions.ProxyEndPoint, Wire)),
+            ("session: client -> sink (no detach)", () => _sessions.SendAsync(_sessions.SinkEndPoint, Wire)),
+            ("session: client -> detach -> sink", () => _sessions.SendAsync(_sessions.ProxyEndPoint, Wire)),
         ];
 
         /// <summary>Removes what the whole-message stages stored (a fresh key each time: a new object per run).</summary>
         public async Task RemoveStoredAsync()
         {
-            await foreach (var cid in components.Local.ListAsync(CancellationToken.None))
+            await foreach (var cid in _components.Local.ListAsync(CancellationToken.None))
             {
-                await components.Local.RemoveAsync(cid, CancellationToken.None);
+                await _components.Local.RemoveAsync(cid, CancellationToken.None);
             }
         }
 
@@ -226,15 +226,15 @@ internal static class StageCosts
         [
             ("plain receive: DATA into the spool", async () => await (await ReceiveAsync(PlainWire)).DisposeAsync()),
             ("plain prepare: parse, nothing to detach", PreparePlainAsync),
-            ("plain relay: dot-stuffed to the next hop", () => RelayAsync(plainFilled)),
+            ("plain relay: dot-stuffed to the next hop", () => RelayAsync(_plainFilled)),
             ("plain whole: receive, prepare, relay", PlainWholeAsync),
-            ("plain session: client -> sink (no detach)", () => sessions.SendAsync(sessions.SinkEndPoint, PlainWire)),
-            ("plain session: client -> detach -> sink", () => sessions.SendAsync(sessions.ProxyEndPoint, PlainWire)),
+            ("plain session: client -> sink (no detach)", () => _sessions.SendAsync(_sessions.SinkEndPoint, PlainWire)),
+            ("plain session: client -> detach -> sink", () => _sessions.SendAsync(_sessions.ProxyEndPoint, PlainWire)),
         ];
 
         private async Task PreparePlainAsync()
         {
-            await using var detached = await detacher.PrepareAsync(plainFilled, new MessageEnvelope("bench@client.test", 1), CancellationToken.None);
+            await using var detached = await _detacher.PrepareAsync(_plainFilled, new MessageEnvelope("bench@client.test", 1), CancellationToken.None);
             await detached.CommitAsync(CancellationToken.None);
         }
 
@@ -242,24 +242,24 @@ internal static class StageCosts
         private async Task RelayAsync(Stream spool)
         {
             spool.Position = 0;
-            var writer = new DotWriter(relay.Writer);
+            var writer = new DotWriter(_relay.Writer);
             await spool.CopyToAsync(writer);
             await writer.CompleteAsync(CancellationToken.None);
-            var read = await relay.Reader.ReadAsync();
-            relay.Reader.AdvanceTo(read.Buffer.End);
+            var read = await _relay.Reader.ReadAsync();
+            _relay.Reader.AdvanceTo(read.Buffer.End);
         }
 
         private async Task PlainWholeAsync()
         {
             await using var spool = await ReceiveAsync(PlainWire);
-            await using (var detached = await detacher.PrepareAsync(spool, new MessageEnvelope("bench@client.test", 1), CancellationToken.None))
+            await using (var detached = await _detacher.PrepareAsync(spool, new MessageEnvelope("bench@client.test", 1), CancellationToken.None))
             {
                 await RelayAsync(spool);
                 await detached.CommitAsync(CancellationToken.None);
             }
         }
 
-        private SpillStream NewSpool() => new(root, SpillStream.DefaultThreshold, budget);
+        private SpillStream NewSpool() => new(root, SpillStream.DefaultThreshold, _budget);
 
         /// <summary>DATA as the session reads it: the dot reader over the connection's pipe, copied into a spool (returned open).</summary>
         private async Task<SpillStream> ReceiveAsync(byte[] wire)
@@ -279,15 +279,15 @@ internal static class StageCosts
 
         private async Task ParseAsync()
         {
-            filled.Position = 0;
-            structure = await MimeStructure.ParseAsync(filled);
+            _filled.Position = 0;
+            _structure = await MimeStructure.ParseAsync(_filled);
         }
 
         private async Task DecodeAsync()
         {
-            var part = structure.Root.Children[1];
-            await using var decoded = structure.OpenDecoded(part.BodyStart, part.BodyLength, part.TransferEncoding);
-            while (await decoded.ReadAsync(sink) > 0)
+            var part = _structure.Root.Children[1];
+            await using var decoded = _structure.OpenDecoded(part.BodyStart, part.BodyLength, part.TransferEncoding);
+            while (await decoded.ReadAsync(_sink) > 0)
             {
             }
         }
@@ -295,8 +295,8 @@ internal static class StageCosts
         private async Task EncryptAsync()
         {
             using var key = FileKey.Generate();
-            await using var encrypting = new RecordEncryptingStream(new MemoryStream(attachment), key);
-            while (await encrypting.ReadAsync(sink) > 0)
+            await using var encrypting = new RecordEncryptingStream(new MemoryStream(_attachment), key);
+            while (await encrypting.ReadAsync(_sink) > 0)
             {
             }
         }
@@ -304,9 +304,9 @@ internal static class StageCosts
         private Task CidAsync()
         {
             Span<byte> digest = stackalloc byte[32];
-            for (int at = 0; at < ciphertext.Length; at += 256 * 1024)
+            for (int at = 0; at < _ciphertext.Length; at += 256 * 1024)
             {
-                SHA256.HashData(ciphertext.AsSpan(at, Math.Min(256 * 1024, ciphertext.Length - at)), digest);
+                SHA256.HashData(_ciphertext.AsSpan(at, Math.Min(256 * 1024, _ciphertext.Length - at)), digest);
             }
 
             return Task.CompletedTask;
@@ -314,36 +314,36 @@ internal static class StageCosts
 
         private async Task StoreAsync()
         {
-            var stored = await components.Local.AddAsync(new MemoryStream(ciphertext), CancellationToken.None);
-            await components.Local.RemoveAsync(stored.Cid, CancellationToken.None);
+            var stored = await _components.Local.AddAsync(new MemoryStream(_ciphertext), CancellationToken.None);
+            await _components.Local.RemoveAsync(stored.Cid, CancellationToken.None);
         }
 
         private async Task StoreBufferedAsync()
         {
             Cid cid;
-            await using (var writer = components.Local.BeginWrite())
+            await using (var writer = _components.Local.BeginWrite())
             {
-                for (int at = 0; at < ciphertext.Length; at += 256 * 1024)
+                for (int at = 0; at < _ciphertext.Length; at += 256 * 1024)
                 {
-                    await writer.WriteAsync(ciphertext.AsMemory(at, Math.Min(256 * 1024, ciphertext.Length - at)), CancellationToken.None);
+                    await writer.WriteAsync(_ciphertext.AsMemory(at, Math.Min(256 * 1024, _ciphertext.Length - at)), CancellationToken.None);
                 }
 
                 cid = (await writer.CommitAsync(CancellationToken.None)).Cid;
             }
 
-            await components.Local.RemoveAsync(cid, CancellationToken.None);
+            await _components.Local.RemoveAsync(cid, CancellationToken.None);
         }
 
         private async Task IndexAsync()
         {
             var now = DateTimeOffset.UtcNow;
-            var cid = $"bafkreistage{Interlocked.Increment(ref sequence)}";
-            await components.Index.AddAsync(new AttachmentRecord
+            var cid = $"bafkreistage{Interlocked.Increment(ref _sequence)}";
+            await _components.Index.AddAsync(new AttachmentRecord
             {
                 Cid = cid,
                 VaultKey = new byte[32],
-                PlaintextSize = attachment.Length,
-                CiphertextSize = ciphertext.Length,
+                PlaintextSize = _attachment.Length,
+                CiphertextSize = _ciphertext.Length,
                 ContentType = "application/octet-stream",
                 FileName = "data.bin",
                 CreatedAt = now,
@@ -353,26 +353,26 @@ internal static class StageCosts
                 RecipientCount = 1,
                 StoreState = StoreState.Spooled,
             });
-            await components.Index.MarkAsync([cid], StoreState.Stored);
+            await _components.Index.MarkAsync([cid], StoreState.Stored);
         }
 
         private async Task WholeAsync(int threshold)
         {
-            await using var spool = new SpillStream(root, threshold, budget);
-            await spool.WriteAsync(message);
-            await using var output = new SpillStream(root, threshold, budget);
-            await using var detached = await detacher.PrepareAsync(spool, new MessageEnvelope("bench@client.test", 1), CancellationToken.None);
+            await using var spool = new SpillStream(root, threshold, _budget);
+            await spool.WriteAsync(_message);
+            await using var output = new SpillStream(root, threshold, _budget);
+            await using var detached = await _detacher.PrepareAsync(spool, new MessageEnvelope("bench@client.test", 1), CancellationToken.None);
             await detached.WriteToAsync(output, CancellationToken.None);
             await detached.CommitAsync(CancellationToken.None);
         }
 
         public async ValueTask DisposeAsync()
         {
-            await filled.DisposeAsync();
-            await plainFilled.DisposeAsync();
-            await sessions.DisposeAsync();
-            metrics.Dispose();
-            await components.DisposeAsync();
+            await _filled.DisposeAsync();
+            await _plainFilled.DisposeAsync();
+            await _sessions.DisposeAsync();
+            _metrics.Dispose();
+            await _components.DisposeAsync();
         }
     }
 }

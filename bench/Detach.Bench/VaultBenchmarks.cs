@@ -18,12 +18,12 @@ namespace Detach.Bench;
 public class VaultBenchmarks
 {
     private const int AttachmentSize = 50 * 1024 * 1024;
-    private byte[] attachment = [];
-    private string root = "";
-    private AttachmentVault vault = null!;
-    private IAttachmentIndex index = null!;
-    private HttpClient? http;
-    private int sequence;
+    private byte[] _attachment = [];
+    private string _root = "";
+    private AttachmentVault _vault = null!;
+    private IAttachmentIndex _index = null!;
+    private HttpClient? _http;
+    private int _sequence;
 
     [ParamsSource(nameof(Backends))]
     public string Backend { get; set; } = "local";
@@ -34,38 +34,38 @@ public class VaultBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        attachment = new byte[AttachmentSize];
-        new Random(7).NextBytes(attachment);
-        root = Path.Combine(Path.GetTempPath(), "detach-bench-vault-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(root);
-        IContentStore store = new LocalContentStore(Path.Combine(root, "store"));
+        _attachment = new byte[AttachmentSize];
+        new Random(7).NextBytes(_attachment);
+        _root = Path.Combine(Path.GetTempPath(), "detach-bench-vault-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(_root);
+        IContentStore store = new LocalContentStore(Path.Combine(_root, "store"));
         if (Backend == "kubo")
         {
-            http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+            _http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
             var options = Options.Create(new KuboOptions { ApiUrl = new Uri(Environment.GetEnvironmentVariable("DETACH_BENCH_IPFS_API")!) });
-            store = new KuboContentStore(new KuboClient(http, options));
+            store = new KuboContentStore(new KuboClient(_http, options));
         }
 
-        index = SqliteAttachmentIndex.ForDataPath(root);
-        index.MigrateAsync().GetAwaiter().GetResult();
-        vault = new AttachmentVault(store, index, new AttachmentVaultOptions { PublicUrl = "https://files.example.com" },
+        _index = SqliteAttachmentIndex.ForDataPath(_root);
+        _index.MigrateAsync().GetAwaiter().GetResult();
+        _vault = new AttachmentVault(store, _index, new AttachmentVaultOptions { PublicUrl = "https://files.example.com" },
             TimeProvider.System, NullLogger<AttachmentVault>.Instance);
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        index.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        http?.Dispose();
-        Directory.Delete(root, recursive: true);
+        _index.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _http?.Dispose();
+        Directory.Delete(_root, recursive: true);
     }
 
     [Benchmark(Description = "encrypt + store + index 50 MiB")]
     public async Task<long> EncryptAndStore()
     {
-        var message = vault.BeginMessage(new MessageContext($"<bench-{sequence++}@example.com>", "example.com", 10));
+        var message = _vault.BeginMessage(new MessageContext($"<bench-{_sequence++}@example.com>", "example.com", 10));
         var stored = await message.StoreAsync(new AttachmentFile("bench.bin", "application/octet-stream"),
-            new ForwardOnlyStream(attachment), CancellationToken.None);
+            new ForwardOnlyStream(_attachment), CancellationToken.None);
         await message.CommitAsync(CancellationToken.None);
         return stored.Record.PlaintextSize;
     }

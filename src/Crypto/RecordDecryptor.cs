@@ -146,14 +146,14 @@ public static class RecordDecryptor
 
     private sealed class StreamTarget(Stream destination) : PlaintextTarget
     {
-        private readonly byte[] buffer = ArrayPool<byte>.Shared.Rent(RecordFormat.EncryptedRecordSize);
+        private readonly byte[] _buffer = ArrayPool<byte>.Shared.Rent(RecordFormat.EncryptedRecordSize);
 
-        public override Memory<byte> GetRecordBuffer(int length) => buffer;
+        public override Memory<byte> GetRecordBuffer(int length) => _buffer;
 
         public override ValueTask WriteAsync(Memory<byte> record, int skip, int take, CancellationToken cancellationToken) =>
             destination.WriteAsync(record.Slice(skip, take), cancellationToken);
 
-        public override void Dispose() => ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+        public override void Dispose() => ArrayPool<byte>.Shared.Return(_buffer, clearArray: true);
     }
 
     private sealed class PipeTarget(PipeWriter destination) : PlaintextTarget

@@ -13,7 +13,7 @@ public sealed class MilterMacros(int maxPerStage)
     // Stages in protocol order: a later stage's macros win and are forgotten first.
     private static readonly byte[] Order = "CHMRTLNBE"u8.ToArray();
 
-    private readonly Dictionary<string, string>?[] stages = new Dictionary<string, string>?[Order.Length];
+    private readonly Dictionary<string, string>?[] _stages = new Dictionary<string, string>?[Order.Length];
 
     /// <summary>True when some macro was dropped because a stage had too many.</summary>
     public bool Truncated { get; private set; }
@@ -24,9 +24,9 @@ public sealed class MilterMacros(int maxPerStage)
         get
         {
             var key = Bare(name);
-            for (int i = stages.Length - 1; i >= 0; i--)
+            for (int i = _stages.Length - 1; i >= 0; i--)
             {
-                if (stages[i] is { } stage && stage.TryGetValue(key, out var value))
+                if (_stages[i] is { } stage && stage.TryGetValue(key, out var value))
                 {
                     return value;
                 }
@@ -45,7 +45,7 @@ public sealed class MilterMacros(int maxPerStage)
             return; // macros for a command without a stage (ABORT, QUIT...): nothing asks for them
         }
 
-        var stage = stages[at] ??= new Dictionary<string, string>(StringComparer.Ordinal);
+        var stage = _stages[at] ??= new Dictionary<string, string>(StringComparer.Ordinal);
         stage.Clear();
         var reader = new SequenceReader<byte>(pairs);
         while (!reader.End)
@@ -79,9 +79,9 @@ public sealed class MilterMacros(int maxPerStage)
     internal void ClearFrom(MilterCommand command)
     {
         int at = Array.IndexOf(Order, (byte)command);
-        for (int i = Math.Max(0, at); i < stages.Length; i++)
+        for (int i = Math.Max(0, at); i < _stages.Length; i++)
         {
-            stages[i]?.Clear();
+            _stages[i]?.Clear();
         }
     }
 

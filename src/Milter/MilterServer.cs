@@ -15,13 +15,13 @@ namespace Detach.Milter;
 /// </summary>
 public sealed class MilterServer : IAsyncDisposable
 {
-    private readonly MilterServerOptions options;
-    private readonly IMilterBackend backend;
-    private readonly ILogger logger;
-    private readonly List<Socket> listeners = [];
-    private readonly ConcurrentDictionary<long, (Socket Socket, Task Task)> sessions = new();
-    private long nextSession;
-    private int active;
+    private readonly MilterServerOptions _options;
+    private readonly IMilterBackend _backend;
+    private readonly ILogger _logger;
+    private readonly List<Socket> _listeners = [];
+    private readonly ConcurrentDictionary<long, (Socket Socket, Task Task)> _sessions = new();
+    private long _nextSession;
+    private int _active;
 
     public MilterServer(MilterServerOptions options, IMilterBackend backend, ILogger<MilterServer>? logger = null)
     {
@@ -33,26 +33,26 @@ public sealed class MilterServer : IAsyncDisposable
             throw new ArgumentException("No endpoint to listen on.", nameof(options));
         }
 
-        this.options = options;
-        this.backend = backend;
-        this.logger = (ILogger?)logger ?? NullLogger.Instance;
+        this._options = options;
+        this._backend = backend;
+        this._logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
     /// <summary>The bound endpoints (with the real port when 0 was asked for), once started.</summary>
-    public IReadOnlyList<EndPoint> LocalEndPoints => listeners.Select(l => l.LocalEndPoint!).ToArray();
+    public IReadOnlyList<EndPoint> LocalEndPoints => _listeners.Select(l => l.LocalEndPoint!).ToArray();
 
     /// <summary>Sessions running now.</summary>
-    public int ActiveSessions => Volatile.Read(ref active);
+    public int ActiveSessions => Volatile.Read(ref _active);
 
     /// <summary>Binds and listens; <see cref="RunAsync"/> calls it when needed.</summary>
     public void Start()
     {
-        if (listeners.Count > 0)
+        if (_listeners.Count > 0)
         {
             return;
         }
 
-        foreach (var endPoint in options.EndPoints)
+        foreach (var endPoint in _options.EndPoints)
         {
             var unix = endPoint as UnixDomainSocketEndPoint;
             if (unix is not null)
@@ -68,7 +68,7 @@ public sealed class MilterServer : IAsyncDisposable
                     socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
                 }
 
-                if (options.InlineCompletions)
+                if (_options.InlineCompletions)
                 {
                     Smtp.InlineCompletions.TryEnable(socket);
                 }
@@ -82,8 +82,8 @@ public sealed class MilterServer : IAsyncDisposable
                 throw;
             }
 
-            listeners.Add(socket);
-            MilterLog.Listening(logger, MilterEndPoint.ToPostfix(socket.LocalEndPoint ?? endPoint));
+            _listeners.Add(socket);
+            MilterLog.Listening(_logger, MilterEndPoint.ToPostfix(socket.LocalEndPoint ?? endPoint));
         }
     }
 
@@ -115,7 +115,7 @@ public sealed class MilterServer : IAsyncDisposable
         Start();
         try
         {
-            await Task.WhenAll(listeners.Select(l => AcceptLoopAsync(l, cancellationToken))).ConfigureAwait(false);
+            await Task.WhenAll(_listeners.Select(l => AcceptLoopAsync(l, cancellationToken))).ConfigureAwait(false);
         }
         finally
         {
@@ -143,32 +143,32 @@ public sealed class MilterServer : IAsyncDisposable
             }
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
-                MilterLog.ListenerFailed(logger, listener.LocalEndPoint?.ToString() ?? "?", e);
+                MilterLog.ListenerFailed(_logger, listener.LocalEndPoint?.ToString() ?? "?", e);
                 throw;
             }
 
-            if (Interlocked.Increment(ref active) > options.MaxConnections)
+            if (Interlocked.Increment(ref _active) > _options.MaxConnections)
             {
-                Interlocked.Decrement(ref active);
-                MilterLog.ConnectionLimit(logger, client.RemoteEndPoint?.ToString(), options.MaxConnections);
+                Interlocked.Decrement(ref _active);
+                MilterLog.ConnectionLimit(_logger, client.RemoteEndPoint?.ToString(), _options.MaxConnections);
                 client.Dispose();
                 continue;
             }
 
-            var id = Interlocked.Increment(ref nextSession);
+            var id = Interlocked.Increment(ref _nextSession);
             if (client.AddressFamily != AddressFamily.Unix)
             {
                 client.NoDelay = true;
             }
 
-            if (options.InlineCompletions)
+            if (_options.InlineCompletions)
             {
                 Smtp.InlineCompletions.TryEnable(client);
             }
 
             // Registered before it starts, so a session that ends at once still finds its entry to remove.
             var start = new Task<Task>(() => RunSessionAsync(id, client, stopping));
-            sessions[id] = (client, start.Unwrap());
+            _sessions[id] = (client, start.Unwrap());
             start.Start(TaskScheduler.Default);
         }
     }
@@ -181,32 +181,32 @@ public sealed class MilterServer : IAsyncDisposable
             await using var stream = new NetworkStream(client, ownsSocket: true);
             var input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384, leaveOpen: true));
             var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-            var context = new MilterContext(sessionId, client.RemoteEndPoint, new MilterMacros(options.MaxMacrosPerStage));
-            await new MilterSession(input, output, context, backend, options, logger).RunAsync(stopping).ConfigureAwait(false);
+            var context = new MilterContext(sessionId, client.RemoteEndPoint, new MilterMacros(_options.MaxMacrosPerStage));
+            await new MilterSession(input, output, context, _backend, _options, _logger).RunAsync(stopping).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            MilterLog.SessionFailed(logger, sessionId, e);
+            MilterLog.SessionFailed(_logger, sessionId, e);
         }
         finally
         {
             client.Dispose();
-            sessions.TryRemove(id, out _);
-            Interlocked.Decrement(ref active);
+            _sessions.TryRemove(id, out _);
+            Interlocked.Decrement(ref _active);
         }
     }
 
     private async Task DrainSessionsAsync()
     {
-        var running = sessions.Values.Select(s => s.Task).ToArray();
+        var running = _sessions.Values.Select(s => s.Task).ToArray();
         if (running.Length == 0)
         {
             return;
         }
 
         var all = Task.WhenAll(running);
-        await Task.WhenAny(all, Task.Delay(options.ShutdownGracePeriod)).ConfigureAwait(false);
-        foreach (var (socket, _) in sessions.Values)
+        await Task.WhenAny(all, Task.Delay(_options.ShutdownGracePeriod)).ConfigureAwait(false);
+        foreach (var (socket, _) in _sessions.Values)
         {
             socket.Dispose();
         }
@@ -216,16 +216,16 @@ public sealed class MilterServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var listener in listeners)
+        foreach (var listener in _listeners)
         {
             listener.Dispose();
         }
 
-        foreach (var (socket, _) in sessions.Values)
+        foreach (var (socket, _) in _sessions.Values)
         {
             socket.Dispose();
         }
 
-        await Task.WhenAll(sessions.Values.Select(s => s.Task)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await Task.WhenAll(_sessions.Values.Select(s => s.Task)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 }

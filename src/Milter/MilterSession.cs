@@ -18,31 +18,31 @@ public sealed class MilterSession
     private static readonly MilterVerdict HandlerFailedVerdict =
         MilterVerdict.Reply(451, "4.3.0", "Temporary failure in the attachment filter, try again later");
 
-    private readonly PipeReader input;
-    private readonly PipeWriter output;
-    private readonly MilterContext context;
-    private readonly IMilterBackend backend;
-    private readonly MilterServerOptions options;
-    private readonly ILogger logger;
-    private CancellationTokenSource readTimeout = new();
-    private readonly CancellationTokenSource writeTimeout = new();
-    private CancellationToken stopping;
-    private IMilterHandler? handler;
-    private MilterNegotiated agreed = new(MilterNegotiation.Version, MilterActions.None, MilterProtocolOptions.None, MilterNegotiation.DefaultMaxDataSize);
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly MilterContext _context;
+    private readonly IMilterBackend _backend;
+    private readonly MilterServerOptions _options;
+    private readonly ILogger _logger;
+    private CancellationTokenSource _readTimeout = new();
+    private readonly CancellationTokenSource _writeTimeout = new();
+    private CancellationToken _stopping;
+    private IMilterHandler? _handler;
+    private MilterNegotiated _agreed = new(MilterNegotiation.Version, MilterActions.None, MilterProtocolOptions.None, MilterNegotiation.DefaultMaxDataSize);
 
     // The frame being handled: its bytes stay in the pipe until Release().
-    private MilterFrame frame;
-    private SequencePosition frameEnd;
-    private bool holding;
+    private MilterFrame _frame;
+    private SequencePosition _frameEnd;
+    private bool _holding;
 
     // The read left open while the handler worked at end of message: it becomes the next frame's read.
-    private Task<ReadResult>? pendingRead;
+    private Task<ReadResult>? _pendingRead;
 
-    private int headers;
-    private bool messageFailed;
-    private bool macrosWarned;
-    private byte[]? scratch;
-    private string endReason = "quit";
+    private int _headers;
+    private bool _messageFailed;
+    private bool _macrosWarned;
+    private byte[]? _scratch;
+    private string _endReason = "quit";
 
     public MilterSession(PipeReader input, PipeWriter output, MilterContext context, IMilterBackend backend, MilterServerOptions options, ILogger? logger = null)
     {
@@ -52,25 +52,25 @@ public sealed class MilterSession
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        this.input = input;
-        this.output = output;
-        this.context = context;
-        this.backend = backend;
-        this.options = options;
-        this.logger = logger ?? NullLogger.Instance;
+        this._input = input;
+        this._output = output;
+        this._context = context;
+        this._backend = backend;
+        this._options = options;
+        this._logger = logger ?? NullLogger.Instance;
     }
 
-    public MilterContext Context => context;
+    public MilterContext Context => _context;
 
     /// <summary>Why the session ended, once <see cref="RunAsync"/> returned.</summary>
-    public string EndReason => endReason;
+    public string EndReason => _endReason;
 
     /// <param name="stopping">Graceful stop: the session ends the next time it waits for the MTA.</param>
     public async Task RunAsync(CancellationToken stopping)
     {
-        this.stopping = stopping;
-        readTimeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        MilterLog.SessionStarted(logger, context.SessionId, context.RemoteEndPoint?.ToString());
+        this._stopping = stopping;
+        _readTimeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        MilterLog.SessionStarted(_logger, _context.SessionId, _context.RemoteEndPoint?.ToString());
         try
         {
             while (await NextFrameAsync().ConfigureAwait(false))
@@ -85,58 +85,58 @@ public sealed class MilterSession
         }
         catch (MilterProtocolException e)
         {
-            endReason = "protocol error";
-            MilterLog.ProtocolError(logger, context.SessionId, e.Message);
+            _endReason = "protocol error";
+            MilterLog.ProtocolError(_logger, _context.SessionId, e.Message);
         }
-        catch (OperationCanceledException) when (readTimeout.IsCancellationRequested || writeTimeout.IsCancellationRequested)
+        catch (OperationCanceledException) when (_readTimeout.IsCancellationRequested || _writeTimeout.IsCancellationRequested)
         {
-            endReason = stopping.IsCancellationRequested ? "shutdown" : writeTimeout.IsCancellationRequested ? "the MTA stopped reading" : "idle timeout";
+            _endReason = stopping.IsCancellationRequested ? "shutdown" : _writeTimeout.IsCancellationRequested ? "the MTA stopped reading" : "idle timeout";
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
         {
-            endReason = "connection lost";
-            MilterLog.ConnectionLost(logger, context.SessionId, e);
+            _endReason = "connection lost";
+            MilterLog.ConnectionLost(_logger, _context.SessionId, e);
         }
         finally
         {
             await CloseAsync().ConfigureAwait(false);
-            MilterLog.SessionEnded(logger, context.SessionId, endReason);
+            MilterLog.SessionEnded(_logger, _context.SessionId, _endReason);
         }
     }
 
     private async ValueTask CloseAsync()
     {
-        if (handler is not null)
+        if (_handler is not null)
         {
             try
             {
-                await handler.AbortAsync(CancellationToken.None).ConfigureAwait(false);
-                await handler.DisposeAsync().ConfigureAwait(false);
+                await _handler.AbortAsync(CancellationToken.None).ConfigureAwait(false);
+                await _handler.DisposeAsync().ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                MilterLog.HandlerFailed(logger, context.SessionId, "close", e);
+                MilterLog.HandlerFailed(_logger, _context.SessionId, "close", e);
             }
         }
 
         try
         {
-            if (pendingRead is not null)
+            if (_pendingRead is not null)
             {
-                input.CancelPendingRead();
-                await ((Task)pendingRead).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                _input.CancelPendingRead();
+                await ((Task)_pendingRead).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
-            await input.CompleteAsync().ConfigureAwait(false);
-            await output.CompleteAsync().ConfigureAwait(false);
+            await _input.CompleteAsync().ConfigureAwait(false);
+            await _output.CompleteAsync().ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
             // Unsent bytes to an MTA that is gone; the caller closes the socket anyway.
         }
 
-        readTimeout.Dispose();
-        writeTimeout.Dispose();
+        _readTimeout.Dispose();
+        _writeTimeout.Dispose();
     }
 
     // ---- frames ---------------------------------------------------------------------------------
@@ -147,32 +147,32 @@ public sealed class MilterSession
         while (true)
         {
             ReadResult result;
-            if (pendingRead is { } pending)
+            if (_pendingRead is { } pending)
             {
-                pendingRead = null;
+                _pendingRead = null;
                 result = await pending.ConfigureAwait(false);
-                readTimeout.TryReset();
+                _readTimeout.TryReset();
             }
-            else if (!input.TryRead(out result))
+            else if (!_input.TryRead(out result))
             {
-                readTimeout.CancelAfter(options.IdleTimeout);
-                result = await input.ReadAsync(readTimeout.Token).ConfigureAwait(false);
-                readTimeout.TryReset();
+                _readTimeout.CancelAfter(_options.IdleTimeout);
+                result = await _input.ReadAsync(_readTimeout.Token).ConfigureAwait(false);
+                _readTimeout.TryReset();
             }
 
             var buffer = result.Buffer;
-            switch (MilterFrameReader.TryRead(buffer, options.MaxFrameLength, out frame, out frameEnd, out long length))
+            switch (MilterFrameReader.TryRead(buffer, _options.MaxFrameLength, out _frame, out _frameEnd, out long length))
             {
                 case MilterFrameStatus.Complete:
-                    holding = true;
+                    _holding = true;
                     return true;
                 case MilterFrameStatus.Invalid:
-                    input.AdvanceTo(buffer.Start);
+                    _input.AdvanceTo(buffer.Start);
                     throw new MilterProtocolException(length == 0
                         ? "the MTA sent a frame of length 0"
-                        : $"the MTA announced a frame of {length} bytes, over the limit of {options.MaxFrameLength}");
+                        : $"the MTA announced a frame of {length} bytes, over the limit of {_options.MaxFrameLength}");
                 default:
-                    input.AdvanceTo(buffer.Start, buffer.End);
+                    _input.AdvanceTo(buffer.Start, buffer.End);
                     if (result.IsCompleted || result.IsCanceled)
                     {
                         if (!buffer.IsEmpty)
@@ -180,7 +180,7 @@ public sealed class MilterSession
                             throw new MilterProtocolException($"the MTA closed the connection inside a frame ({buffer.Length} bytes of it came)");
                         }
 
-                        endReason = handler is null ? "closed before negotiation" : "MTA closed the connection";
+                        _endReason = _handler is null ? "closed before negotiation" : "MTA closed the connection";
                         return false;
                     }
 
@@ -192,18 +192,18 @@ public sealed class MilterSession
     /// <summary>Lets the pipe reuse the current frame's bytes.</summary>
     private void Release()
     {
-        if (holding)
+        if (_holding)
         {
-            holding = false;
-            input.AdvanceTo(frameEnd);
+            _holding = false;
+            _input.AdvanceTo(_frameEnd);
         }
     }
 
     private async ValueTask FlushAsync()
     {
-        writeTimeout.CancelAfter(options.IdleTimeout);
-        var flushed = await output.FlushAsync(writeTimeout.Token).ConfigureAwait(false);
-        writeTimeout.TryReset();
+        _writeTimeout.CancelAfter(_options.IdleTimeout);
+        var flushed = await _output.FlushAsync(_writeTimeout.Token).ConfigureAwait(false);
+        _writeTimeout.TryReset();
         if (flushed.IsCompleted)
         {
             throw new IOException("The MTA stopped reading.");
@@ -214,11 +214,11 @@ public sealed class MilterSession
     {
         if (verdict.SmtpReply is { } reply)
         {
-            MilterFrameWriter.WriteReplyCode(output, reply);
+            MilterFrameWriter.WriteReplyCode(_output, reply);
         }
         else
         {
-            MilterFrameWriter.Write(output, (byte)verdict.Code);
+            MilterFrameWriter.Write(_output, (byte)verdict.Code);
         }
 
         return FlushAsync();
@@ -226,20 +226,20 @@ public sealed class MilterSession
 
     /// <summary>"Continue", unless the agreement says the MTA expects no reply to this event.</summary>
     private ValueTask ContinueUnlessAsync(MilterProtocolOptions noReply) =>
-        agreed.Has(noReply) ? ValueTask.CompletedTask : ReplyAsync(MilterVerdict.Continue);
+        _agreed.Has(noReply) ? ValueTask.CompletedTask : ReplyAsync(MilterVerdict.Continue);
 
     // ---- events ---------------------------------------------------------------------------------
 
     /// <summary>Handles the current frame; false ends the session.</summary>
     private async ValueTask<bool> DispatchAsync()
     {
-        var data = frame.Data;
-        if (handler is null && frame.Code != (byte)MilterCommand.OptionNegotiation)
+        var data = _frame.Data;
+        if (_handler is null && _frame.Code != (byte)MilterCommand.OptionNegotiation)
         {
-            throw new MilterProtocolException($"the MTA sent '{(char)frame.Code}' before option negotiation");
+            throw new MilterProtocolException($"the MTA sent '{(char)_frame.Code}' before option negotiation");
         }
 
-        switch ((MilterCommand)frame.Code)
+        switch ((MilterCommand)_frame.Code)
         {
             case MilterCommand.OptionNegotiation:
                 await NegotiateAsync(data).ConfigureAwait(false);
@@ -250,35 +250,35 @@ public sealed class MilterSession
                     throw new MilterProtocolException("a macro frame without its command code");
                 }
 
-                context.Macros.Set(data.FirstSpan[0], data.Slice(1));
-                if (context.Macros.Truncated && !macrosWarned)
+                _context.Macros.Set(data.FirstSpan[0], data.Slice(1));
+                if (_context.Macros.Truncated && !_macrosWarned)
                 {
-                    macrosWarned = true;
-                    MilterLog.MacrosTruncated(logger, context.SessionId, options.MaxMacrosPerStage);
+                    _macrosWarned = true;
+                    MilterLog.MacrosTruncated(_logger, _context.SessionId, _options.MaxMacrosPerStage);
                 }
 
                 return true;
             case MilterCommand.Connect:
-                context.Macros.ClearFrom(MilterCommand.Helo);
-                context.Client = MilterEventData.Client(data);
-                MilterLog.Client(logger, context.SessionId, context.Client.HostName, context.Client.Address);
-                await Unanswered("connect", () => handler!.ConnectAsync(stopping), evenAfterFailure: true).ConfigureAwait(false);
+                _context.Macros.ClearFrom(MilterCommand.Helo);
+                _context.Client = MilterEventData.Client(data);
+                MilterLog.Client(_logger, _context.SessionId, _context.Client.HostName, _context.Client.Address);
+                await Unanswered("connect", () => _handler!.ConnectAsync(_stopping), evenAfterFailure: true).ConfigureAwait(false);
                 await ContinueUnlessAsync(MilterProtocolOptions.NoConnectReply).ConfigureAwait(false);
                 return true;
             case MilterCommand.Helo:
-                context.Macros.ClearFrom(MilterCommand.Mail);
+                _context.Macros.ClearFrom(MilterCommand.Mail);
                 await ContinueUnlessAsync(MilterProtocolOptions.NoHeloReply).ConfigureAwait(false);
                 return true;
             case MilterCommand.Mail:
-                context.Macros.ClearFrom(MilterCommand.Recipient);
-                messageFailed = false;
-                headers = 0;
-                await Unanswered("MAIL", () => handler!.MailAsync(MilterEventData.Address(data), stopping)).ConfigureAwait(false);
+                _context.Macros.ClearFrom(MilterCommand.Recipient);
+                _messageFailed = false;
+                _headers = 0;
+                await Unanswered("MAIL", () => _handler!.MailAsync(MilterEventData.Address(data), _stopping)).ConfigureAwait(false);
                 await ContinueUnlessAsync(MilterProtocolOptions.NoMailReply).ConfigureAwait(false);
                 return true;
             case MilterCommand.Recipient:
-                context.Macros.ClearFrom(MilterCommand.Data);
-                await Unanswered("RCPT", () => handler!.RecipientAsync(MilterEventData.Address(data), stopping)).ConfigureAwait(false);
+                _context.Macros.ClearFrom(MilterCommand.Data);
+                await Unanswered("RCPT", () => _handler!.RecipientAsync(MilterEventData.Address(data), _stopping)).ConfigureAwait(false);
                 await ContinueUnlessAsync(MilterProtocolOptions.NoRecipientReply).ConfigureAwait(false);
                 return true;
             case MilterCommand.Data:
@@ -295,44 +295,44 @@ public sealed class MilterSession
                 await ReplyAsync(await EndOfHeadersAsync().ConfigureAwait(false)).ConfigureAwait(false);
                 return true;
             case MilterCommand.Body:
-                await Unanswered("body", () => handler!.BodyAsync(data, stopping)).ConfigureAwait(false);
+                await Unanswered("body", () => _handler!.BodyAsync(data, _stopping)).ConfigureAwait(false);
                 await ContinueUnlessAsync(MilterProtocolOptions.NoBodyReply).ConfigureAwait(false);
                 return true;
             case MilterCommand.EndOfBody:
                 if (!data.IsEmpty)
                 {
                     // Libmilter's MTA side may send the last chunk with the end of the message.
-                    await Unanswered("body", () => handler!.BodyAsync(data, stopping)).ConfigureAwait(false);
+                    await Unanswered("body", () => _handler!.BodyAsync(data, _stopping)).ConfigureAwait(false);
                 }
 
                 return await EndOfMessageAsync().ConfigureAwait(false);
             case MilterCommand.Abort:
-                await Unanswered("abort", () => handler!.AbortAsync(stopping), evenAfterFailure: true).ConfigureAwait(false);
-                messageFailed = false;
+                await Unanswered("abort", () => _handler!.AbortAsync(_stopping), evenAfterFailure: true).ConfigureAwait(false);
+                _messageFailed = false;
                 return true;
             case MilterCommand.QuitNewConnection:
-                await Unanswered("abort", () => handler!.AbortAsync(stopping), evenAfterFailure: true).ConfigureAwait(false);
-                context.Macros.ClearFrom(MilterCommand.Connect);
-                context.Client = null;
-                messageFailed = false;
+                await Unanswered("abort", () => _handler!.AbortAsync(_stopping), evenAfterFailure: true).ConfigureAwait(false);
+                _context.Macros.ClearFrom(MilterCommand.Connect);
+                _context.Client = null;
+                _messageFailed = false;
                 return true;
             case MilterCommand.Quit:
-                endReason = "quit";
+                _endReason = "quit";
                 return false;
             default:
-                throw new MilterProtocolException($"unknown command 0x{frame.Code:x2} ('{(char)frame.Code}')");
+                throw new MilterProtocolException($"unknown command 0x{_frame.Code:x2} ('{(char)_frame.Code}')");
         }
     }
 
     private async ValueTask NegotiateAsync(ReadOnlySequence<byte> offer)
     {
-        var (agreement, answer) = MilterNegotiation.Negotiate(offer, options.RequiredActions, options.MaxFrameLength, options.MacroRequests.AsReadOnly());
-        agreed = agreement;
-        context.Negotiated = agreement;
-        MilterLog.Negotiated(logger, context.SessionId, agreed.Version, agreed.Actions, agreed.Options, agreed.MaxDataSize);
-        output.Write(answer);
+        var (agreement, answer) = MilterNegotiation.Negotiate(offer, _options.RequiredActions, _options.MaxFrameLength, _options.MacroRequests.AsReadOnly());
+        _agreed = agreement;
+        _context.Negotiated = agreement;
+        MilterLog.Negotiated(_logger, _context.SessionId, _agreed.Version, _agreed.Actions, _agreed.Options, _agreed.MaxDataSize);
+        _output.Write(answer);
         await FlushAsync().ConfigureAwait(false);
-        handler ??= await backend.OpenAsync(context, stopping).ConfigureAwait(false);
+        _handler ??= await _backend.OpenAsync(_context, _stopping).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -341,7 +341,7 @@ public sealed class MilterSession
     /// </summary>
     private async ValueTask Unanswered(string stage, Func<ValueTask> call, bool evenAfterFailure = false)
     {
-        if (messageFailed && !evenAfterFailure)
+        if (_messageFailed && !evenAfterFailure)
         {
             return;
         }
@@ -350,45 +350,45 @@ public sealed class MilterSession
         {
             await call().ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException || !_stopping.IsCancellationRequested)
         {
-            messageFailed = true;
-            MilterLog.HandlerFailed(logger, context.SessionId, stage, e);
+            _messageFailed = true;
+            MilterLog.HandlerFailed(_logger, _context.SessionId, stage, e);
         }
     }
 
     private async ValueTask HeaderAsync(ReadOnlySequence<byte> data)
     {
-        if (++headers > options.MaxHeaders)
+        if (++_headers > _options.MaxHeaders)
         {
             return;
         }
 
         var (name, value) = MilterEventData.Header(Contiguous(data));
-        if (!agreed.Has(MilterProtocolOptions.HeaderLeadingSpace))
+        if (!_agreed.Has(MilterProtocolOptions.HeaderLeadingSpace))
         {
             // The MTA ate the space after the colon; the handler always sees the value as written.
             value = (byte[])[(byte)' ', .. value.Span];
         }
 
-        await Unanswered("header", () => handler!.HeaderAsync(name, value, stopping)).ConfigureAwait(false);
+        await Unanswered("header", () => _handler!.HeaderAsync(name, value, _stopping)).ConfigureAwait(false);
     }
 
     private async ValueTask<MilterVerdict> EndOfHeadersAsync()
     {
-        if (messageFailed)
+        if (_messageFailed)
         {
             return HandlerFailedVerdict;
         }
 
         try
         {
-            return await handler!.EndOfHeadersAsync(headers <= options.MaxHeaders, stopping).ConfigureAwait(false);
+            return await _handler!.EndOfHeadersAsync(_headers <= _options.MaxHeaders, _stopping).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException || !_stopping.IsCancellationRequested)
         {
-            MilterLog.HandlerFailed(logger, context.SessionId, "end of headers", e);
-            messageFailed = true;
+            MilterLog.HandlerFailed(_logger, _context.SessionId, "end of headers", e);
+            _messageFailed = true;
             return HandlerFailedVerdict;
         }
     }
@@ -400,17 +400,17 @@ public sealed class MilterSession
     private async ValueTask<bool> EndOfMessageAsync()
     {
         Release();
-        if (messageFailed)
+        if (_messageFailed)
         {
             await ReplyAsync(HandlerFailedVerdict).ConfigureAwait(false);
             return true;
         }
 
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        var work = handler!.EndOfMessageAsync(cancel.Token);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+        var work = _handler!.EndOfMessageAsync(cancel.Token);
         if (!work.IsCompleted && !await WatchAsync(work, cancel).ConfigureAwait(false))
         {
-            endReason = "MTA closed the connection during end of message";
+            _endReason = "MTA closed the connection during end of message";
             return false;
         }
 
@@ -419,9 +419,9 @@ public sealed class MilterSession
         {
             result = await work.ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException || !stopping.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException || !_stopping.IsCancellationRequested)
         {
-            MilterLog.HandlerFailed(logger, context.SessionId, "end of message", e);
+            MilterLog.HandlerFailed(_logger, _context.SessionId, "end of message", e);
             await ReplyAsync(HandlerFailedVerdict).ConfigureAwait(false);
             return true;
         }
@@ -438,10 +438,10 @@ public sealed class MilterSession
     private async Task<bool> WatchAsync(Task work, CancellationTokenSource cancel)
     {
         // No idle limit while we are the ones working; the read gets it back once we answered.
-        readTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
-        var watch = input.ReadAsync(readTimeout.Token).AsTask();
-        pendingRead = watch;
-        using var ticks = new PeriodicTimer(options.ProgressInterval);
+        _readTimeout.CancelAfter(Timeout.InfiniteTimeSpan);
+        var watch = _input.ReadAsync(_readTimeout.Token).AsTask();
+        _pendingRead = watch;
+        using var ticks = new PeriodicTimer(_options.ProgressInterval);
         var tick = ticks.WaitForNextTickAsync().AsTask();
         Task[] waits = [work, watch, tick];
         while (!work.IsCompleted)
@@ -449,9 +449,9 @@ public sealed class MilterSession
             var done = await Task.WhenAny(waits).ConfigureAwait(false);
             if (done == tick)
             {
-                if (agreed.Version >= 6)
+                if (_agreed.Version >= 6)
                 {
-                    MilterFrameWriter.Write(output, (byte)MilterReply.Progress);
+                    MilterFrameWriter.Write(_output, (byte)MilterReply.Progress);
                     await FlushAsync().ConfigureAwait(false);
                 }
 
@@ -472,16 +472,16 @@ public sealed class MilterSession
             }
         }
 
-        readTimeout.CancelAfter(options.IdleTimeout);
+        _readTimeout.CancelAfter(_options.IdleTimeout);
         return true;
     }
 
     private async ValueTask SendAsync(MilterMessageResult result)
     {
-        bool leadingSpace = agreed.Has(MilterProtocolOptions.HeaderLeadingSpace);
+        bool leadingSpace = _agreed.Has(MilterProtocolOptions.HeaderLeadingSpace);
         foreach (var edit in result.HeaderEdits)
         {
-            MilterFrameWriter.WriteHeaderEdit(output, edit, leadingSpace);
+            MilterFrameWriter.WriteHeaderEdit(_output, edit, leadingSpace);
         }
 
         if (result.ReplacementBody is { } body)
@@ -491,8 +491,8 @@ public sealed class MilterSession
             long unflushed = 0;
             while (true)
             {
-                var memory = output.GetMemory(MilterFrameReader.LengthBytes + 1 + agreed.MaxDataSize);
-                int read = await body.ReadAsync(memory.Slice(MilterFrameReader.LengthBytes + 1, agreed.MaxDataSize), stopping).ConfigureAwait(false);
+                var memory = _output.GetMemory(MilterFrameReader.LengthBytes + 1 + _agreed.MaxDataSize);
+                int read = await body.ReadAsync(memory.Slice(MilterFrameReader.LengthBytes + 1, _agreed.MaxDataSize), _stopping).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -500,7 +500,7 @@ public sealed class MilterSession
 
                 BinaryPrimitives.WriteUInt32BigEndian(memory.Span, (uint)(read + 1));
                 memory.Span[MilterFrameReader.LengthBytes] = (byte)MilterReply.ReplaceBody;
-                output.Advance(MilterFrameReader.LengthBytes + 1 + read);
+                _output.Advance(MilterFrameReader.LengthBytes + 1 + read);
                 if ((unflushed += read) >= 256 * 1024)
                 {
                     unflushed = 0;
@@ -520,12 +520,12 @@ public sealed class MilterSession
             return data.First;
         }
 
-        if (scratch is null || scratch.Length < data.Length)
+        if (_scratch is null || _scratch.Length < data.Length)
         {
-            scratch = new byte[Math.Max(data.Length, 4096)];
+            _scratch = new byte[Math.Max(data.Length, 4096)];
         }
 
-        data.CopyTo(scratch);
-        return scratch.AsMemory(0, (int)data.Length);
+        data.CopyTo(_scratch);
+        return _scratch.AsMemory(0, (int)data.Length);
     }
 }

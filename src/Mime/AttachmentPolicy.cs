@@ -43,41 +43,97 @@ public static class AttachmentPolicy
         ArgumentNullException.ThrowIfNull(part);
         ArgumentNullException.ThrowIfNull(options);
         string type = part.MimeType;
-        if (part.IsOpaque) return Keep("headers exceed the parser's limits");
-        if (part.InsideProtectedPart) return Keep("inside a signed or encrypted part");
-        if (type.StartsWith("multipart/", StringComparison.Ordinal)) return new PartDecision(PartAction.Descend, "container");
-        if (part.TransferEncoding == TransferEncoding.Unknown) return Keep("unknown transfer encoding");
-        if (ProtectedReason(type) is { } protectedReason) return Keep(protectedReason);
+        if (part.IsOpaque)
+        {
+            return Keep("headers exceed the parser's limits");
+        }
+
+        if (part.InsideProtectedPart)
+        {
+            return Keep("inside a signed or encrypted part");
+        }
+
+        if (type.StartsWith("multipart/", StringComparison.Ordinal))
+        {
+            return new PartDecision(PartAction.Descend, "container");
+        }
+
+        if (part.TransferEncoding == TransferEncoding.Unknown)
+        {
+            return Keep("unknown transfer encoding");
+        }
+
+        if (ProtectedReason(type) is { } protectedReason)
+        {
+            return Keep(protectedReason);
+        }
+
         if (type is "message/external-body" or "message/partial" or "message/delivery-status" or "message/disposition-notification"
             or "message/global-delivery-status" or "message/global-disposition-notification" or "text/rfc822-headers"
             or "application/pgp-signature" or "application/pkcs7-signature" or "application/x-pkcs7-signature")
+        {
             return Keep("structural part");
-        if (part.ParentMimeType is "multipart/alternative") return Keep("an alternative body");
+        }
+
+        if (part.ParentMimeType is "multipart/alternative")
+        {
+            return Keep("an alternative body");
+        }
+
         if (part.ParentMimeType is "multipart/report" && type is "message/rfc822" or "message/global" or "text/rfc822-headers")
+        {
             return Keep("returned message of a delivery report");
+        }
 
         bool isMessage = type is "message/rfc822" or "message/global" or "message/news";
         if (isMessage && part.Disposition != "attachment")
         {
             // A digest's messages and forwards shown inline are read in place.
             if (part.ParentMimeType is "multipart/digest" || part.Disposition == "inline")
+            {
                 return part.HasEncapsulatedMessage ? new PartDecision(PartAction.Descend, "inline message") : Keep("inline message");
+            }
         }
         if (isMessage && !options.DetachForwardedMessages)
+        {
             return part.HasEncapsulatedMessage ? new PartDecision(PartAction.Descend, "forwarded messages are descended into") : Keep("forwarded message");
+        }
 
         bool textBody = type is "text/plain" or "text/html" && part.Disposition != "attachment";
-        if (textBody) return Keep("text body");
-        if (part.IsRoot && part.Disposition != "attachment" && part.FileName is null && !isMessage) return Keep("message body");
-        if (options.KeepCidReferencedImages && part.IsCidReferenced) return Keep("referenced by cid: from the HTML body");
+        if (textBody)
+        {
+            return Keep("text body");
+        }
+
+        if (part.IsRoot && part.Disposition != "attachment" && part.FileName is null && !isMessage)
+        {
+            return Keep("message body");
+        }
+
+        if (options.KeepCidReferencedImages && part.IsCidReferenced)
+        {
+            return Keep("referenced by cid: from the HTML body");
+        }
 
         bool attachment = isMessage
             || part.Disposition == "attachment"
             || (part.Disposition is null && part.FileName is not null)
             || (options.DetachInlineNamedParts && part.Disposition == "inline" && part.FileName is not null);
-        if (!attachment) return Keep(part.Disposition == "inline" ? "inline part" : "not an attachment");
-        if (type is "text/calendar" && part.Disposition != "attachment") return Keep("calendar invitation");
-        if (part.EncodedLength < options.MinSizeBytes) return Keep("smaller than Policy:MinSizeBytes");
+        if (!attachment)
+        {
+            return Keep(part.Disposition == "inline" ? "inline part" : "not an attachment");
+        }
+
+        if (type is "text/calendar" && part.Disposition != "attachment")
+        {
+            return Keep("calendar invitation");
+        }
+
+        if (part.EncodedLength < options.MinSizeBytes)
+        {
+            return Keep("smaller than Policy:MinSizeBytes");
+        }
+
         return new PartDecision(PartAction.Detach, isMessage ? "forwarded message" : "attachment");
 
         static PartDecision Keep(string reason) => new(PartAction.Keep, reason);

@@ -38,8 +38,16 @@ internal sealed class Base64Decoder : IContentDecoder
 
     public int Decode(ReadOnlySpan<byte> input, Span<byte> output)
     {
-        if (_finished) return 0;
-        if (_gathered.Length < input.Length + 4) _gathered = new byte[Math.Max(input.Length + 4, 1024)];
+        if (_finished)
+        {
+            return 0;
+        }
+
+        if (_gathered.Length < input.Length + 4)
+        {
+            _gathered = new byte[Math.Max(input.Length + 4, 1024)];
+        }
+
         return TryDecodeClean(input, output, out int written) ? written : DecodeCarefully(input, output);
     }
 
@@ -53,16 +61,31 @@ internal sealed class Base64Decoder : IContentDecoder
         while (input.Length > 0)
         {
             int br = input.IndexOfAny((byte)'\r', (byte)'\n');
-            if (br < 0) br = input.Length;
+            if (br < 0)
+            {
+                br = input.Length;
+            }
+
             input[..br].CopyTo(gathered[count..]);
             count += br;
             input = input[br..];
-            while (input.Length > 0 && input[0] is (byte)'\r' or (byte)'\n') input = input[1..];
+            while (input.Length > 0 && input[0] is (byte)'\r' or (byte)'\n')
+            {
+                input = input[1..];
+            }
         }
         int whole = count & ~3;
-        if (gathered[whole..count].IndexOfAnyExcept(Alphabet) >= 0) return false; // only clean characters may wait
+        if (gathered[whole..count].IndexOfAnyExcept(Alphabet) >= 0)
+        {
+            return false; // only clean characters may wait
+        }
+
         var status = Base64.DecodeFromUtf8(gathered[..whole], output, out int consumed, out written, isFinalBlock: true);
-        if (status != OperationStatus.Done || consumed != whole) return false;
+        if (status != OperationStatus.Done || consumed != whole)
+        {
+            return false;
+        }
+
         if (whole > 0 && gathered[whole - 1] == '=')
         {
             _finished = true; // padding ends the data, as in Python
@@ -86,12 +109,24 @@ internal sealed class Base64Decoder : IContentDecoder
         {
             var rest = input[i..];
             int run = rest.IndexOfAnyExcept(Alphabet);
-            if (run < 0) run = rest.Length;
+            if (run < 0)
+            {
+                run = rest.Length;
+            }
+
             rest[..run].CopyTo(gathered[count..]);
             count += run;
             i += run;
-            if (run > 0) _padding = 0;
-            if (i >= input.Length) break;
+            if (run > 0)
+            {
+                _padding = 0;
+            }
+
+            if (i >= input.Length)
+            {
+                break;
+            }
+
             if (input[i] == '=' && count % 4 >= 2 && (count % 4) + ++_padding >= 4)
             {
                 padded = true; // "xx==" or "xxx=": the quantum is complete
@@ -217,8 +252,12 @@ internal sealed class QuotedPrintableDecoder : IContentDecoder
                 }
                 case State.SkipToLineFeed:
                 {
-                    if (input[i++] == '\n') _state = State.Normal;
-                    break;
+                    if (input[i++] == '\n')
+                        {
+                            _state = State.Normal;
+                        }
+
+                        break;
                 }
             }
         }
@@ -263,16 +302,30 @@ internal sealed class UUDecoder : IContentDecoder
         int o = 0;
         foreach (byte b in input)
         {
-            if (_done) break;
+            if (_done)
+            {
+                break;
+            }
+
             if (b == '\n')
             {
-                if (!_lineTooLong) o += DecodeLine(_line.AsSpan(0, _lineLength), output[o..]);
+                if (!_lineTooLong)
+                {
+                    o += DecodeLine(_line.AsSpan(0, _lineLength), output[o..]);
+                }
+
                 _lineLength = 0;
                 _lineTooLong = false;
                 continue;
             }
-            if (_lineLength == MaxLine) _lineTooLong = true;
-            else _line[_lineLength++] = b;
+            if (_lineLength == MaxLine)
+            {
+                _lineTooLong = true;
+            }
+            else
+            {
+                _line[_lineLength++] = b;
+            }
         }
         return o;
     }
@@ -289,7 +342,11 @@ internal sealed class UUDecoder : IContentDecoder
         line = line.TrimEnd("\r"u8);
         if (!_inBody)
         {
-            if (line.StartsWith("begin "u8)) _inBody = true;
+            if (line.StartsWith("begin "u8))
+            {
+                _inBody = true;
+            }
+
             return 0;
         }
         if (line.Trim(" \t\r\f"u8).SequenceEqual("end"u8))
@@ -297,7 +354,11 @@ internal sealed class UUDecoder : IContentDecoder
             _done = true;
             return 0;
         }
-        if (line.Length == 0) return 0;
+        if (line.Length == 0)
+        {
+            return 0;
+        }
+
         int count = (line[0] - 32) & 63;
         int o = 0;
         int i = 1;
@@ -306,8 +367,15 @@ internal sealed class UUDecoder : IContentDecoder
             int c0 = Value(line, i), c1 = Value(line, i + 1), c2 = Value(line, i + 2), c3 = Value(line, i + 3);
             i += 4;
             output[o++] = (byte)((c0 << 2) | (c1 >> 4));
-            if (o < count) output[o++] = (byte)((c1 << 4) | (c2 >> 2));
-            if (o < count) output[o++] = (byte)((c2 << 6) | c3);
+            if (o < count)
+            {
+                output[o++] = (byte)((c1 << 4) | (c2 >> 2));
+            }
+
+            if (o < count)
+            {
+                output[o++] = (byte)((c2 << 6) | c3);
+            }
         }
         return o;
     }

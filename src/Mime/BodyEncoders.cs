@@ -35,7 +35,11 @@ internal sealed class IdentityBodyEncoder(Stream output, string lineEnding) : Bo
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        if (data.Length > 0) _endsWithLineFeed = data.Span[^1] == '\n';
+        if (data.Length > 0)
+        {
+            _endsWithLineFeed = data.Span[^1] == '\n';
+        }
+
         return Output.WriteAsync(data, cancellationToken);
     }
 
@@ -64,7 +68,10 @@ internal sealed class Base64BodyEncoder(Stream output, string lineEnding) : Body
             if (_pendingCount == BytesPerLine)
             {
                 EmitLine();
-                if (_outCount > _out.Length - 200) await FlushOutAsync(cancellationToken).ConfigureAwait(false);
+                if (_outCount > _out.Length - 200)
+                {
+                    await FlushOutAsync(cancellationToken).ConfigureAwait(false);
+                }
             }
         }
     }
@@ -90,7 +97,11 @@ internal sealed class Base64BodyEncoder(Stream output, string lineEnding) : Body
 
     public override async ValueTask CompleteAsync(bool finalLineEnding, CancellationToken cancellationToken)
     {
-        if (_pendingCount > 0) EmitLine();
+        if (_pendingCount > 0)
+        {
+            EmitLine();
+        }
+
         if (finalLineEnding && _anyLine)
         {
             LineEnding.CopyTo(_out.AsSpan(_outCount));
@@ -172,7 +183,11 @@ internal sealed class QuotedPrintableBodyEncoder(Stream output, string lineEndin
 
     private void FlushBlank(bool escape)
     {
-        if (_pendingBlank < 0) return;
+        if (_pendingBlank < 0)
+        {
+            return;
+        }
+
         byte blank = (byte)_pendingBlank;
         _pendingBlank = -1;
         Token(blank, escape);

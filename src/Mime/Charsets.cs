@@ -19,10 +19,18 @@ internal static class Charsets
     /// <summary>The encoding for a MIME charset name, or null when unknown.</summary>
     public static Encoding? Find(string? name)
     {
-        if (string.IsNullOrWhiteSpace(name)) return null;
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return null;
+        }
+
         name = name.Trim().Trim('"');
         int star = name.IndexOf('*', StringComparison.Ordinal); // RFC 2231 language suffix: utf-8*en
-        if (star >= 0) name = name[..star];
+        if (star >= 0)
+        {
+            name = name[..star];
+        }
+
         switch (name.ToUpperInvariant())
         {
             case "UTF8": case "UTF-8": return Encoding.UTF8;
@@ -45,7 +53,11 @@ internal static class Charsets
     /// <summary>Raw header bytes as text: UTF-8 when valid, otherwise Latin-1 so no byte is lost.</summary>
     public static string DecodeHeaderBytes(ReadOnlySpan<byte> bytes)
     {
-        if (!System.Text.Unicode.Utf8.IsValid(bytes)) return Latin1.GetString(bytes);
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+        {
+            return Latin1.GetString(bytes);
+        }
+
         return Encoding.UTF8.GetString(bytes);
     }
 }

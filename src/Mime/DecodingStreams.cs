@@ -2,60 +2,8 @@ using System.Buffers;
 
 namespace Detach.Mime;
 
-/// <summary>Reads one byte range of a seekable spool; seeks before each read, so several may share the spool in turn.</summary>
-internal sealed class SpoolRangeStream : Stream
-{
-    private readonly Stream _spool;
-    private readonly long _start;
-    private readonly long _length;
-    private long _position;
-
-    public SpoolRangeStream(Stream spool, long start, long length)
-    {
-        _spool = spool;
-        _start = start;
-        _length = Math.Max(0, length);
-    }
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => _length;
-    public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
-    {
-        int want = (int)Math.Min(buffer.Length, _length - _position);
-        if (want <= 0) return 0;
-        _spool.Position = _start + _position;
-        int n = _spool.Read(buffer[..want]);
-        _position += n;
-        return n;
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        int want = (int)Math.Min(buffer.Length, _length - _position);
-        if (want <= 0) return 0;
-        _spool.Position = _start + _position;
-        int n = await _spool.ReadAsync(buffer[..want], cancellationToken).ConfigureAwait(false);
-        _position += n;
-        return n;
-    }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-}
-
 /// <summary>Pull-based decoding over another stream: one input chunk and its decoded output in memory at a time.</summary>
-internal sealed class DecodingStream : Stream
+internal sealed class DecodingStream : ReadOnlyStream
 {
     private const int ChunkSize = 64 * 1024;
     private readonly Stream _inner;
@@ -74,12 +22,6 @@ internal sealed class DecodingStream : Stream
         _output = ArrayPool<byte>.Shared.Rent(decoder.MaxOutputLength(ChunkSize));
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
@@ -87,22 +29,27 @@ internal sealed class DecodingStream : Stream
         ObjectDisposedException.ThrowIf(_input is null, this);
         while (_outPos == _outLen)
         {
-            if (_done || buffer.Length == 0) return 0;
+            if (_done || buffer.Length == 0)
+            {
+                return 0;
+            }
+
             int n = _inner.Read(_input.AsSpan(0, ChunkSize));
             Decode(n);
         }
         return Serve(buffer);
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_input is null, this);
         while (_outPos == _outLen)
         {
-            if (_done || buffer.Length == 0) return 0;
+            if (_done || buffer.Length == 0)
+            {
+                return 0;
+            }
+
             int n = await _inner.ReadAsync(_input.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
             Decode(n);
         }
@@ -143,11 +90,6 @@ internal sealed class DecodingStream : Stream
         }
         base.Dispose(disposing);
     }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
 
 /// <summary>Opens the decoded body of a part as a stream over the spool.</summary>
@@ -160,7 +102,7 @@ public static class TransferDecoder
     public static Stream Open(Stream spool, long start, long length, TransferEncoding encoding)
     {
         ArgumentNullException.ThrowIfNull(spool);
-        var range = new SpoolRangeStream(spool, start, length);
+        var range = BoundedReadStream.AtOffset(spool, start, length);
         return encoding switch
         {
             TransferEncoding.Base64 => new DecodingStream(range, new Base64Decoder()),

@@ -20,7 +20,11 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
     {
         ArgumentNullException.ThrowIfNull(detached);
         long total = 0;
-        foreach (var a in detached) total += Math.Max(0, a.Size);
+        foreach (var a in detached)
+        {
+            total += Math.Max(0, a.Size);
+        }
+
         return detached.Count.ToString(CultureInfo.InvariantCulture) + (detached.Count == 1 ? " attachment, " : " attachments, ") + SizeText.Format(total);
     }
 
@@ -34,13 +38,24 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
     {
         ArgumentNullException.ThrowIfNull(detached);
         var lines = new List<string> { "-- " };
-        foreach (var language in Languages) lines.AddRange(Wrap(Heading(language, detached), ""));
+        foreach (var language in Languages)
+        {
+            lines.AddRange(Wrap(Heading(language, detached), ""));
+        }
+
         foreach (var a in detached)
         {
             lines.Add("");
             lines.Add("* " + a.FileName);
-            foreach (var language in Languages) lines.AddRange(Wrap(Details(language, a), "  "));
-            if (a.Withheld is null) lines.Add("  " + BracketedLink(a.Link));
+            foreach (var language in Languages)
+            {
+                lines.AddRange(Wrap(Details(language, a), "  "));
+            }
+
+            if (a.Withheld is null)
+            {
+                lines.Add("  " + BracketedLink(a.Link));
+            }
         }
         return lines;
     }
@@ -62,8 +77,15 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
         sb.Append("<ul style=\"margin:0.5em 0;padding-left:1.5em\">").Append(lineEnding);
         foreach (var a in detached)
         {
-            if (a.Withheld is null) sb.Append("<li><a href=\"").Append(Escape(a.Link)).Append("\">").Append(EscapeName(a.FileName, lineEnding)).Append("</a>");
-            else sb.Append("<li>").Append(EscapeName(a.FileName, lineEnding));
+            if (a.Withheld is null)
+            {
+                sb.Append("<li><a href=\"").Append(Escape(a.Link)).Append("\">").Append(EscapeName(a.FileName, lineEnding)).Append("</a>");
+            }
+            else
+            {
+                sb.Append("<li>").Append(EscapeName(a.FileName, lineEnding));
+            }
+
             foreach (var language in Languages)
             {
                 sb.Append(lineEnding).Append("<br><span lang=\"").Append(language.Tag).Append("\">").Append(Escape(Details(language, a))).Append("</span>");
@@ -108,9 +130,21 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
     private string Details(NoticeLanguage language, DetachedAttachment attachment)
     {
         var parts = new List<string>(3) { language.Size(attachment.Size) };
-        if (attachment.Withheld is { } why) return string.Join(language.Text("Separator"), parts.Append(language.Format("Details.Withheld", why)));
-        if (attachment.ExpiresAt is { } expires) parts.Add(language.Format("Details.Until", language.Date(expires)));
-        if (options.MaxDownloadsPerLink is { } limit) parts.Add(language.Counted("Details.Limit", limit, limit.ToString(CultureInfo.InvariantCulture)));
+        if (attachment.Withheld is { } why)
+        {
+            return string.Join(language.Text("Separator"), parts.Append(language.Format("Details.Withheld", why)));
+        }
+
+        if (attachment.ExpiresAt is { } expires)
+        {
+            parts.Add(language.Format("Details.Until", language.Date(expires)));
+        }
+
+        if (options.MaxDownloadsPerLink is { } limit)
+        {
+            parts.Add(language.Counted("Details.Limit", limit, limit.ToString(CultureInfo.InvariantCulture)));
+        }
+
         return string.Join(language.Text("Separator"), parts);
     }
 
@@ -127,7 +161,11 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
                 yield return line.ToString();
                 line.Clear().Append(indent);
             }
-            if (line.Length > indent.Length) line.Append(' ');
+            if (line.Length > indent.Length)
+            {
+                line.Append(' ');
+            }
+
             line.Append(word);
         }
         yield return line.ToString();
@@ -141,7 +179,11 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
     {
         const int MaxPiece = 500;
         string escaped = Escape(name);
-        if (escaped.Length <= MaxPiece) return escaped;
+        if (escaped.Length <= MaxPiece)
+        {
+            return escaped;
+        }
+
         var sb = new StringBuilder(escaped.Length + 64);
         int pieceStart = 0;
         foreach (var rune in name.EnumerateRunes())
@@ -173,8 +215,15 @@ public sealed class DetachNotice(NoticeOptions options, string serviceName)
                 case '"': sb.Append("&quot;"); break;
                 case '\'': sb.Append("&#39;"); break;
                 default:
-                    if (v is >= 0x20 and < 0x7F) sb.Append((char)v);
-                    else sb.Append("&#").Append(v.ToString(CultureInfo.InvariantCulture)).Append(';');
+                    if (v is >= 0x20 and < 0x7F)
+                    {
+                        sb.Append((char)v);
+                    }
+                    else
+                    {
+                        sb.Append("&#").Append(v.ToString(CultureInfo.InvariantCulture)).Append(';');
+                    }
+
                     break;
             }
         }

@@ -56,11 +56,18 @@ internal sealed class DetachPlanner(DetachPolicyOptions policy, MimeRewriterOpti
                 string path = (body.Path.Length == 0 ? "1" : body.Path) + ":uu" + (i + 1).ToString(CultureInfo.InvariantCulture);
                 var context = new PartContext(UUBlockScanner.MediaTypeFor(block.FileName), "attachment", block.FileName, null, block.End - block.Start,
                     TransferEncoding.UUEncode, false, body.MimeType, false, false, false, false);
-                if (AttachmentPolicy.Classify(context, policy).Action == PartAction.Detach) targets.Add(new DetachTarget(body, block, path));
+                if (AttachmentPolicy.Classify(context, policy).Action == PartAction.Detach)
+                {
+                    targets.Add(new DetachTarget(body, block, path));
+                }
             }
         }
         targets.Sort((a, b) => a.ReplaceStart.CompareTo(b.ReplaceStart));
-        if (targets.Count > policy.MaxAttachmentsPerMessage) targets.RemoveRange(policy.MaxAttachmentsPerMessage, targets.Count - policy.MaxAttachmentsPerMessage);
+        if (targets.Count > policy.MaxAttachmentsPerMessage)
+        {
+            targets.RemoveRange(policy.MaxAttachmentsPerMessage, targets.Count - policy.MaxAttachmentsPerMessage);
+        }
+
         return new DetachPlan(targets, null, false);
     }
 
@@ -80,7 +87,11 @@ internal sealed class DetachPlanner(DetachPolicyOptions policy, MimeRewriterOpti
             {
                 case PartAction.Detach:
                     // A part whose headers ran into the next delimiter has no body to detach.
-                    if (e.End >= e.BodyStart && e.BodyLength > 0 && targets.Count < policy.MaxAttachmentsPerMessage) targets.Add(e);
+                    if (e.End >= e.BodyStart && e.BodyLength > 0 && targets.Count < policy.MaxAttachmentsPerMessage)
+                    {
+                        targets.Add(e);
+                    }
+
                     break;
                 case PartAction.Keep when textBodies is not null && !protect && e.MimeType == "text/plain" && e.BodyLength > 0
                     && e.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.EightBit or TransferEncoding.Binary:
@@ -88,8 +99,16 @@ internal sealed class DetachPlanner(DetachPolicyOptions policy, MimeRewriterOpti
                     break;
                 case PartAction.Descend:
                     bool childProtected = isProtected || AttachmentPolicy.ProtectedReason(e.MimeType) is not null;
-                    if (e.Message is not null) stack.Push((e.Message, e.MimeType, childProtected, true));
-                    for (int i = e.Children.Count - 1; i >= 0; i--) stack.Push((e.Children[i], e.MimeType, childProtected, false));
+                    if (e.Message is not null)
+                    {
+                        stack.Push((e.Message, e.MimeType, childProtected, true));
+                    }
+
+                    for (int i = e.Children.Count - 1; i >= 0; i--)
+                    {
+                        stack.Push((e.Children[i], e.MimeType, childProtected, false));
+                    }
+
                     break;
             }
         }
@@ -115,8 +134,16 @@ internal sealed class DetachPlanner(DetachPolicyOptions policy, MimeRewriterOpti
         var current = entity;
         while (current.Parent is { } parent)
         {
-            if (parent.Message == current) return null; // do not leave the enclosing message
-            if (parent.MimeType == "multipart/related") return parent;
+            if (parent.Message == current)
+            {
+                return null; // do not leave the enclosing message
+            }
+
+            if (parent.MimeType == "multipart/related")
+            {
+                return parent;
+            }
+
             current = parent;
         }
         return null;
@@ -124,11 +151,23 @@ internal sealed class DetachPlanner(DetachPolicyOptions policy, MimeRewriterOpti
 
     internal static string? NormalizeContentId(string? contentId)
     {
-        if (string.IsNullOrWhiteSpace(contentId)) return null;
+        if (string.IsNullOrWhiteSpace(contentId))
+        {
+            return null;
+        }
+
         string id = contentId.Trim();
-        if (id.StartsWith('<')) id = id[1..];
+        if (id.StartsWith('<'))
+        {
+            id = id[1..];
+        }
+
         int close = id.IndexOf('>', StringComparison.Ordinal);
-        if (close >= 0) id = id[..close];
+        if (close >= 0)
+        {
+            id = id[..close];
+        }
+
         id = id.Trim();
         return id.Length == 0 ? null : id;
     }
@@ -137,12 +176,28 @@ internal sealed class DetachPlanner(DetachPolicyOptions policy, MimeRewriterOpti
     private async Task<Dictionary<MimeEntity, HashSet<string>>> CollectCidReferencesAsync(MimeStructure structure, CancellationToken cancellationToken)
     {
         var result = new Dictionary<MimeEntity, HashSet<string>>();
-        if (!policy.KeepCidReferencedImages) return result;
+        if (!policy.KeepCidReferencedImages)
+        {
+            return result;
+        }
+
         foreach (var e in structure.Root.DescendantsAndSelf())
         {
-            if (e.MimeType != "text/html" || e.IsOpaque || !TransferDecoder.CanDecode(e.TransferEncoding)) continue;
-            if (NearestRelated(e) is not { } related) continue;
-            if (!result.TryGetValue(related, out var set)) result[related] = set = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            if (e.MimeType != "text/html" || e.IsOpaque || !TransferDecoder.CanDecode(e.TransferEncoding))
+            {
+                continue;
+            }
+
+            if (NearestRelated(e) is not { } related)
+            {
+                continue;
+            }
+
+            if (!result.TryGetValue(related, out var set))
+            {
+                result[related] = set = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            }
+
             var body = structure.OpenBody(e);
             await using (body.ConfigureAwait(false))
             {
@@ -178,11 +233,17 @@ internal sealed class DetachPlanner(DetachPolicyOptions policy, MimeRewriterOpti
     internal static string SafeMimeType(string mimeType)
     {
         int slash = mimeType.IndexOf('/', StringComparison.Ordinal);
-        if (slash <= 0 || slash == mimeType.Length - 1 || mimeType.Length > 127) return "application/octet-stream";
+        if (slash <= 0 || slash == mimeType.Length - 1 || mimeType.Length > 127)
+        {
+            return "application/octet-stream";
+        }
+
         foreach (char c in mimeType)
         {
             if (c is <= ' ' or >= (char)0x7F or '"' or '(' or ')' or ',' or ':' or ';' or '<' or '>' or '@' or '[' or ']' or '\\' or '?' or '=')
+            {
                 return "application/octet-stream";
+            }
         }
         return mimeType;
     }

@@ -47,14 +47,37 @@ public sealed class DetachPolicyOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (MinSizeBytes < 0) errors.Add("Policy:MinSizeBytes must not be negative.");
-        if (MinSizeBytes > 1L << 40) errors.Add("Policy:MinSizeBytes is larger than 1 TiB; no attachment would ever be detached.");
-        if (MaxAttachmentsPerMessage is < 1 or > 100_000) errors.Add("Policy:MaxAttachmentsPerMessage must be between 1 and 100000.");
-        if (!Enum.IsDefined(WhenLimitExceeded)) errors.Add("Policy:WhenLimitExceeded must be Deliver, Reject or TempFail.");
-        if (NoticeLanguage.ParseChoice(Language, out var problem) is null) errors.Add("Policy:Language " + problem);
+        if (MinSizeBytes < 0)
+        {
+            errors.Add("Policy:MinSizeBytes must not be negative.");
+        }
+
+        if (MinSizeBytes > 1L << 40)
+        {
+            errors.Add("Policy:MinSizeBytes is larger than 1 TiB; no attachment would ever be detached.");
+        }
+
+        if (MaxAttachmentsPerMessage is < 1 or > 100_000)
+        {
+            errors.Add("Policy:MaxAttachmentsPerMessage must be between 1 and 100000.");
+        }
+
+        if (!Enum.IsDefined(WhenLimitExceeded))
+        {
+            errors.Add("Policy:WhenLimitExceeded must be Deliver, Reject or TempFail.");
+        }
+
+        if (NoticeLanguage.ParseChoice(Language, out var problem) is null)
+        {
+            errors.Add("Policy:Language " + problem);
+        }
+
         foreach (var (domain, language) in LanguageBySenderDomain)
         {
-            if (NoticeLanguage.ParseChoice(language, out problem) is null) errors.Add($"Policy:LanguageBySenderDomain:{domain} " + problem);
+            if (NoticeLanguage.ParseChoice(language, out problem) is null)
+            {
+                errors.Add($"Policy:LanguageBySenderDomain:{domain} " + problem);
+            }
         }
         return errors;
     }
@@ -104,10 +127,21 @@ public sealed class MimeRewriterOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>(Parser.Validate());
-        if (string.IsNullOrWhiteSpace(ServiceName) || !EncodedWords.IsPrintableAscii(ServiceName)) errors.Add("Mime:ServiceName must be printable ASCII.");
+        if (string.IsNullOrWhiteSpace(ServiceName) || !EncodedWords.IsPrintableAscii(ServiceName))
+        {
+            errors.Add("Mime:ServiceName must be printable ASCII.");
+        }
+
         if (string.IsNullOrWhiteSpace(TraceHeaderName) || TraceHeaderName.AsSpan().IndexOfAnyExceptInRange('!', '~') >= 0 || TraceHeaderName.Contains(':', StringComparison.Ordinal))
+        {
             errors.Add("Mime:TraceHeaderName must be a header field name.");
-        if (MaxHtmlScanBytes < 0) errors.Add("Mime:MaxHtmlScanBytes must not be negative.");
+        }
+
+        if (MaxHtmlScanBytes < 0)
+        {
+            errors.Add("Mime:MaxHtmlScanBytes must not be negative.");
+        }
+
         return errors;
     }
 }

@@ -16,7 +16,11 @@ public static class EncodedWords
     public static string EncodeIfNeeded(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (IsPrintableAscii(text) && !text.Contains("=?", StringComparison.Ordinal)) return text;
+        if (IsPrintableAscii(text) && !text.Contains("=?", StringComparison.Ordinal))
+        {
+            return text;
+        }
+
         var words = new List<string>();
         var rune = text.EnumerateRunes();
         var chunk = new StringBuilder();
@@ -30,7 +34,11 @@ public static class EncodedWords
             }
             chunk.Append(r.ToString());
         }
-        if (chunk.Length > 0) words.Add(Word(chunk.ToString()));
+        if (chunk.Length > 0)
+        {
+            words.Add(Word(chunk.ToString()));
+        }
+
         return string.Join(' ', words);
 
         static string Word(string s) => "=?utf-8?B?" + Convert.ToBase64String(Encoding.UTF8.GetBytes(s)) + "?=";
@@ -40,7 +48,10 @@ public static class EncodedWords
     {
         foreach (char c in text)
         {
-            if (c is < ' ' or > '~') return false;
+            if (c is < ' ' or > '~')
+            {
+                return false;
+            }
         }
         return true;
     }

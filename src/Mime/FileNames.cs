@@ -16,31 +16,69 @@ public static class FileNames
     public static string Sanitize(string? name, string mimeType)
     {
         string fallback = "attachment" + ExtensionFor(mimeType);
-        if (string.IsNullOrWhiteSpace(name)) return fallback;
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return fallback;
+        }
         // Path components of either OS: keep the last one.
         int slash = name.LastIndexOfAny(['/', '\\']);
-        if (slash >= 0) name = name[(slash + 1)..];
+        if (slash >= 0)
+        {
+            name = name[(slash + 1)..];
+        }
+
         var sb = new StringBuilder(name.Length);
         foreach (var rune in name.EnumerateRunes())
         {
             int v = rune.Value;
-            if (v < 0x20 || v is >= 0x7F and < 0xA0) continue; // C0, DEL, C1
-            if (v is 0x200E or 0x200F or 0x061C or (>= 0x202A and <= 0x202E) or (>= 0x2066 and <= 0x2069)) continue; // bidi marks and overrides
-            if (v is (>= 0x200B and <= 0x200D) or 0xFEFF or 0x2060) continue; // zero-width characters
+            if (v < 0x20 || v is >= 0x7F and < 0xA0)
+            {
+                continue; // C0, DEL, C1
+            }
+
+            if (v is 0x200E or 0x200F or 0x061C or (>= 0x202A and <= 0x202E) or (>= 0x2066 and <= 0x2069))
+            {
+                continue; // bidi marks and overrides
+            }
+
+            if (v is (>= 0x200B and <= 0x200D) or 0xFEFF or 0x2060)
+            {
+                continue; // zero-width characters
+            }
+
             if (v == 0xFFFD) { sb.Append('_'); continue; }
             if (v is ':' or '*' or '?' or '"' or '<' or '>' or '|') { sb.Append('_'); continue; }
             if (Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator
                 or System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.Surrogate or System.Globalization.UnicodeCategory.PrivateUse)
+            {
                 continue;
+            }
+
             sb.Append(Rune.IsWhiteSpace(rune) ? " " : rune.ToString());
         }
         string result = CollapseSpaces(sb.ToString()).Trim(' ', '.');
-        if (result.Length == 0) return fallback;
+        if (result.Length == 0)
+        {
+            return fallback;
+        }
+
         string stem = result;
         int dot = stem.IndexOf('.', StringComparison.Ordinal);
-        if (dot > 0) stem = stem[..dot];
-        if (Array.Exists(ReservedWindowsNames, r => string.Equals(r, stem, StringComparison.OrdinalIgnoreCase))) result = "_" + result;
-        if (result.Length > MaxLength) result = Shorten(result);
+        if (dot > 0)
+        {
+            stem = stem[..dot];
+        }
+
+        if (Array.Exists(ReservedWindowsNames, r => string.Equals(r, stem, StringComparison.OrdinalIgnoreCase)))
+        {
+            result = "_" + result;
+        }
+
+        if (result.Length > MaxLength)
+        {
+            result = Shorten(result);
+        }
+
         return result;
     }
 
@@ -52,7 +90,11 @@ public static class FileNames
         {
             if (c == ' ')
             {
-                if (!space) sb.Append(c);
+                if (!space)
+                {
+                    sb.Append(c);
+                }
+
                 space = true;
             }
             else
@@ -70,7 +112,11 @@ public static class FileNames
         string extension = dot > 0 && name.Length - dot <= 16 ? name[dot..] : "";
         int keep = MaxLength - extension.Length;
         // Do not cut a surrogate pair in half.
-        if (char.IsHighSurrogate(name[keep - 1])) keep--;
+        if (char.IsHighSurrogate(name[keep - 1]))
+        {
+            keep--;
+        }
+
         return name[..keep].TrimEnd(' ', '.') + extension;
     }
 

@@ -43,10 +43,18 @@ internal static class HeaderDecoding
     {
         value = value.TrimStart(" \t\r\n"u8);
         int end = 0;
-        while (end < value.Length && value[end] is > 0x20 and < 0x7F && "()<>@,;:\\\"[]?=".IndexOf((char)value[end], StringComparison.Ordinal) < 0) end++;
+        while (end < value.Length && value[end] is > 0x20 and < 0x7F && "()<>@,;:\\\"[]?=".IndexOf((char)value[end], StringComparison.Ordinal) < 0)
+        {
+            end++;
+        }
+
         var token = value[..end];
         int slash = token.IndexOf((byte)'/');
-        if (slash <= 0 || slash == token.Length - 1 || token[(slash + 1)..].Contains((byte)'/')) return null;
+        if (slash <= 0 || slash == token.Length - 1 || token[(slash + 1)..].Contains((byte)'/'))
+        {
+            return null;
+        }
+
         return Encoding.ASCII.GetString(token).ToLowerInvariant();
     }
 
@@ -70,19 +78,31 @@ internal static class HeaderDecoding
     private static HeaderParameters ParametersAfterLeadingValue(byte[] bytes)
     {
         int semicolon = IndexOfUnquoted(bytes, (byte)';');
-        if (semicolon < 0) return HeaderParameters.Empty;
+        if (semicolon < 0)
+        {
+            return HeaderParameters.Empty;
+        }
+
         byte[] stand = [.. "x"u8, .. bytes.AsSpan(semicolon)];
         return MimeKit.ContentDisposition.TryParse(Options, stand, out var parsed) ? Parameters(parsed.Parameters) : HeaderParameters.Empty;
     }
 
     private static HeaderParameters Parameters(ParameterList list)
     {
-        if (list.Count == 0) return HeaderParameters.Empty;
+        if (list.Count == 0)
+        {
+            return HeaderParameters.Empty;
+        }
+
         var values = new Dictionary<string, string>(list.Count, StringComparer.OrdinalIgnoreCase);
         foreach (var parameter in list)
         {
             // A name given twice (filename= and filename*=) means what MimeKit's lookup says: the RFC 2231 value.
-            if (values.ContainsKey(parameter.Name) || !list.TryGetValue(parameter.Name, out string? value)) continue;
+            if (values.ContainsKey(parameter.Name) || !list.TryGetValue(parameter.Name, out string? value))
+            {
+                continue;
+            }
+
             if (parameter.Name.Equals("name", StringComparison.OrdinalIgnoreCase) || parameter.Name.Equals("filename", StringComparison.OrdinalIgnoreCase))
             {
                 // "=?UTF-8?B?...?=" inside filename*= or filename*0=: MimeKit leaves the words as text, clients decode them.
@@ -98,9 +118,18 @@ internal static class HeaderDecoding
         bool quoted = false;
         for (int i = 0; i < value.Length; i++)
         {
-            if (value[i] == '"') quoted = !quoted;
-            else if (value[i] == '\\' && quoted) i++;
-            else if (value[i] == c && !quoted) return i;
+            if (value[i] == '"')
+            {
+                quoted = !quoted;
+            }
+            else if (value[i] == '\\' && quoted)
+            {
+                i++;
+            }
+            else if (value[i] == c && !quoted)
+            {
+                return i;
+            }
         }
         return -1;
     }

@@ -45,7 +45,11 @@ public sealed class HeaderField
         var builder = new List<byte>(rest.Length);
         foreach (byte b in rest)
         {
-            if (b is (byte)'\r' or (byte)'\n') continue;
+            if (b is (byte)'\r' or (byte)'\n')
+            {
+                continue;
+            }
+
             builder.Add(b);
         }
         return Charsets.DecodeHeaderBytes(builder.ToArray()).Trim(' ', '\t');

@@ -121,7 +121,11 @@ public sealed class MimeEntity
     internal void Interpret(bool parentIsDigest)
     {
         ContentType = parentIsDigest ? DefaultMessage : DefaultTextPlain;
-        if (IsOpaque) return;
+        if (IsOpaque)
+        {
+            return;
+        }
+
         var ct = FindHeader("Content-Type");
         if (ct is not null)
         {
@@ -145,7 +149,11 @@ public sealed class MimeEntity
     {
         string v = value.Trim().Trim('"').ToLowerInvariant();
         int space = v.IndexOfAny([' ', '\t', ';', '(']);
-        if (space > 0) v = v[..space];
+        if (space > 0)
+        {
+            v = v[..space];
+        }
+
         return v switch
         {
             "" or "7bit" or "7-bit" => TransferEncoding.SevenBit,
@@ -164,7 +172,11 @@ public sealed class MimeEntity
         get
         {
             string? name = ContentDisposition?.Parameters["filename"];
-            if (string.IsNullOrWhiteSpace(name)) name = ContentType.Parameters["name"];
+            if (string.IsNullOrWhiteSpace(name))
+            {
+                name = ContentType.Parameters["name"];
+            }
+
             return string.IsNullOrWhiteSpace(name) ? null : name;
         }
     }
@@ -181,8 +193,15 @@ public sealed class MimeEntity
         {
             var e = stack.Pop();
             yield return e;
-            if (e.Message is not null) stack.Push(e.Message);
-            for (int i = e._children.Count - 1; i >= 0; i--) stack.Push(e._children[i]);
+            if (e.Message is not null)
+            {
+                stack.Push(e.Message);
+            }
+
+            for (int i = e._children.Count - 1; i >= 0; i--)
+            {
+                stack.Push(e._children[i]);
+            }
         }
     }
 

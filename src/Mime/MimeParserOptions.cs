@@ -26,12 +26,36 @@ public sealed class MimeParserOptions
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (MaxDepth is < 1 or > 10_000) errors.Add("Parser:MaxDepth must be between 1 and 10000.");
-        if (MaxHeaderFieldBytes is < 998 or > 16 * 1024 * 1024) errors.Add("Parser:MaxHeaderFieldBytes must be between 998 and 16 MiB.");
-        if (MaxHeaderBlockBytes < MaxHeaderFieldBytes) errors.Add("Parser:MaxHeaderBlockBytes must be at least Parser:MaxHeaderFieldBytes.");
-        if (MaxTotalHeaderBytes < MaxHeaderBlockBytes) errors.Add("Parser:MaxTotalHeaderBytes must be at least Parser:MaxHeaderBlockBytes.");
-        if (MaxParts < 1) errors.Add("Parser:MaxParts must be positive.");
-        if (MaxBoundaryLength is < 70 or > 16 * 1024) errors.Add("Parser:MaxBoundaryLength must be between 70 and 16384.");
+        if (MaxDepth is < 1 or > 10_000)
+        {
+            errors.Add("Parser:MaxDepth must be between 1 and 10000.");
+        }
+
+        if (MaxHeaderFieldBytes is < 998 or > 16 * 1024 * 1024)
+        {
+            errors.Add("Parser:MaxHeaderFieldBytes must be between 998 and 16 MiB.");
+        }
+
+        if (MaxHeaderBlockBytes < MaxHeaderFieldBytes)
+        {
+            errors.Add("Parser:MaxHeaderBlockBytes must be at least Parser:MaxHeaderFieldBytes.");
+        }
+
+        if (MaxTotalHeaderBytes < MaxHeaderBlockBytes)
+        {
+            errors.Add("Parser:MaxTotalHeaderBytes must be at least Parser:MaxHeaderBlockBytes.");
+        }
+
+        if (MaxParts < 1)
+        {
+            errors.Add("Parser:MaxParts must be positive.");
+        }
+
+        if (MaxBoundaryLength is < 70 or > 16 * 1024)
+        {
+            errors.Add("Parser:MaxBoundaryLength must be between 70 and 16384.");
+        }
+
         return errors;
     }
 }

@@ -21,7 +21,11 @@ public sealed class MimeRewriter
         ArgumentNullException.ThrowIfNull(sink);
         options ??= new MimeRewriterOptions();
         var errors = policy.Validate().Concat(options.Validate()).ToList();
-        if (errors.Count > 0) throw new ArgumentException(string.Join(" ", errors), nameof(policy));
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", errors), nameof(policy));
+        }
+
         _policy = policy;
         _sink = sink;
         _options = options;
@@ -87,7 +91,10 @@ public sealed class MimeRewriter
             // An mbox-style Content-Length would no longer be true.
             foreach (var field in root.Headers)
             {
-                if (field.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)) edits.Add(Edit.Delete(field.Offset, field.Offset + field.Raw.Length));
+                if (field.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+                {
+                    edits.Add(Edit.Delete(field.Offset, field.Offset + field.Raw.Length));
+                }
             }
             foreach (var part in stored)
             {

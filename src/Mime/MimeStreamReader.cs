@@ -91,7 +91,10 @@ public sealed class MimeStreamReader
                     closed.End = Math.Max(endPos, closed.HeaderStart);
                     EntityEnded?.Invoke(closed);
                     int a = _active.IndexOf(closed);
-                    if (a >= 0) RemoveActive(a);
+                    if (a >= 0)
+                    {
+                        RemoveActive(a);
+                    }
                 }
                 DelimiterRead?.Invoke(multipart, lineStart, isClose);
                 if (isClose)
@@ -105,8 +108,16 @@ public sealed class MimeStreamReader
                     Exceeded($"more than {_options.MaxParts} parts");
                     // Too many parts to track: stop reading structure. Everything still open becomes opaque, so the
                     // rest of the message passes through untouched and the tree stays bounded.
-                    foreach (var e in _open) e.IsOpaque = true;
-                    while (_active.Count > 0) RemoveActive(_active.Count - 1);
+                    foreach (var e in _open)
+                    {
+                        e.IsOpaque = true;
+                    }
+
+                    while (_active.Count > 0)
+                    {
+                        RemoveActive(_active.Count - 1);
+                    }
+
                     continue;
                 }
                 string path = multipart.Path.Length == 0 ? (multipart.Children.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)
@@ -129,7 +140,10 @@ public sealed class MimeStreamReader
         _active.RemoveAt(index);
         _activeBoundaries.RemoveAt(index);
         _longestBoundary = 0;
-        foreach (var b in _activeBoundaries) _longestBoundary = Math.Max(_longestBoundary, b.Length);
+        foreach (var b in _activeBoundaries)
+        {
+            _longestBoundary = Math.Max(_longestBoundary, b.Length);
+        }
     }
 
     /// <summary>Reads headers of <paramref name="entity"/> and, for encapsulated messages, of each nested message in turn.</summary>
@@ -146,7 +160,11 @@ public sealed class MimeStreamReader
                 entity.Path = (wrapper.Path.Length == 0 ? "1" : wrapper.Path) + ".1";
             }
             HeadersRead?.Invoke(entity);
-            if (entity.IsOpaque) return;
+            if (entity.IsOpaque)
+            {
+                return;
+            }
+
             string type = entity.MimeType;
             bool multipart = type.StartsWith("multipart/", StringComparison.Ordinal);
             bool message = type is "message/rfc822" or "message/global" or "message/news"
@@ -155,7 +173,11 @@ public sealed class MimeStreamReader
             if (multipart)
             {
                 string? boundary = entity.ContentType.Parameters["boundary"];
-                if (canNest && boundary?.Length > _options.MaxBoundaryLength) Exceeded($"a boundary over {Size(_options.MaxBoundaryLength)}");
+                if (canNest && boundary?.Length > _options.MaxBoundaryLength)
+                {
+                    Exceeded($"a boundary over {Size(_options.MaxBoundaryLength)}");
+                }
+
                 if (canNest && !string.IsNullOrEmpty(boundary) && boundary.Length <= _options.MaxBoundaryLength)
                 {
                     // Boundaries are compared as bytes; trailing spaces are not part of a boundary (RFC 2046 bchars).
@@ -187,12 +209,20 @@ public sealed class MimeStreamReader
     {
         if (entity.Depth >= _options.MaxDepth)
         {
-            if (container) Exceeded($"nesting deeper than {_options.MaxDepth} levels");
+            if (container)
+            {
+                Exceeded($"nesting deeper than {_options.MaxDepth} levels");
+            }
+
             return false;
         }
         if (_parts >= _options.MaxParts)
         {
-            if (container) Exceeded($"more than {_options.MaxParts} parts");
+            if (container)
+            {
+                Exceeded($"more than {_options.MaxParts} parts");
+            }
+
             return false;
         }
         return true;
@@ -206,7 +236,11 @@ public sealed class MimeStreamReader
     {
         await EnsureAsync(5, cancellationToken).ConfigureAwait(false);
         var span = _buffer.AsSpan(_pos, _len - _pos);
-        if (span.StartsWith(Bom)) _pos += Bom.Length;
+        if (span.StartsWith(Bom))
+        {
+            _pos += Bom.Length;
+        }
+
         await EnsureAsync(5, cancellationToken).ConfigureAwait(false);
         if (_buffer.AsSpan(_pos, _len - _pos).StartsWith("From "u8))
         {
@@ -244,7 +278,10 @@ public sealed class MimeStreamReader
                 if (!opaque && fieldName is not null)
                 {
                     if (HeaderLimit(field.WrittenCount + line.Length, blockBytes) is { } limit) { Exceeded(limit); opaque = true; field.Clear(); }
-                    else field.Write(span);
+                    else
+                    {
+                        field.Write(span);
+                    }
                 }
                 midLine = !line.Complete;
                 _pos += line.Length;
@@ -299,7 +336,11 @@ public sealed class MimeStreamReader
             midLine = !line.Complete;
             _pos += line.Length;
         }
-        if (fieldName is not null) FinishField();
+        if (fieldName is not null)
+        {
+            FinishField();
+        }
+
         entity.IsOpaque = opaque;
         entity.BodyStart = Position;
         _headerBudget -= blockBytes;
@@ -326,13 +367,24 @@ public sealed class MimeStreamReader
     private static int FieldNameLength(ReadOnlySpan<byte> line)
     {
         int colon = line.IndexOf((byte)':');
-        if (colon < 0) return -1;
+        if (colon < 0)
+        {
+            return -1;
+        }
+
         int end = colon;
-        while (end > 0 && line[end - 1] is (byte)' ' or (byte)'\t') end--;
+        while (end > 0 && line[end - 1] is (byte)' ' or (byte)'\t')
+        {
+            end--;
+        }
+
         for (int i = 0; i < end; i++)
         {
             byte b = line[i];
-            if (b is < 0x21 or > 0x7E) return -1;
+            if (b is < 0x21 or > 0x7E)
+            {
+                return -1;
+            }
         }
         return colon;
     }
@@ -354,7 +406,10 @@ public sealed class MimeStreamReader
                 while (!_eof || _pos < _len)
                 {
                     _pos = _len;
-                    if (!await FillAsync(cancellationToken).ConfigureAwait(false)) break;
+                    if (!await FillAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        break;
+                    }
                 }
                 return null;
             }
@@ -366,7 +421,10 @@ public sealed class MimeStreamReader
                     await FillAsync(cancellationToken).ConfigureAwait(false);
                     continue;
                 }
-                if (_len - _pos >= 2 && _buffer[_pos] == '-' && _buffer[_pos + 1] == '-') candidate = _pos;
+                if (_len - _pos >= 2 && _buffer[_pos] == '-' && _buffer[_pos + 1] == '-')
+                {
+                    candidate = _pos;
+                }
             }
             if (candidate < 0)
             {
@@ -414,7 +472,10 @@ public sealed class MimeStreamReader
                 if (lineStart > scopeStart && candidate >= 1 && _buffer[candidate - 1] == '\n')
                 {
                     endPos--;
-                    if (endPos > scopeStart && candidate >= 2 && _buffer[candidate - 2] == '\r') endPos--;
+                    if (endPos > scopeStart && candidate >= 2 && _buffer[candidate - 2] == '\r')
+                    {
+                        endPos--;
+                    }
                 }
                 _pos = candidate + lineLength;
                 return (endPos, activeIndex, isClose, lineStart);
@@ -428,17 +489,33 @@ public sealed class MimeStreamReader
     {
         activeIndex = -1;
         isClose = false;
-        if (line.Length < 3 || line[0] != '-' || line[1] != '-') return false;
+        if (line.Length < 3 || line[0] != '-' || line[1] != '-')
+        {
+            return false;
+        }
+
         var content = line[2..];
         // Trailing blanks and the line ending are not part of the delimiter.
         int end = content.Length;
-        while (end > 0 && content[end - 1] is (byte)'\r' or (byte)'\n' or (byte)' ' or (byte)'\t') end--;
+        while (end > 0 && content[end - 1] is (byte)'\r' or (byte)'\n' or (byte)' ' or (byte)'\t')
+        {
+            end--;
+        }
+
         content = content[..end];
-        if (content.Length + 2 >= 1000 && content.Length > _longestBoundary + 2) return false;
+        if (content.Length + 2 >= 1000 && content.Length > _longestBoundary + 2)
+        {
+            return false;
+        }
+
         for (int i = _activeBoundaries.Count - 1; i >= 0; i--)
         {
             var b = _activeBoundaries[i];
-            if (!content.StartsWith(b)) continue;
+            if (!content.StartsWith(b))
+            {
+                continue;
+            }
+
             var rest = content[b.Length..];
             if (rest.Length == 0)
             {
@@ -465,10 +542,21 @@ public sealed class MimeStreamReader
         {
             int available = _len - _pos;
             int idx = _buffer.AsSpan(_pos + searchFrom, available - searchFrom).IndexOf((byte)'\n');
-            if (idx >= 0) return new Line(_pos, searchFrom + idx + 1, true);
+            if (idx >= 0)
+            {
+                return new Line(_pos, searchFrom + idx + 1, true);
+            }
+
             searchFrom = available;
-            if (_eof) return new Line(_pos, available, false);
-            if (available >= _buffer.Length - 2) return new Line(_pos, available, false);
+            if (_eof)
+            {
+                return new Line(_pos, available, false);
+            }
+
+            if (available >= _buffer.Length - 2)
+            {
+                return new Line(_pos, available, false);
+            }
             // Compaction keeps the bytes from _pos on, so what was searched stays searched.
             await FillAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -485,7 +573,11 @@ public sealed class MimeStreamReader
     /// <summary>Reads more input, first moving unread bytes (and two bytes of history) to the front.</summary>
     private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
     {
-        if (_eof) return false;
+        if (_eof)
+        {
+            return false;
+        }
+
         int keep = Math.Min(_pos, 2);
         int shift = _pos - keep;
         if (shift > 0)
@@ -495,7 +587,11 @@ public sealed class MimeStreamReader
             _pos -= shift;
             _bufferOffset += shift;
         }
-        if (_len == _buffer.Length) return false;
+        if (_len == _buffer.Length)
+        {
+            return false;
+        }
+
         int n = await _stream.ReadAsync(_buffer.AsMemory(_len, _buffer.Length - _len), cancellationToken).ConfigureAwait(false);
         if (n == 0)
         {

@@ -23,7 +23,11 @@ public sealed class MimeStructure
     public static async Task<MimeStructure> ParseAsync(Stream message, MimeParserOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
-        if (!message.CanSeek) throw new ArgumentException("The message must be a seekable stream (a spool file).", nameof(message));
+        if (!message.CanSeek)
+        {
+            throw new ArgumentException("The message must be a seekable stream (a spool file).", nameof(message));
+        }
+
         long origin = message.Position;
         var reader = new MimeStreamReader(message, options);
         var root = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -34,7 +38,7 @@ public sealed class MimeStructure
     public Stream OpenRawBody(MimeEntity entity)
     {
         ArgumentNullException.ThrowIfNull(entity);
-        return new SpoolRangeStream(_spool, _origin + entity.BodyStart, entity.BodyLength);
+        return BoundedReadStream.AtOffset(_spool, _origin + entity.BodyStart, entity.BodyLength);
     }
 
     /// <summary>The body decoded from its transfer encoding (unknown encodings come out raw).</summary>
@@ -45,7 +49,7 @@ public sealed class MimeStructure
     }
 
     /// <summary>Any byte range of the message, raw.</summary>
-    public Stream OpenRange(long start, long end) => new SpoolRangeStream(_spool, _origin + start, end - start);
+    public Stream OpenRange(long start, long end) => BoundedReadStream.AtOffset(_spool, _origin + start, end - start);
 
     /// <summary>Any byte range of the message, decoded from a transfer encoding.</summary>
     internal Stream OpenDecoded(long start, long length, TransferEncoding encoding) => TransferDecoder.Open(_spool, _origin + start, length, encoding);

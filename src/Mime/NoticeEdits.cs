@@ -22,7 +22,11 @@ internal static class NoticeEdits
         {
             // A body that lost uuencoded blocks is edited in place, so it cannot also be re-encoded whole.
             var bodyEdits = await ForBodyAsync(structure, body, attachments, notice, allowReencoding: !bodiesWithUUBlocks.Contains(body), cancellationToken).ConfigureAwait(false);
-            if (bodyEdits.Count == 0) continue;
+            if (bodyEdits.Count == 0)
+            {
+                continue;
+            }
+
             edits.AddRange(bodyEdits);
             noticed++;
         }
@@ -47,21 +51,55 @@ internal static class NoticeEdits
         while (stack.Count > 0 && (plain is null || html is null))
         {
             var e = stack.Pop();
-            if (detached.Contains(e) || e.IsOpaque || AttachmentPolicy.ProtectedReason(e.MimeType) is not null) continue;
-            if (e.IsMultipart)
+            if (detached.Contains(e) || e.IsOpaque || AttachmentPolicy.ProtectedReason(e.MimeType) is not null)
             {
-                for (int i = e.Children.Count - 1; i >= 0; i--) stack.Push(e.Children[i]);
                 continue;
             }
-            if (e.DispositionType == "attachment" || e.Message is not null) continue;
-            if (e.TransferEncoding is TransferEncoding.Unknown or TransferEncoding.UUEncode) continue;
-            if (e.End < e.BodyStart || e.HeadersUnterminated) continue; // text added there would join the headers
-            if (e.MimeType == "text/plain" && plain is null) plain = e;
-            else if (e.MimeType == "text/html" && html is null) html = e;
+
+            if (e.IsMultipart)
+            {
+                for (int i = e.Children.Count - 1; i >= 0; i--)
+                {
+                    stack.Push(e.Children[i]);
+                }
+
+                continue;
+            }
+            if (e.DispositionType == "attachment" || e.Message is not null)
+            {
+                continue;
+            }
+
+            if (e.TransferEncoding is TransferEncoding.Unknown or TransferEncoding.UUEncode)
+            {
+                continue;
+            }
+
+            if (e.End < e.BodyStart || e.HeadersUnterminated)
+            {
+                continue; // text added there would join the headers
+            }
+
+            if (e.MimeType == "text/plain" && plain is null)
+            {
+                plain = e;
+            }
+            else if (e.MimeType == "text/html" && html is null)
+            {
+                html = e;
+            }
         }
         var result = new List<MimeEntity>(2);
-        if (plain is not null) result.Add(plain);
-        if (html is not null) result.Add(html);
+        if (plain is not null)
+        {
+            result.Add(plain);
+        }
+
+        if (html is not null)
+        {
+            result.Add(html);
+        }
+
         return result;
     }
 
@@ -71,7 +109,10 @@ internal static class NoticeEdits
         bool identity = IsIdentity(body.TransferEncoding);
         bool sevenBit = body.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit;
         var charset = Charsets.Find(body.ContentType.Parameters["charset"]) ?? Encoding.ASCII;
-        if (!IsAsciiCompatible(charset)) return []; // UTF-16 and friends: bytes cannot be spliced in
+        if (!IsAsciiCompatible(charset))
+        {
+            return []; // UTF-16 and friends: bytes cannot be spliced in
+        }
 
         TextScan scan;
         var stream = identity ? structure.OpenRawBody(body) : structure.OpenBody(body);
@@ -114,7 +155,10 @@ internal static class NoticeEdits
             // quoted-printable, so the output stays 7-bit), and the notice shows as it is.
             edits.AddRange(Utf8LabelEdits(body, sevenBit));
             bytes = Encoding.UTF8.GetBytes(text);
-            if (sevenBit) writtenIn = TransferEncoding.QuotedPrintable;
+            if (sevenBit)
+            {
+                writtenIn = TransferEncoding.QuotedPrintable;
+            }
         }
         else
         {
@@ -151,7 +195,10 @@ internal static class NoticeEdits
     {
         foreach (char c in text)
         {
-            if (c > 0x7F) return false;
+            if (c > 0x7F)
+            {
+                return false;
+            }
         }
         return true;
     }
@@ -162,7 +209,11 @@ internal static class NoticeEdits
         string eol = body.LineEnding;
         var edits = new List<Edit>();
         long headerEnd = body.HeaderStart;
-        foreach (var field in body.Headers) headerEnd = Math.Max(headerEnd, field.Offset + field.Raw.Length);
+        foreach (var field in body.Headers)
+        {
+            headerEnd = Math.Max(headerEnd, field.Offset + field.Raw.Length);
+        }
+
         string inserted = "";
         if (body.FindHeader("Content-Type") is { } contentType)
         {
@@ -183,7 +234,11 @@ internal static class NoticeEdits
                 inserted += "Content-Transfer-Encoding: quoted-printable" + eol;
             }
         }
-        if (inserted.Length > 0) edits.Add(Edit.Insert(headerEnd, Encoding.ASCII.GetBytes(inserted)));
+        if (inserted.Length > 0)
+        {
+            edits.Add(Edit.Insert(headerEnd, Encoding.ASCII.GetBytes(inserted)));
+        }
+
         return edits;
     }
 
@@ -219,7 +274,11 @@ internal static class NoticeEdits
             while (count > 0)
             {
                 int n = await decoded.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, count)), cancellationToken).ConfigureAwait(false);
-                if (n == 0) break;
+                if (n == 0)
+                {
+                    break;
+                }
+
                 await encoder.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
                 count -= n;
             }
@@ -232,7 +291,11 @@ internal static class NoticeEdits
 
     private static async Task<bool> RawEndsWithLineFeedAsync(MimeStructure structure, MimeEntity body, CancellationToken cancellationToken)
     {
-        if (body.BodyLength == 0) return false;
+        if (body.BodyLength == 0)
+        {
+            return false;
+        }
+
         var last = new byte[1];
         var range = structure.OpenRange(body.End - 1, body.End);
         await using (range.ConfigureAwait(false))

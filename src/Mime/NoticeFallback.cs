@@ -42,7 +42,10 @@ internal static class NoticeFallback
         var folds = new Dictionary<char, string>();
         void Map(string from, string to)
         {
-            foreach (char c in from) folds[c] = to;
+            foreach (char c in from)
+            {
+                folds[c] = to;
+            }
         }
         Map("ÀÁÂÃÄÅĀĂĄ", "A"); Map("àáâãäåāăą", "a"); Map("ÇĆĈĊČ", "C"); Map("çćĉċč", "c"); Map("ĎĐ", "D"); Map("ďđ", "d");
         Map("ÈÉÊËĒĔĖĘĚ", "E"); Map("èéêëēĕėęě", "e"); Map("ĜĞĠĢ", "G"); Map("ĝğġģ", "g"); Map("ÌÍÎÏĨĪĬĮİ", "I"); Map("ìíîïĩīĭįı", "i");
@@ -62,34 +65,38 @@ internal static class NoticeFallback
 
         private sealed class Buffer : EncoderFallbackBuffer
         {
-            private string replacement = "";
-            private int next;
+            private string _replacement = "";
+            private int _next;
 
-            public override int Remaining => replacement.Length - next;
+            public override int Remaining => _replacement.Length - _next;
 
             public override bool Fallback(char charUnknown, int index) => Use(Fold(charUnknown));
 
             public override bool Fallback(char charUnknownHigh, char charUnknownLow, int index) => Use("?");
 
-            public override char GetNextChar() => next < replacement.Length ? replacement[next++] : '\0';
+            public override char GetNextChar() => _next < _replacement.Length ? _replacement[_next++] : '\0';
 
             public override bool MovePrevious()
             {
-                if (next == 0) return false;
-                next--;
+                if (_next == 0)
+                {
+                    return false;
+                }
+
+                _next--;
                 return true;
             }
 
             public override void Reset()
             {
-                replacement = "";
-                next = 0;
+                _replacement = "";
+                _next = 0;
             }
 
             private bool Use(string text)
             {
-                replacement = text;
-                next = 0;
+                _replacement = text;
+                _next = 0;
                 return true;
             }
         }

@@ -16,18 +16,18 @@ public sealed class NoticeLanguage
     private static readonly ResourceManager Resources = new("Detach.Mime.Resources.NoticeText", typeof(NoticeLanguage).Assembly);
     private static readonly ConcurrentDictionary<string, NoticeLanguage?> Known = new(StringComparer.Ordinal);
 
-    private readonly CultureInfo culture;
-    private readonly HashSet<long> singularCounts;
-    private readonly List<string> missingTexts;
+    private readonly CultureInfo _culture;
+    private readonly HashSet<long> _singularCounts;
+    private readonly List<string> _missingTexts;
 
     private NoticeLanguage(string tag, CultureInfo culture)
     {
         Tag = tag;
-        this.culture = culture;
-        missingTexts = MissingTexts(culture);
-        singularCounts = [.. Text("SingularCounts").Split(' ', StringSplitOptions.RemoveEmptyEntries)
+        this._culture = culture;
+        _missingTexts = MissingTexts(culture);
+        _singularCounts = [.. Text("SingularCounts").Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Select(n => long.Parse(n, NumberStyles.None, CultureInfo.InvariantCulture))];
-        SizeWords = new SizeWords(Text("Size.DecimalMark"), Text("Size.Byte"), Text("Size.Bytes"), singularCounts,
+        SizeWords = new SizeWords(Text("Size.DecimalMark"), Text("Size.Byte"), Text("Size.Bytes"), _singularCounts,
             Text("Size.Kilobytes"), Text("Size.Megabytes"), Text("Size.Gigabytes"), Text("Size.Terabytes"));
     }
 
@@ -64,7 +64,7 @@ public sealed class NoticeLanguage
                 return null;
             }
 
-            if (language.missingTexts is { Count: > 0 } missing)
+            if (language._missingTexts is { Count: > 0 } missing)
             {
                 problem = $"'{choice}': Resources/NoticeText.{tag}.resx lacks {string.Join(", ", missing)}.";
                 return null;
@@ -96,13 +96,13 @@ public sealed class NoticeLanguage
     }
 
     internal string Text(string name) =>
-        Resources.GetString(name, culture) ?? throw new InvalidOperationException($"Resources/NoticeText.resx has no text '{name}'.");
+        Resources.GetString(name, _culture) ?? throw new InvalidOperationException($"Resources/NoticeText.resx has no text '{name}'.");
 
     internal string Format(string name, params object?[] values) => string.Format(CultureInfo.InvariantCulture, Text(name), values);
 
     /// <summary>The text "{name}.One" or "{name}.Other", as <paramref name="count"/> takes the singular or the plural.</summary>
     internal string Counted(string name, long count, params object?[] values) =>
-        Format(name + (singularCounts.Contains(count) ? ".One" : ".Other"), values);
+        Format(name + (_singularCounts.Contains(count) ? ".One" : ".Other"), values);
 
     internal string Size(long bytes) => SizeText.Format(bytes, SizeWords);
 

@@ -87,7 +87,11 @@ public sealed class PreparedMessage
 
     private async Task CopyRangeAsync(long start, long end, Stream output, CancellationToken cancellationToken)
     {
-        if (end <= start) return;
+        if (end <= start)
+        {
+            return;
+        }
+
         var range = _structure.OpenRange(start, end);
         await using (range.ConfigureAwait(false))
         {
@@ -108,7 +112,10 @@ public sealed class MessageHeaders(IReadOnlyList<HeaderField> fields)
         {
             foreach (var field in fields)
             {
-                if (field.Name.Equals(name, StringComparison.OrdinalIgnoreCase)) return field.Value;
+                if (field.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return field.Value;
+                }
             }
             return null;
         }
@@ -134,7 +141,10 @@ internal sealed record Edit(long Start, long End, Func<Stream, CancellationToken
         edits.Sort((a, b) => a.Start != b.Start ? a.Start.CompareTo(b.Start) : a.End.CompareTo(b.End));
         for (int i = 1; i < edits.Count; i++)
         {
-            if (edits[i].Start < edits[i - 1].End) throw new InvalidOperationException("Internal error: overlapping rewrite regions.");
+            if (edits[i].Start < edits[i - 1].End)
+            {
+                throw new InvalidOperationException("Internal error: overlapping rewrite regions.");
+            }
         }
         return edits;
     }

@@ -84,7 +84,10 @@ internal static class ReplacementParts
     {
         for (int i = sb.Length - 1; i >= 0; i--)
         {
-            if (sb[i] == '\n') return i + 1;
+            if (sb[i] == '\n')
+            {
+                return i + 1;
+            }
         }
         return 0;
     }
@@ -95,8 +98,14 @@ internal static class ReplacementParts
         var sb = new StringBuilder(link.Length);
         foreach (byte b in Encoding.UTF8.GetBytes(link))
         {
-            if (b is > 0x20 and < 0x7F and not (byte)'"' and not (byte)'\\') sb.Append((char)b);
-            else sb.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+            if (b is > 0x20 and < 0x7F and not (byte)'"' and not (byte)'\\')
+            {
+                sb.Append((char)b);
+            }
+            else
+            {
+                sb.Append('%').Append(b.ToString("X2", CultureInfo.InvariantCulture));
+            }
         }
         return sb.ToString();
     }
@@ -173,9 +182,16 @@ internal static class ReplacementParts
         foreach (var field in root.Headers)
         {
             string name = field.Name;
-            if (name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase) || name.Equals("MIME-Version", StringComparison.OrdinalIgnoreCase)) continue;
+            if (name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase) || name.Equals("MIME-Version", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
             bytes.AddRange(field.Raw.Span);
-            if (field.Raw.Span[^1] != '\n') bytes.AddRange(Encoding.ASCII.GetBytes(eol));
+            if (field.Raw.Span[^1] != '\n')
+            {
+                bytes.AddRange(Encoding.ASCII.GetBytes(eol));
+            }
         }
         string boundary = "=_detach_" + Guid.NewGuid().ToString("N");
         bytes.AddRange(Encoding.ASCII.GetBytes(

@@ -35,18 +35,29 @@ internal sealed class TextScan
             while (true)
             {
                 int n = await text.ReadAsync(buffer.AsMemory(carried, 64 * 1024), cancellationToken).ConfigureAwait(false);
-                if (n == 0) break;
+                if (n == 0)
+                {
+                    break;
+                }
+
                 var fresh = buffer.AsSpan(carried, n);
                 if (scan.LineEnding is null)
                 {
                     int lf = fresh.IndexOf((byte)'\n');
-                    if (lf >= 0) scan.LineEnding = (lf > 0 ? fresh[lf - 1] : previous) == '\r' ? "\r\n" : "\n";
+                    if (lf >= 0)
+                    {
+                        scan.LineEnding = (lf > 0 ? fresh[lf - 1] : previous) == '\r' ? "\r\n" : "\n";
+                    }
                 }
                 previous = fresh[^1];
                 long windowStart = scan.Length - carried;
                 scan.Length += n;
                 scan.LastByte = fresh[^1];
-                if (scan.IsAscii && fresh.ContainsAnyExceptInRange((byte)0, (byte)0x7F)) scan.IsAscii = false;
+                if (scan.IsAscii && fresh.ContainsAnyExceptInRange((byte)0, (byte)0x7F))
+                {
+                    scan.IsAscii = false;
+                }
+
                 if (html)
                 {
                     var window = buffer.AsSpan(0, carried + n);
@@ -54,12 +65,27 @@ internal sealed class TextScan
                     while (true)
                     {
                         int lt = window[from..].IndexOf((byte)'<');
-                        if (lt < 0) break;
+                        if (lt < 0)
+                        {
+                            break;
+                        }
+
                         int at = from + lt;
-                        if (window.Length - at < 6) break; // may continue in the next read
+                        if (window.Length - at < 6)
+                        {
+                            break; // may continue in the next read
+                        }
+
                         var tag = window.Slice(at + 1, 5);
-                        if (Ascii.EqualsIgnoreCase(tag, "/body"u8)) scan.LastBodyClose = windowStart + at;
-                        else if (Ascii.EqualsIgnoreCase(tag, "/html"u8)) scan.LastHtmlClose = windowStart + at;
+                        if (Ascii.EqualsIgnoreCase(tag, "/body"u8))
+                        {
+                            scan.LastBodyClose = windowStart + at;
+                        }
+                        else if (Ascii.EqualsIgnoreCase(tag, "/html"u8))
+                        {
+                            scan.LastHtmlClose = windowStart + at;
+                        }
+
                         from = at + 1;
                     }
                 }
@@ -102,7 +128,11 @@ internal static class CidScanner
                 while (true)
                 {
                     int at = IndexOfCid(window[from..]);
-                    if (at < 0) break;
+                    if (at < 0)
+                    {
+                        break;
+                    }
+
                     at += from;
                     var rest = window[(at + 4)..];
                     int stop = rest.IndexOfAny("\"'<>() \t\r\n\\"u8);
@@ -118,7 +148,11 @@ internal static class CidScanner
                     }
                     from = at + 4;
                 }
-                if (end) break;
+                if (end)
+                {
+                    break;
+                }
+
                 int keep = window.Length - keepFrom;
                 window[keepFrom..].CopyTo(buffer);
                 carried = keep;
@@ -136,9 +170,17 @@ internal static class CidScanner
         while (true)
         {
             int colon = span[from..].IndexOf((byte)':');
-            if (colon < 0) return -1;
+            if (colon < 0)
+            {
+                return -1;
+            }
+
             int at = from + colon - 3;
-            if (at >= 0 && Ascii.EqualsIgnoreCase(span.Slice(at, 3), "cid"u8)) return at;
+            if (at >= 0 && Ascii.EqualsIgnoreCase(span.Slice(at, 3), "cid"u8))
+            {
+                return at;
+            }
+
             from += colon + 1;
         }
     }

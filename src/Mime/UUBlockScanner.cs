@@ -123,32 +123,62 @@ public static class UUBlockScanner
     private static bool TryParseBegin(ReadOnlySpan<byte> text, out string? fileName)
     {
         fileName = null;
-        if (!text.StartsWith("begin "u8)) return false;
+        if (!text.StartsWith("begin "u8))
+        {
+            return false;
+        }
+
         var rest = text[6..];
         int space = rest.IndexOf((byte)' ');
-        if (space is < 3 or > 4) return false;
+        if (space is < 3 or > 4)
+        {
+            return false;
+        }
+
         foreach (byte d in rest[..space])
         {
-            if (d is < (byte)'0' or > (byte)'7') return false;
+            if (d is < (byte)'0' or > (byte)'7')
+            {
+                return false;
+            }
         }
         var name = rest[(space + 1)..].Trim(" \t"u8);
-        if (name.IsEmpty) return false;
+        if (name.IsEmpty)
+        {
+            return false;
+        }
+
         fileName = Charsets.DecodeHeaderBytes(name);
         return true;
     }
 
     private static bool IsDataLine(ReadOnlySpan<byte> text)
     {
-        if (text.IsEmpty) return true; // a zero-length line whose single space was stripped in transit
+        if (text.IsEmpty)
+        {
+            return true; // a zero-length line whose single space was stripped in transit
+        }
+
         int count = (text[0] - 32) & 63;
-        if (text[0] is < 0x20 or > 0x60) return false;
+        if (text[0] is < 0x20 or > 0x60)
+        {
+            return false;
+        }
+
         int expected = (count + 2) / 3 * 4;
         int actual = text.Length - 1;
         // Trailing spaces (zero values) are often stripped; some encoders add a check character.
-        if (actual > expected + 2 || (actual < expected && !CouldBeStrippedBlanks(text, expected))) return false;
+        if (actual > expected + 2 || (actual < expected && !CouldBeStrippedBlanks(text, expected)))
+        {
+            return false;
+        }
+
         foreach (byte c in text[1..])
         {
-            if (c is < 0x20 or > 0x60) return false;
+            if (c is < 0x20 or > 0x60)
+            {
+                return false;
+            }
         }
         return true;
     }

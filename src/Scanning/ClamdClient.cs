@@ -35,7 +35,7 @@ public sealed class ClamdClient : IContentScanner
     /// <summary>A reply longer than this is not clamd talking.</summary>
     private const int MaxReplyBytes = 4096;
 
-    private readonly ClamdClientOptions options;
+    private readonly ClamdClientOptions _options;
 
     public ClamdClient(ClamdClientOptions options)
     {
@@ -43,10 +43,10 @@ public sealed class ClamdClient : IContentScanner
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(options.Timeout, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxStreamBytes, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.ChunkBytes, 1);
-        this.options = options;
+        this._options = options;
     }
 
-    public string Name => $"clamd at {options.Endpoint}";
+    public string Name => $"clamd at {_options.Endpoint}";
 
     /// <summary>True when clamd answers PING with PONG.</summary>
     public async Task<bool> PingAsync(CancellationToken cancellationToken) =>
@@ -66,7 +66,7 @@ public sealed class ClamdClient : IContentScanner
         // listen from the start, so that answer is read before the hang-up can discard it.
         using var stopListening = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var reply = ReadReplyAsync(connection, stopListening.Token).AsTask();
-        var buffer = ArrayPool<byte>.Shared.Rent(4 + options.ChunkBytes);
+        var buffer = ArrayPool<byte>.Shared.Rent(4 + _options.ChunkBytes);
         try
         {
             var (sent, truncated, sendError) = await SendStreamAsync(connection, content, buffer, reply, timeout, cancellationToken).ConfigureAwait(false);
@@ -102,7 +102,7 @@ public sealed class ClamdClient : IContentScanner
             while (!reply.IsCompleted)
             {
                 // Reading the content is not clamd's time: the timeout runs only while clamd is the one we wait for.
-                var room = (int)Math.Min(options.ChunkBytes, options.MaxStreamBytes - sent);
+                var room = (int)Math.Min(_options.ChunkBytes, _options.MaxStreamBytes - sent);
                 var read = await content.ReadAsync(buffer.AsMemory(4, Math.Max(room, 1)), cancellationToken).ConfigureAwait(false);
                 if (read > 0 && room == 0)
                 {
@@ -171,7 +171,7 @@ public sealed class ClamdClient : IContentScanner
 
     private async Task<NetworkStream> ConnectAsync(CancellationTokenSource timeout, CancellationToken cancellationToken)
     {
-        var socket = await WaitOnClamdAsync(timeout, t => new ValueTask<Socket>(options.Endpoint.ConnectAsync(t)), cancellationToken).ConfigureAwait(false);
+        var socket = await WaitOnClamdAsync(timeout, t => new ValueTask<Socket>(_options.Endpoint.ConnectAsync(t)), cancellationToken).ConfigureAwait(false);
         return new NetworkStream(socket, ownsSocket: true);
     }
 
@@ -181,14 +181,14 @@ public sealed class ClamdClient : IContentScanner
     /// </summary>
     private async Task<T> WaitOnClamdAsync<T>(CancellationTokenSource timeout, Func<CancellationToken, ValueTask<T>> step, CancellationToken cancellationToken)
     {
-        timeout.CancelAfter(options.Timeout);
+        timeout.CancelAfter(_options.Timeout);
         try
         {
             return await step(timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ScannerException($"{Name} did not answer within {options.Timeout.TotalSeconds:0.#} s", e);
+            throw new ScannerException($"{Name} did not answer within {_options.Timeout.TotalSeconds:0.#} s", e);
         }
         catch (Exception e) when (e is IOException or SocketException)
         {

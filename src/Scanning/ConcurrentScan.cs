@@ -18,18 +18,18 @@ public sealed class ConcurrentScan : IAsyncDisposable
     /// <summary>At most this much waits in the pipe for the scanner; then the writer waits too.</summary>
     internal const int PipeBytes = 512 * 1024;
 
-    private readonly Pipe pipe = new(new PipeOptions(pauseWriterThreshold: PipeBytes, resumeWriterThreshold: PipeBytes / 2, useSynchronizationContext: false));
-    private readonly CancellationTokenSource abandon;
-    private readonly Task<ScanOutcome> outcome;
-    private bool scannerReading = true;
-    private bool completed;
+    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PipeBytes, resumeWriterThreshold: PipeBytes / 2, useSynchronizationContext: false));
+    private readonly CancellationTokenSource _abandon;
+    private readonly Task<ScanOutcome> _outcome;
+    private bool _scannerReading = true;
+    private bool _completed;
 
     /// <summary>Starts <paramref name="scanner"/> on the content to come.</summary>
     public ConcurrentScan(IContentScanner scanner, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(scanner);
-        abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        outcome = ScanAsync(scanner, abandon.Token);
+        _abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        _outcome = ScanAsync(scanner, _abandon.Token);
     }
 
     private async Task<ScanOutcome> ScanAsync(IContentScanner scanner, CancellationToken cancellationToken)
@@ -39,7 +39,7 @@ public sealed class ConcurrentScan : IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         try
         {
-            var verdict = await scanner.ScanAsync(pipe.Reader.AsStream(leaveOpen: true), cancellationToken).ConfigureAwait(false);
+            var verdict = await scanner.ScanAsync(_pipe.Reader.AsStream(leaveOpen: true), cancellationToken).ConfigureAwait(false);
             return new ScanOutcome(verdict, null, Stopwatch.GetElapsedTime(started));
         }
         catch (Exception e)
@@ -50,44 +50,44 @@ public sealed class ConcurrentScan : IAsyncDisposable
         finally
         {
             // Writes stop copying once the scanner no longer reads.
-            await pipe.Reader.CompleteAsync().ConfigureAwait(false);
+            await _pipe.Reader.CompleteAsync().ConfigureAwait(false);
         }
     }
 
     /// <summary>The next bytes of the content; waits only while the pipe is full.</summary>
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(completed, this);
-        if (scannerReading && !content.IsEmpty)
+        ObjectDisposedException.ThrowIf(_completed, this);
+        if (_scannerReading && !content.IsEmpty)
         {
-            var flushed = await pipe.Writer.WriteAsync(content, cancellationToken).ConfigureAwait(false);
-            scannerReading = !flushed.IsCompleted;
+            var flushed = await _pipe.Writer.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+            _scannerReading = !flushed.IsCompleted;
         }
     }
 
     /// <summary>The content has ended: the scanner's outcome, once it has one.</summary>
     public async Task<ScanOutcome> CompleteAsync(CancellationToken cancellationToken)
     {
-        if (!completed)
+        if (!_completed)
         {
-            completed = true;
-            await pipe.Writer.CompleteAsync().ConfigureAwait(false);
+            _completed = true;
+            await _pipe.Writer.CompleteAsync().ConfigureAwait(false);
         }
 
-        return await outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await _outcome.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!completed)
+        if (!_completed)
         {
             // The content was abandoned before its end: the verdict is moot, so stop the scan rather than wait for it.
-            completed = true;
-            await pipe.Writer.CompleteAsync(new OperationCanceledException("The content was abandoned before its end.")).ConfigureAwait(false);
-            await abandon.CancelAsync().ConfigureAwait(false);
+            _completed = true;
+            await _pipe.Writer.CompleteAsync(new OperationCanceledException("The content was abandoned before its end.")).ConfigureAwait(false);
+            await _abandon.CancelAsync().ConfigureAwait(false);
         }
 
-        await outcome.ConfigureAwait(false);
-        abandon.Dispose();
+        await _outcome.ConfigureAwait(false);
+        _abandon.Dispose();
     }
 }

@@ -34,7 +34,7 @@ public readonly record struct BdatChunk(long Size, bool Last)
 /// anything else ends the stream with <see cref="Abandoned"/> set, and the session runs that command after the
 /// transaction. Only the size limit applies (552 5.3.4).
 /// </summary>
-public sealed class BdatReader : SmtpMessageReader
+internal sealed class BdatReader : SmtpMessageReader
 {
     private readonly Func<long, CancellationToken, ValueTask<BdatChunk?>> _nextChunk;
     private long _chunkSize;

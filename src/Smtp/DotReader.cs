@@ -9,7 +9,7 @@ namespace Detach.Smtp;
 /// Only CRLF starts a line: a bare LF followed by "." does not end the data (SMTP smuggling). Limits: size
 /// (552 5.3.4) and text line length (500 5.5.2), see <see cref="SmtpMessageReader"/>.
 /// </summary>
-public sealed class DotReader : SmtpMessageReader
+internal sealed class DotReader : SmtpMessageReader
 {
     private enum State
     {

@@ -9,7 +9,7 @@ namespace Detach.Smtp;
 /// the last line if needed and writes ".\r\n". Nothing marks the end of data until CompleteAsync: a
 /// writer abandoned half way never produces an accepted message.
 /// </summary>
-public sealed class DotWriter : Stream
+internal sealed class DotWriter : WriteOnlyStream
 {
     /// <summary>Octets that may wait in the pipe before <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> sends them.</summary>
     public const int FlushThreshold = 64 * 1024;
@@ -30,19 +30,7 @@ public sealed class DotWriter : Stream
     /// <summary>Message octets received (before stuffing).</summary>
     public long BytesWritten { get; private set; }
 
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
     public override bool CanWrite => !_completed;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     /// <summary>Stuffs <paramref name="data"/> into the pipe without flushing.</summary>
     public void Append(ReadOnlySpan<byte> data)
@@ -79,11 +67,6 @@ public sealed class DotWriter : Stream
         }
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Write(byte[] buffer, int offset, int count) => Append(buffer.AsSpan(offset, count));
-
     public override void Write(ReadOnlySpan<byte> buffer) => Append(buffer);
 
     /// <summary>Ends the last line when the message did not, writes the final dot line and flushes.</summary>
@@ -109,10 +92,4 @@ public sealed class DotWriter : Stream
     }
 
     public override Task FlushAsync(CancellationToken cancellationToken) => _output.FlushAsync(cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -18,12 +18,12 @@ namespace Detach.Smtp;
 /// </remarks>
 internal static class InlineCompletions
 {
-    private static bool unavailable;
+    private static bool _unavailable;
 
     /// <summary>Asks for inline completions on <paramref name="socket"/>; false when the runtime has no such knob.</summary>
     public static bool TryEnable(Socket socket)
     {
-        if (Volatile.Read(ref unavailable))
+        if (Volatile.Read(ref _unavailable))
         {
             return false;
         }
@@ -35,7 +35,7 @@ internal static class InlineCompletions
         }
         catch (MissingMethodException)
         {
-            Volatile.Write(ref unavailable, true);
+            Volatile.Write(ref _unavailable, true);
             return false;
         }
     }

@@ -10,7 +10,7 @@ namespace Detach.Smtp;
 /// drains to the end and answers with that reply. A connection closed or timed out before the end makes reads throw
 /// <see cref="IOException"/> (<see cref="IsBroken"/>): the message is never seen as complete.
 /// </summary>
-public abstract class SmtpMessageReader : Stream
+internal abstract class SmtpMessageReader : ReadOnlyStream
 {
     private readonly DataDeadline _deadline;
     private readonly CancellationTokenSource _timeout;
@@ -48,35 +48,8 @@ public abstract class SmtpMessageReader : Stream
     /// <summary>Reads and throws away the rest of the message.</summary>
     public abstract Task DrainAsync(CancellationToken cancellationToken);
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
     // Blocking reads would park a thread per slow client; the session is async all the way.
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Message readers are async only: use ReadAsync or CopyToAsync.");
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     /// <summary>What is buffered, or the next bytes from the client within the deadline.</summary>
     protected async ValueTask<ReadResult> ReadInputAsync(CancellationToken cancellationToken)

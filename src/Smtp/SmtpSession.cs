@@ -440,7 +440,7 @@ public sealed class SmtpSession
         await EndTransactionAsync().ConfigureAwait(false);
         Context.HeloName = args;
         Context.HeloVerb = verb;
-        SmtpReply? custom = await CallBackendAsync("hello", ct => _handler!.HelloAsync(new HelloCommand(verb, args), ct)).ConfigureAwait(false);
+        SmtpReply? custom = await CallBackendAsync("hello", cancellationToken => _handler!.HelloAsync(new HelloCommand(verb, args), cancellationToken)).ConfigureAwait(false);
         if (custom is not null)
         {
             if (!custom.IsPositiveCompletion)
@@ -478,9 +478,9 @@ public sealed class SmtpSession
         }
 
         MailResult? result = null;
-        SmtpReply? failure = await CallBackendAsync("MAIL", async ct =>
+        SmtpReply? failure = await CallBackendAsync("MAIL", async cancellationToken =>
         {
-            result = await _handler!.BeginTransactionAsync(mail, ct).ConfigureAwait(false);
+            result = await _handler!.BeginTransactionAsync(mail, cancellationToken).ConfigureAwait(false);
             return null;
         }).ConfigureAwait(false);
         if (failure is not null || result is null)
@@ -519,7 +519,7 @@ public sealed class SmtpSession
 
         _recipients++;
         ISmtpTransaction transaction = _transaction;
-        SmtpReply reply = await CallBackendReplyAsync("RCPT", ct => transaction.AddRecipientAsync(rcpt, ct)).ConfigureAwait(false) ?? TryLater;
+        SmtpReply reply = await CallBackendReplyAsync("RCPT", cancellationToken => transaction.AddRecipientAsync(rcpt, cancellationToken)).ConfigureAwait(false) ?? TryLater;
         if (reply.IsPositiveCompletion)
         {
             _accepted++;
@@ -612,7 +612,7 @@ public sealed class SmtpSession
 
         DataDeadline deadline = _limits.NewDataDeadline();
         using var message = new BdatReader(_input, chunk, _limits.MaxMessageSize, deadline, _sessionToken,
-            (finished, ct) => NextBdatChunkAsync(finished, deadline, ct));
+            (finished, cancellationToken) => NextBdatChunkAsync(finished, deadline, cancellationToken));
         await ReceiveMessageAsync(_transaction!, message).ConfigureAwait(false);
     }
 
@@ -768,7 +768,7 @@ public sealed class SmtpSession
     }
 
     private async ValueTask<SmtpReply?> CallBackendReplyAsync(string stage, Func<CancellationToken, ValueTask<SmtpReply>> call) =>
-        await CallBackendAsync(stage, async ct => (SmtpReply?)await call(ct).ConfigureAwait(false)).ConfigureAwait(false);
+        await CallBackendAsync(stage, async cancellationToken => (SmtpReply?)await call(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
 
     private async ValueTask EndTransactionAsync()
     {
@@ -858,7 +858,7 @@ public sealed class SmtpSession
                 Context.SetForwarded(name, value);
             }
 
-            SmtpReply? custom = await CallBackendAsync("XFORWARD", ct => _handler!.ForwardAsync(Context, ct)).ConfigureAwait(false);
+            SmtpReply? custom = await CallBackendAsync("XFORWARD", cancellationToken => _handler!.ForwardAsync(Context, cancellationToken)).ConfigureAwait(false);
             Reply(custom ?? new SmtpReply(250, "2.0.0", "Ok"));
         }
     }
@@ -875,7 +875,7 @@ public sealed class SmtpSession
             Context.SetClient(name, value);
         }
 
-        SmtpReply? custom = await CallBackendAsync("XCLIENT", ct => _handler!.ForwardAsync(Context, ct)).ConfigureAwait(false);
+        SmtpReply? custom = await CallBackendAsync("XCLIENT", cancellationToken => _handler!.ForwardAsync(Context, cancellationToken)).ConfigureAwait(false);
         if (custom is not null && !custom.IsPositiveCompletion)
         {
             Reply(custom);

@@ -206,17 +206,17 @@ public sealed class AttachmentGoneException(AttachmentRecord record)
 /// </summary>
 public sealed class MessageAttachments(AttachmentVault vault, MessageContext context) : IAsyncDisposable
 {
-    private readonly List<AttachmentRecord> records = [];
-    private bool committed;
-    private bool abandoned;
+    private readonly List<AttachmentRecord> _records = [];
+    private bool _committed;
+    private bool _abandoned;
 
-    public IReadOnlyList<AttachmentRecord> Records => records;
+    public IReadOnlyList<AttachmentRecord> Records => _records;
 
     /// <summary>Encrypts <paramref name="content"/> (plaintext, read once to its end) under a fresh key, stores and indexes it.</summary>
     public async Task<StoredAttachment> StoreAsync(AttachmentFile attachment, Stream content, CancellationToken cancellationToken)
     {
         var stored = await vault.StoreAsync(context, attachment, content, cancellationToken).ConfigureAwait(false);
-        records.Add(stored.Record);
+        _records.Add(stored.Record);
         return stored;
     }
 
@@ -226,7 +226,7 @@ public sealed class MessageAttachments(AttachmentVault vault, MessageContext con
         ArgumentNullException.ThrowIfNull(stored);
         await vault.Index.SetWarningAsync(stored.Record.Cid, warning, cancellationToken).ConfigureAwait(false);
         var warned = stored.Record with { Warning = warning };
-        records[records.IndexOf(stored.Record)] = warned;
+        _records[_records.IndexOf(stored.Record)] = warned;
         return stored with { Record = warned };
     }
 
@@ -238,21 +238,21 @@ public sealed class MessageAttachments(AttachmentVault vault, MessageContext con
     /// </summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
-        if (committed || records.Count == 0)
+        if (_committed || _records.Count == 0)
         {
-            committed = true;
+            _committed = true;
             return;
         }
 
-        var marked = await vault.MarkAsync(records, StoreState.Stored, cancellationToken).ConfigureAwait(false);
-        if (marked < records.Count)
+        var marked = await vault.MarkAsync(_records, StoreState.Stored, cancellationToken).ConfigureAwait(false);
+        if (marked < _records.Count)
         {
             await AbandonAsync(cancellationToken).ConfigureAwait(false);
             throw new InvalidOperationException(
-                $"{records.Count - marked} of the {records.Count} attachment(s) of message {context.MessageId} were collected as orphans before it was sent.");
+                $"{_records.Count - marked} of the {_records.Count} attachment(s) of message {context.MessageId} were collected as orphans before it was sent.");
         }
 
-        committed = true;
+        _committed = true;
     }
 
     /// <summary>
@@ -261,16 +261,16 @@ public sealed class MessageAttachments(AttachmentVault vault, MessageContext con
     /// </summary>
     public async Task AbandonAsync(CancellationToken cancellationToken)
     {
-        if (!abandoned)
+        if (!_abandoned)
         {
-            abandoned = true;
-            await vault.MarkAsync(records, StoreState.Orphaned, cancellationToken).ConfigureAwait(false);
+            _abandoned = true;
+            await vault.MarkAsync(_records, StoreState.Orphaned, cancellationToken).ConfigureAwait(false);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!committed && !abandoned && records.Count > 0)
+        if (!_committed && !_abandoned && _records.Count > 0)
         {
             // Best effort: if this fails too, the records stay spooled and gc treats old spooled ones as orphans.
             try

@@ -10,7 +10,7 @@ namespace Detach.Crypto.Tests;
 public class FormatVectorTests
 {
     private static readonly Lazy<string> Document = new(() =>
-        File.ReadAllText(Path.Combine(TestData.FindRepoRoot(), "docs", "format.md")));
+        File.ReadAllText(Path.Combine(RepositoryPaths.Root, "docs", "format.md")));
 
     public static readonly TheoryData<string> CiphertextVectors = new("empty", "one-byte", "pattern-65537");
 

@@ -118,7 +118,7 @@ public class RangeTests
         using var key = FileKey.Generate();
         var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
         var requests = new List<(long Offset, long Length)>();
-        ValueTask<Stream> Open(long o, long l, CancellationToken token)
+        ValueTask<Stream> Open(long o, long l, CancellationToken cancellationToken)
         {
             requests.Add((o, l));
             return ValueTask.FromResult<Stream>(new TrickleStream(ciphertext.AsSpan((int)o, (int)l).ToArray(), 20_000, seekable: false));
@@ -171,7 +171,7 @@ public class RangeTests
         var ct = TestContext.Current.CancellationToken;
         using var key = FileKey.Generate();
         var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
-        ValueTask<Stream> Open(long o, long l, CancellationToken token) =>
+        ValueTask<Stream> Open(long o, long l, CancellationToken cancellationToken) =>
             ValueTask.FromResult<Stream>(new TrickleStream(ciphertext.AsSpan((int)o, (int)l).ToArray(), 20_000, seekable: false));
 
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
@@ -232,7 +232,7 @@ public class RangeTests
         var ct = TestContext.Current.CancellationToken;
         using var key = FileKey.Generate();
         var ciphertext = RecordEncryptor.Encrypt(Plaintext, key, default);
-        ValueTask<Stream> Open(long o, long l, CancellationToken token) =>
+        ValueTask<Stream> Open(long o, long l, CancellationToken cancellationToken) =>
             ValueTask.FromResult<Stream>(new MemoryStream(ciphertext, (int)o, (int)l - 1, writable: false));
 
         await Assert.ThrowsAsync<InvalidDataException>(() =>

@@ -61,19 +61,6 @@ internal static class TestData
 
         return result.ToArray();
     }
-
-    public static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Detach.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Detach.sln not found above the test assembly.");
-    }
 }
 
 /// <summary>

@@ -185,9 +185,9 @@ public sealed class InfrastructureTests : IDisposable
         }
 
         Assert.Empty(dovecot.MessagesIn("carol"));
-        await using var imap = await dovecot.OpenInboxAsync("carol", Token);
-        Assert.Equal(0, imap.MessageCount);
-        await Assert.ThrowsAsync<ImapException>(() => ImapMailbox.OpenInboxAsync(dovecot.ImapPort, "alice", "wrong", Token));
+        using var imap = await dovecot.OpenInboxAsync("carol", Token);
+        Assert.Equal(0, imap.Inbox.Count);
+        await Assert.ThrowsAsync<MailKit.Security.AuthenticationException>(() => dovecot.OpenInboxAsync("alice", "wrong", Token));
     }
 
     [Fact]
@@ -276,7 +276,7 @@ public sealed class InfrastructureTests : IDisposable
         var docsPath = Path.Combine(AppContext.BaseDirectory, "docs", "postfix.md");
         if (!File.Exists(docsPath))
         {
-            docsPath = Path.Combine(RepositoryRoot.Find(), "docs", "postfix.md");
+            docsPath = Path.Combine(RepositoryPaths.Root, "docs", "postfix.md");
         }
 
         var docs = File.ReadAllText(docsPath);

@@ -74,14 +74,14 @@ public sealed class MilterServerTests
 
     private sealed class ServerHost : IAsyncDisposable
     {
-        private readonly CancellationTokenSource stop = new();
-        private readonly Task run;
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _run;
 
         private ServerHost(MilterServer server)
         {
             Server = server;
             server.Start();
-            run = server.RunAsync(stop.Token);
+            _run = server.RunAsync(_stop.Token);
         }
 
         public MilterServer Server { get; }
@@ -104,10 +104,10 @@ public sealed class MilterServerTests
 
         public async ValueTask DisposeAsync()
         {
-            await stop.CancelAsync();
-            await run;
+            await _stop.CancelAsync();
+            await _run;
             await Server.DisposeAsync();
-            stop.Dispose();
+            _stop.Dispose();
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text;
@@ -11,8 +10,6 @@ namespace Detach.Milter.Tests;
 /// </summary>
 public sealed class MiltertestTests
 {
-    private static readonly string? Miltertest = new[] { "/usr/bin/miltertest", "/usr/sbin/miltertest" }.FirstOrDefault(File.Exists);
-
     [Fact]
     public async Task Miltertest_sees_every_header_edit_and_the_new_body()
     {
@@ -48,7 +45,7 @@ public sealed class MiltertestTests
 
     private static async Task RunScriptAsync(string script, RecordingBackend backend)
     {
-        Assert.SkipWhen(Miltertest is null, "miltertest is not installed: scripts/install-test-deps.sh (apt-get install miltertest)");
+        var miltertest = InstalledPrograms.Require("miltertest", "miltertest");
         var options = new MilterServerOptions();
         options.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));
         options.MacroRequests[MilterMacroStage.EndOfMessage] = "i";
@@ -58,18 +55,13 @@ public sealed class MiltertestTests
         var run = server.RunAsync(stop.Token);
         var port = ((IPEndPoint)server.LocalEndPoints[0]).Port;
 
-        var start = new ProcessStartInfo(Miltertest!)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            ArgumentList = { "-D", "port=" + port.ToString(CultureInfo.InvariantCulture), "-s", Path.Combine(AppContext.BaseDirectory, "Scripts", script) },
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var errors = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        await process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
-        var transcript = await output + await errors;
-        Assert.True(process.ExitCode == 0, $"miltertest exited {process.ExitCode}:\n{transcript}\nevents: {string.Join(" | ", backend.Events)}");
+        var result = await ChildProcess.RunAsync(
+            miltertest,
+            ["-D", "port=" + port.ToString(CultureInfo.InvariantCulture), "-s", Path.Combine(AppContext.BaseDirectory, "Scripts", script)],
+            TimeSpan.FromSeconds(60),
+            TestContext.Current.CancellationToken);
+        var transcript = result.StandardOutput + result.StandardError;
+        Assert.True(result.Succeeded, $"miltertest exited {result.ExitCode}:\n{transcript}\nevents: {string.Join(" | ", backend.Events)}");
         Assert.Contains(": ok", transcript, StringComparison.Ordinal);
 
         await stop.CancelAsync();

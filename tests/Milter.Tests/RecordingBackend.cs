@@ -30,7 +30,7 @@ internal sealed class RecordingBackend : IMilterBackend
 
     private sealed class Handler(RecordingBackend owner) : IMilterHandler
     {
-        private readonly MemoryStream body = new();
+        private readonly MemoryStream _body = new();
 
         private void Record(string text)
         {
@@ -50,7 +50,7 @@ internal sealed class RecordingBackend : IMilterBackend
 
         public ValueTask MailAsync(string sender, CancellationToken cancellationToken)
         {
-            body.SetLength(0);
+            _body.SetLength(0);
             Record($"mail {sender}");
             return ValueTask.CompletedTask;
         }
@@ -78,7 +78,7 @@ internal sealed class RecordingBackend : IMilterBackend
             Record($"body {chunk.Length}");
             foreach (var segment in chunk)
             {
-                body.Write(segment.Span);
+                _body.Write(segment.Span);
             }
 
             return ValueTask.CompletedTask;
@@ -87,7 +87,7 @@ internal sealed class RecordingBackend : IMilterBackend
         public Task<MilterMessageResult> EndOfMessageAsync(CancellationToken cancellationToken)
         {
             Record($"eom i={owner.Context!.Macros["i"]} auth={owner.Context.Macros["{auth_authen}"]}");
-            return owner.EndOfMessage(body.ToArray(), cancellationToken);
+            return owner.EndOfMessage(_body.ToArray(), cancellationToken);
         }
 
         public ValueTask AbortAsync(CancellationToken cancellationToken)

@@ -5,7 +5,7 @@ namespace Detach.Milter.Tests;
 /// <summary>A <see cref="MilterSession"/> on in-memory pipes, with a <see cref="TestMta"/> on the other end.</summary>
 internal sealed class SessionHarness : IAsyncDisposable
 {
-    private readonly CancellationTokenSource stop = new();
+    private readonly CancellationTokenSource _stop = new();
 
     private SessionHarness(MilterServerOptions options, RecordingBackend backend)
     {
@@ -14,7 +14,7 @@ internal sealed class SessionHarness : IAsyncDisposable
         Backend = backend;
         Mta = new TestMta(toMilter.Writer, fromMilter.Reader);
         Session = new MilterSession(toMilter.Reader, fromMilter.Writer, new MilterContext("t1", null, new MilterMacros(options.MaxMacrosPerStage)), backend, options);
-        Run = Task.Run(() => Session.RunAsync(stop.Token));
+        Run = Task.Run(() => Session.RunAsync(_stop.Token));
     }
 
     public RecordingBackend Backend { get; }
@@ -49,9 +49,9 @@ internal sealed class SessionHarness : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await stop.CancelAsync();
+        await _stop.CancelAsync();
         await Mta.CloseAsync();
         await Run.WaitAsync(TimeSpan.FromSeconds(10));
-        stop.Dispose();
+        _stop.Dispose();
     }
 }

@@ -32,13 +32,24 @@ public partial class CorpusTests
                     if (result.Detached.Count == 0)
                     {
                         unchanged++;
-                        if (result.LimitExceeded is not null) Mail.AssertPassedThroughPastLimit(input, output, result.LimitExceeded);
-                        else if (result.SkippedReason is null && !output.AsSpan().SequenceEqual(input)) failures.Add($"{rel}: nothing detached but output differs");
+                        if (result.LimitExceeded is not null)
+                        {
+                            Mail.AssertPassedThroughPastLimit(input, output, result.LimitExceeded);
+                        }
+                        else if (result.SkippedReason is null && !output.AsSpan().SequenceEqual(input))
+                        {
+                            failures.Add($"{rel}: nothing detached but output differs");
+                        }
+
                         continue;
                     }
                     withDetach++;
                     detachedParts += result.Detached.Count;
-                    if (IsSevenBitShortLines(input) && !IsSevenBitShortLines(output)) failures.Add($"{rel}: 7-bit input with lines within 998 octets, but the output is not");
+                    if (IsSevenBitShortLines(input) && !IsSevenBitShortLines(output))
+                    {
+                        failures.Add($"{rel}: 7-bit input with lines within 998 octets, but the output is not");
+                    }
+
                     var problems = await TreeComparison.CompareAsync(input, output, sink);
                     failures.AddRange(problems.Select(p => $"{rel}: {p}"));
                 }
@@ -65,9 +76,19 @@ public partial class CorpusTests
         int lineLength = 0;
         foreach (byte b in data)
         {
-            if (b >= 128) return false;
-            if (b == '\n') lineLength = 0;
-            else if (b != '\r' && ++lineLength > 998) return false;
+            if (b >= 128)
+            {
+                return false;
+            }
+
+            if (b == '\n')
+            {
+                lineLength = 0;
+            }
+            else if (b != '\r' && ++lineLength > 998)
+            {
+                return false;
+            }
         }
         return true;
     }
@@ -90,9 +111,14 @@ public class CorpusTricklingTests
             var (actual, _, sinkB) = await Mail.RewriteAsync(input, policy, wrap: m => new TricklingStream(m, s), sink: new RecordingSink { ReadSize = 7 });
             // The generated boundary for a replaced root is random; compare everything else.
             if (!expected.AsSpan().SequenceEqual(actual) && !sinkA.Items.Any(i => i.Descriptor.PartPath == "1"))
+            {
                 failures.Add(message.RelativePath);
+            }
+
             if (!sinkA.Items.Select(i => i.Sha256).SequenceEqual(sinkB.Items.Select(i => i.Sha256)))
+            {
                 failures.Add(message.RelativePath + " (decoded content)");
+            }
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }

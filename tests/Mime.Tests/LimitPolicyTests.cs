@@ -25,12 +25,24 @@ public class LimitPolicyTests
         switch (limit)
         {
             case "depth":
-                for (int i = 1; i <= 101; i++) sb.Append("--b").Append(i - 1).Append("\r\nContent-Type: multipart/mixed; boundary=\"b").Append(i).Append("\"\r\n\r\n");
+                for (int i = 1; i <= 101; i++)
+                {
+                    sb.Append("--b").Append(i - 1).Append("\r\nContent-Type: multipart/mixed; boundary=\"b").Append(i).Append("\"\r\n\r\n");
+                }
+
                 sb.Append("--b101\r\n").Append(attachment).Append(body);
-                for (int i = 101; i >= 1; i--) sb.Append("--b").Append(i).Append("--\r\n");
+                for (int i = 101; i >= 1; i--)
+                {
+                    sb.Append("--b").Append(i).Append("--\r\n");
+                }
+
                 break;
             case "parts":
-                for (int i = 0; i < 10_000; i++) sb.Append("--b0\r\n\r\nx\r\n");
+                for (int i = 0; i < 10_000; i++)
+                {
+                    sb.Append("--b0\r\n\r\nx\r\n");
+                }
+
                 sb.Append("--b0\r\n").Append(attachment).Append(body);
                 break;
             case "field":
@@ -38,7 +50,11 @@ public class LimitPolicyTests
                 break;
             case "block":
                 sb.Append("--b0\r\n").Append(attachment);
-                for (int i = 0; i < 3000; i++) sb.Append("X-Filler-").Append(i).Append(": ").Append(new string('y', 100)).Append("\r\n");
+                for (int i = 0; i < 3000; i++)
+                {
+                    sb.Append("X-Filler-").Append(i).Append(": ").Append(new string('y', 100)).Append("\r\n");
+                }
+
                 sb.Append(body);
                 break;
         }

@@ -40,7 +40,11 @@ public class MemoryTests
                     // Most samples are cheap (live + garbage); every tenth forces a collection to see what is live.
                     long heap = GC.GetTotalMemory(false) - baseline;
                     peakHeap = Math.Max(peakHeap, heap);
-                    if (++i % 10 == 0) peakLive = Math.Max(peakLive, GC.GetTotalMemory(true) - baseline);
+                    if (++i % 10 == 0)
+                    {
+                        peakLive = Math.Max(peakLive, GC.GetTotalMemory(true) - baseline);
+                    }
+
                     try { await Task.Delay(5, stop.Token); } catch (OperationCanceledException) { }
                 }
             }, ct);
@@ -71,14 +75,14 @@ public class MemoryTests
     }
 
     /// <summary>Streams a message with one base64 attachment of pseudo-random bytes to disk; returns the attachment's SHA-256.</summary>
-    internal static async Task<string> WriteMessageAsync(string path, long attachmentBytes, CancellationToken ct)
+    internal static async Task<string> WriteMessageAsync(string path, long attachmentBytes, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         await using var file = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
         await file.WriteAsync(Encoding.ASCII.GetBytes(
             "From: a@example.org\r\nTo: b@example.org\r\nSubject: big\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"big-boundary\"\r\n\r\n" +
             "--big-boundary\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThe big file.\r\n" +
-            "--big-boundary\r\nContent-Type: application/octet-stream; name=big.bin\r\nContent-Disposition: attachment; filename=big.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"), ct);
+            "--big-boundary\r\nContent-Type: application/octet-stream; name=big.bin\r\nContent-Disposition: attachment; filename=big.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"), cancellationToken);
         const int LinesPerChunk = 1000;
         var raw = new byte[57 * LinesPerChunk];
         var encoded = new byte[78 * LinesPerChunk];
@@ -97,10 +101,10 @@ public class MemoryTests
                 encoded[o++] = (byte)'\r';
                 encoded[o++] = (byte)'\n';
             }
-            await file.WriteAsync(encoded.AsMemory(0, o), ct);
+            await file.WriteAsync(encoded.AsMemory(0, o), cancellationToken);
             remaining -= n;
         }
-        await file.WriteAsync("--big-boundary--\r\n"u8.ToArray(), ct);
+        await file.WriteAsync("--big-boundary--\r\n"u8.ToArray(), cancellationToken);
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 

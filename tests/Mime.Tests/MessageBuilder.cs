@@ -18,7 +18,11 @@ internal static class MessageBuilder
         var sb = new StringBuilder();
         for (int i = 0; i < b64.Length; i += 76)
         {
-            if (i > 0) sb.Append(eol);
+            if (i > 0)
+            {
+                sb.Append(eol);
+            }
+
             sb.Append(b64, i, Math.Min(76, b64.Length - i));
         }
         return sb.ToString();

@@ -63,7 +63,10 @@ public class MimeKitOracleTests
         {
             byte[] input = await File.ReadAllBytesAsync(message.FullPath, ct);
             var (_, _, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions { MinSizeBytes = 0 }, sink: new RecordingSink());
-            if (sink.Items.Count == 0) continue;
+            if (sink.Items.Count == 0)
+            {
+                continue;
+            }
 
             Dictionary<string, Kit.MimeEntity>? theirs = null;
             string? failure = null;
@@ -101,17 +104,29 @@ public class MimeKitOracleTests
                     var matches = new List<Kit.MimePart>();
                     foreach (var leaf in theirs!.Values.OfType<Kit.MimePart>())
                     {
-                        if (await Compare(item, leaf, ct) is null) matches.Add(leaf);
+                        if (await Compare(item, leaf, ct) is null)
+                        {
+                            matches.Add(leaf);
+                        }
                     }
-                    if (matches.Count == 1) renumbered++;
-                    else disagreements[key] = difference;
+                    if (matches.Count == 1)
+                    {
+                        renumbered++;
+                    }
+                    else
+                    {
+                        disagreements[key] = difference;
+                    }
                 }
             }
         }
 
         var output = TestContext.Current.TestOutputHelper;
         output?.WriteLine($"MimeKit oracle: {compared} attachments compared ({renumbered} matched by name, type and content at another path), {disagreements.Count} disagreements; {messageParts} message/* parts and {uuBlocks} uuencoded blocks not comparable");
-        foreach (var (key, why) in disagreements) output?.WriteLine($"disagreement {key}: {why}");
+        foreach (var (key, why) in disagreements)
+        {
+            output?.WriteLine($"disagreement {key}: {why}");
+        }
 
         Mail.AssertOnlyKnownDifferences("MimeKit", disagreements, KnownDifferences, messages);
         Assert.True(compared >= 400, $"only {compared} attachments compared");
@@ -119,16 +134,36 @@ public class MimeKitOracleTests
 
     private static async Task<string?> Compare(RecordingSink.Stored ours, Kit.MimePart? theirs, CancellationToken cancellationToken)
     {
-        if (theirs is null) return "MimeKit has no leaf part at this path";
+        if (theirs is null)
+        {
+            return "MimeKit has no leaf part at this path";
+        }
+
         string type = theirs.ContentType.MimeType.ToLowerInvariant();
         string name = FileNames.Sanitize(theirs.FileName, type);
         var problems = new List<string>();
-        if (type != ours.Descriptor.ContentType) problems.Add($"type ours {ours.Descriptor.ContentType}, MimeKit {type}");
-        if (name != ours.Descriptor.FileName) problems.Add($"name ours \"{ours.Descriptor.FileName}\", MimeKit \"{name}\"");
+        if (type != ours.Descriptor.ContentType)
+        {
+            problems.Add($"type ours {ours.Descriptor.ContentType}, MimeKit {type}");
+        }
+
+        if (name != ours.Descriptor.FileName)
+        {
+            problems.Add($"name ours \"{ours.Descriptor.FileName}\", MimeKit \"{name}\"");
+        }
+
         using var decoded = new MemoryStream();
-        if (theirs.Content is not null) await theirs.Content.DecodeToAsync(decoded, cancellationToken);
+        if (theirs.Content is not null)
+        {
+            await theirs.Content.DecodeToAsync(decoded, cancellationToken);
+        }
+
         string sha = Convert.ToHexStringLower(SHA256.HashData(decoded.ToArray()));
-        if (sha != ours.Sha256) problems.Add($"content ours {ours.Size} bytes, MimeKit {decoded.Length} bytes");
+        if (sha != ours.Sha256)
+        {
+            problems.Add($"content ours {ours.Size} bytes, MimeKit {decoded.Length} bytes");
+        }
+
         return problems.Count == 0 ? null : string.Join("; ", problems);
     }
 
@@ -137,7 +172,11 @@ public class MimeKitOracleTests
     {
         var parts = new Dictionary<string, Kit.MimeEntity>(StringComparer.Ordinal);
         var stack = new Stack<(Kit.MimeEntity Entity, string Path)>();
-        if (message.Body is null) return parts;
+        if (message.Body is null)
+        {
+            return parts;
+        }
+
         stack.Push((message.Body, message.Body is Kit.Multipart ? "" : "1"));
         while (stack.Count > 0)
         {
@@ -146,7 +185,11 @@ public class MimeKitOracleTests
             switch (entity)
             {
                 case Kit.Multipart multipart:
-                    for (int i = multipart.Count - 1; i >= 0; i--) stack.Push((multipart[i], path.Length == 0 ? $"{i + 1}" : $"{path}.{i + 1}"));
+                    for (int i = multipart.Count - 1; i >= 0; i--)
+                    {
+                        stack.Push((multipart[i], path.Length == 0 ? $"{i + 1}" : $"{path}.{i + 1}"));
+                    }
+
                     break;
                 case Kit.MessagePart { Message.Body: { } body }:
                     // An encapsulated multipart shares its part's number; a single-part one is numbered "path.1".

@@ -18,7 +18,11 @@ public class MutationTests
         foreach (var message in TestCorpus.Messages)
         {
             byte[] original = await File.ReadAllBytesAsync(message.FullPath, TestContext.Current.CancellationToken);
-            if (original.Length > 300_000) continue;
+            if (original.Length > 300_000)
+            {
+                continue;
+            }
+
             for (int m = 0; m < 4; m++)
             {
                 var (name, input) = Mutate(original, random);
@@ -28,13 +32,27 @@ public class MutationTests
                     var (output, result, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions { MinSizeBytes = 0 }, sink: new RecordingSink());
                     if (result.Detached.Count == 0)
                     {
-                        if (result.LimitExceeded is not null) Mail.AssertPassedThroughPastLimit(input, output, result.LimitExceeded);
-                        else if (result.SkippedReason is null && !output.AsSpan().SequenceEqual(input)) failures.Add($"{message.RelativePath} [{name}]: unchanged output differs");
+                        if (result.LimitExceeded is not null)
+                        {
+                            Mail.AssertPassedThroughPastLimit(input, output, result.LimitExceeded);
+                        }
+                        else if (result.SkippedReason is null && !output.AsSpan().SequenceEqual(input))
+                        {
+                            failures.Add($"{message.RelativePath} [{name}]: unchanged output differs");
+                        }
+
                         continue;
                     }
                     var problems = await TreeComparison.CompareAsync(input, output, sink);
-                    foreach (var p in problems) failures.Add($"{message.RelativePath} [{name}]: {p}");
-                    if (problems.Count > 0 && Environment.GetEnvironmentVariable("MUT_DUMP") is { } dump) await File.WriteAllBytesAsync(Path.Combine(dump, $"fail-{runs}.eml"), input, TestContext.Current.CancellationToken);
+                    foreach (var p in problems)
+                    {
+                        failures.Add($"{message.RelativePath} [{name}]: {p}");
+                    }
+
+                    if (problems.Count > 0 && Environment.GetEnvironmentVariable("MUT_DUMP") is { } dump)
+                    {
+                        await File.WriteAllBytesAsync(Path.Combine(dump, $"fail-{runs}.eml"), input, TestContext.Current.CancellationToken);
+                    }
                 }
                 catch (Exception ex)
                 {
@@ -64,7 +82,11 @@ public class MutationTests
                 return ($"line {dup} doubled", Join(lines));
             case 3:
                 var withNul = (byte[])input.Clone();
-                for (int i = 0; i < 5; i++) withNul[random.Next(withNul.Length)] = 0;
+                for (int i = 0; i < 5; i++)
+                {
+                    withNul[random.Next(withNul.Length)] = 0;
+                }
+
                 return ("NULs", withNul);
             case 4:
                 return ("CRLF to LF", Encoding.Latin1.GetBytes(Encoding.Latin1.GetString(input).Replace("\r\n", "\n", StringComparison.Ordinal)));
@@ -81,12 +103,24 @@ public class MutationTests
         int start = 0;
         for (int i = 0; i < input.Length; i++)
         {
-            if (input[i] != '\n') continue;
+            if (input[i] != '\n')
+            {
+                continue;
+            }
+
             lines.Add(input[start..(i + 1)]);
             start = i + 1;
         }
-        if (start < input.Length) lines.Add(input[start..]);
-        if (lines.Count == 0) lines.Add([]);
+        if (start < input.Length)
+        {
+            lines.Add(input[start..]);
+        }
+
+        if (lines.Count == 0)
+        {
+            lines.Add([]);
+        }
+
         return lines;
     }
 

@@ -221,9 +221,19 @@ public partial class NoticeLanguageTests
         var open = new Stack<string>();
         foreach (var tag in TagPattern().Matches(html).Select(m => m.Groups[1].Value))
         {
-            if (tag == "br") continue;
-            if (!tag.StartsWith('/')) open.Push(tag);
-            else Assert.Equal(open.Pop(), tag[1..]);
+            if (tag == "br")
+            {
+                continue;
+            }
+
+            if (!tag.StartsWith('/'))
+            {
+                open.Push(tag);
+            }
+            else
+            {
+                Assert.Equal(open.Pop(), tag[1..]);
+            }
         }
         Assert.Empty(open);
     }
@@ -231,7 +241,11 @@ public partial class NoticeLanguageTests
     private static int CountOf(string text, string value)
     {
         int count = 0;
-        for (int i = text.IndexOf(value, StringComparison.Ordinal); i >= 0; i = text.IndexOf(value, i + 1, StringComparison.Ordinal)) count++;
+        for (int i = text.IndexOf(value, StringComparison.Ordinal); i >= 0; i = text.IndexOf(value, i + 1, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
         return count;
     }
 

@@ -118,9 +118,17 @@ internal static class ClientText
             while (rest.Length > width)
             {
                 int space = rest.LastIndexOf(' ', width - 1);
-                if (space <= 0) space = delSp ? -1 : rest.IndexOf(' ', width);
+                if (space <= 0)
+                {
+                    space = delSp ? -1 : rest.IndexOf(' ', width);
+                }
+
                 int cut = space > 0 ? space + 1 : delSp ? width - 1 : rest.Length;
-                if (cut >= rest.Length) break;
+                if (cut >= rest.Length)
+                {
+                    break;
+                }
+
                 output.Add(rest[..cut] + (delSp ? " " : ""));
                 rest = rest[cut..];
             }
@@ -139,11 +147,19 @@ internal static class ClientText
             string line = raw.StartsWith(' ') ? raw[1..] : raw;
             bool soft = line.EndsWith(' ') && line != "-- ";
             paragraph.Append(soft && delSp ? line[..^1] : line);
-            if (soft) continue;
+            if (soft)
+            {
+                continue;
+            }
+
             lines.Add(paragraph.ToString());
             paragraph.Clear();
         }
-        if (paragraph.Length > 0) lines.Add(paragraph.ToString());
+        if (paragraph.Length > 0)
+        {
+            lines.Add(paragraph.ToString());
+        }
+
         return string.Join("\r\n", lines);
     }
 

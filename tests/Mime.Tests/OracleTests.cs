@@ -1,6 +1,5 @@
-using System.Diagnostics;
+using System.Text;
 using System.Text.Json;
-using Detach.Tests.Support;
 
 namespace Detach.Mime.Tests;
 
@@ -50,7 +49,11 @@ public class OracleTests
             var (_, _, sink) = await Mail.RewriteAsync(input, new DetachPolicyOptions { MinSizeBytes = 0 }, sink: new RecordingSink());
             var python = oracle.GetValueOrDefault(file) ?? [];
             var pythonByPath = new Dictionary<string, OraclePart>();
-            foreach (var p in python) pythonByPath.TryAdd(p.Path, p);
+            foreach (var p in python)
+            {
+                pythonByPath.TryAdd(p.Path, p);
+            }
+
             var ours = new HashSet<string>();
             foreach (var item in sink.Items)
             {
@@ -94,7 +97,10 @@ public class OracleTests
                 if (pythonAttachment && !ours.Contains(p.Path))
                 {
                     pythonOnly++;
-                    if (pythonOnlySamples.Count < 60) pythonOnlySamples.Add($"{rel}#{p.Path} {p.Type} {p.Filename}");
+                    if (pythonOnlySamples.Count < 60)
+                    {
+                        pythonOnlySamples.Add($"{rel}#{p.Path} {p.Type} {p.Filename}");
+                    }
                 }
             }
         }
@@ -103,8 +109,15 @@ public class OracleTests
         output?.WriteLine($"oracle: per set {string.Join(", ", comparedPerSet.Select(kv => $"{kv.Key}: {kv.Value}"))}");
         output?.WriteLine($"oracle: {compared} decoded attachments compared, {matched} identical ({renumbered} matched by name after different part numbering), {disagreements.Count} disagreements, {messageParts} message/* parts not comparable");
         output?.WriteLine($"oracle: {pythonOnly} parts Python calls attachments that the policy keeps (text bodies, alternatives, signatures, cid images...):");
-        foreach (var s in pythonOnlySamples) output?.WriteLine("  " + s);
-        foreach (var (key, why) in disagreements) output?.WriteLine($"disagreement {key}: {why}");
+        foreach (var s in pythonOnlySamples)
+        {
+            output?.WriteLine("  " + s);
+        }
+
+        foreach (var (key, why) in disagreements)
+        {
+            output?.WriteLine($"disagreement {key}: {why}");
+        }
 
         Mail.AssertOnlyKnownDifferences("Python's email package", disagreements, KnownDifferences, messages);
         foreach (var (set, count) in comparedPerSet)
@@ -120,54 +133,31 @@ public class OracleTests
     private static async Task<Dictionary<string, List<OraclePart>>> RunOracleAsync(List<string> files)
     {
         string script = Path.Combine(AppContext.BaseDirectory, "Oracle", "python_email_oracle.py");
-        var start = new ProcessStartInfo("python3")
+        var oracle = await ChildProcess.RunAsync(
+            InstalledPrograms.Require("python3", "python3"),
+            [script],
+            TimeSpan.FromMinutes(10),
+            TestContext.Current.CancellationToken,
+            standardInput: Encoding.UTF8.GetBytes(string.Concat(files.Select(f => f + "\n"))));
+        Assert.True(oracle.Succeeded, "oracle failed: " + oracle.StandardError);
+        var result = new Dictionary<string, List<OraclePart>>(StringComparer.Ordinal);
+        foreach (var line in oracle.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(script);
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            Assert.Skip("python3 is not installed; the oracle test needs it.");
-            throw;
-        }
-        using (process)
-        {
-            var ct = TestContext.Current.CancellationToken;
-            var readOut = process.StandardOutput.ReadToEndAsync(ct);
-            var readErr = process.StandardError.ReadToEndAsync(ct);
-            foreach (var f in files) await process.StandardInput.WriteLineAsync(f.AsMemory(), ct);
-            process.StandardInput.Close();
-            string stdout = await readOut;
-            string stderr = await readErr;
-            await process.WaitForExitAsync(ct);
-            Assert.True(process.ExitCode == 0, "oracle failed: " + stderr);
-            var result = new Dictionary<string, List<OraclePart>>(StringComparer.Ordinal);
-            foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            using var doc = JsonDocument.Parse(line);
+            var parts = new List<OraclePart>();
+            foreach (var p in doc.RootElement.GetProperty("parts").EnumerateArray())
             {
-                using var doc = JsonDocument.Parse(line);
-                var parts = new List<OraclePart>();
-                foreach (var p in doc.RootElement.GetProperty("parts").EnumerateArray())
-                {
-                    parts.Add(new OraclePart(
-                        p.GetProperty("path").GetString()!,
-                        p.GetProperty("type").GetString()!,
-                        p.GetProperty("filename").ValueKind == JsonValueKind.String ? p.GetProperty("filename").GetString() : null,
-                        p.GetProperty("disposition").ValueKind == JsonValueKind.String ? p.GetProperty("disposition").GetString() : null,
-                        p.GetProperty("sha256").ValueKind == JsonValueKind.String ? p.GetProperty("sha256").GetString() : null,
-                        p.GetProperty("size").ValueKind == JsonValueKind.Number ? p.GetProperty("size").GetInt64() : null,
-                        p.TryGetProperty("error", out var e) ? e.GetString() : null));
-                }
-                result[doc.RootElement.GetProperty("file").GetString()!] = parts;
+                parts.Add(new OraclePart(
+                    p.GetProperty("path").GetString()!,
+                    p.GetProperty("type").GetString()!,
+                    p.GetProperty("filename").ValueKind == JsonValueKind.String ? p.GetProperty("filename").GetString() : null,
+                    p.GetProperty("disposition").ValueKind == JsonValueKind.String ? p.GetProperty("disposition").GetString() : null,
+                    p.GetProperty("sha256").ValueKind == JsonValueKind.String ? p.GetProperty("sha256").GetString() : null,
+                    p.GetProperty("size").ValueKind == JsonValueKind.Number ? p.GetProperty("size").GetInt64() : null,
+                    p.TryGetProperty("error", out var e) ? e.GetString() : null));
             }
-            return result;
+            result[doc.RootElement.GetProperty("file").GetString()!] = parts;
         }
+        return result;
     }
 }

@@ -85,7 +85,11 @@ public class RewriterTests
     private static int CountOf(string text, string value)
     {
         int count = 0;
-        for (int i = text.IndexOf(value, StringComparison.Ordinal); i >= 0; i = text.IndexOf(value, i + 1, StringComparison.Ordinal)) count++;
+        for (int i = text.IndexOf(value, StringComparison.Ordinal); i >= 0; i = text.IndexOf(value, i + 1, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
         return count;
     }
 

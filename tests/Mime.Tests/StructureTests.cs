@@ -51,10 +51,18 @@ public class StructureTests
     public async Task Deep_nesting_becomes_a_leaf_without_recursion(int levels)
     {
         var sb = new StringBuilder("Subject: deep\r\nContent-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n");
-        for (int i = 1; i <= levels; i++) sb.Append("--b").Append(i - 1).Append("\r\nContent-Type: multipart/mixed; boundary=\"b").Append(i).Append("\"\r\n\r\n");
+        for (int i = 1; i <= levels; i++)
+        {
+            sb.Append("--b").Append(i - 1).Append("\r\nContent-Type: multipart/mixed; boundary=\"b").Append(i).Append("\"\r\n\r\n");
+        }
+
         sb.Append("--b").Append(levels).Append("\r\nContent-Type: application/pdf; name=deep.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n")
           .Append(MessageBuilder.Base64Lines(MessageBuilder.RandomBytes(6000))).Append("\r\n");
-        for (int i = levels; i >= 0; i--) sb.Append("--b").Append(i).Append("--\r\n");
+        for (int i = levels; i >= 0; i--)
+        {
+            sb.Append("--b").Append(i).Append("--\r\n");
+        }
+
         byte[] input = Encoding.ASCII.GetBytes(sb.ToString());
 
         var s = await Mail.ParseAsync(input);
@@ -181,7 +189,14 @@ public class StructureTests
         binary[0] = 0;
         binary[100] = 0;
         // A binary part may hold "\n--b1" only by accident; keep the sample free of it.
-        for (int i = 0; i < binary.Length - 1; i++) if (binary[i] == '\n') binary[i] = 0;
+        for (int i = 0; i < binary.Length - 1; i++)
+        {
+            if (binary[i] == '\n')
+            {
+                binary[i] = 0;
+            }
+        }
+
         byte[] input = [.. Mail.Crlf("Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain\nX-Odd: a\0b\n\nnul \0 in text\n--b1\n" +
             "Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=raw.bin\nContent-Transfer-Encoding: binary\n\n"),
             .. binary, .. Mail.Crlf("\n--b1--\n")];
@@ -197,7 +212,11 @@ public class StructureTests
     public async Task Header_folded_over_thousands_of_lines_makes_the_part_opaque_but_never_loses_it()
     {
         var sb = new StringBuilder("To: a@example.org");
-        for (int i = 0; i < 5000; i++) sb.Append(",\r\n =?utf-8?B?w6k=?= <user").Append(i).Append("@example.org>");
+        for (int i = 0; i < 5000; i++)
+        {
+            sb.Append(",\r\n =?utf-8?B?w6k=?= <user").Append(i).Append("@example.org>");
+        }
+
         byte[] data = MessageBuilder.RandomBytes(8000);
         string message = sb + "\r\n" + MessageBuilder.WithAttachment(data);
         byte[] input = Encoding.ASCII.GetBytes(message);
@@ -316,7 +335,11 @@ public class PartLimitTests
     public async Task Past_MaxParts_the_message_passes_through_under_a_trace_line()
     {
         var sb = new StringBuilder("Content-Type: multipart/mixed; boundary=b\r\n\r\n");
-        for (int i = 0; i < 50; i++) sb.Append("--b\r\nContent-Type: application/pdf; name=a").Append(i).Append(".pdf\r\n\r\n").Append(new string('x', 100)).Append("\r\n");
+        for (int i = 0; i < 50; i++)
+        {
+            sb.Append("--b\r\nContent-Type: application/pdf; name=a").Append(i).Append(".pdf\r\n\r\n").Append(new string('x', 100)).Append("\r\n");
+        }
+
         sb.Append("--b--\r\n");
         byte[] input = Encoding.ASCII.GetBytes(sb.ToString());
         var s = await Mail.ParseAsync(input, new MimeParserOptions { MaxParts = 10 });

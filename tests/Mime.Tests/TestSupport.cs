@@ -20,7 +20,11 @@ internal sealed class RecordingSink : IAttachmentSink
 
     public async Task<DetachedAttachment> StoreAsync(AttachmentDescriptor attachment, Stream decodedContent, CancellationToken cancellationToken)
     {
-        if (FailWith is not null) throw FailWith;
+        if (FailWith is not null)
+        {
+            throw FailWith;
+        }
+
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = new byte[ReadSize];
         long size = 0;

@@ -16,7 +16,10 @@ internal static class TreeComparison
         {
             // The whole message was the attachment: it became multipart/mixed [notice, external-body].
             if (after.Root.MimeType != "multipart/mixed" || after.Root.Children.Count != 2 || after.Root.Children[1].MimeType != "message/external-body")
+            {
                 problems.Add("root attachment not replaced by multipart/mixed [notice, external-body]");
+            }
+
             return problems;
         }
         int replaced = 0;
@@ -27,8 +30,15 @@ internal static class TreeComparison
             if (a.Path.Length > 0 && detachedPaths.Contains(a.Path))
             {
                 replaced++;
-                if (b.MimeType != "message/external-body") problems.Add($"{where}: detached part became {b.MimeType}");
-                else if (!b.ContentType.Parameters["URL"]!.StartsWith("https://vault.example.org/d/", StringComparison.Ordinal)) problems.Add($"{where}: external-body without our URL");
+                if (b.MimeType != "message/external-body")
+                {
+                    problems.Add($"{where}: detached part became {b.MimeType}");
+                }
+                else if (!b.ContentType.Parameters["URL"]!.StartsWith("https://vault.example.org/d/", StringComparison.Ordinal))
+                {
+                    problems.Add($"{where}: external-body without our URL");
+                }
+
                 continue;
             }
             if (a.MimeType != b.MimeType) { problems.Add($"{where}: type {a.MimeType} became {b.MimeType}"); continue; }
@@ -40,27 +50,47 @@ internal static class TreeComparison
                 // The rewriter drops an mbox Content-Length that the rewrite made untrue.
                 headersA = a.Headers.Where(h => !h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)).Select(h => Convert.ToHexString(h.Raw.Span)).ToList();
             }
-            if (!headersA.SequenceEqual(headersB) && !UpgradedToUtf8(a, b)) problems.Add($"{where}: header fields differ");
+            if (!headersA.SequenceEqual(headersB) && !UpgradedToUtf8(a, b))
+            {
+                problems.Add($"{where}: header fields differ");
+            }
+
             int extra = 0;
             if (a.IsMultipart)
             {
                 // One text/plain notice part may have been put first.
                 if (b.Children.Count == a.Children.Count + 1 && b.Children[0].FindHeader("Content-Disposition")?.Value == "inline"
                     && b.Children[0].MimeType == "text/plain" && a.Parent is null)
+                {
                     extra = 1;
+                }
+
                 if (b.Children.Count != a.Children.Count + extra) { problems.Add($"{where}: {a.Children.Count} children became {b.Children.Count}"); continue; }
-                for (int i = a.Children.Count - 1; i >= 0; i--) stack.Push((a.Children[i], b.Children[i + extra]));
+                for (int i = a.Children.Count - 1; i >= 0; i--)
+                {
+                    stack.Push((a.Children[i], b.Children[i + extra]));
+                }
             }
             else if (a.Message is not null)
             {
-                if (b.Message is null) problems.Add($"{where}: encapsulated message lost");
-                else stack.Push((a.Message, b.Message));
+                if (b.Message is null)
+                {
+                    problems.Add($"{where}: encapsulated message lost");
+                }
+                else
+                {
+                    stack.Push((a.Message, b.Message));
+                }
             }
             else
             {
                 byte[] rawA = await Mail.ReadAllAsync(before.OpenRawBody(a));
                 byte[] rawB = await Mail.ReadAllAsync(after.OpenRawBody(b));
-                if (rawA.AsSpan().SequenceEqual(rawB)) continue;
+                if (rawA.AsSpan().SequenceEqual(rawB))
+                {
+                    continue;
+                }
+
                 string bodyPath = a.Path.Length == 0 ? "1" : a.Path;
                 var uuBlocks = sink.Items.Where(i => i.Descriptor.PartPath.StartsWith(bodyPath + ":uu", StringComparison.Ordinal)).ToList();
                 if (uuBlocks.Count > 0)
@@ -71,8 +101,16 @@ internal static class TreeComparison
                     string newText = System.Text.Encoding.Latin1.GetString(rawB);
                     // Names are sanitised in descriptors, so count every begin line.
                     int linesBefore = BeginLines(oldText), linesAfter = BeginLines(newText);
-                    if (linesBefore - linesAfter != uuBlocks.Count) problems.Add($"{where}: {uuBlocks.Count} uuencoded blocks detached but {linesBefore - linesAfter} begin lines gone");
-                    if (!newText.Contains("https://vault.example.org/d/", StringComparison.Ordinal)) problems.Add($"{where}: uuencoded block replaced without link");
+                    if (linesBefore - linesAfter != uuBlocks.Count)
+                    {
+                        problems.Add($"{where}: {uuBlocks.Count} uuencoded blocks detached but {linesBefore - linesAfter} begin lines gone");
+                    }
+
+                    if (!newText.Contains("https://vault.example.org/d/", StringComparison.Ordinal))
+                    {
+                        problems.Add($"{where}: uuencoded block replaced without link");
+                    }
+
                     continue;
                 }
                 // Text bodies carry the notice: the decoded original must be there around one inserted block.
@@ -82,14 +120,28 @@ internal static class TreeComparison
                     byte[] decB = await Mail.ReadAllAsync(after.OpenBody(b));
                     int prefix = CommonPrefix(decA, decB);
                     int suffix = CommonSuffix(decA.AsSpan(prefix), decB.AsSpan(prefix));
-                    if (prefix + suffix != decA.Length) problems.Add($"{where}: text body changed beyond the inserted notice (prefix {prefix}, suffix {suffix}, length {decA.Length})");
+                    if (prefix + suffix != decA.Length)
+                    {
+                        problems.Add($"{where}: text body changed beyond the inserted notice (prefix {prefix}, suffix {suffix}, length {decA.Length})");
+                    }
+
                     string inserted = System.Text.Encoding.Latin1.GetString(decB, prefix, decB.Length - prefix - suffix);
-                    if (!inserted.Contains("https://vault.example.org/d/", StringComparison.Ordinal)) problems.Add($"{where}: notice without link");
+                    if (!inserted.Contains("https://vault.example.org/d/", StringComparison.Ordinal))
+                    {
+                        problems.Add($"{where}: notice without link");
+                    }
                 }
-                else problems.Add($"{where}: body bytes differ");
+                else
+                {
+                    problems.Add($"{where}: body bytes differ");
+                }
             }
         }
-        if (replaced != sink.Items.Count) problems.Add($"{sink.Items.Count} stored but {replaced} replaced");
+        if (replaced != sink.Items.Count)
+        {
+            problems.Add($"{sink.Items.Count} stored but {replaced} replaced");
+        }
+
         return problems;
     }
 
@@ -99,8 +151,16 @@ internal static class TreeComparison
     /// <summary>A 7bit text/plain body that had to carry non-ASCII names became UTF-8 quoted-printable; nothing else changed.</summary>
     private static bool UpgradedToUtf8(MimeEntity a, MimeEntity b)
     {
-        if (a.MimeType != "text/plain" || a.TransferEncoding is not (TransferEncoding.None or TransferEncoding.SevenBit)) return false;
-        if (b.TransferEncoding != TransferEncoding.QuotedPrintable || b.ContentType.Parameters["charset"] != "utf-8") return false;
+        if (a.MimeType != "text/plain" || a.TransferEncoding is not (TransferEncoding.None or TransferEncoding.SevenBit))
+        {
+            return false;
+        }
+
+        if (b.TransferEncoding != TransferEncoding.QuotedPrintable || b.ContentType.Parameters["charset"] != "utf-8")
+        {
+            return false;
+        }
+
         static List<string> Others(MimeEntity e) => e.Headers
             .Where(h => !h.Name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) && !h.Name.Equals("Content-Transfer-Encoding", StringComparison.OrdinalIgnoreCase) && h.Name != "X-Detach"
                 && !h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
@@ -113,7 +173,11 @@ internal static class TreeComparison
     private static int CommonSuffix(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
     {
         int n = 0;
-        while (n < a.Length && n < b.Length && a[a.Length - 1 - n] == b[b.Length - 1 - n]) n++;
+        while (n < a.Length && n < b.Length && a[a.Length - 1 - n] == b[b.Length - 1 - n])
+        {
+            n++;
+        }
+
         return n;
     }
 }

@@ -9,13 +9,13 @@ public sealed class WithheldPartTests
     /// <summary>Withholds attachments named "bad*", stores the rest like <see cref="RecordingSink"/>.</summary>
     private sealed class WithholdingSink : IAttachmentSink
     {
-        private readonly RecordingSink stored = new();
+        private readonly RecordingSink _stored = new();
 
         public async Task<DetachedAttachment> StoreAsync(AttachmentDescriptor attachment, Stream decodedContent, CancellationToken cancellationToken)
         {
             if (!attachment.FileName.StartsWith("bad", StringComparison.Ordinal))
             {
-                return await stored.StoreAsync(attachment, decodedContent, cancellationToken);
+                return await _stored.StoreAsync(attachment, decodedContent, cancellationToken);
             }
 
             var size = (await Mail.ReadAllAsync(decodedContent)).Length;

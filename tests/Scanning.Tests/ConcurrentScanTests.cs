@@ -35,9 +35,9 @@ public sealed class ConcurrentScanTests
     {
         var content = RandomNumberGenerator.GetBytes(3 * ConcurrentScan.PipeBytes + 123);
         byte[]? scanned = null;
-        await using var scan = new ConcurrentScan(new ScriptedScanner(async (s, ct) =>
+        await using var scan = new ConcurrentScan(new ScriptedScanner(async (s, cancellationToken) =>
         {
-            scanned = await ReadAllAsync(s, ct);
+            scanned = await ReadAllAsync(s, cancellationToken);
             return new ScanVerdict(null, scanned.Length, false);
         }), Token);
 
@@ -53,10 +53,10 @@ public sealed class ConcurrentScanTests
     public async Task The_outcome_comes_only_once_the_scanner_answered()
     {
         var answer = new TaskCompletionSource<ScanVerdict>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var scan = new ConcurrentScan(new ScriptedScanner(async (s, ct) =>
+        await using var scan = new ConcurrentScan(new ScriptedScanner(async (s, cancellationToken) =>
         {
-            await ReadAllAsync(s, ct);
-            return await answer.Task.WaitAsync(ct);
+            await ReadAllAsync(s, cancellationToken);
+            return await answer.Task.WaitAsync(cancellationToken);
         }), Token);
         await scan.WriteAsync(new byte[1000], Token);
 
@@ -71,9 +71,9 @@ public sealed class ConcurrentScanTests
     [Fact]
     public async Task A_scanner_that_stops_reading_early_does_not_hold_up_the_writer()
     {
-        await using var scan = new ConcurrentScan(new ScriptedScanner(async (s, ct) =>
+        await using var scan = new ConcurrentScan(new ScriptedScanner(async (s, cancellationToken) =>
         {
-            await s.ReadExactlyAsync(new byte[1000], ct);
+            await s.ReadExactlyAsync(new byte[1000], cancellationToken);
             return new ScanVerdict(null, 1000, Truncated: true);
         }), Token);
 
@@ -85,9 +85,9 @@ public sealed class ConcurrentScanTests
     [Fact]
     public async Task A_failing_scanner_gives_a_failure_outcome_and_the_writer_goes_on()
     {
-        await using var scan = new ConcurrentScan(new ScriptedScanner(async (s, ct) =>
+        await using var scan = new ConcurrentScan(new ScriptedScanner(async (s, cancellationToken) =>
         {
-            await s.ReadExactlyAsync(new byte[1000], ct);
+            await s.ReadExactlyAsync(new byte[1000], cancellationToken);
             throw new IOException("connection reset");
         }), Token);
 
@@ -102,12 +102,12 @@ public sealed class ConcurrentScanTests
     public async Task Disposing_before_the_end_stops_the_scan()
     {
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var scan = new ConcurrentScan(new ScriptedScanner(async (s, ct) =>
+        var scan = new ConcurrentScan(new ScriptedScanner(async (s, cancellationToken) =>
         {
             try
             {
-                await ReadAllAsync(s, ct);
-                await Task.Delay(Timeout.Infinite, ct);
+                await ReadAllAsync(s, cancellationToken);
+                await Task.Delay(Timeout.Infinite, cancellationToken);
                 return new ScanVerdict(null, 0, false);
             }
             finally

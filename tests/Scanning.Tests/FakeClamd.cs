@@ -11,18 +11,18 @@ namespace Detach.Scanning.Tests;
 /// </summary>
 internal sealed class FakeClamd : IAsyncDisposable
 {
-    private readonly Socket listener;
-    private readonly Func<Connection, Task> script;
-    private readonly CancellationTokenSource stop = new();
-    private readonly Task accepting;
-    private readonly List<Task> connections = [];
+    private readonly Socket _listener;
+    private readonly Func<Connection, Task> _script;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
+    private readonly List<Task> _connections = [];
 
     private FakeClamd(Socket listener, Func<Connection, Task> script, string endpoint)
     {
-        this.listener = listener;
-        this.script = script;
+        this._listener = listener;
+        this._script = script;
         Endpoint = endpoint;
-        accepting = AcceptAsync();
+        _accepting = AcceptAsync();
     }
 
     /// <summary>Where the client connects: tcp://127.0.0.1:port or unix:/path.</summary>
@@ -62,10 +62,10 @@ internal sealed class FakeClamd : IAsyncDisposable
         {
             while (true)
             {
-                var socket = await listener.AcceptAsync(stop.Token);
-                lock (connections)
+                var socket = await _listener.AcceptAsync(_stop.Token);
+                lock (_connections)
                 {
-                    connections.Add(RunAsync(socket));
+                    _connections.Add(RunAsync(socket));
                 }
             }
         }
@@ -79,7 +79,7 @@ internal sealed class FakeClamd : IAsyncDisposable
         await using var stream = new NetworkStream(socket, ownsSocket: true);
         try
         {
-            await script(new Connection(stream, stop.Token));
+            await _script(new Connection(stream, _stop.Token));
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or SocketException)
         {
@@ -89,17 +89,17 @@ internal sealed class FakeClamd : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await stop.CancelAsync();
-        listener.Dispose();
-        await accepting;
+        await _stop.CancelAsync();
+        _listener.Dispose();
+        await _accepting;
         Task[] running;
-        lock (connections)
+        lock (_connections)
         {
-            running = [.. connections];
+            running = [.. _connections];
         }
 
         await Task.WhenAll(running);
-        stop.Dispose();
+        _stop.Dispose();
     }
 
     /// <summary>One client connection, as clamd sees it.</summary>

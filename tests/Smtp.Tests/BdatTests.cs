@@ -17,7 +17,7 @@ public class BdatTests
     private static async Task<RawSmtpClient> ReadyAsync(ServerHost host, params string[] recipients)
     {
         RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
-        SmtpReply ehlo = await client.CommandAsync("EHLO client.example");
+        RawSmtpReply ehlo = await client.CommandAsync("EHLO client.example");
         Assert.Contains("CHUNKING", ehlo.Lines);
         Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<a@example.org>")).Code);
         foreach (string recipient in recipients.Length == 0 ? ["b@example.net"] : recipients)
@@ -29,7 +29,7 @@ public class BdatTests
     }
 
     /// <summary>A BDAT command with its octets, which end where the count says (no CRLF added).</summary>
-    private static async Task<SmtpReply> ChunkAsync(RawSmtpClient client, string commandAndOctets)
+    private static async Task<RawSmtpReply> ChunkAsync(RawSmtpClient client, string commandAndOctets)
     {
         await client.SendAsync(commandAndOctets);
         return await client.ReadReplyAsync();
@@ -47,7 +47,7 @@ public class BdatTests
         string second = "bare\nlf and no final line break";
         await client.SendAsync($"BDAT {first.Length}\r\n{first}BDAT {second.Length} LAST\r\n{second}NOOP\r\n");
 
-        SmtpReply chunk = await client.ReadReplyAsync();
+        RawSmtpReply chunk = await client.ReadReplyAsync();
         Assert.Equal(250, chunk.Code);
         Assert.Contains($"{first.Length} octets", chunk.Text, StringComparison.Ordinal);
         Assert.Equal("250 2.0.0 Ok: queued as TEST\r\n", (await client.ReadReplyAsync()).ToString());

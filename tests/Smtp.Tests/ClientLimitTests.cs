@@ -19,7 +19,7 @@ public class ClientLimitTests
         var clients = new List<RawSmtpClient>();
         try
         {
-            var greetings = new List<SmtpReply>();
+            var greetings = new List<RawSmtpReply>();
             for (int i = 0; i < host.Options.MaxConnections; i++)
             {
                 RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint, readGreeting: false, from: Greedy);
@@ -68,7 +68,7 @@ public class ClientLimitTests
             await using RawSmtpClient limited = await RawSmtpClient.ConnectAsync(host.EndPoint, from: Other);
             await using RawSmtpClient second = await RawSmtpClient.ConnectAsync(host.EndPoint, from: Other);
             await using RawSmtpClient refused = await RawSmtpClient.ConnectAsync(host.EndPoint, readGreeting: false, from: Other);
-            SmtpReply refusal = await refused.ReadReplyAsync();
+            RawSmtpReply refusal = await refused.ReadReplyAsync();
             Assert.Equal((421, "4.7.0"), (refusal.Code, refusal.EnhancedCode));
         }
         finally
@@ -121,7 +121,7 @@ public class ClientLimitTests
         await client.SendAsync("HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n");
         int[] codes = await client.ReadCodesAsync(4);
         Assert.Equal([250, 250, 250, 354], codes);
-        SmtpReply reply = await TrickleUntilRepliedAsync(client, "x");
+        RawSmtpReply reply = await TrickleUntilRepliedAsync(client, "x");
         Assert.Equal((421, "4.4.2"), (reply.Code, reply.EnhancedCode));
         Assert.True(await client.IsClosedByServerAsync());
         Assert.IsType<TimeoutException>(await backend.DataFailures.Reader.ReadAsync(Ct));
@@ -137,7 +137,7 @@ public class ClientLimitTests
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
         await client.SendAsync("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n");
         await client.ReadCodesAsync(3);
-        SmtpReply reply = await TrickleUntilRepliedAsync(client, "BDAT 1\r\nx", skip: 250);
+        RawSmtpReply reply = await TrickleUntilRepliedAsync(client, "BDAT 1\r\nx", skip: 250);
         Assert.Equal((421, "4.4.2"), (reply.Code, reply.EnhancedCode));
         Assert.True(await client.IsClosedByServerAsync());
         Assert.False(backend.Messages.Reader.TryRead(out _));
@@ -173,9 +173,9 @@ public class ClientLimitTests
     }
 
     /// <summary>Sends <paramref name="piece"/> every 100 ms (well within the timeout for each read) until a reply other than <paramref name="skip"/> comes.</summary>
-    private static async Task<SmtpReply> TrickleUntilRepliedAsync(RawSmtpClient client, string piece, int skip = 0)
+    private static async Task<RawSmtpReply> TrickleUntilRepliedAsync(RawSmtpClient client, string piece, int skip = 0)
     {
-        Task<SmtpReply> reply = client.ReadReplyAsync();
+        Task<RawSmtpReply> reply = client.ReadReplyAsync();
         for (int i = 0; i < 300; i++)
         {
             while (reply.IsCompleted)

@@ -10,6 +10,13 @@ public class ExternalToolTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>Runs swaks to its end: its exit code and its whole transcript (stdout, then stderr).</summary>
+    private static async Task<(int ExitCode, string Output)> RunAsync(string swaks, IEnumerable<string> arguments)
+    {
+        var result = await ChildProcess.RunAsync(swaks, arguments, TimeSpan.FromMinutes(2), Ct);
+        return (result.ExitCode, result.StandardOutput + result.StandardError);
+    }
+
     private static async Task<ReceivedMessage> NextMessageAsync(TestBackend backend)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -22,7 +29,7 @@ public class ExternalToolTests
     [InlineData(true)]
     public async Task Swaks_delivers_an_attachment_with_and_without_pipelining(bool pipelining)
     {
-        string swaks = ExternalTools.Require("swaks", "swaks");
+        string swaks = InstalledPrograms.Require("swaks", "swaks");
         var backend = new TestBackend();
         await using ServerHost host = ServerHost.Start(backend);
         string attachment = Path.GetTempFileName();
@@ -37,7 +44,7 @@ public class ExternalToolTests
                 args.Add("--pipeline");
             }
 
-            (int exit, string output) = await ExternalTools.RunAsync(swaks, args, Ct);
+            (int exit, string output) = await RunAsync(swaks, args);
             Assert.True(exit == 0, output);
             Assert.Contains("250 2.0.0 Ok: queued as TEST", output, StringComparison.Ordinal);
 
@@ -69,7 +76,7 @@ public class ExternalToolTests
     [Fact]
     public async Task Swaks_message_with_dot_lines_arrives_unchanged()
     {
-        string swaks = ExternalTools.Require("swaks", "swaks");
+        string swaks = InstalledPrograms.Require("swaks", "swaks");
         var backend = new TestBackend();
         await using ServerHost host = ServerHost.Start(backend);
         string data = Path.GetTempFileName();
@@ -77,7 +84,7 @@ public class ExternalToolTests
         {
             const string Message = "Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\nmiddle . dot\r\n.\r\nend\r\n";
             await File.WriteAllTextAsync(data, Message, Ct);
-            (int exit, string output) = await ExternalTools.RunAsync(swaks, ["--server", $"127.0.0.1:{host.EndPoint.Port}", "--from", "a@b.example", "--to", "c@d.example", "--data", "@" + data, "--pipeline"], Ct);
+            (int exit, string output) = await RunAsync(swaks, ["--server", $"127.0.0.1:{host.EndPoint.Port}", "--from", "a@b.example", "--to", "c@d.example", "--data", "@" + data, "--pipeline"]);
             Assert.True(exit == 0, output);
             // swaks sends its data, then "\r\n.\r\n" even when the data already ends in CRLF: one empty line more.
             Assert.Equal(Message + "\r\n", Encoding.ASCII.GetString((await NextMessageAsync(backend)).Data));
@@ -91,11 +98,11 @@ public class ExternalToolTests
     [Fact]
     public async Task Swaks_uses_starttls()
     {
-        string swaks = ExternalTools.Require("swaks", "swaks");
+        string swaks = InstalledPrograms.Require("swaks", "swaks");
         using X509Certificate2 certificate = StartTlsTests.CreateCertificate();
         var backend = new TestBackend();
         await using ServerHost host = ServerHost.Start(backend, o => o.Certificate = certificate);
-        (int exit, string output) = await ExternalTools.RunAsync(swaks, ["--server", $"127.0.0.1:{host.EndPoint.Port}", "--from", "a@b.example", "--to", "c@d.example", "--tls"], Ct);
+        (int exit, string output) = await RunAsync(swaks, ["--server", $"127.0.0.1:{host.EndPoint.Port}", "--from", "a@b.example", "--to", "c@d.example", "--tls"]);
         if (output.Contains("TLS not available", StringComparison.Ordinal))
         {
             Assert.Skip("This swaks has no TLS support (Net::SSLeay missing).");
@@ -110,14 +117,14 @@ public class ExternalToolTests
     [Fact]
     public async Task Swaks_size_over_limit_is_refused_with_552()
     {
-        string swaks = ExternalTools.Require("swaks", "swaks");
+        string swaks = InstalledPrograms.Require("swaks", "swaks");
         var backend = new TestBackend();
         await using ServerHost host = ServerHost.Start(backend, o => o.Limits.MaxMessageSize = 10_000);
         string attachment = Path.GetTempFileName();
         try
         {
             await File.WriteAllBytesAsync(attachment, RandomNumberGenerator.GetBytes(50_000), Ct);
-            (int exit, string output) = await ExternalTools.RunAsync(swaks, ["--server", $"127.0.0.1:{host.EndPoint.Port}", "--from", "a@b.example", "--to", "c@d.example", "--attach", attachment], Ct);
+            (int exit, string output) = await RunAsync(swaks, ["--server", $"127.0.0.1:{host.EndPoint.Port}", "--from", "a@b.example", "--to", "c@d.example", "--attach", attachment]);
             Assert.NotEqual(0, exit);
             Assert.Contains("552 5.3.4", output, StringComparison.Ordinal);
             Assert.False(backend.Messages.Reader.TryRead(out _));
@@ -131,7 +138,7 @@ public class ExternalToolTests
     [Fact]
     public async Task Client_relays_to_smtp_sink_with_xforward_and_parameters()
     {
-        await using SmtpSink sink = await SmtpSink.StartAsync(lmtp: false, Ct);
+        await using SmtpSink sink = await SmtpSink.StartAsync(keepMessages: true, Ct);
         var options = new SmtpRelayClientOptions { ClientName = "detach.test" };
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), options, Ct);
         Assert.Equal(250, (await client.HelloAsync(Ct)).Code);
@@ -147,7 +154,7 @@ public class ExternalToolTests
         Assert.Equal(250, done.Code);
         await client.QuitAsync(Ct);
 
-        string dump = Assert.Single(await sink.DumpsAsync(1, Ct));
+        string dump = Assert.Single(await sink.WaitForMessagesAsync(1, TimeSpan.FromSeconds(30), Ct));
         Assert.Contains("X-Mail-Args: <sender@example.org> BODY=8BITMIME", dump, StringComparison.Ordinal);
         Assert.Contains("X-Rcpt-Args: <one@example.net>", dump, StringComparison.Ordinal);
         Assert.Contains("X-Rcpt-Args: <two@example.net>", dump, StringComparison.Ordinal);
@@ -160,7 +167,7 @@ public class ExternalToolTests
     [Fact]
     public async Task Client_gets_per_recipient_replies_from_lmtp_smtp_sink()
     {
-        await using SmtpSink sink = await SmtpSink.StartAsync(lmtp: true, Ct);
+        await using SmtpSink sink = await SmtpSink.StartAsync(keepMessages: false, Ct, lmtp: true);
         var options = new SmtpRelayClientOptions { ClientName = "detach.test", Lmtp = true };
         await using SmtpRelayClient client = await SmtpRelayClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), options, Ct);
         Assert.Equal(250, (await client.HelloAsync(Ct)).Code);

@@ -27,11 +27,11 @@ public class MalformedArgumentTests
             Assert.Equal(250, (await client.CommandAsync("EHLO client.example")).Code);
             // A bare CR anywhere in a command line is refused as a whole (500 5.5.2); other controls by the path's syntax.
             Assert.Equal((500, "5.5.2"), Codes(await client.CommandAsync("MAIL FROM:<a@example.org\rRSET\r>")));
-            SmtpReply mail = await client.CommandAsync("MAIL FROM:<a@example.org\u001bRSET>");
+            RawSmtpReply mail = await client.CommandAsync("MAIL FROM:<a@example.org\u001bRSET>");
             Assert.Equal((501, "5.1.7"), (mail.Code, mail.EnhancedCode));
             Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<a@example.org>")).Code);
             Assert.Equal((500, "5.5.2"), Codes(await client.CommandAsync("RCPT TO:<b@example.test\rRSET\r>")));
-            SmtpReply rcpt = await client.CommandAsync("RCPT TO:<b@example.test\u0001RSET>");
+            RawSmtpReply rcpt = await client.CommandAsync("RCPT TO:<b@example.test\u0001RSET>");
             Assert.Equal((501, "5.1.3"), (rcpt.Code, rcpt.EnhancedCode));
             Assert.Equal(250, (await client.CommandAsync("RCPT TO:<c@example.test>")).Code);
             Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
@@ -76,5 +76,5 @@ public class MalformedArgumentTests
         }
     }
 
-    private static (int, string?) Codes(SmtpReply reply) => (reply.Code, reply.EnhancedCode);
+    private static (int, string?) Codes(RawSmtpReply reply) => (reply.Code, reply.EnhancedCode);
 }

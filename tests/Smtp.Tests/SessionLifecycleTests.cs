@@ -13,7 +13,7 @@ public class SessionLifecycleTests
             o.Limits.IdleTimeout = TimeSpan.FromMinutes(5);
         });
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
-        SmtpReply reply;
+        RawSmtpReply reply;
         do
         {
             // Keep the session busy: it never idles long enough for the idle timeout.
@@ -60,13 +60,13 @@ public class SessionLifecycleTests
         var backend = new PickyBackend();
         await using ServerHost host = ServerHost.Start(backend, o => o.AuthorizedForwarders.Add(System.Net.IPNetwork.Parse("127.0.0.1/32")));
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
-        SmtpReply refused = await client.CommandAsync("EHLO bad.example");
+        RawSmtpReply refused = await client.CommandAsync("EHLO bad.example");
         Assert.Equal((550, "5.7.1"), (refused.Code, refused.EnhancedCode));
         Assert.Equal(503, (await client.CommandAsync("MAIL FROM:<a@b>")).Code);
         Assert.Equal(250, (await client.CommandAsync("EHLO good.example")).Code);
         Assert.Equal(250, (await client.CommandAsync("XFORWARD ADDR=192.0.2.1")).Code);
         Assert.Equal(451, (await client.CommandAsync("XFORWARD IDENT=x")).Code);
-        SmtpReply mail = await client.CommandAsync("MAIL FROM:<a@b>");
+        RawSmtpReply mail = await client.CommandAsync("MAIL FROM:<a@b>");
         Assert.Equal("451 4.7.1 Greylisted, HELO was good.example\r\n", mail.ToString());
         Assert.Equal(503, (await client.CommandAsync("RCPT TO:<c@d>")).Code);
         Assert.Equal(["EHLO bad.example", "EHLO good.example", "forward ADDR", "forward ADDR,IDENT"], backend.Seen);
@@ -102,7 +102,7 @@ public class DualModeTests
             o.AuthorizedForwarders.Add(System.Net.IPNetwork.Parse("127.0.0.0/8"));
         });
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, host.EndPoint.Port));
-        SmtpReply ehlo = await client.CommandAsync("EHLO c");
+        RawSmtpReply ehlo = await client.CommandAsync("EHLO c");
         Assert.Contains(ehlo.Lines, l => l.StartsWith("XFORWARD", StringComparison.Ordinal));
     }
 }

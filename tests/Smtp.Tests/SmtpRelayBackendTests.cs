@@ -10,7 +10,7 @@ public class SmtpRelayBackendTests
 
     private static ServerHost StartFront(ServerHost back, Action<SmtpServerOptions>? configure = null)
     {
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
+        var relay = new SmtpRelayBackend((_, cancellationToken) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { ClientName = "front.test" }, cancellationToken));
         return ServerHost.Start(relay, o =>
         {
             o.ServerName = "front.test";
@@ -35,12 +35,12 @@ public class SmtpRelayBackendTests
         await client.CommandAsync("EHLO postfix.test");
         Assert.Equal(250, (await client.CommandAsync("XFORWARD NAME=mail.example.com ADDR=203.0.113.5 PROTO=ESMTP HELO=mail.example.com")).Code);
         Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.com> BODY=8BITMIME SIZE=200")).Code);
-        SmtpReply rejected = await client.CommandAsync("RCPT TO:<nobody@x>");
+        RawSmtpReply rejected = await client.CommandAsync("RCPT TO:<nobody@x>");
         Assert.Equal("550-5.1.1 <nobody@x>: Recipient address rejected:\r\n550 5.1.1 User unknown\r\n", rejected.ToString());
         Assert.Equal(250, (await client.CommandAsync("RCPT TO:<user@x> NOTIFY=NEVER")).Code);
         Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
         await client.SendAsync("Subject: relayed\r\n\r\n..dotted\r\nbody\r\n.\r\n");
-        SmtpReply done = await client.ReadReplyAsync();
+        RawSmtpReply done = await client.ReadReplyAsync();
         Assert.Equal("250 2.0.0 Ok: queued as TEST\r\n", done.ToString());
 
         ReceivedMessage message = await backend.Messages.Reader.ReadAsync(Ct);
@@ -111,25 +111,28 @@ public class SmtpRelayBackendTests
     [Fact]
     public async Task Unreachable_next_hop_gives_421_at_connect()
     {
-        int port = ExternalTools.FreePort();
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, port), new SmtpRelayClientOptions(), ct));
+        int port = FreePort.Next();
+        var relay = new SmtpRelayBackend((_, cancellationToken) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, port), new SmtpRelayClientOptions(), cancellationToken));
         await using ServerHost front = ServerHost.Start(relay);
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint, readGreeting: false);
-        SmtpReply reply = await client.ReadReplyAsync();
+        RawSmtpReply reply = await client.ReadReplyAsync();
         Assert.Equal((421, "4.3.0"), (reply.Code, reply.EnhancedCode));
     }
 
     [Fact]
     public async Task Smtp_source_through_the_relay_into_smtp_sink_delivers_every_message()
     {
-        string source = ExternalTools.Require("smtp-source", "postfix");
-        await using SmtpSink sink = await SmtpSink.StartAsync(lmtp: false, Ct);
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), new SmtpRelayClientOptions { ClientName = "front.test" }, ct));
+        await using SmtpSink sink = await SmtpSink.StartAsync(keepMessages: true, Ct);
+        var relay = new SmtpRelayBackend((_, cancellationToken) => SmtpRelayClient.OpenAsync(new IPEndPoint(IPAddress.Loopback, sink.Port), new SmtpRelayClientOptions { ClientName = "front.test" }, cancellationToken));
         await using ServerHost front = ServerHost.Start(relay);
-        (int exit, string output) = await ExternalTools.RunAsync(source, ["-s", "4", "-m", "40", "-l", "20000", "-f", "from@example.org", "-t", "to@example.net", $"127.0.0.1:{front.EndPoint.Port}"], Ct);
-        Assert.True(exit == 0, output);
-        string[] dumps = await sink.DumpsAsync(40, Ct);
-        Assert.Equal(40, dumps.Length);
+        var sent = await SmtpSource.RunAsync(
+            front.EndPoint.Port,
+            new SmtpSourceOptions { Sessions = 4, Messages = 40, MessageLength = 20000, From = "from@example.org", To = "to@example.net" },
+            TimeSpan.FromMinutes(2),
+            Ct);
+        Assert.True(sent.Succeeded, sent.ToString());
+        var dumps = await sink.WaitForMessagesAsync(40, TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(40, dumps.Count);
         Assert.All(dumps, d => Assert.Contains("X-Mail-Args: <from@example.org>", d, StringComparison.Ordinal));
     }
 }
@@ -143,12 +146,12 @@ public class SmtpToLmtpRelayTests
     {
         var backend = new TestBackend { Lmtp = true };
         await using ServerHost back = ServerHost.Start(backend, o => o.Lmtp = true);
-        var relay = new SmtpRelayBackend((_, ct) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { Lmtp = true, ClientName = "front.test" }, ct));
+        var relay = new SmtpRelayBackend((_, cancellationToken) => SmtpRelayClient.OpenAsync(back.EndPoint, new SmtpRelayClientOptions { Lmtp = true, ClientName = "front.test" }, cancellationToken));
         await using ServerHost front = ServerHost.Start(relay);
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(front.EndPoint);
         await client.SendAsync("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<full@x>\r\nRCPT TO:<two@x>\r\nDATA\r\nhello\r\n.\r\n");
         Assert.Equal(new[] { 250, 250, 250, 452, 354 }, await client.ReadCodesAsync(5));
-        SmtpReply first = await client.ReadReplyAsync();
+        RawSmtpReply first = await client.ReadReplyAsync();
         Assert.Equal("452 4.2.2 <full@x> Mailbox full\r\n", first.ToString());
 
         await client.SendAsync("MAIL FROM:<a@b>\r\nRCPT TO:<two@x>\r\nDATA\r\nhello\r\n.\r\n");

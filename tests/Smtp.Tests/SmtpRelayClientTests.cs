@@ -451,22 +451,22 @@ public class SmtpRelayClientTests
     /// <summary>A server the test scripts line by line, for replies our own server would never send.</summary>
     private sealed class ScriptedPeer : IDisposable
     {
-        private readonly TcpListener listener = new(IPAddress.Loopback, 0);
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
 
-        private ScriptedPeer() => listener.Start();
+        private ScriptedPeer() => _listener.Start();
 
-        public IPEndPoint EndPoint => (IPEndPoint)listener.LocalEndpoint;
+        public IPEndPoint EndPoint => (IPEndPoint)_listener.LocalEndpoint;
 
         public static ScriptedPeer Start() => new();
 
         /// <summary>Accepts one connection and runs <paramref name="script"/> on it.</summary>
         public Task<T> RunAsync<T>(Func<NetworkStream, StreamReader, Task<T>> script) => Task.Run(async () =>
         {
-            using TcpClient peer = await listener.AcceptTcpClientAsync(Ct);
+            using TcpClient peer = await _listener.AcceptTcpClientAsync(Ct);
             NetworkStream stream = peer.GetStream();
             return await script(stream, new StreamReader(stream, Encoding.ASCII));
         }, Ct);
 
-        public void Dispose() => listener.Dispose();
+        public void Dispose() => _listener.Dispose();
     }
 }

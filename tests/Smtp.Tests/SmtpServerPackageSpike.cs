@@ -18,7 +18,7 @@ public class SmtpServerPackageSpike
     [Fact(Explicit = true)]
     public async Task The_package_hands_the_store_the_whole_message_and_lacks_bdat_lhlo_and_xforward()
     {
-        int port = ExternalTools.FreePort();
+        int port = FreePort.Next();
         var store = new MeasuringStore();
         var options = new Package.SmtpServerOptionsBuilder().ServerName("package.test")
             .Endpoint(e => e.Endpoint(new IPEndPoint(IPAddress.Loopback, port)))
@@ -31,12 +31,12 @@ public class SmtpServerPackageSpike
 
         await using (RawSmtpClient raw = await RawSmtpClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)))
         {
-            SmtpReply ehlo = await raw.CommandAsync("EHLO probe.test");
+            RawSmtpReply ehlo = await raw.CommandAsync("EHLO probe.test");
             Report("package EHLO: " + string.Join(" | ", ehlo.Lines));
             Assert.DoesNotContain(ehlo.Lines, l => l.StartsWith("CHUNKING", StringComparison.Ordinal) || l.StartsWith("XFORWARD", StringComparison.Ordinal) || l.StartsWith("XCLIENT", StringComparison.Ordinal));
             foreach (string command in new[] { "LHLO probe.test", "XFORWARD ADDR=192.0.2.1", "XCLIENT ADDR=192.0.2.1", "BDAT 0 LAST" })
             {
-                SmtpReply reply = await raw.CommandAsync(command);
+                RawSmtpReply reply = await raw.CommandAsync(command);
                 Report($"package {command.Split(' ')[0]}: {reply.Code} {reply.Lines[0]}");
                 Assert.True(reply.Code >= 500, command);
             }
@@ -49,7 +49,7 @@ public class SmtpServerPackageSpike
         server.Shutdown();
         await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(10), CancellationToken.None));
 
-        var backend = new TestBackend { OnData = async (message, ct) => { await message.CopyToAsync(Stream.Null, ct); return new SmtpReply(250, "2.0.0", "Ok"); } };
+        var backend = new TestBackend { OnData = async (message, cancellationToken) => { await message.CopyToAsync(Stream.Null, cancellationToken); return new SmtpReply(250, "2.0.0", "Ok"); } };
         await using ServerHost ours = ServerHost.Start(backend, o => o.Limits.MaxMessageSize = 2L * MessageSize);
         long oursAllocated = await SendAsync(ours.EndPoint.Port);
         Report($"ours: the backend reads a stream; {oursAllocated / 1048576.0:F1} MiB allocated for the message");

@@ -21,7 +21,7 @@ public class SmtpSessionTests
         await using ServerHost host = ServerHost.Start(backend);
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
 
-        SmtpReply ehlo = await client.CommandAsync("EHLO client.example");
+        RawSmtpReply ehlo = await client.CommandAsync("EHLO client.example");
         Assert.Equal(250, ehlo.Code);
         Assert.Equal("mx.test", ehlo.Lines[0]);
         Assert.Contains("PIPELINING", ehlo.Lines);
@@ -37,7 +37,7 @@ public class SmtpSessionTests
         Assert.Equal(250, (await client.CommandAsync("RCPT TO:<two@example.net> NOTIFY=NEVER")).Code);
         Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
         await client.SendAsync("From: header-from@evil.example\r\nTo: header-to@evil.example\r\n\r\n..dot line\r\nend\r\n.\r\n");
-        SmtpReply done = await client.ReadReplyAsync();
+        RawSmtpReply done = await client.ReadReplyAsync();
         Assert.Equal(250, done.Code);
         Assert.Equal("Ok: queued as TEST", done.Lines[0]);
 
@@ -97,13 +97,13 @@ public class SmtpSessionTests
     {
         await using ServerHost host = ServerHost.Start(new TestBackend());
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
-        SmtpReply noHelo = await client.CommandAsync("MAIL FROM:<a@b>");
+        RawSmtpReply noHelo = await client.CommandAsync("MAIL FROM:<a@b>");
         Assert.Equal((503, "5.5.1"), (noHelo.Code, noHelo.EnhancedCode));
         Assert.Equal(501, (await client.CommandAsync("EHLO")).Code);
         Assert.Equal(250, (await client.CommandAsync("HELO c")).Code);
         Assert.Equal(503, (await client.CommandAsync("RCPT TO:<a@b>")).Code);
         Assert.Equal(503, (await client.CommandAsync("DATA")).Code);
-        SmtpReply unknown = await client.CommandAsync("FROB x");
+        RawSmtpReply unknown = await client.CommandAsync("FROB x");
         Assert.Equal((500, "5.5.2"), (unknown.Code, unknown.EnhancedCode));
         Assert.Equal(501, (await client.CommandAsync("MAIL FROM:<a@b")).Code);
         Assert.Equal(555, (await client.CommandAsync("MAIL FROM:<a@b> AUTH=<>")).Code);
@@ -111,7 +111,7 @@ public class SmtpSessionTests
         Assert.Equal(553, (await client.CommandAsync("MAIL FROM:<ü@b>")).Code);
         Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<ü@b> SMTPUTF8")).Code);
         Assert.Equal(503, (await client.CommandAsync("MAIL FROM:<a@b>")).Code);
-        SmtpReply noRcpt = await client.CommandAsync("DATA");
+        RawSmtpReply noRcpt = await client.CommandAsync("DATA");
         Assert.Equal(554, noRcpt.Code);
         Assert.Equal(252, (await client.CommandAsync("VRFY someone")).Code);
         Assert.Equal(214, (await client.CommandAsync("HELP")).Code);
@@ -125,11 +125,11 @@ public class SmtpSessionTests
     {
         await using ServerHost host = ServerHost.Start(new TestBackend());
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
-        SmtpReply reply = await client.CommandAsync("NOOP " + new string('x', 5000));
+        RawSmtpReply reply = await client.CommandAsync("NOOP " + new string('x', 5000));
         Assert.Equal((500, "5.5.2"), (reply.Code, reply.EnhancedCode));
         Assert.Contains("too long", reply.Text, StringComparison.Ordinal);
         Assert.Equal(250, (await client.CommandAsync("NOOP")).Code);
-        SmtpReply exact = await client.CommandAsync("NOOP " + new string('x', 505));
+        RawSmtpReply exact = await client.CommandAsync("NOOP " + new string('x', 505));
         Assert.Equal(250, exact.Code);
     }
 
@@ -146,7 +146,7 @@ public class SmtpSessionTests
         }
 
         await client.SendAsync("\r\nNOOP\r\n");
-        SmtpReply tooLong = await client.ReadReplyAsync();
+        RawSmtpReply tooLong = await client.ReadReplyAsync();
         Assert.Equal((500, "5.5.2"), (tooLong.Code, tooLong.EnhancedCode));
         Assert.Equal(250, (await client.ReadReplyAsync()).Code);
     }
@@ -163,7 +163,7 @@ public class SmtpSessionTests
         Task stopped = host.StopAsync();
         await client.SendAsync("second half\r\n.\r\n");
         Assert.Equal(250, (await client.ReadReplyAsync()).Code);
-        SmtpReply closing = await client.ReadReplyAsync();
+        RawSmtpReply closing = await client.ReadReplyAsync();
         Assert.Equal((421, "4.3.2"), (closing.Code, closing.EnhancedCode));
         Assert.Equal("first half\r\nsecond half\r\n", Encoding.ASCII.GetString((await backend.Messages.Reader.ReadAsync(Ct)).Data));
         await stopped;
@@ -180,7 +180,7 @@ public class SmtpSessionTests
         await client.CommandAsync("RCPT TO:<c@d>");
         Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
         await client.SendAsync(string.Concat(Enumerable.Repeat(new string('z', 78) + "\r\n", 100)) + ".\r\n");
-        SmtpReply tooBig = await client.ReadReplyAsync();
+        RawSmtpReply tooBig = await client.ReadReplyAsync();
         Assert.Equal((552, "5.3.4"), (tooBig.Code, tooBig.EnhancedCode));
         Assert.IsType<SmtpException>(await backend.DataFailures.Reader.ReadAsync(Ct));
 
@@ -205,7 +205,7 @@ public class SmtpSessionTests
         await client.CommandAsync("RCPT TO:<c@d>");
         Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
         await client.SendAsync(string.Concat(Enumerable.Repeat("MAIL FROM:<not-a-command@x>\r\n", 3000)) + ".\r\nNOOP\r\n");
-        SmtpReply reply = await client.ReadReplyAsync();
+        RawSmtpReply reply = await client.ReadReplyAsync();
         Assert.Equal((554, "5.7.1", "Rejected by policy"), (reply.Code, reply.EnhancedCode, reply.Text));
         Assert.Equal(250, (await client.ReadReplyAsync()).Code);
     }
@@ -215,16 +215,16 @@ public class SmtpSessionTests
     {
         int calls = 0;
         var backend = new TestBackend();
-        backend.OnData = async (stream, ct) =>
+        backend.OnData = async (stream, cancellationToken) =>
         {
             if (Interlocked.Increment(ref calls) == 1)
             {
                 byte[] buffer = new byte[10];
-                await stream.ReadExactlyAsync(buffer, ct);
+                await stream.ReadExactlyAsync(buffer, cancellationToken);
                 throw new InvalidOperationException("disk on fire");
             }
 
-            await stream.CopyToAsync(Stream.Null, ct);
+            await stream.CopyToAsync(Stream.Null, cancellationToken);
             return new SmtpReply(250, "2.0.0", "second ok");
         };
         backend.OnRcpt = r => r.ForwardPath == "throw@x" ? throw new IOException("downstream gone") : new SmtpReply(250, "2.1.5", "Ok");
@@ -232,12 +232,12 @@ public class SmtpSessionTests
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
         await client.CommandAsync("HELO c");
         await client.CommandAsync("MAIL FROM:<a@b>");
-        SmtpReply rcptFailed = await client.CommandAsync("RCPT TO:<throw@x>");
+        RawSmtpReply rcptFailed = await client.CommandAsync("RCPT TO:<throw@x>");
         Assert.Equal((451, "4.3.0"), (rcptFailed.Code, rcptFailed.EnhancedCode));
         await client.CommandAsync("RCPT TO:<c@d>");
         Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
         await client.SendAsync("line one\r\nline two\r\n.\r\n");
-        SmtpReply failed = await client.ReadReplyAsync();
+        RawSmtpReply failed = await client.ReadReplyAsync();
         Assert.Equal((451, "4.3.0"), (failed.Code, failed.EnhancedCode));
 
         await client.CommandAsync("MAIL FROM:<a@b>");
@@ -260,10 +260,10 @@ public class SmtpSessionTests
         await using ServerHost host = ServerHost.Start(backend);
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
         await client.CommandAsync("HELO c");
-        SmtpReply refused = await client.CommandAsync("MAIL FROM:<reject@x>");
+        RawSmtpReply refused = await client.CommandAsync("MAIL FROM:<reject@x>");
         Assert.Equal("550-5.7.1 Sender refused\r\n550 5.7.1 see https://example.org/why\r\n", refused.ToString());
         await client.CommandAsync("MAIL FROM:<a@b>");
-        SmtpReply rcpt = await client.CommandAsync("RCPT TO:<c@d>");
+        RawSmtpReply rcpt = await client.CommandAsync("RCPT TO:<c@d>");
         Assert.Equal("250-2.1.5 Recipient <c@d> ok\r\n250 2.1.5 second line\r\n", rcpt.ToString());
     }
 
@@ -276,7 +276,7 @@ public class SmtpSessionTests
         Assert.Equal(500, (await client.ReadReplyAsync()).Code);
         Assert.Equal(500, (await client.ReadReplyAsync()).Code);
         Assert.Equal(500, (await client.ReadReplyAsync()).Code);
-        SmtpReply closing = await client.ReadReplyAsync();
+        RawSmtpReply closing = await client.ReadReplyAsync();
         Assert.Equal((421, "4.7.0"), (closing.Code, closing.EnhancedCode));
         Assert.True(await client.IsClosedByServerAsync());
     }
@@ -286,7 +286,7 @@ public class SmtpSessionTests
     {
         await using ServerHost host = ServerHost.Start(new TestBackend(), o => o.Limits.IdleTimeout = TimeSpan.FromMilliseconds(200));
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
-        SmtpReply reply = await client.ReadReplyAsync();
+        RawSmtpReply reply = await client.ReadReplyAsync();
         Assert.Equal((421, "4.4.2"), (reply.Code, reply.EnhancedCode));
         Assert.True(await client.IsClosedByServerAsync());
     }
@@ -303,7 +303,7 @@ public class SmtpSessionTests
             await client.ReadReplyAsync();
         }
 
-        SmtpReply reply = await client.ReadReplyAsync();
+        RawSmtpReply reply = await client.ReadReplyAsync();
         Assert.Equal((421, "4.4.2"), (reply.Code, reply.EnhancedCode));
         Assert.IsType<TimeoutException>(await backend.DataFailures.Reader.ReadAsync(Ct));
         Assert.False(await backend.TransactionsEnded.Reader.ReadAsync(Ct));
@@ -319,15 +319,15 @@ public class SmtpSessionTests
 
         await using (RawSmtpClient refused = await RawSmtpClient.ConnectAsync(closed.EndPoint))
         {
-            SmtpReply ehlo = await refused.CommandAsync("EHLO c");
+            RawSmtpReply ehlo = await refused.CommandAsync("EHLO c");
             Assert.DoesNotContain(ehlo.Lines, l => l.StartsWith("XFORWARD", StringComparison.Ordinal));
-            SmtpReply no = await refused.CommandAsync("XFORWARD ADDR=192.0.2.1");
+            RawSmtpReply no = await refused.CommandAsync("XFORWARD ADDR=192.0.2.1");
             Assert.Equal((550, "5.7.0"), (no.Code, no.EnhancedCode));
             Assert.Equal(550, (await refused.CommandAsync("XCLIENT ADDR=192.0.2.1")).Code);
         }
 
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(open.EndPoint);
-        SmtpReply announced = await client.CommandAsync("EHLO c");
+        RawSmtpReply announced = await client.CommandAsync("EHLO c");
         Assert.Contains("XFORWARD NAME ADDR PORT PROTO HELO IDENT SOURCE", announced.Lines);
         Assert.Equal(250, (await client.CommandAsync("XFORWARD NAME=spike.porcupine.org ADDR=168.100.189.2 PROTO=ESMTP")).Code);
         Assert.Equal(250, (await client.CommandAsync("XFORWARD HELO=spike+20x PORT=1234 SOURCE=REMOTE IDENT=[UNAVAILABLE]")).Code);
@@ -356,7 +356,7 @@ public class SmtpSessionTests
         Assert.Empty((await NextMessageAsync(backend)).Forwarded);
 
         // XCLIENT restarts the session under the given identity.
-        SmtpReply greeting = await client.CommandAsync("XCLIENT ADDR=192.0.2.7 NAME=client.example");
+        RawSmtpReply greeting = await client.CommandAsync("XCLIENT ADDR=192.0.2.7 NAME=client.example");
         Assert.Equal(220, greeting.Code);
         Assert.Equal(503, (await client.CommandAsync("MAIL FROM:<a@b>")).Code);
         SmtpSessionContext context = Assert.Single(backend.Sessions, s => s.Client.Count > 0);
@@ -370,7 +370,7 @@ public class SmtpSessionTests
         await using RawSmtpClient first = await RawSmtpClient.ConnectAsync(host.EndPoint);
         await using RawSmtpClient second = await RawSmtpClient.ConnectAsync(host.EndPoint);
         await using RawSmtpClient third = await RawSmtpClient.ConnectAsync(host.EndPoint, readGreeting: false);
-        SmtpReply refused = await third.ReadReplyAsync();
+        RawSmtpReply refused = await third.ReadReplyAsync();
         Assert.Equal((421, "4.3.2"), (refused.Code, refused.EnhancedCode));
         Assert.True(await third.IsClosedByServerAsync());
 
@@ -380,7 +380,7 @@ public class SmtpSessionTests
         for (int attempt = 0; ; attempt++)
         {
             await using RawSmtpClient again = await RawSmtpClient.ConnectAsync(host.EndPoint, readGreeting: false);
-            SmtpReply reply = await again.ReadReplyAsync();
+            RawSmtpReply reply = await again.ReadReplyAsync();
             if (reply.Code == 220)
             {
                 break;
@@ -398,7 +398,7 @@ public class SmtpSessionTests
         await using RawSmtpClient client = await RawSmtpClient.ConnectAsync(host.EndPoint);
         Assert.Equal(250, (await client.CommandAsync("EHLO c")).Code);
         Task stopped = host.StopAsync();
-        SmtpReply reply = await client.ReadReplyAsync();
+        RawSmtpReply reply = await client.ReadReplyAsync();
         Assert.Equal((421, "4.3.2"), (reply.Code, reply.EnhancedCode));
         Assert.True(await client.IsClosedByServerAsync());
         await stopped;
@@ -414,8 +414,8 @@ public class SmtpSessionTests
         Assert.Equal(250, (await client.CommandAsync("LHLO c")).Code);
         await client.SendAsync("MAIL FROM:<a@b>\r\nRCPT TO:<one@x>\r\nRCPT TO:<unknown@x>\r\nRCPT TO:<full@x>\r\nDATA\r\nhi\r\n.\r\n");
         Assert.Equal(new[] { 250, 250, 550, 250, 354 }, await client.ReadCodesAsync(5));
-        SmtpReply one = await client.ReadReplyAsync();
-        SmtpReply full = await client.ReadReplyAsync();
+        RawSmtpReply one = await client.ReadReplyAsync();
+        RawSmtpReply full = await client.ReadReplyAsync();
         Assert.Equal((250, "<one@x> Saved"), (one.Code, one.Text));
         Assert.Equal((452, "<full@x> Mailbox full"), (full.Code, full.Text));
         Assert.Equal(250, (await client.CommandAsync("NOOP")).Code);

@@ -48,7 +48,7 @@ public class StartTlsTests
         await using SslStream tls = await HandshakeAsync(client);
 
         Assert.Equal(503, (await client.CommandAsync("MAIL FROM:<a@b>")).Code);
-        SmtpReply ehlo = await client.CommandAsync("EHLO c");
+        RawSmtpReply ehlo = await client.CommandAsync("EHLO c");
         Assert.DoesNotContain("STARTTLS", ehlo.Lines);
         Assert.Equal(554, (await client.CommandAsync("STARTTLS")).Code);
         await client.CommandAsync("MAIL FROM:<a@b>");
@@ -73,7 +73,7 @@ public class StartTlsTests
         await using SslStream tls = await HandshakeAsync(client);
 
         // Had the injected commands run, their replies would come first and a transaction would be open.
-        SmtpReply first = await client.CommandAsync("RCPT TO:<c@d>");
+        RawSmtpReply first = await client.CommandAsync("RCPT TO:<c@d>");
         Assert.Equal((503, "5.5.1"), (first.Code, first.EnhancedCode));
         Assert.Equal(250, (await client.CommandAsync("NOOP")).Code);
         Assert.Null(Assert.Single(backend.Sessions).HeloName);

@@ -93,13 +93,13 @@ internal sealed class RecordDecryptTarget : FuzzTarget
             }
             finally
             {
-                Released = output.ToArray();
+                _released = output.ToArray();
             }
         }, slice, failed);
     }
 
     [ThreadStatic]
-    private static byte[]? Released;
+    private static byte[]? _released;
 
     private static void Sequential(byte[] ciphertext, FileKey key)
     {
@@ -110,7 +110,7 @@ internal sealed class RecordDecryptTarget : FuzzTarget
         }
         finally
         {
-            Released = output.ToArray();
+            _released = output.ToArray();
         }
     }
 
@@ -124,7 +124,7 @@ internal sealed class RecordDecryptTarget : FuzzTarget
         }
         finally
         {
-            Released = output.ToArray();
+            _released = output.ToArray();
         }
     }
 
@@ -140,10 +140,10 @@ internal sealed class RecordDecryptTarget : FuzzTarget
         {
             Check(failed >= 0, $"every record authenticates, but decryption failed at record {e.RecordIndex}");
             Check(e.RecordIndex == failed, $"failed at record {e.RecordIndex}, the first bad one is {failed}");
-            Check(Released!.Length <= expected.Length, "plaintext was released from a record whose tag fails");
+            Check(_released!.Length <= expected.Length, "plaintext was released from a record whose tag fails");
         }
 
-        Check(Released!.AsSpan().SequenceEqual(expected), "the plaintext released is not exactly that of the authentic records before the failure");
+        Check(_released!.AsSpan().SequenceEqual(expected), "the plaintext released is not exactly that of the authentic records before the failure");
     }
 
     private static void Expect(Action decrypt, byte[] expected, params Type[] errors)
@@ -155,7 +155,7 @@ internal sealed class RecordDecryptTarget : FuzzTarget
         }
         catch (Exception e) when (errors.Contains(e.GetType()))
         {
-            Check(Released!.Length == expected.Length, "plaintext was released before the ciphertext was refused");
+            Check(_released!.Length == expected.Length, "plaintext was released before the ciphertext was refused");
         }
     }
 

@@ -36,7 +36,7 @@ internal sealed class SmtpBdatTarget : FuzzTarget
 
     private static async Task RunAsync(byte[] input, int start, BdatChunk first, Outcome expected, PipeReader pipe)
     {
-        var reader = new BdatReader(pipe, first, MaxMessage, new DataDeadline(TimeSpan.FromMinutes(1)), CancellationToken.None, (_, ct) => NextChunkAsync(pipe, ct));
+        var reader = new BdatReader(pipe, first, MaxMessage, new DataDeadline(TimeSpan.FromMinutes(1)), CancellationToken.None, (_, cancellationToken) => NextChunkAsync(pipe, cancellationToken));
         using var message = new MemoryStream();
         try
         {

@@ -9,7 +9,7 @@ namespace Detach.Gateway.Delivery;
 /// </summary>
 public sealed class MaildirWriter(string root)
 {
-    private static long sequence;
+    private static long _sequence;
 
     public string Root { get; } = Path.GetFullPath(root);
 
@@ -46,7 +46,7 @@ public sealed class MaildirWriter(string root)
     private static string UniqueName()
     {
         var now = DateTimeOffset.UtcNow;
-        var seq = Interlocked.Increment(ref sequence);
+        var seq = Interlocked.Increment(ref _sequence);
         return string.Create(CultureInfo.InvariantCulture,
             $"{now.ToUnixTimeSeconds()}.M{now.Millisecond * 1000}P{Environment.ProcessId}Q{seq}.{Environment.MachineName}");
     }

@@ -15,10 +15,10 @@ public sealed class PartialDownload
     {
         Folder = folder;
         DataPath = Path.Combine(folder, $"detach-{cid}.part");
-        statePath = DataPath + ".json";
+        _statePath = DataPath + ".json";
     }
 
-    private readonly string statePath;
+    private readonly string _statePath;
 
     public string Folder { get; }
 
@@ -32,12 +32,12 @@ public sealed class PartialDownload
     {
         try
         {
-            if (!File.Exists(DataPath) || !File.Exists(statePath))
+            if (!File.Exists(DataPath) || !File.Exists(_statePath))
             {
                 return null;
             }
 
-            var state = JsonSerializer.Deserialize<State>(File.ReadAllText(statePath));
+            var state = JsonSerializer.Deserialize<State>(File.ReadAllText(_statePath));
             var have = new FileInfo(DataPath).Length;
             return state is { ETag: ['"', .., '"'] } && have > 0 && have <= state.Length ? (state, have) : null;
         }
@@ -55,7 +55,7 @@ public sealed class PartialDownload
     public FileStream Begin(State state, bool append)
     {
         ArgumentNullException.ThrowIfNull(state);
-        File.WriteAllText(statePath, JsonSerializer.Serialize(state));
+        File.WriteAllText(_statePath, JsonSerializer.Serialize(state));
         FileStream stream;
         try
         {
@@ -103,7 +103,7 @@ public sealed class PartialDownload
             saved = MoveToFreeName(offeredName);
         }
 
-        File.Delete(statePath);
+        File.Delete(_statePath);
         return saved;
     }
 
@@ -111,7 +111,7 @@ public sealed class PartialDownload
     public void Discard()
     {
         File.Delete(DataPath);
-        File.Delete(statePath);
+        File.Delete(_statePath);
     }
 
     private string MoveToFreeName(string name)

@@ -14,38 +14,38 @@ public sealed class TransferProgress
     private static readonly TimeSpan RedrawInterval = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan RateWindow = TimeSpan.FromSeconds(5);
 
-    private readonly TextWriter terminal;
-    private readonly string name;
-    private readonly long? total;
-    private readonly Func<int> width;
-    private readonly TimeProvider time;
-    private readonly Queue<(long Timestamp, long Done)> samples = new();
-    private long done;
-    private long lastDraw;
-    private int lastLength;
+    private readonly TextWriter _terminal;
+    private readonly string _name;
+    private readonly long? _total;
+    private readonly Func<int> _width;
+    private readonly TimeProvider _time;
+    private readonly Queue<(long Timestamp, long Done)> _samples = new();
+    private long _done;
+    private long _lastDraw;
+    private int _lastLength;
 
     public TransferProgress(TextWriter terminal, string name, long? total, long alreadyHave, Func<int> width, TimeProvider? time = null)
     {
-        this.terminal = terminal;
-        this.name = name;
-        this.total = total;
-        this.width = width;
-        this.time = time ?? TimeProvider.System;
-        done = alreadyHave;
-        samples.Enqueue((this.time.GetTimestamp(), done));
+        this._terminal = terminal;
+        this._name = name;
+        this._total = total;
+        this._width = width;
+        this._time = time ?? TimeProvider.System;
+        _done = alreadyHave;
+        _samples.Enqueue((this._time.GetTimestamp(), _done));
         Draw();
     }
 
     public void Advance(long bytes)
     {
-        done += bytes;
-        var now = time.GetTimestamp();
-        if (time.GetElapsedTime(lastDraw, now) >= RedrawInterval)
+        _done += bytes;
+        var now = _time.GetTimestamp();
+        if (_time.GetElapsedTime(_lastDraw, now) >= RedrawInterval)
         {
-            samples.Enqueue((now, done));
-            while (samples.Count > 2 && time.GetElapsedTime(samples.Peek().Timestamp, now) > RateWindow)
+            _samples.Enqueue((now, _done));
+            while (_samples.Count > 2 && _time.GetElapsedTime(_samples.Peek().Timestamp, now) > RateWindow)
             {
-                samples.Dequeue();
+                _samples.Dequeue();
             }
 
             Draw();
@@ -56,27 +56,27 @@ public sealed class TransferProgress
     public void Finish()
     {
         Draw();
-        terminal.WriteLine();
-        terminal.Flush();
+        _terminal.WriteLine();
+        _terminal.Flush();
     }
 
     /// <summary>Bytes per second over the window, or null before half a second of data.</summary>
     private double? Rate()
     {
-        var (firstTime, firstDone) = samples.Peek();
-        var seconds = time.GetElapsedTime(firstTime).TotalSeconds;
-        return seconds < 0.5 ? null : (done - firstDone) / seconds;
+        var (firstTime, firstDone) = _samples.Peek();
+        var seconds = _time.GetElapsedTime(firstTime).TotalSeconds;
+        return seconds < 0.5 ? null : (_done - firstDone) / seconds;
     }
 
     private void Draw()
     {
-        lastDraw = time.GetTimestamp();
-        var line = Render(name, done, total, Rate(), width());
+        _lastDraw = _time.GetTimestamp();
+        var line = Render(_name, _done, _total, Rate(), _width());
 
         // Pad over what the last line left, instead of an escape sequence a dumb terminal would print.
-        terminal.Write("\r" + line + new string(' ', Math.Max(0, lastLength - line.Length)));
-        terminal.Flush();
-        lastLength = line.Length;
+        _terminal.Write("\r" + line + new string(' ', Math.Max(0, _lastLength - line.Length)));
+        _terminal.Flush();
+        _lastLength = line.Length;
     }
 
     /// <summary>The line itself, at most <paramref name="width"/> - 1 characters (the last column would wrap).</summary>

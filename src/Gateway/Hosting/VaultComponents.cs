@@ -20,7 +20,7 @@ public sealed class VaultComponents(
     SpoolPusher? spool = null) : IAsyncDisposable
 {
     // The provider OpenAsync built for a command; null when the host owns everything.
-    private IAsyncDisposable? owner;
+    private IAsyncDisposable? _owner;
 
     public IContentStore Store => store;
 
@@ -43,7 +43,7 @@ public sealed class VaultComponents(
         {
             var components = provider.GetRequiredService<VaultComponents>();
             await components.Index.MigrateAsync(cancellationToken).ConfigureAwait(false);
-            components.owner = provider;
+            components._owner = provider;
             return components;
         }
         catch
@@ -70,7 +70,7 @@ public sealed class VaultComponents(
         var pushed = 0;
         await foreach (var cid in embedded.ListAsync(cancellationToken).ConfigureAwait(false))
         {
-            var roots = await kubo.DagImportAsync((car, ct) => exporter.WriteAsync(cid, car, ct), cancellationToken).ConfigureAwait(false);
+            var roots = await kubo.DagImportAsync((car, cancellationToken) => exporter.WriteAsync(cid, car, cancellationToken), cancellationToken).ConfigureAwait(false);
             if (!roots.Contains(cid))
             {
                 throw new InvalidDataException($"The node imported {string.Join(", ", roots)} instead of {cid}.");
@@ -87,7 +87,7 @@ public sealed class VaultComponents(
     public async ValueTask DisposeAsync()
     {
         // The provider disposes this object too: taking the reference first ends that recursion.
-        if (Interlocked.Exchange(ref owner, null) is { } provider)
+        if (Interlocked.Exchange(ref _owner, null) is { } provider)
         {
             await provider.DisposeAsync().ConfigureAwait(false);
         }

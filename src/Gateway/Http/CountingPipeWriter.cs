@@ -5,9 +5,9 @@ namespace Detach.Gateway.Http;
 /// <summary>Passes a pipe writer's calls through and counts the bytes advanced, without copying them.</summary>
 public sealed class CountingPipeWriter(PipeWriter inner) : PipeWriter
 {
-    private long written;
+    private long _written;
 
-    public long Written => Interlocked.Read(ref written);
+    public long Written => Interlocked.Read(ref _written);
 
     public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
 
@@ -16,7 +16,7 @@ public sealed class CountingPipeWriter(PipeWriter inner) : PipeWriter
     public override void Advance(int bytes)
     {
         inner.Advance(bytes);
-        Interlocked.Add(ref written, bytes);
+        Interlocked.Add(ref _written, bytes);
     }
 
     public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);

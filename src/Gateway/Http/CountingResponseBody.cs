@@ -10,14 +10,14 @@ namespace Detach.Gateway.Http;
 /// </summary>
 public sealed class CountingResponseBody(IHttpResponseBodyFeature inner) : IHttpResponseBodyFeature
 {
-    private readonly CountingWriteStream stream = new(inner.Stream);
-    private readonly CountingPipeWriter writer = new(inner.Writer);
+    private readonly CountingWriteStream _stream = new(inner.Stream);
+    private readonly CountingPipeWriter _writer = new(inner.Writer);
 
-    public long Written => stream.Written + writer.Written;
+    public long Written => _stream.Written + _writer.Written;
 
-    public Stream Stream => stream;
+    public Stream Stream => _stream;
 
-    public PipeWriter Writer => writer;
+    public PipeWriter Writer => _writer;
 
     public void DisableBuffering() => inner.DisableBuffering();
 

@@ -12,12 +12,12 @@ namespace Detach.Gateway.Http;
 /// </summary>
 public sealed class DownloadPage(string publicUrl)
 {
-    private readonly ConcurrentDictionary<string, byte[]> pages = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte[]> _pages = new(StringComparer.Ordinal);
 
     public byte[] For(PageLanguage language)
     {
         ArgumentNullException.ThrowIfNull(language);
-        return pages.GetOrAdd(language.Tag, _ => Encoding.UTF8.GetBytes(Build(language)));
+        return _pages.GetOrAdd(language.Tag, _ => Encoding.UTF8.GetBytes(Build(language)));
     }
 
     private string Build(PageLanguage language)

@@ -9,8 +9,8 @@ namespace Detach.Gateway.Http;
 /// </summary>
 public sealed class DownloadSlots : IDisposable
 {
-    private readonly SemaphoreSlim slots;
-    private readonly TimeSpan wait;
+    private readonly SemaphoreSlim _slots;
+    private readonly TimeSpan _wait;
 
     public DownloadSlots(IOptions<GatewayOptions> options)
         : this(options.Value.MaxConcurrentDownloads, TimeSpan.FromSeconds(10))
@@ -20,30 +20,30 @@ public sealed class DownloadSlots : IDisposable
     public DownloadSlots(int capacity, TimeSpan wait)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
-        slots = new SemaphoreSlim(capacity, capacity);
-        this.wait = wait;
+        _slots = new SemaphoreSlim(capacity, capacity);
+        this._wait = wait;
         Capacity = capacity;
     }
 
     public int Capacity { get; }
 
-    public int InUse => Capacity - slots.CurrentCount;
+    public int InUse => Capacity - _slots.CurrentCount;
 
     /// <summary>A lease to dispose when the download ends, or null when no slot freed up in time.</summary>
     public async Task<IDisposable?> TryEnterAsync(CancellationToken cancellationToken)
     {
-        return await slots.WaitAsync(wait, cancellationToken).ConfigureAwait(false) ? new Lease(slots) : null;
+        return await _slots.WaitAsync(_wait, cancellationToken).ConfigureAwait(false) ? new Lease(_slots) : null;
     }
 
-    public void Dispose() => slots.Dispose();
+    public void Dispose() => _slots.Dispose();
 
     private sealed class Lease(SemaphoreSlim slots) : IDisposable
     {
-        private int released;
+        private int _released;
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref released, 1) == 0)
+            if (Interlocked.Exchange(ref _released, 1) == 0)
             {
                 slots.Release();
             }

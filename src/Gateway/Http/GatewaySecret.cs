@@ -15,7 +15,7 @@ public sealed class GatewaySecret
     public const string FileName = "gateway.secret";
     public const int Length = 32;
 
-    private readonly byte[] key;
+    private readonly byte[] _key;
 
     public GatewaySecret(byte[] key)
     {
@@ -25,10 +25,10 @@ public sealed class GatewaySecret
             throw new ArgumentException($"The gateway secret must be {Length} bytes.", nameof(key));
         }
 
-        this.key = key;
+        this._key = key;
     }
 
-    public ReadOnlySpan<byte> Key => key;
+    public ReadOnlySpan<byte> Key => _key;
 
     public static GatewaySecret LoadOrCreate(string dataPath)
     {

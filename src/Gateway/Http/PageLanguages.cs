@@ -17,12 +17,12 @@ public sealed class PageLanguages
 
     private static readonly ResourceManager Resources = new("Detach.Gateway.Http.Resources.PageText", typeof(PageLanguages).Assembly);
 
-    private readonly Dictionary<string, PageLanguage> languages = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PageLanguage> _languages = new(StringComparer.Ordinal);
 
     public PageLanguages()
     {
         Default = new PageLanguage(DefaultTag, CultureInfo.InvariantCulture, Resources);
-        languages[DefaultTag] = Default;
+        _languages[DefaultTag] = Default;
         var folder = AppContext.BaseDirectory;
         var satellite = typeof(PageLanguages).Assembly.GetName().Name + ".resources.dll";
         foreach (var directory in Directory.EnumerateDirectories(folder).Where(d => File.Exists(Path.Combine(d, satellite))))
@@ -31,16 +31,16 @@ public sealed class PageLanguages
             var culture = CultureInfo.GetCultureInfo(tag);
             if (Resources.GetResourceSet(culture, createIfNotExists: true, tryParents: false) is not null)
             {
-                languages[tag] = new PageLanguage(tag, culture, Resources);
+                _languages[tag] = new PageLanguage(tag, culture, Resources);
             }
         }
     }
 
     public PageLanguage Default { get; }
 
-    public IEnumerable<string> Tags => languages.Keys.Order(StringComparer.Ordinal);
+    public IEnumerable<string> Tags => _languages.Keys.Order(StringComparer.Ordinal);
 
-    public PageLanguage Get(string tag) => languages.TryGetValue(tag, out var language) ? language : Default;
+    public PageLanguage Get(string tag) => _languages.TryGetValue(tag, out var language) ? language : Default;
 
     /// <summary>The first language, by quality, of the request's Accept-Language that is spoken here (fr-CA finds fr).</summary>
     public PageLanguage Negotiate(HttpRequest request)
@@ -61,7 +61,7 @@ public sealed class PageLanguages
                 return Default;
             }
 
-            if (languages.TryGetValue(tag, out var language))
+            if (_languages.TryGetValue(tag, out var language))
             {
                 return language;
             }
@@ -83,14 +83,14 @@ public sealed class PageLanguages
 /// <summary>One language's texts; a text missing from its file falls back to English.</summary>
 public sealed class PageLanguage
 {
-    private readonly CultureInfo culture;
-    private readonly ResourceManager resources;
+    private readonly CultureInfo _culture;
+    private readonly ResourceManager _resources;
 
     internal PageLanguage(string tag, CultureInfo culture, ResourceManager resources)
     {
         Tag = tag;
-        this.culture = culture;
-        this.resources = resources;
+        this._culture = culture;
+        this._resources = resources;
         var singular = Text("Size.SingularCounts").Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Select(n => long.Parse(n, NumberStyles.None, CultureInfo.InvariantCulture)).ToHashSet();
         SizeWords = new SizeWords(Text("Size.DecimalMark"), Text("Size.Byte"), Text("Size.Bytes"), singular,
@@ -102,7 +102,7 @@ public sealed class PageLanguage
     public SizeWords SizeWords { get; }
 
     public string Text(string name) =>
-        resources.GetString(name, culture) ?? throw new InvalidOperationException($"Http/Resources/PageText.resx has no text '{name}'.");
+        _resources.GetString(name, _culture) ?? throw new InvalidOperationException($"Http/Resources/PageText.resx has no text '{name}'.");
 
     public string Text(string name, params object?[] values) => string.Format(CultureInfo.InvariantCulture, Text(name), values);
 
@@ -110,7 +110,7 @@ public sealed class PageLanguage
     public SortedDictionary<string, string> TextsStartingWith(string prefix)
     {
         var texts = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (DictionaryEntry entry in resources.GetResourceSet(CultureInfo.InvariantCulture, createIfNotExists: true, tryParents: false)!)
+        foreach (DictionaryEntry entry in _resources.GetResourceSet(CultureInfo.InvariantCulture, createIfNotExists: true, tryParents: false)!)
         {
             if (entry.Key is string name && name.StartsWith(prefix, StringComparison.Ordinal))
             {

@@ -11,7 +11,7 @@ namespace Detach.Gateway.Http;
 /// </summary>
 public sealed class TargetCuttingContextFactory(IServiceProvider services) : IHttpContextFactory
 {
-    private readonly DefaultHttpContextFactory inner = new(services);
+    private readonly DefaultHttpContextFactory _inner = new(services);
 
     public HttpContext Create(IFeatureCollection featureCollection)
     {
@@ -28,10 +28,10 @@ public sealed class TargetCuttingContextFactory(IServiceProvider services) : IHt
 
         // The raw target is the undecoded original (with any %23, query or absolute-form userinfo): nothing needs it.
         request.RawTarget = request.Path;
-        return inner.Create(featureCollection);
+        return _inner.Create(featureCollection);
     }
 
-    public void Dispose(HttpContext httpContext) => inner.Dispose(httpContext);
+    public void Dispose(HttpContext httpContext) => _inner.Dispose(httpContext);
 }
 
 /// <summary>Marks a request whose target was cut, so the access log can say so (without saying what was cut).</summary>

@@ -17,14 +17,14 @@ namespace Detach.Gateway.Http;
 /// </summary>
 public sealed class WrongKeyLimit : IDisposable
 {
-    private readonly PartitionedRateLimiter<(string Client, string Cid)> limiter;
+    private readonly PartitionedRateLimiter<(string Client, string Cid)> _limiter;
 
     public WrongKeyLimit(IOptions<GatewayOptions> options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var perLink = options.Value.KeyAttemptsPerMinute;
         var perClient = options.Value.KeyAttemptsPerClientPerMinute;
-        limiter = PartitionedRateLimiter.CreateChained(
+        _limiter = PartitionedRateLimiter.CreateChained(
             PartitionedRateLimiter.Create<(string Client, string Cid), (string, string)>(attempt =>
                 RateLimitPartition.GetFixedWindowLimiter(attempt, _ => PerMinute(perLink))),
             PartitionedRateLimiter.Create<(string Client, string Cid), string>(attempt =>
@@ -34,7 +34,7 @@ public sealed class WrongKeyLimit : IDisposable
     /// <summary>Counts one wrong key from <paramref name="client"/> for <paramref name="cid"/>: null within the limits, else how long to wait.</summary>
     public TimeSpan? Count(IPAddress? client, string cid)
     {
-        using var lease = limiter.AttemptAcquire((ClientPartition(client), cid));
+        using var lease = _limiter.AttemptAcquire((ClientPartition(client), cid));
         if (lease.IsAcquired)
         {
             return null;
@@ -43,7 +43,7 @@ public sealed class WrongKeyLimit : IDisposable
         return lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
     }
 
-    public void Dispose() => limiter.Dispose();
+    public void Dispose() => _limiter.Dispose();
 
     public static string ClientPartition(IPAddress? address)
     {

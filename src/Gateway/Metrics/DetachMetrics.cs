@@ -7,31 +7,31 @@ public sealed class DetachMetrics : IDisposable
 {
     public const string MeterName = "Detach";
 
-    private readonly Meter meter;
+    private readonly Meter _meter;
 
     /// <summary>This instance's meter: an exporter listens to it alone, so two hosts in one process never mix counts.</summary>
-    public Meter Meter => meter;
+    public Meter Meter => _meter;
 
     public DetachMetrics(IMeterFactory? factory = null)
     {
-        meter = factory?.Create(MeterName) ?? new Meter(MeterName);
-        MessagesProcessed = meter.CreateCounter<long>("detach.messages.processed", description: "Messages accepted and passed on.");
-        MessagesTempFailed = meter.CreateCounter<long>("detach.messages.tempfailed", description: "Messages answered with a temporary failure (4xx / exit 75).");
-        MessagesRejected = meter.CreateCounter<long>("detach.messages.rejected", description: "Messages refused with a permanent failure (5xx).");
-        MessagesPastLimit = meter.CreateCounter<long>("detach.messages.limit_exceeded", description: "Messages past a MIME parser limit, by what Policy:WhenLimitExceeded did (action=deliver|reject|tempfail).");
-        AttachmentsDetached = meter.CreateCounter<long>("detach.attachments.detached", description: "Attachments taken out of messages and stored.");
-        BytesDetached = meter.CreateCounter<long>("detach.detached.bytes", unit: "bytes", description: "Plaintext bytes of detached attachments, stored once.");
-        BytesSaved = meter.CreateCounter<long>("detach.saved.bytes", unit: "bytes", description: "Mailbox bytes saved: size × (recipients − 1).");
-        StoreLatency = meter.CreateHistogram<double>("detach.store.duration", unit: "seconds", description: "Time to encrypt and durably store one attachment.",
+        _meter = factory?.Create(MeterName) ?? new Meter(MeterName);
+        MessagesProcessed = _meter.CreateCounter<long>("detach.messages.processed", description: "Messages accepted and passed on.");
+        MessagesTempFailed = _meter.CreateCounter<long>("detach.messages.tempfailed", description: "Messages answered with a temporary failure (4xx / exit 75).");
+        MessagesRejected = _meter.CreateCounter<long>("detach.messages.rejected", description: "Messages refused with a permanent failure (5xx).");
+        MessagesPastLimit = _meter.CreateCounter<long>("detach.messages.limit_exceeded", description: "Messages past a MIME parser limit, by what Policy:WhenLimitExceeded did (action=deliver|reject|tempfail).");
+        AttachmentsDetached = _meter.CreateCounter<long>("detach.attachments.detached", description: "Attachments taken out of messages and stored.");
+        BytesDetached = _meter.CreateCounter<long>("detach.detached.bytes", unit: "bytes", description: "Plaintext bytes of detached attachments, stored once.");
+        BytesSaved = _meter.CreateCounter<long>("detach.saved.bytes", unit: "bytes", description: "Mailbox bytes saved: size × (recipients − 1).");
+        StoreLatency = _meter.CreateHistogram<double>("detach.store.duration", unit: "seconds", description: "Time to encrypt and durably store one attachment.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
-        Downloads = meter.CreateCounter<long>("detach.downloads", description: "Completed downloads.");
-        DownloadBytes = meter.CreateCounter<long>("detach.download.bytes", unit: "bytes", description: "Plaintext bytes served.");
-        FailedMacs = meter.CreateCounter<long>("detach.mac.failures", description: "Records that failed authentication while serving a download.");
-        KeyRejections = meter.CreateCounter<long>("detach.key.rejections", description: "Wrong keys presented to the gateway.");
-        AttachmentsScanned = meter.CreateCounter<long>("detach.scan.scanned", description: "Attachments the scanner gave a verdict on.");
-        AttachmentsInfected = meter.CreateCounter<long>("detach.scan.infected", description: "Attachments the scanner found a threat in, by signature.");
-        ScannerErrors = meter.CreateCounter<long>("detach.scan.errors", description: "Scans that ended without a verdict: scanner down, too slow, or answering errors.");
-        ScanDuration = meter.CreateHistogram<double>("detach.scan.duration", unit: "seconds", description: "Time from an attachment's first byte to the scanner's verdict.",
+        Downloads = _meter.CreateCounter<long>("detach.downloads", description: "Completed downloads.");
+        DownloadBytes = _meter.CreateCounter<long>("detach.download.bytes", unit: "bytes", description: "Plaintext bytes served.");
+        FailedMacs = _meter.CreateCounter<long>("detach.mac.failures", description: "Records that failed authentication while serving a download.");
+        KeyRejections = _meter.CreateCounter<long>("detach.key.rejections", description: "Wrong keys presented to the gateway.");
+        AttachmentsScanned = _meter.CreateCounter<long>("detach.scan.scanned", description: "Attachments the scanner gave a verdict on.");
+        AttachmentsInfected = _meter.CreateCounter<long>("detach.scan.infected", description: "Attachments the scanner found a threat in, by signature.");
+        ScannerErrors = _meter.CreateCounter<long>("detach.scan.errors", description: "Scans that ended without a verdict: scanner down, too slow, or answering errors.");
+        ScanDuration = _meter.CreateHistogram<double>("detach.scan.duration", unit: "seconds", description: "Time from an attachment's first byte to the scanner's verdict.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
     }
 
@@ -80,5 +80,5 @@ public sealed class DetachMetrics : IDisposable
         BytesSaved.Add(record.PlaintextSize * Math.Max(0, record.RecipientCount - 1));
     }
 
-    public void Dispose() => meter.Dispose();
+    public void Dispose() => _meter.Dispose();
 }

@@ -14,26 +14,26 @@ public sealed class PrometheusExporter : IDisposable
 {
     private static readonly double[] DefaultBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-    private readonly MeterListener listener = new();
-    private readonly ConcurrentDictionary<Instrument, Series> series = new();
+    private readonly MeterListener _listener = new();
+    private readonly ConcurrentDictionary<Instrument, Series> _series = new();
 
     public PrometheusExporter(DetachMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(metrics);
-        listener.InstrumentPublished = (instrument, l) =>
+        _listener.InstrumentPublished = (instrument, l) =>
         {
             // The same meter object, not the same name: every host in a process has a "Detach" meter.
             if (ReferenceEquals(instrument.Meter, metrics.Meter))
             {
-                series[instrument] = instrument is Histogram<double> or Histogram<long>
+                _series[instrument] = instrument is Histogram<double> or Histogram<long>
                     ? new HistogramSeries(instrument)
                     : new CounterSeries(instrument);
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument, value, tags));
-        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Record(instrument, value, tags));
-        listener.Start();
+        _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument, value, tags));
+        _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Record(instrument, value, tags));
+        _listener.Start();
     }
 
     public const string ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -41,7 +41,7 @@ public sealed class PrometheusExporter : IDisposable
     public string Render()
     {
         var text = new StringBuilder();
-        foreach (var item in series.Values.OrderBy(s => s.Name, StringComparer.Ordinal))
+        foreach (var item in _series.Values.OrderBy(s => s.Name, StringComparer.Ordinal))
         {
             item.Render(text);
         }
@@ -49,11 +49,11 @@ public sealed class PrometheusExporter : IDisposable
         return text.ToString();
     }
 
-    public void Dispose() => listener.Dispose();
+    public void Dispose() => _listener.Dispose();
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
-        if (series.TryGetValue(instrument, out var s))
+        if (_series.TryGetValue(instrument, out var s))
         {
             s.Record(value, LabelText(tags));
         }
@@ -115,21 +115,21 @@ public sealed class PrometheusExporter : IDisposable
 
     private sealed class CounterSeries(Instrument instrument) : Series(instrument)
     {
-        private readonly ConcurrentDictionary<string, double> totals = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, double> _totals = new(StringComparer.Ordinal);
 
-        public override void Record(double value, string labels) => totals.AddOrUpdate(labels, value, (_, old) => old + value);
+        public override void Record(double value, string labels) => _totals.AddOrUpdate(labels, value, (_, old) => old + value);
 
         public override void Render(StringBuilder text)
         {
             var name = Name + "_total";
             text.Append("# HELP ").Append(name).Append(' ').Append(Help).Append('\n');
             text.Append("# TYPE ").Append(name).Append(" counter\n");
-            if (totals.IsEmpty)
+            if (_totals.IsEmpty)
             {
                 text.Append(name).Append(" 0\n");
             }
 
-            foreach (var (labels, value) in totals.OrderBy(p => p.Key, StringComparer.Ordinal))
+            foreach (var (labels, value) in _totals.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 text.Append(name).Append(WithLabels(labels, "")).Append(' ').Append(Format(value)).Append('\n');
             }
@@ -138,31 +138,31 @@ public sealed class PrometheusExporter : IDisposable
 
     private sealed class HistogramSeries : Series
     {
-        private readonly double[] bounds;
-        private readonly ConcurrentDictionary<string, Buckets> data = new(StringComparer.Ordinal);
+        private readonly double[] _bounds;
+        private readonly ConcurrentDictionary<string, Buckets> _data = new(StringComparer.Ordinal);
 
         public HistogramSeries(Instrument instrument)
             : base(instrument)
         {
-            bounds = instrument is Histogram<double> { Advice.HistogramBucketBoundaries: { } advised } ? [.. advised] : DefaultBuckets;
+            _bounds = instrument is Histogram<double> { Advice.HistogramBucketBoundaries: { } advised } ? [.. advised] : DefaultBuckets;
         }
 
         public override void Record(double value, string labels) =>
-            data.GetOrAdd(labels, _ => new Buckets(bounds.Length)).Add(bounds, value);
+            _data.GetOrAdd(labels, _ => new Buckets(_bounds.Length)).Add(_bounds, value);
 
         public override void Render(StringBuilder text)
         {
             text.Append("# HELP ").Append(Name).Append(' ').Append(Help).Append('\n');
             text.Append("# TYPE ").Append(Name).Append(" histogram\n");
-            var all = data.IsEmpty ? [new KeyValuePair<string, Buckets>("", new Buckets(bounds.Length))] : data.OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+            var all = _data.IsEmpty ? [new KeyValuePair<string, Buckets>("", new Buckets(_bounds.Length))] : _data.OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
             foreach (var (labels, buckets) in all)
             {
                 var (counts, sum, count) = buckets.Snapshot();
                 long cumulative = 0;
-                for (var i = 0; i < bounds.Length; i++)
+                for (var i = 0; i < _bounds.Length; i++)
                 {
                     cumulative += counts[i];
-                    text.Append(Name).Append("_bucket").Append(WithLabels(labels, $"le=\"{Format(bounds[i])}\"")).Append(' ').Append(cumulative).Append('\n');
+                    text.Append(Name).Append("_bucket").Append(WithLabels(labels, $"le=\"{Format(_bounds[i])}\"")).Append(' ').Append(cumulative).Append('\n');
                 }
 
                 text.Append(Name).Append("_bucket").Append(WithLabels(labels, "le=\"+Inf\"")).Append(' ').Append(count).Append('\n');
@@ -174,9 +174,9 @@ public sealed class PrometheusExporter : IDisposable
 
     private sealed class Buckets(int size)
     {
-        private readonly long[] counts = new long[size];
-        private double sum;
-        private long count;
+        private readonly long[] _counts = new long[size];
+        private double _sum;
+        private long _count;
 
         public void Add(double[] bounds, double value)
         {
@@ -185,11 +185,11 @@ public sealed class PrometheusExporter : IDisposable
                 var index = Array.FindIndex(bounds, b => value <= b);
                 if (index >= 0)
                 {
-                    counts[index]++;
+                    _counts[index]++;
                 }
 
-                sum += value;
-                count++;
+                _sum += value;
+                _count++;
             }
         }
 
@@ -197,7 +197,7 @@ public sealed class PrometheusExporter : IDisposable
         {
             lock (this)
             {
-                return ((long[])counts.Clone(), sum, count);
+                return ((long[])_counts.Clone(), _sum, _count);
             }
         }
     }

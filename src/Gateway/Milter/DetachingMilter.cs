@@ -28,44 +28,44 @@ public sealed class DetachingMilter(
 {
     private static readonly MilterVerdict StorageFailed = MilterVerdict.Reply(451, "4.3.0", "Attachment storage failed, try again later");
 
-    private readonly DetachSettings settings = settings;
-    private readonly MilterDetacher detacher = detacher;
-    private readonly DetachMetrics metrics = metrics;
-    private readonly ILogger logger = logger;
+    private readonly DetachSettings _settings = settings;
+    private readonly MilterDetacher _detacher = detacher;
+    private readonly DetachMetrics _metrics = metrics;
+    private readonly ILogger _logger = logger;
 
     // At most this much of all milter spools sits in memory at once; the rest goes to disk.
-    private readonly SpillBudget spillBudget = new();
+    private readonly SpillBudget _spillBudget = new();
 
 
     public ValueTask<IMilterHandler> OpenAsync(MilterContext context, CancellationToken cancellationToken) =>
         ValueTask.FromResult<IMilterHandler>(new Connection(this, context));
 
-    private SpillStream CreateSpool() => new(settings.Root.FullDataPath, SpillStream.DefaultThreshold, spillBudget);
+    private SpillStream CreateSpool() => new(_settings.Root.FullDataPath, SpillStream.DefaultThreshold, _spillBudget);
 
     private sealed class Connection(DetachingMilter milter, MilterContext context) : IMilterHandler
     {
-        private Message? message;
+        private Message? _message;
 
         public ValueTask ConnectAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
         public async ValueTask MailAsync(string sender, CancellationToken cancellationToken)
         {
             await DropAsync().ConfigureAwait(false);
-            message = new Message(sender, milter.CreateSpool());
+            _message = new Message(sender, milter.CreateSpool());
         }
 
         public ValueTask RecipientAsync(string recipient, CancellationToken cancellationToken)
         {
-            if (message is not null)
+            if (_message is not null)
             {
-                message.Recipients++;
+                _message.Recipients++;
             }
             return ValueTask.CompletedTask;
         }
 
         public async ValueTask HeaderAsync(ReadOnlyMemory<byte> name, ReadOnlyMemory<byte> value, CancellationToken cancellationToken)
         {
-            if (message is null)
+            if (_message is null)
             {
                 return;
             }
@@ -89,21 +89,21 @@ public sealed class DetachingMilter(
 
         public async ValueTask<MilterVerdict> EndOfHeadersAsync(bool headersComplete, CancellationToken cancellationToken)
         {
-            if (message is null)
+            if (_message is null)
             {
                 return MilterVerdict.Accept;
             }
 
             if (!headersComplete)
             {
-                milter.logger.LogWarning("Milter {Session} (queue {QueueId}): more than {Max} header fields (Milter:MaxHeaders); message passed unchanged",
-                    context.SessionId, QueueId, milter.settings.Milter.MaxHeaders);
+                milter._logger.LogWarning("Milter {Session} (queue {QueueId}): more than {Max} header fields (Milter:MaxHeaders); message passed unchanged",
+                    context.SessionId, QueueId, milter._settings.Milter.MaxHeaders);
                 return await PassAsync().ConfigureAwait(false);
             }
 
             var spool = await SpoolForAsync(2).ConfigureAwait(false);
             spool.Write("\r\n"u8);
-            if (!await milter.detacher.NeedsBodyAsync(spool, cancellationToken).ConfigureAwait(false))
+            if (!await milter._detacher.NeedsBodyAsync(spool, cancellationToken).ConfigureAwait(false))
             {
                 // Plain mail, most of the traffic: the MTA need not send the body at all.
                 return await PassAsync().ConfigureAwait(false);
@@ -115,7 +115,7 @@ public sealed class DetachingMilter(
 
         public async ValueTask BodyAsync(ReadOnlySequence<byte> chunk, CancellationToken cancellationToken)
         {
-            if (message is null)
+            if (_message is null)
             {
                 return;
             }
@@ -129,12 +129,12 @@ public sealed class DetachingMilter(
 
         public async Task<MilterMessageResult> EndOfMessageAsync(CancellationToken cancellationToken)
         {
-            if (message is not { } current)
+            if (_message is not { } current)
             {
                 return new MilterMessageResult(MilterVerdict.Accept);
             }
 
-            message = null;
+            _message = null;
             await using var spool = current.Spool;
             var output = milter.CreateSpool();
             try
@@ -148,12 +148,12 @@ public sealed class DetachingMilter(
                 MilterRewrite rewrite;
                 try
                 {
-                    rewrite = await milter.detacher.RewriteAsync(spool, output, new MessageEnvelope(current.Sender, current.Recipients, QueueId), cancellationToken).ConfigureAwait(false);
+                    rewrite = await milter._detacher.RewriteAsync(spool, output, new MessageEnvelope(current.Sender, current.Recipients, QueueId), cancellationToken).ConfigureAwait(false);
                 }
                 catch (MessageRefusedException e)
                 {
-                    milter.logger.LogWarning("Milter {Session} (queue {QueueId}): message refused: {Reply}", context.SessionId, QueueId, e.Message);
-                    (e.Reply.IsPermanentFailure ? milter.metrics.MessagesRejected : milter.metrics.MessagesTempFailed).Add(1);
+                    milter._logger.LogWarning("Milter {Session} (queue {QueueId}): message refused: {Reply}", context.SessionId, QueueId, e.Message);
+                    (e.Reply.IsPermanentFailure ? milter._metrics.MessagesRejected : milter._metrics.MessagesTempFailed).Add(1);
                     await output.DisposeAsync().ConfigureAwait(false);
                     var reply = e.Reply;
                     var text = string.Concat(reply.Text.Select(c => c is >= ' ' and < (char)127 ? c : '?'));
@@ -161,8 +161,8 @@ public sealed class DetachingMilter(
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    milter.logger.LogError(e, "Milter {Session} (queue {QueueId}): could not store the attachments; answering 451 so the sender retries", context.SessionId, QueueId);
-                    milter.metrics.MessagesTempFailed.Add(1);
+                    milter._logger.LogError(e, "Milter {Session} (queue {QueueId}): could not store the attachments; answering 451 so the sender retries", context.SessionId, QueueId);
+                    milter._metrics.MessagesTempFailed.Add(1);
                     await output.DisposeAsync().ConfigureAwait(false);
                     return new MilterMessageResult(StorageFailed);
                 }
@@ -215,8 +215,8 @@ public sealed class DetachingMilter(
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                milter.logger.LogError(e, "Milter {Session} (queue {QueueId}): could not finish the message; answering 451 so the sender retries", context.SessionId, QueueId);
-                milter.metrics.MessagesTempFailed.Add(1);
+                milter._logger.LogError(e, "Milter {Session} (queue {QueueId}): could not finish the message; answering 451 so the sender retries", context.SessionId, QueueId);
+                milter._metrics.MessagesTempFailed.Add(1);
                 await output.DisposeAsync().ConfigureAwait(false);
                 await rewrite.AbandonAsync(CancellationToken.None).ConfigureAwait(false);
                 return new MilterMessageResult(StorageFailed);
@@ -233,15 +233,15 @@ public sealed class DetachingMilter(
         private async ValueTask<MilterVerdict> PassAsync()
         {
             await DropAsync().ConfigureAwait(false);
-            milter.metrics.MessagesProcessed.Add(1);
+            milter._metrics.MessagesProcessed.Add(1);
             return MilterVerdict.Accept;
         }
 
         private async ValueTask DropAsync()
         {
-            if (message is { } dropped)
+            if (_message is { } dropped)
             {
-                message = null;
+                _message = null;
                 await dropped.Spool.DisposeAsync().ConfigureAwait(false);
             }
         }
@@ -252,7 +252,7 @@ public sealed class DetachingMilter(
         /// </summary>
         private async ValueTask<SpillStream> SpoolForAsync(long bytes)
         {
-            var spool = message!.Spool;
+            var spool = _message!.Spool;
             if (spool.IsSpilled || spool.Length + bytes > SpillStream.DefaultThreshold)
             {
                 await ThreadPoolHop.Now;

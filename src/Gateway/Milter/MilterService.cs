@@ -9,31 +9,31 @@ namespace Detach.Gateway.Milter;
 /// <summary>Hosts the milter listener (Milter:Listen) that Postfix's smtpd_milters and non_smtpd_milters connect to.</summary>
 public sealed class MilterService(DetachSettings settings, DetachingMilter milter, ILoggerFactory loggers) : BackgroundService
 {
-    private MilterServer? server;
+    private MilterServer? _server;
 
     /// <summary>Bound endpoints once started (the real port when 0 was configured); empty when the milter is off.</summary>
-    public IReadOnlyList<EndPoint> LocalEndPoints => server?.LocalEndPoints ?? [];
+    public IReadOnlyList<EndPoint> LocalEndPoints => _server?.LocalEndPoints ?? [];
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         if (!string.IsNullOrWhiteSpace(settings.Milter.Listen))
         {
-            server = new MilterServer(CreateOptions(settings.Milter), milter, loggers.CreateLogger<MilterServer>());
-            server.Start(); // bind now, so a taken port fails start-up instead of a background task
+            _server = new MilterServer(CreateOptions(settings.Milter), milter, loggers.CreateLogger<MilterServer>());
+            _server.Start(); // bind now, so a taken port fails start-up instead of a background task
         }
 
         return base.StartAsync(cancellationToken);
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        server is null ? Task.CompletedTask : server.RunAsync(stoppingToken);
+        _server is null ? Task.CompletedTask : _server.RunAsync(stoppingToken);
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (server is not null)
+        if (_server is not null)
         {
-            await server.DisposeAsync().ConfigureAwait(false);
+            await _server.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -18,7 +18,7 @@ public sealed class NoticeRelay(DetachSettings settings, TimeProvider time)
     private static readonly MailFromCommand NullSender = new("", "", []);
     private static readonly Dictionary<string, string?> NoClient = [];
 
-    private readonly MailboxAddress from = settings.Notify.FromMailbox(settings.Root.PublicUrl, settings.Smtp.ServerName);
+    private readonly MailboxAddress _from = settings.Notify.FromMailbox(settings.Root.PublicUrl, settings.Smtp.ServerName);
 
     /// <summary>Where notices go, for log lines.</summary>
     public string Target => Route() ?? $"the Maildir {MaildirPath}";
@@ -31,7 +31,7 @@ public sealed class NoticeRelay(DetachSettings settings, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(notice);
         var languages = settings.Policy.NoticeLanguagesFor(MessageIdentity.DomainOf(notice.Recipient));
-        var message = SenderNoticeMessage.ToBytes(SenderNoticeMessage.Create(notice, from, time.GetUtcNow(), languages));
+        var message = SenderNoticeMessage.ToBytes(SenderNoticeMessage.Create(notice, _from, time.GetUtcNow(), languages));
         var session = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))
         {

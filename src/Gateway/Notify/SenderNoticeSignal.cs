@@ -3,13 +3,13 @@ namespace Detach.Gateway.Notify;
 /// <summary>Wakes the notice sender when this instance queued a notice, instead of letting it wait for its next poll.</summary>
 public sealed class SenderNoticeSignal : IDisposable
 {
-    private readonly SemaphoreSlim signal = new(0, 1);
+    private readonly SemaphoreSlim _signal = new(0, 1);
 
     public void Wake()
     {
         try
         {
-            signal.Release();
+            _signal.Release();
         }
         catch (SemaphoreFullException)
         {
@@ -18,7 +18,7 @@ public sealed class SenderNoticeSignal : IDisposable
     }
 
     /// <summary>True when woken, false when <paramref name="timeout"/> passed first.</summary>
-    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => signal.WaitAsync(timeout, cancellationToken);
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => _signal.WaitAsync(timeout, cancellationToken);
 
-    public void Dispose() => signal.Dispose();
+    public void Dispose() => _signal.Dispose();
 }

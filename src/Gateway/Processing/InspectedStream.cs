@@ -6,29 +6,19 @@ namespace Detach.Gateway.Processing;
 /// The decoded content as the vault reads it, with every chunk handed to the inspections on the way and their
 /// verdicts asked for at the end of the content (the read that returns 0), before the vault can finish storing.
 /// </summary>
-internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentInspection> inspections) : Stream
+internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentInspection> inspections) : ReadOnlyStream
 {
-    private bool completed;
-    private readonly List<string> warnings = [];
+    private bool _completed;
+    private readonly List<string> _warnings = [];
 
     /// <summary>The warnings the inspections returned at the end of the content.</summary>
-    public IReadOnlyList<string> Warnings => warnings;
+    public IReadOnlyList<string> Warnings => _warnings;
 
     /// <summary>Bytes the vault has read so far.</summary>
     public long BytesRead { get; private set; }
 
     /// <summary>What an inspection threw: the vault's store may wrap it (an HTTP upload does), the caller rethrows it as it was.</summary>
     public ExceptionDispatchInfo? Failure { get; private set; }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -59,19 +49,19 @@ internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentI
     /// <summary>Asks every inspection for its verdict, once; also after a vault that stopped reading before the end.</summary>
     public async ValueTask CompleteAsync(CancellationToken cancellationToken)
     {
-        if (completed)
+        if (_completed)
         {
             return;
         }
 
-        completed = true;
+        _completed = true;
         try
         {
             foreach (var inspection in inspections)
             {
                 if (await inspection.CompleteAsync(cancellationToken).ConfigureAwait(false) is { } warning)
                 {
-                    warnings.Add(warning);
+                    _warnings.Add(warning);
                 }
             }
         }
@@ -82,19 +72,6 @@ internal sealed class InspectedStream(Stream content, IReadOnlyList<IAttachmentI
         }
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     // The vault reads asynchronously; a synchronous reader still gets the same bytes and verdicts.
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

@@ -23,7 +23,7 @@ public sealed class MessageDetacher(
     ILogger<MessageDetacher> logger,
     IEnumerable<IAttachmentInspector>? inspectors = null)
 {
-    private readonly IAttachmentInspector[] inspectors = [.. inspectors ?? []];
+    private readonly IAttachmentInspector[] _inspectors = [.. inspectors ?? []];
 
     /// <summary>The header field that carries the inspections' warnings.</summary>
     public const string ScanHeaderName = "X-Detach-Scan";
@@ -37,7 +37,7 @@ public sealed class MessageDetacher(
         ArgumentNullException.ThrowIfNull(spool);
         ArgumentNullException.ThrowIfNull(envelope);
         spool.Position = 0;
-        var sink = new VaultSink(vault, envelope, inspectors);
+        var sink = new VaultSink(vault, envelope, _inspectors);
         try
         {
             var prepared = await new MimeRewriter(settings.Policy, sink).PrepareAsync(spool, headers => NoticeFor(headers, envelope), cancellationToken).ConfigureAwait(false);

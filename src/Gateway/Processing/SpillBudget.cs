@@ -10,28 +10,28 @@ public sealed class SpillBudget
     /// <summary>64 MiB: 20 sessions with two 1 MiB spools each fit with room to spare.</summary>
     public const long DefaultBytes = 64L * 1024 * 1024;
 
-    private long available;
+    private long _available;
 
     public SpillBudget(long bytes = DefaultBytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         Capacity = bytes;
-        available = bytes;
+        _available = bytes;
     }
 
     public long Capacity { get; }
 
     /// <summary>Bytes not reserved by any spool right now.</summary>
-    public long Available => Interlocked.Read(ref available);
+    public long Available => Interlocked.Read(ref _available);
 
     /// <summary>Takes <paramref name="bytes"/> from the budget, or nothing when that much is not left.</summary>
     public bool TryReserve(long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        var current = Interlocked.Read(ref available);
+        var current = Interlocked.Read(ref _available);
         while (current >= bytes)
         {
-            var seen = Interlocked.CompareExchange(ref available, current - bytes, current);
+            var seen = Interlocked.CompareExchange(ref _available, current - bytes, current);
             if (seen == current)
             {
                 return true;
@@ -46,6 +46,6 @@ public sealed class SpillBudget
     public void Release(long bytes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        Interlocked.Add(ref available, bytes);
+        Interlocked.Add(ref _available, bytes);
     }
 }

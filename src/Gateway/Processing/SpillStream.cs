@@ -23,14 +23,14 @@ public sealed class SpillStream : Stream
     /// <summary>Memory is rented in pieces of this size, so a 5 KB message holds 16 KiB, not the threshold.</summary>
     public const int SegmentSize = 16 * 1024;
 
-    private readonly string dataPath;
-    private readonly long threshold;
-    private readonly SpillBudget? budget;
-    private List<byte[]>? segments = [];
-    private FileStream? file;
-    private long length;
-    private long position;
-    private bool disposed;
+    private readonly string _dataPath;
+    private readonly long _threshold;
+    private readonly SpillBudget? _budget;
+    private List<byte[]>? _segments = [];
+    private FileStream? _file;
+    private long _length;
+    private long _position;
+    private bool _disposed;
 
     /// <param name="dataPath">{DataPath}: the temporary file, when needed, goes to its tmp folder.</param>
     /// <param name="threshold">Bytes held in memory at most; one more and the spool moves to disk.</param>
@@ -39,13 +39,13 @@ public sealed class SpillStream : Stream
     {
         ArgumentException.ThrowIfNullOrEmpty(dataPath);
         ArgumentOutOfRangeException.ThrowIfNegative(threshold);
-        this.dataPath = dataPath;
-        this.threshold = threshold;
-        this.budget = budget;
+        this._dataPath = dataPath;
+        this._threshold = threshold;
+        this._budget = budget;
     }
 
     /// <summary>True once the content lives in a temporary file.</summary>
-    public bool IsSpilled => file is not null;
+    public bool IsSpilled => _file is not null;
 
     /// <summary>Called before each piece of disk work (tests watch which thread does it).</summary>
     internal Action? OnDiskWork { get; set; }
@@ -57,18 +57,18 @@ public sealed class SpillStream : Stream
         OnDiskWork?.Invoke();
     }
 
-    public override bool CanRead => !disposed;
+    public override bool CanRead => !_disposed;
 
-    public override bool CanSeek => !disposed;
+    public override bool CanSeek => !_disposed;
 
-    public override bool CanWrite => !disposed;
+    public override bool CanWrite => !_disposed;
 
     public override long Length
     {
         get
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            return file?.Length ?? length;
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _file?.Length ?? _length;
         }
     }
 
@@ -76,25 +76,25 @@ public sealed class SpillStream : Stream
     {
         get
         {
-            ObjectDisposedException.ThrowIf(disposed, this);
-            return file?.Position ?? position;
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _file?.Position ?? _position;
         }
         set => Seek(value, SeekOrigin.Begin);
     }
 
     public override long Seek(long offset, SeekOrigin origin)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        if (file is not null)
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_file is not null)
         {
-            return file.Seek(offset, origin);
+            return _file.Seek(offset, origin);
         }
 
         var target = origin switch
         {
             SeekOrigin.Begin => offset,
-            SeekOrigin.Current => position + offset,
-            SeekOrigin.End => length + offset,
+            SeekOrigin.Current => _position + offset,
+            SeekOrigin.End => _length + offset,
             _ => throw new ArgumentOutOfRangeException(nameof(origin)),
         };
         if (target < 0)
@@ -102,24 +102,24 @@ public sealed class SpillStream : Stream
             throw new IOException("An attempt was made to move the position before the beginning of the stream.");
         }
 
-        position = target;
-        return position;
+        _position = target;
+        return _position;
     }
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override int Read(Span<byte> buffer)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        if (file is not null)
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_file is not null)
         {
             BeforeDiskWork();
-            return file.Read(buffer);
+            return _file.Read(buffer);
         }
 
-        var count = (int)Math.Clamp(length - position, 0, buffer.Length);
-        CopyOut(position, buffer[..count]);
-        position += count;
+        var count = (int)Math.Clamp(_length - _position, 0, buffer.Length);
+        CopyOut(_position, buffer[..count]);
+        _position += count;
         return count;
     }
 
@@ -139,7 +139,7 @@ public sealed class SpillStream : Stream
             return ValueTask.FromCanceled<int>(cancellationToken);
         }
 
-        if (file is not null)
+        if (_file is not null)
         {
             return ReadFromDiskAsync(buffer);
         }
@@ -173,29 +173,29 @@ public sealed class SpillStream : Stream
     /// <summary>Writes to the pooled pieces when the bytes fit under the threshold and the budget; false when they go to disk.</summary>
     private bool TryWriteInMemory(ReadOnlySpan<byte> buffer)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
-        var end = position + buffer.Length;
-        if (file is not null || end > threshold || !Reserve(end))
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var end = _position + buffer.Length;
+        if (_file is not null || end > _threshold || !Reserve(end))
         {
             return false;
         }
 
-        ClearGap(length, position);
-        CopyIn(position, buffer);
-        position = end;
-        length = Math.Max(length, end);
+        ClearGap(_length, _position);
+        CopyIn(_position, buffer);
+        _position = end;
+        _length = Math.Max(_length, end);
         return true;
     }
 
     private void WriteToDisk(ReadOnlySpan<byte> buffer)
     {
-        if (file is null)
+        if (_file is null)
         {
             Spill();
         }
 
         BeforeDiskWork();
-        file!.Write(buffer);
+        _file!.Write(buffer);
     }
 
     public override void WriteByte(byte value) => Write([value]);
@@ -230,60 +230,60 @@ public sealed class SpillStream : Stream
     public override async Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        ObjectDisposedException.ThrowIf(disposed, this);
-        if (file is not null)
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_file is not null)
         {
             await base.CopyToAsync(destination, bufferSize, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        while (position < length)
+        while (_position < _length)
         {
-            var segment = segments![(int)(position / SegmentSize)];
-            var offset = (int)(position % SegmentSize);
-            var count = (int)Math.Min(SegmentSize - offset, length - position);
+            var segment = _segments![(int)(_position / SegmentSize)];
+            var offset = (int)(_position % SegmentSize);
+            var count = (int)Math.Min(SegmentSize - offset, _length - _position);
             await destination.WriteAsync(segment.AsMemory(offset, count), cancellationToken).ConfigureAwait(false);
-            position += count;
+            _position += count;
         }
     }
 
     public override void SetLength(long value)
     {
-        ObjectDisposedException.ThrowIf(disposed, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentOutOfRangeException.ThrowIfNegative(value);
-        if (file is null)
+        if (_file is null)
         {
-            if (value <= length)
+            if (value <= _length)
             {
-                length = value;
+                _length = value;
                 return;
             }
 
-            if (value <= threshold && Reserve(value))
+            if (value <= _threshold && Reserve(value))
             {
-                ClearGap(length, value);
-                length = value;
+                ClearGap(_length, value);
+                _length = value;
                 return;
             }
 
             Spill();
         }
 
-        file!.SetLength(value);
+        _file!.SetLength(value);
     }
 
     public override void Flush()
     {
-        if (file is not null)
+        if (_file is not null)
         {
             BeforeDiskWork();
-            file.Flush();
+            _file.Flush();
         }
     }
 
     public override async Task FlushAsync(CancellationToken cancellationToken)
     {
-        if (file is not null)
+        if (_file is not null)
         {
             await ThreadPoolHop.Now;
             Flush();
@@ -292,12 +292,12 @@ public sealed class SpillStream : Stream
 
     protected override void Dispose(bool disposing)
     {
-        if (!disposed)
+        if (!_disposed)
         {
-            disposed = true;
+            _disposed = true;
             ReturnSegments();
-            file?.Dispose();
-            file = null;
+            _file?.Dispose();
+            _file = null;
         }
 
         base.Dispose(disposing);
@@ -305,7 +305,7 @@ public sealed class SpillStream : Stream
 
     public override async ValueTask DisposeAsync()
     {
-        if (file is not null)
+        if (_file is not null)
         {
             // Closing the file unlinks it: metadata work on the disk.
             await ThreadPoolHop.Now;
@@ -319,14 +319,14 @@ public sealed class SpillStream : Stream
     private bool Reserve(long end)
     {
         var needed = (int)((end + SegmentSize - 1) / SegmentSize);
-        while (segments!.Count < needed)
+        while (_segments!.Count < needed)
         {
-            if (budget is not null && !budget.TryReserve(SegmentSize))
+            if (_budget is not null && !_budget.TryReserve(SegmentSize))
             {
                 return false;
             }
 
-            segments.Add(ArrayPool<byte>.Shared.Rent(SegmentSize));
+            _segments.Add(ArrayPool<byte>.Shared.Rent(SegmentSize));
         }
 
         return true;
@@ -339,7 +339,7 @@ public sealed class SpillStream : Stream
         {
             var offset = (int)(from % SegmentSize);
             var count = (int)Math.Min(SegmentSize - offset, to - from);
-            segments![(int)(from / SegmentSize)].AsSpan(offset, count).Clear();
+            _segments![(int)(from / SegmentSize)].AsSpan(offset, count).Clear();
             from += count;
         }
     }
@@ -350,7 +350,7 @@ public sealed class SpillStream : Stream
         {
             var offset = (int)(at % SegmentSize);
             var count = Math.Min(SegmentSize - offset, source.Length);
-            source[..count].CopyTo(segments![(int)(at / SegmentSize)].AsSpan(offset, count));
+            source[..count].CopyTo(_segments![(int)(at / SegmentSize)].AsSpan(offset, count));
             source = source[count..];
             at += count;
         }
@@ -362,7 +362,7 @@ public sealed class SpillStream : Stream
         {
             var offset = (int)(at % SegmentSize);
             var count = Math.Min(SegmentSize - offset, destination.Length);
-            segments![(int)(at / SegmentSize)].AsSpan(offset, count).CopyTo(destination);
+            _segments![(int)(at / SegmentSize)].AsSpan(offset, count).CopyTo(destination);
             destination = destination[count..];
             at += count;
         }
@@ -371,15 +371,15 @@ public sealed class SpillStream : Stream
     private void Spill()
     {
         BeforeDiskWork();
-        var spilled = SpoolFile.Create(dataPath);
+        var spilled = SpoolFile.Create(_dataPath);
         try
         {
-            for (long at = 0; at < length; at += SegmentSize)
+            for (long at = 0; at < _length; at += SegmentSize)
             {
-                spilled.Write(segments![(int)(at / SegmentSize)].AsSpan(0, (int)Math.Min(SegmentSize, length - at)));
+                spilled.Write(_segments![(int)(at / SegmentSize)].AsSpan(0, (int)Math.Min(SegmentSize, _length - at)));
             }
 
-            spilled.Position = position;
+            spilled.Position = _position;
         }
         catch
         {
@@ -388,22 +388,22 @@ public sealed class SpillStream : Stream
         }
 
         ReturnSegments();
-        file = spilled;
+        _file = spilled;
     }
 
     private void ReturnSegments()
     {
-        if (segments is null)
+        if (_segments is null)
         {
             return;
         }
 
-        foreach (var segment in segments)
+        foreach (var segment in _segments)
         {
             ArrayPool<byte>.Shared.Return(segment);
         }
 
-        budget?.Release((long)segments.Count * SegmentSize);
-        segments = null;
+        _budget?.Release((long)_segments.Count * SegmentSize);
+        _segments = null;
     }
 }

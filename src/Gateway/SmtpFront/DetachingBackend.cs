@@ -28,49 +28,49 @@ public sealed class DetachingBackend(
     // messages never reach it.
     internal string SpillFolder { get; } = Directory.CreateDirectory(Path.Combine(settings.Root.FullDataPath, "tmp")).FullName;
 
-    private readonly NextHopAddress? nextHop =
+    private readonly NextHopAddress? _nextHop =
         string.IsNullOrWhiteSpace(settings.Smtp.NextHop) ? null
         : NextHopAddress.TryParse(settings.Smtp.NextHop, out var address, out _) ? address : null;
 
     // One budget for the whole front: at most this much of all sessions' spools sits in memory at once.
-    private readonly SpillBudget spillBudget = new();
+    private readonly SpillBudget _spillBudget = new();
 
     /// <summary>A spool for one message: in memory while small and while the front's budget lasts, else on disk.</summary>
-    internal SpillStream CreateSpool() => new(Settings.Root.FullDataPath, SpillStream.DefaultThreshold, spillBudget);
+    internal SpillStream CreateSpool() => new(Settings.Root.FullDataPath, SpillStream.DefaultThreshold, _spillBudget);
 
-    private readonly MaildirWriter maildir = new(Path.Combine(settings.Root.FullDataPath, "maildir"));
+    private readonly MaildirWriter _maildir = new(Path.Combine(settings.Root.FullDataPath, "maildir"));
 
     public ValueTask<ISmtpSessionHandler> OpenSessionAsync(SmtpSessionContext context, CancellationToken cancellationToken) =>
         ValueTask.FromResult<ISmtpSessionHandler>(new Session(this, context));
 
-    private readonly NextHopPool pool = new(settings.Smtp.NextHopPoolSize);
+    private readonly NextHopPool _pool = new(settings.Smtp.NextHopPoolSize);
 
     /// <summary>A next-hop connection for one session: an idle one from the pool (reused = true), or a new one.</summary>
     internal async Task<(INextHopSession Hop, bool Reused)> ConnectAsync(CancellationToken cancellationToken)
     {
-        if (nextHop is null)
+        if (_nextHop is null)
         {
-            return (new MaildirNextHop(maildir), false);
+            return (new MaildirNextHop(_maildir), false);
         }
 
-        if (await pool.TakeAsync().ConfigureAwait(false) is { } pooled)
+        if (await _pool.TakeAsync().ConfigureAwait(false) is { } pooled)
         {
             return (pooled, true);
         }
 
         var timeout = TimeSpan.FromSeconds(Settings.Smtp.NextHopTimeoutSeconds);
-        var hop = await RelayNextHop.ConnectAsync(nextHop, Settings.Smtp.ServerName, timeout, SmtpFrontService.UsesInlineCompletions(Settings.Smtp), cancellationToken).ConfigureAwait(false);
+        var hop = await RelayNextHop.ConnectAsync(_nextHop, Settings.Smtp.ServerName, timeout, SmtpFrontService.UsesInlineCompletions(Settings.Smtp), cancellationToken).ConfigureAwait(false);
         return (hop, false);
     }
 
     /// <summary>Next-hop connections kept idle for the next client session.</summary>
-    public int IdleNextHopConnections => pool.IdleCount;
+    public int IdleNextHopConnections => _pool.IdleCount;
 
     /// <summary>The session is over: keep its next-hop connection for another session if it is healthy.</summary>
     internal Task ReleaseAsync(INextHopSession hop) =>
-        hop is RelayNextHop relay ? pool.ReturnAsync(relay) : hop.DisposeAsync().AsTask();
+        hop is RelayNextHop relay ? _pool.ReturnAsync(relay) : hop.DisposeAsync().AsTask();
 
-    public ValueTask DisposeAsync() => pool.DisposeAsync();
+    public ValueTask DisposeAsync() => _pool.DisposeAsync();
 
     private static readonly SmtpReply NextHopDown = new(451, "4.4.1", "Next hop unavailable, try again later");
     private static readonly SmtpReply StorageFailed = new(451, "4.3.0", "Attachment storage failed, try again later");
@@ -78,22 +78,22 @@ public sealed class DetachingBackend(
 
     private sealed class Session(DetachingBackend backend, SmtpSessionContext context) : ISmtpSessionHandler
     {
-        private INextHopSession? next;
+        private INextHopSession? _next;
 
         public async ValueTask<MailResult> BeginTransactionAsync(MailFromCommand mail, CancellationToken cancellationToken)
         {
-            if (next is RelayNextHop { IsUsable: false })
+            if (_next is RelayNextHop { IsUsable: false })
             {
-                await next.DisposeAsync().ConfigureAwait(false);
-                next = null;
+                await _next.DisposeAsync().ConfigureAwait(false);
+                _next = null;
             }
 
             var reused = false;
             try
             {
-                if (next is null)
+                if (_next is null)
                 {
-                    (next, reused) = await backend.ConnectAsync(cancellationToken).ConfigureAwait(false);
+                    (_next, reused) = await backend.ConnectAsync(cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
@@ -105,18 +105,18 @@ public sealed class DetachingBackend(
 
             try
             {
-                var reply = await next.MailAsync(mail, context.ClientIdentity(), cancellationToken).ConfigureAwait(false);
+                var reply = await _next.MailAsync(mail, context.ClientIdentity(), cancellationToken).ConfigureAwait(false);
                 if (reused && reply.Code == 421)
                 {
                     throw new IOException("The next hop closed the pooled connection: " + reply.Text);
                 }
 
-                return reply.IsPositiveCompletion ? MailResult.Accept(new Transaction(backend, context, next, mail), reply) : MailResult.Reject(reply);
+                return reply.IsPositiveCompletion ? MailResult.Accept(new Transaction(backend, context, _next, mail), reply) : MailResult.Reject(reply);
             }
             catch (Exception e) when (e is IOException or TimeoutException or SmtpException)
             {
-                await next.DisposeAsync().ConfigureAwait(false);
-                next = null;
+                await _next.DisposeAsync().ConfigureAwait(false);
+                _next = null;
                 if (reused)
                 {
                     // A pooled connection the next hop closed meanwhile: try once more on a fresh one.
@@ -130,16 +130,16 @@ public sealed class DetachingBackend(
 
         public async ValueTask DisposeAsync()
         {
-            if (next is not null)
+            if (_next is not null)
             {
-                await backend.ReleaseAsync(next).ConfigureAwait(false);
+                await backend.ReleaseAsync(_next).ConfigureAwait(false);
             }
         }
     }
 
     private sealed class Transaction(DetachingBackend backend, SmtpSessionContext context, INextHopSession next, MailFromCommand mail) : ILmtpTransaction
     {
-        private readonly List<string> recipients = [];
+        private readonly List<string> _recipients = [];
 
         public async ValueTask<SmtpReply> AddRecipientAsync(RcptToCommand recipient, CancellationToken cancellationToken)
         {
@@ -148,7 +148,7 @@ public sealed class DetachingBackend(
                 var reply = await next.RcptAsync(recipient, cancellationToken).ConfigureAwait(false);
                 if (reply.IsPositiveCompletion)
                 {
-                    recipients.Add(recipient.ForwardPath);
+                    _recipients.Add(recipient.ForwardPath);
                 }
 
                 return reply;
@@ -183,7 +183,7 @@ public sealed class DetachingBackend(
         public async ValueTask<IReadOnlyList<SmtpReply>> LmtpDataAsync(Stream message, CancellationToken cancellationToken)
         {
             var replies = await DeliverAsync(message, cancellationToken).ConfigureAwait(false);
-            return replies.Count == recipients.Count ? replies : Enumerable.Repeat(replies[0], recipients.Count).ToList();
+            return replies.Count == _recipients.Count ? replies : Enumerable.Repeat(replies[0], _recipients.Count).ToList();
         }
 
         private async Task<IReadOnlyList<SmtpReply>> DeliverAsync(Stream message, CancellationToken cancellationToken)
@@ -202,7 +202,7 @@ public sealed class DetachingBackend(
 
             await using var output = backend.CreateSpool();
             DetachedMessage? detached = null;
-            var envelope = new MessageEnvelope(mail.ReversePath, recipients.Count, context.Forwarded.GetValueOrDefault("IDENT"));
+            var envelope = new MessageEnvelope(mail.ReversePath, _recipients.Count, context.Forwarded.GetValueOrDefault("IDENT"));
             if (spool.IsSpilled)
             {
                 // A message held in memory is parsed where it arrived; a bigger one would hold up other sessions.

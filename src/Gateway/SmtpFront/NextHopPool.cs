@@ -14,18 +14,18 @@ internal sealed class NextHopPool(int capacity) : IAsyncDisposable
 {
     public static readonly TimeSpan MaxIdle = TimeSpan.FromSeconds(30);
 
-    private readonly ConcurrentQueue<(RelayNextHop Hop, long Since)> idle = new();
-    private int count;
+    private readonly ConcurrentQueue<(RelayNextHop Hop, long Since)> _idle = new();
+    private int _count;
 
     /// <summary>Connections waiting for a session now.</summary>
-    public int IdleCount => idle.Count;
+    public int IdleCount => _idle.Count;
 
     /// <summary>An idle connection that is still usable, or null.</summary>
     public async Task<RelayNextHop?> TakeAsync()
     {
-        while (idle.TryDequeue(out var entry))
+        while (_idle.TryDequeue(out var entry))
         {
-            Interlocked.Decrement(ref count);
+            Interlocked.Decrement(ref _count);
             if (entry.Hop.IsUsable && Stopwatch.GetElapsedTime(entry.Since) < MaxIdle)
             {
                 return entry.Hop;
@@ -43,13 +43,13 @@ internal sealed class NextHopPool(int capacity) : IAsyncDisposable
         await hop.ResetAsync(CancellationToken.None).ConfigureAwait(false);
         if (hop.IsUsable)
         {
-            if (Interlocked.Increment(ref count) <= capacity)
+            if (Interlocked.Increment(ref _count) <= capacity)
             {
-                idle.Enqueue((hop, Stopwatch.GetTimestamp()));
+                _idle.Enqueue((hop, Stopwatch.GetTimestamp()));
                 return;
             }
 
-            Interlocked.Decrement(ref count);
+            Interlocked.Decrement(ref _count);
         }
 
         await hop.DisposeAsync().ConfigureAwait(false);
@@ -57,7 +57,7 @@ internal sealed class NextHopPool(int capacity) : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        while (idle.TryDequeue(out var entry))
+        while (_idle.TryDequeue(out var entry))
         {
             await entry.Hop.DisposeAsync().ConfigureAwait(false);
         }

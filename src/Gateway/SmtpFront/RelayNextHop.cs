@@ -11,14 +11,14 @@ namespace Detach.Gateway.SmtpFront;
 /// </summary>
 public sealed class RelayNextHop : INextHopSession
 {
-    private readonly SmtpRelayClient client;
+    private readonly SmtpRelayClient _client;
 
     private RelayNextHop(SmtpRelayClient client)
     {
-        this.client = client;
+        this._client = client;
     }
 
-    public bool RepliesPerRecipient => client.IsLmtp;
+    public bool RepliesPerRecipient => _client.IsLmtp;
 
     public static async Task<RelayNextHop> ConnectAsync(NextHopAddress address, string clientName, TimeSpan timeout, bool inlineCompletions, CancellationToken cancellationToken)
     {
@@ -37,18 +37,18 @@ public sealed class RelayNextHop : INextHopSession
         return new RelayNextHop(await SmtpRelayClient.OpenAsync(endPoint, options, cancellationToken).ConfigureAwait(false));
     }
 
-    public SmtpCapabilities Capabilities => client.Capabilities;
+    public SmtpCapabilities Capabilities => _client.Capabilities;
 
     public Task<SmtpReply> MailAsync(MailFromCommand mail, IReadOnlyDictionary<string, string?> clientIdentity, CancellationToken cancellationToken) =>
-        client.MailAsync(mail, clientIdentity, cancellationToken);
+        _client.MailAsync(mail, clientIdentity, cancellationToken);
 
     public Task<SmtpReply> RcptAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
-        client.RcptAsync(recipient, cancellationToken);
+        _client.RcptAsync(recipient, cancellationToken);
 
     public Task<IReadOnlyList<SmtpReply>> DataAsync(Stream message, CancellationToken cancellationToken) =>
-        client.DataAsync(message, cancellationToken);
+        _client.DataAsync(message, cancellationToken);
 
-    public bool IsUsable => client.IsUsable;
+    public bool IsUsable => _client.IsUsable;
 
     /// <summary>
     /// Ends a transaction left open downstream by closing the connection (QUIT), not with RSET: the after-filter smtpd
@@ -59,17 +59,17 @@ public sealed class RelayNextHop : INextHopSession
     /// </summary>
     public async Task ResetAsync(CancellationToken cancellationToken)
     {
-        if (client.IsUsable && client.InTransaction)
+        if (_client.IsUsable && _client.InTransaction)
         {
             await DisposeAsync().ConfigureAwait(false);
         }
     }
 
-    public void Abort() => client.Abort();
+    public void Abort() => _client.Abort();
 
     public async ValueTask DisposeAsync()
     {
         using var quit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        await client.QuitAsync(quit.Token).ConfigureAwait(false);
+        await _client.QuitAsync(quit.Token).ConfigureAwait(false);
     }
 }

@@ -10,31 +10,31 @@ namespace Detach.Gateway.SmtpFront;
 /// <summary>Hosts the SMTP listener Postfix's smtpd_proxy_filter (or lmtp transport) connects to.</summary>
 public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend backend, ILoggerFactory loggers) : BackgroundService
 {
-    private SmtpServer? server;
+    private SmtpServer? _server;
 
     /// <summary>Bound endpoints once started (the real port when 0 was configured).</summary>
-    public IReadOnlyList<EndPoint> LocalEndPoints => server?.LocalEndPoints ?? [];
+    public IReadOnlyList<EndPoint> LocalEndPoints => _server?.LocalEndPoints ?? [];
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         if (!string.IsNullOrWhiteSpace(settings.Smtp.Listen))
         {
-            server = new SmtpServer(CreateOptions(settings.Smtp), backend, loggers.CreateLogger<SmtpServer>());
-            server.Start(); // bind now, so a taken port fails start-up instead of a background task
+            _server = new SmtpServer(CreateOptions(settings.Smtp), backend, loggers.CreateLogger<SmtpServer>());
+            _server.Start(); // bind now, so a taken port fails start-up instead of a background task
         }
 
         return base.StartAsync(cancellationToken);
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        server is null ? Task.CompletedTask : server.RunAsync(stoppingToken);
+        _server is null ? Task.CompletedTask : _server.RunAsync(stoppingToken);
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (server is not null)
+        if (_server is not null)
         {
-            await server.DisposeAsync().ConfigureAwait(false);
+            await _server.DisposeAsync().ConfigureAwait(false);
         }
     }
 

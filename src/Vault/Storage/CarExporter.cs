@@ -12,11 +12,11 @@ public sealed class CarExporter(LocalContentStore store)
 {
     /// <exception cref="ContentNotFoundException">The store does not hold <paramref name="cid"/>.</exception>
     /// <exception cref="InvalidDataException">The stored bytes no longer hash to <paramref name="cid"/>.</exception>
-    public async Task WriteAsync(Cid cid, Stream destination, CancellationToken ct)
+    public async Task WriteAsync(Cid cid, Stream destination, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        await using var file = await store.OpenReadAsync(cid, 0, null, ct).ConfigureAwait(false);
-        await WriteHeaderAsync(cid, destination, ct).ConfigureAwait(false);
+        await using var file = await store.OpenReadAsync(cid, 0, null, cancellationToken).ConfigureAwait(false);
+        await WriteHeaderAsync(cid, destination, cancellationToken).ConfigureAwait(false);
         var builder = new UnixFsFileBuilder();
         var nodes = new List<DagPbBlock>();
         var chunk = ArrayPool<byte>.Shared.Rent(UnixFsFileBuilder.ChunkSize);
@@ -24,19 +24,19 @@ public sealed class CarExporter(LocalContentStore store)
         {
             var first = true;
             int read;
-            while ((read = await file.ReadAtLeastAsync(chunk.AsMemory(0, UnixFsFileBuilder.ChunkSize), UnixFsFileBuilder.ChunkSize, throwOnEndOfStream: false, ct).ConfigureAwait(false)) > 0 || first)
+            while ((read = await file.ReadAtLeastAsync(chunk.AsMemory(0, UnixFsFileBuilder.ChunkSize), UnixFsFileBuilder.ChunkSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0 || first)
             {
                 first = false;
                 var leaf = builder.AddChunk(chunk.AsSpan(0, read), nodes);
-                await WriteBlockAsync(leaf, chunk.AsMemory(0, read), destination, ct).ConfigureAwait(false);
-                await WriteNodesAsync(nodes, destination, ct).ConfigureAwait(false);
+                await WriteBlockAsync(leaf, chunk.AsMemory(0, read), destination, cancellationToken).ConfigureAwait(false);
+                await WriteNodesAsync(nodes, destination, cancellationToken).ConfigureAwait(false);
                 if (read < UnixFsFileBuilder.ChunkSize)
                 {
                     break;
                 }
             }
             var root = builder.Complete(nodes);
-            await WriteNodesAsync(nodes, destination, ct).ConfigureAwait(false);
+            await WriteNodesAsync(nodes, destination, cancellationToken).ConfigureAwait(false);
             if (root != cid)
             {
                 throw new InvalidDataException($"The local copy of {cid} is corrupt: its bytes hash to {root}.");
@@ -46,19 +46,19 @@ public sealed class CarExporter(LocalContentStore store)
         {
             ArrayPool<byte>.Shared.Return(chunk);
         }
-        await destination.FlushAsync(ct).ConfigureAwait(false);
+        await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task WriteNodesAsync(List<DagPbBlock> nodes, Stream destination, CancellationToken ct)
+    private static async Task WriteNodesAsync(List<DagPbBlock> nodes, Stream destination, CancellationToken cancellationToken)
     {
         foreach (var node in nodes)
         {
-            await WriteBlockAsync(node.Cid, node.Data, destination, ct).ConfigureAwait(false);
+            await WriteBlockAsync(node.Cid, node.Data, destination, cancellationToken).ConfigureAwait(false);
         }
         nodes.Clear();
     }
 
-    private static async Task WriteHeaderAsync(Cid root, Stream destination, CancellationToken ct)
+    private static async Task WriteHeaderAsync(Cid root, Stream destination, CancellationToken cancellationToken)
     {
         // dag-cbor, keys in canonical order (shorter first): {"roots": [tag 42: 0x00 ‖ cid], "version": 1}.
         var cid = root.AsSpan();
@@ -71,17 +71,17 @@ public sealed class CarExporter(LocalContentStore store)
         cbor.Add(0x01);
         var prefix = new byte[Varint.MaxLength];
         var n = Varint.Write((ulong)cbor.Count, prefix);
-        await destination.WriteAsync(prefix.AsMemory(0, n), ct).ConfigureAwait(false);
-        await destination.WriteAsync(cbor.ToArray(), ct).ConfigureAwait(false);
+        await destination.WriteAsync(prefix.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+        await destination.WriteAsync(cbor.ToArray(), cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task WriteBlockAsync(Cid cid, ReadOnlyMemory<byte> data, Stream destination, CancellationToken ct)
+    private static async Task WriteBlockAsync(Cid cid, ReadOnlyMemory<byte> data, Stream destination, CancellationToken cancellationToken)
     {
         var id = cid.AsSpan();
         var prefix = new byte[Varint.MaxLength + id.Length];
         var n = Varint.Write((ulong)(id.Length + data.Length), prefix);
         id.CopyTo(prefix.AsSpan(n));
-        await destination.WriteAsync(prefix.AsMemory(0, n + id.Length), ct).ConfigureAwait(false);
-        await destination.WriteAsync(data, ct).ConfigureAwait(false);
+        await destination.WriteAsync(prefix.AsMemory(0, n + id.Length), cancellationToken).ConfigureAwait(false);
+        await destination.WriteAsync(data, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -5,19 +5,11 @@ namespace Detach.Vault.Storage;
 /// streams the body chunked instead of asking for a length. The watchdog is paused while the
 /// source is read and armed again once HttpClient has the bytes to send.
 /// </summary>
-internal sealed class CountingReadStream(Stream inner, UploadWatchdog? watchdog = null) : Stream
+internal sealed class CountingReadStream(Stream inner, UploadWatchdog? watchdog = null) : ReadOnlyStream
 {
     public long BytesRead { get; private set; }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position
-    {
-        get => BytesRead;
-        set => throw new NotSupportedException();
-    }
+    public override long Position => BytesRead;
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -30,9 +22,6 @@ internal sealed class CountingReadStream(Stream inner, UploadWatchdog? watchdog 
         return n;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         watchdog?.Pause();
@@ -41,9 +30,4 @@ internal sealed class CountingReadStream(Stream inner, UploadWatchdog? watchdog 
         BytesRead += n;
         return n;
     }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

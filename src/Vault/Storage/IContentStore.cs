@@ -8,21 +8,21 @@ public interface IContentStore
     /// are durable when this returns: fsync'd to disk, or pinned on the node.
     /// </summary>
     /// <exception cref="StorageUnavailableException">The backend cannot store now; try again later.</exception>
-    Task<StoredContent> AddAsync(Stream content, CancellationToken ct);
+    Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken);
 
     /// <summary>Opens the stored bytes from <paramref name="offset"/>, at most <paramref name="length"/> of them.</summary>
     /// <exception cref="ContentNotFoundException">Nothing is stored under <paramref name="cid"/>.</exception>
     /// <exception cref="StorageUnavailableException">The backend cannot be reached.</exception>
-    Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct);
+    Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken);
 
     /// <summary>The content length, or null when nothing is stored under <paramref name="cid"/>.</summary>
-    Task<long?> GetSizeAsync(Cid cid, CancellationToken ct);
+    Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken);
 
     /// <summary>Unpins or deletes the content; removing what is not there is not an error.</summary>
-    Task RemoveAsync(Cid cid, CancellationToken ct);
+    Task RemoveAsync(Cid cid, CancellationToken cancellationToken);
 
     /// <summary>Whether <see cref="AddAsync"/> can succeed now.</summary>
-    Task<bool> IsAvailableAsync(CancellationToken ct);
+    Task<bool> IsAvailableAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>What <see cref="IContentStore.AddAsync"/> stored: the CID and the content length in bytes.</summary>

@@ -71,28 +71,28 @@ public sealed class KuboClient
     /// Adds and pins <paramref name="content"/> as one file (CIDv1, raw leaves, 256 KiB chunks),
     /// streaming it as it is read. Retried after a connection failure only when the stream can seek.
     /// </summary>
-    public Task<KuboAddResult> AddAsync(Stream content, string? pinName, CancellationToken ct)
+    public Task<KuboAddResult> AddAsync(Stream content, string? pinName, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         if (!content.CanSeek)
         {
-            return AddOnceAsync(content, pinName, ct);
+            return AddOnceAsync(content, pinName, cancellationToken);
         }
         var start = content.Position;
-        return _retry.ExecuteAsync(async token =>
+        return _retry.ExecuteAsync(async cancellationToken =>
         {
             content.Position = start;
-            return await AddOnceAsync(content, pinName, token).ConfigureAwait(false);
-        }, ct).AsTask();
+            return await AddOnceAsync(content, pinName, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).AsTask();
     }
 
-    private async Task<KuboAddResult> AddOnceAsync(Stream content, string? pinName, CancellationToken ct)
+    private async Task<KuboAddResult> AddOnceAsync(Stream content, string? pinName, CancellationToken cancellationToken)
     {
         var start = content.CanSeek ? content.Position : -1;
         var sendPinName = pinName is not null && _options.SendPinName && !_pinNameRejected;
         try
         {
-            return await AddRequestAsync(content, sendPinName ? pinName : null, ct).ConfigureAwait(false);
+            return await AddRequestAsync(content, sendPinName ? pinName : null, cancellationToken).ConfigureAwait(false);
         }
         catch (PinNameRejectedException e) when (e.NothingSent || start >= 0)
         {
@@ -103,7 +103,7 @@ public sealed class KuboClient
             {
                 content.Position = start;
             }
-            return await AddRequestAsync(content, null, ct).ConfigureAwait(false);
+            return await AddRequestAsync(content, null, cancellationToken).ConfigureAwait(false);
         }
         catch (PinNameRejectedException e)
         {
@@ -112,7 +112,7 @@ public sealed class KuboClient
         }
     }
 
-    private async Task<KuboAddResult> AddRequestAsync(Stream content, string? pinName, CancellationToken ct)
+    private async Task<KuboAddResult> AddRequestAsync(Stream content, string? pinName, CancellationToken cancellationToken)
     {
         using var watchdog = new UploadWatchdog(_options.RequestTimeout + DeadlineGrace);
         var counter = new CountingReadStream(content, watchdog);
@@ -127,10 +127,10 @@ public sealed class KuboClient
         {
             query.Add(("pin-name", pinName));
         }
-        using var deadline = Deadline(_options.TransferTimeout, ct, watchdog.Token);
+        using var deadline = Deadline(_options.TransferTimeout, cancellationToken, watchdog.Token);
         try
         {
-            return await AddResponseAsync(query, form, counter, deadline, ct).ConfigureAwait(false);
+            return await AddResponseAsync(query, form, counter, deadline, cancellationToken).ConfigureAwait(false);
         }
         catch (KuboException e) when (pinName is not null && e is not KuboUnavailableException
             && e.Message.Contains("pin-name", StringComparison.OrdinalIgnoreCase))
@@ -140,7 +140,7 @@ public sealed class KuboClient
     }
 
     private Task<KuboAddResult> AddResponseAsync(List<(string, string)> query, HttpContent form, CountingReadStream counter,
-        CancellationTokenSource deadline, CancellationToken ct) =>
+        CancellationTokenSource deadline, CancellationToken cancellationToken) =>
         Guard(async () =>
         {
             using var response = await SendAsync("add", query, form, _options.TransferTimeout, timeoutMeansNotFound: false, deadline.Token).ConfigureAwait(false);
@@ -161,7 +161,7 @@ public sealed class KuboClient
                 throw new KuboException($"add returned no usable CID ('{last?.Hash}').");
             }
             return new KuboAddResult(cid, counter.BytesRead, last.Size ?? counter.BytesRead);
-        }, "add", deadline, ct);
+        }, "add", deadline, cancellationToken);
 
     /// <summary>The node refused <c>pin-name</c>; <see cref="NothingSent"/> says whether the content can be sent again.</summary>
     private sealed class PinNameRejectedException(bool nothingSent, KuboException inner) : Exception(inner.Message, inner)
@@ -175,7 +175,7 @@ public sealed class KuboClient
     /// <see cref="KuboOptions.RequestTimeout"/> fails with <see cref="KuboNotFoundException"/>; a
     /// failure mid-stream is raised by the returned stream.
     /// </summary>
-    public async Task<Stream> CatAsync(Cid cid, long offset = 0, long? length = null, CancellationToken ct = default)
+    public async Task<Stream> CatAsync(Cid cid, long offset = 0, long? length = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         if (length is < 0)
@@ -184,7 +184,7 @@ public sealed class KuboClient
         }
         // The cat's own timeout must cover the whole transfer, so a short-deadline probe of the
         // root is what turns an unknown CID into an error quickly.
-        await BlockStatAsync(cid, ct).ConfigureAwait(false);
+        await BlockStatAsync(cid, cancellationToken).ConfigureAwait(false);
         var query = new List<(string, string)> { ("arg", cid.ToString()) };
         if (offset > 0)
         {
@@ -194,18 +194,18 @@ public sealed class KuboClient
         {
             query.Add(("length", l.ToString(CultureInfo.InvariantCulture)));
         }
-        return await _retry.ExecuteAsync(async token =>
+        return await _retry.ExecuteAsync(async cancellationToken =>
         {
             var lifetime = new CancellationTokenSource(_options.TransferTimeout + DeadlineGrace);
             try
             {
-                using var headers = Deadline(_options.RequestTimeout, token, lifetime.Token);
+                using var headers = Deadline(_options.RequestTimeout, cancellationToken, lifetime.Token);
                 var response = await Guard(
                     () => SendAsync("cat", query, null, _options.TransferTimeout, timeoutMeansNotFound: true, headers.Token),
-                    "cat", headers, token).ConfigureAwait(false);
+                    "cat", headers, cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    var body = await response.Content.ReadAsStreamAsync(token).ConfigureAwait(false);
+                    var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
                     return (Stream)new KuboResponseStream(response, body, lifetime, _options.RequestTimeout, e => TrailerError(e, timeoutMeansNotFound: true));
                 }
                 catch
@@ -219,18 +219,18 @@ public sealed class KuboClient
                 lifetime.Dispose();
                 throw;
             }
-        }, ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The size of the block <paramref name="cid"/> names; <see cref="KuboNotFoundException"/> when the node cannot find it in time.</summary>
-    public Task<KuboBlockStat> BlockStatAsync(Cid cid, CancellationToken ct) =>
-        CallJsonAsync<KuboBlockStat>("block/stat", [("arg", cid.ToString())], timeoutMeansNotFound: true, ct);
+    public Task<KuboBlockStat> BlockStatAsync(Cid cid, CancellationToken cancellationToken) =>
+        CallJsonAsync<KuboBlockStat>("block/stat", [("arg", cid.ToString())], timeoutMeansNotFound: true, cancellationToken);
 
     /// <summary>The raw bytes of one block (at most <paramref name="maxBytes"/>).</summary>
-    public Task<byte[]> BlockGetAsync(Cid cid, CancellationToken ct, int maxBytes = 2 * 1024 * 1024) =>
-        _retry.ExecuteAsync(async token =>
+    public Task<byte[]> BlockGetAsync(Cid cid, CancellationToken cancellationToken, int maxBytes = 2 * 1024 * 1024) =>
+        _retry.ExecuteAsync(async cancellationToken =>
         {
-            using var deadline = Deadline(_options.RequestTimeout, token);
+            using var deadline = Deadline(_options.RequestTimeout, cancellationToken);
             return await Guard(async () =>
             {
                 using var response = await SendAsync("block/get", [("arg", cid.ToString())], null, _options.RequestTimeout, timeoutMeansNotFound: true, deadline.Token).ConfigureAwait(false);
@@ -248,17 +248,17 @@ public sealed class KuboClient
                 }
                 CheckTrailer(response, timeoutMeansNotFound: true);
                 return buffer.ToArray();
-            }, "block/get", deadline, token).ConfigureAwait(false);
-        }, ct).AsTask();
+            }, "block/get", deadline, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).AsTask();
 
     /// <summary>The file size of a UnixFS file: a raw leaf's length, or a dag-pb root's <c>filesize</c>.</summary>
-    public async Task<long> FileSizeAsync(Cid cid, CancellationToken ct)
+    public async Task<long> FileSizeAsync(Cid cid, CancellationToken cancellationToken)
     {
         if (cid.Codec == Cid.RawCodec)
         {
-            return (await BlockStatAsync(cid, ct).ConfigureAwait(false)).Size;
+            return (await BlockStatAsync(cid, cancellationToken).ConfigureAwait(false)).Size;
         }
-        var root = await BlockGetAsync(cid, ct).ConfigureAwait(false);
+        var root = await BlockGetAsync(cid, cancellationToken).ConfigureAwait(false);
         try
         {
             return DagPbCodec.ReadFileSize(root);
@@ -270,9 +270,9 @@ public sealed class KuboClient
     }
 
     /// <summary>Pins <paramref name="cid"/> and everything below it (the node must have or find the blocks).</summary>
-    public async Task PinAddAsync(Cid cid, CancellationToken ct)
+    public async Task PinAddAsync(Cid cid, CancellationToken cancellationToken)
     {
-        var body = await CallJsonAsync<KuboPinsBody>("pin/add", [("arg", cid.ToString()), ("recursive", "true")], timeoutMeansNotFound: true, ct).ConfigureAwait(false);
+        var body = await CallJsonAsync<KuboPinsBody>("pin/add", [("arg", cid.ToString()), ("recursive", "true")], timeoutMeansNotFound: true, cancellationToken).ConfigureAwait(false);
         if (body.Pins is null || !body.Pins.Contains(cid))
         {
             throw new KuboException($"pin/add did not confirm {cid}.");
@@ -280,11 +280,11 @@ public sealed class KuboClient
     }
 
     /// <summary>Removes the recursive pin of <paramref name="cid"/>; <see cref="KuboNotFoundException"/> when it is not pinned.</summary>
-    public Task PinRmAsync(Cid cid, CancellationToken ct) =>
-        CallJsonAsync<KuboPinsBody>("pin/rm", [("arg", cid.ToString()), ("recursive", "true")], timeoutMeansNotFound: true, ct);
+    public Task PinRmAsync(Cid cid, CancellationToken cancellationToken) =>
+        CallJsonAsync<KuboPinsBody>("pin/rm", [("arg", cid.ToString()), ("recursive", "true")], timeoutMeansNotFound: true, cancellationToken);
 
     /// <summary>Recursive pins: all of them, or only <paramref name="cid"/>'s (empty when it is not pinned).</summary>
-    public async Task<IReadOnlyList<KuboPin>> PinLsAsync(Cid? cid, CancellationToken ct)
+    public async Task<IReadOnlyList<KuboPin>> PinLsAsync(Cid? cid, CancellationToken cancellationToken)
     {
         var query = new List<(string, string)> { ("type", "recursive") };
         if (cid is { } c)
@@ -294,7 +294,7 @@ public sealed class KuboClient
         KuboPinLsBody body;
         try
         {
-            body = await CallJsonAsync<KuboPinLsBody>("pin/ls", query, timeoutMeansNotFound: true, ct).ConfigureAwait(false);
+            body = await CallJsonAsync<KuboPinLsBody>("pin/ls", query, timeoutMeansNotFound: true, cancellationToken).ConfigureAwait(false);
         }
         catch (KuboNotFoundException) when (cid is not null)
         {
@@ -311,44 +311,44 @@ public sealed class KuboClient
         return pins;
     }
 
-    public Task<KuboNodeId> IdAsync(CancellationToken ct) =>
-        CallJsonAsync<KuboNodeId>("id", [], timeoutMeansNotFound: false, ct);
+    public Task<KuboNodeId> IdAsync(CancellationToken cancellationToken) =>
+        CallJsonAsync<KuboNodeId>("id", [], timeoutMeansNotFound: false, cancellationToken);
 
-    public Task<KuboRepoStat> RepoStatAsync(CancellationToken ct) =>
-        CallJsonAsync<KuboRepoStat>("repo/stat", [("size-only", "true")], timeoutMeansNotFound: false, ct);
+    public Task<KuboRepoStat> RepoStatAsync(CancellationToken cancellationToken) =>
+        CallJsonAsync<KuboRepoStat>("repo/stat", [("size-only", "true")], timeoutMeansNotFound: false, cancellationToken);
 
     /// <summary>Imports a CARv1 and pins its roots; returns the roots. Retried only when <paramref name="car"/> can seek.</summary>
-    public Task<IReadOnlyList<Cid>> DagImportAsync(Stream car, CancellationToken ct)
+    public Task<IReadOnlyList<Cid>> DagImportAsync(Stream car, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(car);
         if (!car.CanSeek)
         {
-            return DagImportOnceAsync(watchdog => new StreamContent(new CountingReadStream(car, watchdog), 256 * 1024), ct);
+            return DagImportOnceAsync(watchdog => new StreamContent(new CountingReadStream(car, watchdog), 256 * 1024), cancellationToken);
         }
         var start = car.Position;
-        return _retry.ExecuteAsync(async token =>
+        return _retry.ExecuteAsync(async cancellationToken =>
         {
             car.Position = start;
-            return await DagImportOnceAsync(watchdog => new StreamContent(new CountingReadStream(car, watchdog), 256 * 1024), token).ConfigureAwait(false);
-        }, ct).AsTask();
+            return await DagImportOnceAsync(watchdog => new StreamContent(new CountingReadStream(car, watchdog), 256 * 1024), cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).AsTask();
     }
 
     /// <summary>Imports the CAR that <paramref name="writeCar"/> writes (called again on each retry) and pins its roots.</summary>
-    public Task<IReadOnlyList<Cid>> DagImportAsync(Func<Stream, CancellationToken, Task> writeCar, CancellationToken ct)
+    public Task<IReadOnlyList<Cid>> DagImportAsync(Func<Stream, CancellationToken, Task> writeCar, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(writeCar);
         return _retry.ExecuteAsync(
-            async token => await DagImportOnceAsync(watchdog => new CallbackContent(
-                (stream, t) => writeCar(new WatchedWriteStream(stream, watchdog), t)), token).ConfigureAwait(false),
-            ct).AsTask();
+            async cancellationToken => await DagImportOnceAsync(watchdog => new CallbackContent(
+                (stream, t) => writeCar(new WatchedWriteStream(stream, watchdog), t)), cancellationToken).ConfigureAwait(false),
+            cancellationToken).AsTask();
     }
 
-    private async Task<IReadOnlyList<Cid>> DagImportOnceAsync(Func<UploadWatchdog, HttpContent> createCar, CancellationToken ct)
+    private async Task<IReadOnlyList<Cid>> DagImportOnceAsync(Func<UploadWatchdog, HttpContent> createCar, CancellationToken cancellationToken)
     {
         using var watchdog = new UploadWatchdog(_options.RequestTimeout + DeadlineGrace);
         using var form = new MultipartFormDataContent();
         form.Add(FilePart(createCar(watchdog)));
-        using var deadline = Deadline(_options.TransferTimeout, ct, watchdog.Token);
+        using var deadline = Deadline(_options.TransferTimeout, cancellationToken, watchdog.Token);
         return await Guard(async () =>
         {
             using var response = await SendAsync("dag/import", [("pin-roots", "true")], form, _options.TransferTimeout, timeoutMeansNotFound: false, deadline.Token).ConfigureAwait(false);
@@ -365,13 +365,13 @@ public sealed class KuboClient
                 }
             }
             return (IReadOnlyList<Cid>)roots;
-        }, "dag/import", deadline, ct).ConfigureAwait(false);
+        }, "dag/import", deadline, cancellationToken).ConfigureAwait(false);
     }
 
-    private Task<T> CallJsonAsync<T>(string command, IReadOnlyList<(string, string)> query, bool timeoutMeansNotFound, CancellationToken ct) =>
-        _retry.ExecuteAsync(async token =>
+    private Task<T> CallJsonAsync<T>(string command, IReadOnlyList<(string, string)> query, bool timeoutMeansNotFound, CancellationToken cancellationToken) =>
+        _retry.ExecuteAsync(async cancellationToken =>
         {
-            using var deadline = Deadline(_options.RequestTimeout, token);
+            using var deadline = Deadline(_options.RequestTimeout, cancellationToken);
             return await Guard(async () =>
             {
                 using var response = await SendAsync(command, query, null, _options.RequestTimeout, timeoutMeansNotFound, deadline.Token).ConfigureAwait(false);
@@ -379,12 +379,12 @@ public sealed class KuboClient
                 var value = await JsonSerializer.DeserializeAsync<T>(body, KuboJson.Options, deadline.Token).ConfigureAwait(false);
                 CheckTrailer(response, timeoutMeansNotFound);
                 return value ?? throw new KuboException($"{command} returned an empty answer.");
-            }, command, deadline, token).ConfigureAwait(false);
-        }, ct).AsTask();
+            }, command, deadline, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).AsTask();
 
     /// <summary>Sends one call; returns the response with its headers read, or throws the mapped error.</summary>
     private async Task<HttpResponseMessage> SendAsync(string command, IReadOnlyList<(string Key, string Value)> query, HttpContent? content,
-        TimeSpan serverTimeout, bool timeoutMeansNotFound, CancellationToken ct)
+        TimeSpan serverTimeout, bool timeoutMeansNotFound, CancellationToken cancellationToken)
     {
         EventThreadGuard.Check("The IPFS node's client");
         var url = new StringBuilder(_options.ApiUrl.ToString().TrimEnd('/')).Append("/api/v0/").Append(command).Append('?');
@@ -398,23 +398,23 @@ public sealed class KuboClient
         {
             request.Headers.TryAddWithoutValidation("Authorization", authorization);
         }
-        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         if (response.IsSuccessStatusCode)
         {
             return response;
         }
         using (response)
         {
-            throw await ReadErrorAsync(response, timeoutMeansNotFound, ct).ConfigureAwait(false);
+            throw await ReadErrorAsync(response, timeoutMeansNotFound, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task<KuboException> ReadErrorAsync(HttpResponseMessage response, bool timeoutMeansNotFound, CancellationToken ct)
+    private async Task<KuboException> ReadErrorAsync(HttpResponseMessage response, bool timeoutMeansNotFound, CancellationToken cancellationToken)
     {
         var status = (int)response.StatusCode;
         var buffer = new byte[MaxErrorBodyBytes];
-        await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-        var n = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var n = await body.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
         KuboErrorBody? error = null;
         try
         {
@@ -476,11 +476,11 @@ public sealed class KuboClient
         return Classify(value, 0, null, timeoutMeansNotFound);
     }
 
-    private async IAsyncEnumerable<T> ReadLinesAsync<T>(HttpResponseMessage response, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    private async IAsyncEnumerable<T> ReadLinesAsync<T>(HttpResponseMessage response, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         using var reader = new StreamReader(body, Encoding.UTF8);
-        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        while (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
         {
             if (line.Length == 0)
             {
@@ -516,9 +516,9 @@ public sealed class KuboClient
         }
     }
 
-    private static CancellationTokenSource Deadline(TimeSpan timeout, CancellationToken ct, CancellationToken other = default)
+    private static CancellationTokenSource Deadline(TimeSpan timeout, CancellationToken cancellationToken, CancellationToken other = default)
     {
-        var cts = CancellationTokenSource.CreateLinkedTokenSource(ct, other);
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, other);
         cts.CancelAfter(timeout + DeadlineGrace);
         return cts;
     }

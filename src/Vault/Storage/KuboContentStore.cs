@@ -9,11 +9,11 @@ public sealed class KuboContentStore(KuboClient client, string? pinName = "detac
 {
     public KuboClient Client => client;
 
-    public async Task<StoredContent> AddAsync(Stream content, CancellationToken ct)
+    public async Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken)
     {
         try
         {
-            var added = await client.AddAsync(content, pinName, ct).ConfigureAwait(false);
+            var added = await client.AddAsync(content, pinName, cancellationToken).ConfigureAwait(false);
             return new StoredContent(added.Cid, added.Size);
         }
         catch (KuboException e)
@@ -24,11 +24,11 @@ public sealed class KuboContentStore(KuboClient client, string? pinName = "detac
         }
     }
 
-    public async Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
+    public async Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken)
     {
         try
         {
-            return await client.CatAsync(cid, offset, length, ct).ConfigureAwait(false);
+            return await client.CatAsync(cid, offset, length, cancellationToken).ConfigureAwait(false);
         }
         catch (KuboNotFoundException e)
         {
@@ -40,11 +40,11 @@ public sealed class KuboContentStore(KuboClient client, string? pinName = "detac
         }
     }
 
-    public async Task<long?> GetSizeAsync(Cid cid, CancellationToken ct)
+    public async Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken)
     {
         try
         {
-            return await client.FileSizeAsync(cid, ct).ConfigureAwait(false);
+            return await client.FileSizeAsync(cid, cancellationToken).ConfigureAwait(false);
         }
         catch (KuboNotFoundException)
         {
@@ -56,11 +56,11 @@ public sealed class KuboContentStore(KuboClient client, string? pinName = "detac
         }
     }
 
-    public async Task RemoveAsync(Cid cid, CancellationToken ct)
+    public async Task RemoveAsync(Cid cid, CancellationToken cancellationToken)
     {
         try
         {
-            await client.PinRmAsync(cid, ct).ConfigureAwait(false);
+            await client.PinRmAsync(cid, cancellationToken).ConfigureAwait(false);
         }
         catch (KuboNotFoundException)
         {
@@ -72,11 +72,11 @@ public sealed class KuboContentStore(KuboClient client, string? pinName = "detac
         }
     }
 
-    public async Task<bool> IsAvailableAsync(CancellationToken ct)
+    public async Task<bool> IsAvailableAsync(CancellationToken cancellationToken)
     {
         try
         {
-            await client.IdAsync(ct).ConfigureAwait(false);
+            await client.IdAsync(cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (KuboException)

@@ -8,7 +8,7 @@ namespace Detach.Vault.Storage;
 /// trailer is checked, because the node can only report a failure after the status line as a
 /// trailer. Transport failures surface as <see cref="KuboUnavailableException"/>.
 /// </summary>
-internal sealed class KuboResponseStream : Stream
+internal sealed class KuboResponseStream : ReadOnlyStream
 {
     private readonly HttpResponseMessage _response;
     private readonly Stream _body;
@@ -28,15 +28,7 @@ internal sealed class KuboResponseStream : Stream
         _trailerError = trailerError;
     }
 
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position
-    {
-        get => _position;
-        set => throw new NotSupportedException();
-    }
+    public override long Position => _position;
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
@@ -55,9 +47,6 @@ internal sealed class KuboResponseStream : Stream
             System.Buffers.ArrayPool<byte>.Shared.Return(rented);
         }
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -91,11 +80,6 @@ internal sealed class KuboResponseStream : Stream
         _position += n;
         return n;
     }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

@@ -27,12 +27,12 @@ public sealed class LocalContentStore : IContentStore
 
     public string Root { get; }
 
-    public async Task<StoredContent> AddAsync(Stream content, CancellationToken ct)
+    public async Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         await using var writer = BeginWrite();
-        await writer.WriteFromAsync(content, ct).ConfigureAwait(false);
-        return await writer.CommitAsync(ct).ConfigureAwait(false);
+        await writer.WriteFromAsync(content, cancellationToken).ConfigureAwait(false);
+        return await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -45,14 +45,14 @@ public sealed class LocalContentStore : IContentStore
         return new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")));
     }
 
-    public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
+    public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         if (length is < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(length), length, "The length cannot be negative.");
         }
-        ct.ThrowIfCancellationRequested();
+        cancellationToken.ThrowIfCancellationRequested();
         EventThreadGuard.Check();
         FileStream file;
         try
@@ -73,20 +73,20 @@ public sealed class LocalContentStore : IContentStore
         return Task.FromResult(result);
     }
 
-    public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct)
+    public Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken)
     {
         EventThreadGuard.Check();
         var info = new FileInfo(PathOf(cid));
         return Task.FromResult(info.Exists ? info.Length : (long?)null);
     }
 
-    public Task<bool> ContainsAsync(Cid cid, CancellationToken ct)
+    public Task<bool> ContainsAsync(Cid cid, CancellationToken cancellationToken)
     {
         EventThreadGuard.Check();
         return Task.FromResult(File.Exists(PathOf(cid)));
     }
 
-    public Task RemoveAsync(Cid cid, CancellationToken ct)
+    public Task RemoveAsync(Cid cid, CancellationToken cancellationToken)
     {
         EventThreadGuard.Check();
         var path = PathOf(cid);
@@ -98,14 +98,14 @@ public sealed class LocalContentStore : IContentStore
         return Task.CompletedTask;
     }
 
-    public Task<bool> IsAvailableAsync(CancellationToken ct)
+    public Task<bool> IsAvailableAsync(CancellationToken cancellationToken)
     {
         EventThreadGuard.Check();
         return Task.FromResult(Directory.Exists(Root));
     }
 
     /// <summary>Every CID stored here, in no particular order.</summary>
-    public async IAsyncEnumerable<Cid> ListAsync([EnumeratorCancellation] CancellationToken ct)
+    public async IAsyncEnumerable<Cid> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         foreach (var shard in Directory.EnumerateDirectories(Root))
         {
@@ -115,7 +115,7 @@ public sealed class LocalContentStore : IContentStore
             }
             foreach (var file in Directory.EnumerateFiles(shard))
             {
-                ct.ThrowIfCancellationRequested();
+                cancellationToken.ThrowIfCancellationRequested();
                 if (Cid.TryParse(Path.GetFileName(file), out var cid))
                 {
                     yield return cid;
@@ -192,7 +192,7 @@ public sealed class LocalContentWriter : IAsyncDisposable
     /// <summary>Bytes written so far.</summary>
     public long Length => _builder.FileSize + _filled;
 
-    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken ct)
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var chunk = Chunk.Span;
         while (!data.IsEmpty)
@@ -210,12 +210,12 @@ public sealed class LocalContentWriter : IAsyncDisposable
     }
 
     /// <summary>Reads <paramref name="content"/> to its end straight into the chunk buffer (no copy in between).</summary>
-    internal async Task WriteFromAsync(Stream content, CancellationToken ct)
+    internal async Task WriteFromAsync(Stream content, CancellationToken cancellationToken)
     {
         while (true)
         {
             var room = UnixFsFileBuilder.ChunkSize - _filled;
-            var read = await content.ReadAtLeastAsync(Chunk[_filled..], room, throwOnEndOfStream: false, ct).ConfigureAwait(false);
+            var read = await content.ReadAtLeastAsync(Chunk[_filled..], room, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
             _filled += read;
             if (_filled == UnixFsFileBuilder.ChunkSize)
             {
@@ -229,7 +229,7 @@ public sealed class LocalContentWriter : IAsyncDisposable
         }
     }
 
-    public Task<StoredContent> CommitAsync(CancellationToken ct)
+    public Task<StoredContent> CommitAsync(CancellationToken cancellationToken)
     {
         _ = Chunk;
         if (_filled > 0)

@@ -36,38 +36,38 @@ public sealed class SpoolPusher
     }
 
     /// <summary>Pushes what is spooled; returns how many items moved. Stops early (no error) when the node goes away.</summary>
-    public async Task<int> PushPendingAsync(CancellationToken ct)
+    public async Task<int> PushPendingAsync(CancellationToken cancellationToken)
     {
-        if (!await UnpinPendingAsync(ct).ConfigureAwait(false))
+        if (!await UnpinPendingAsync(cancellationToken).ConfigureAwait(false))
         {
             return 0;
         }
 
         var pushed = 0;
-        await foreach (var cid in _spool.ListAsync(ct).ConfigureAwait(false))
+        await foreach (var cid in _spool.ListAsync(cancellationToken).ConfigureAwait(false))
         {
             try
             {
-                if (await IsErasedAsync(cid, ct).ConfigureAwait(false))
+                if (await IsErasedAsync(cid, cancellationToken).ConfigureAwait(false))
                 {
-                    await _spool.RemoveAsync(cid, ct).ConfigureAwait(false);
+                    await _spool.RemoveAsync(cid, cancellationToken).ConfigureAwait(false);
                     _logger.LogInformation("Dropped spooled {Cid}: its key share was erased, so it is not pushed", cid);
                     continue;
                 }
 
-                await _client.DagImportAsync((stream, token) => _exporter.WriteAsync(cid, stream, token), ct).ConfigureAwait(false);
-                await _client.PinAddAsync(cid, ct).ConfigureAwait(false);
+                await _client.DagImportAsync((stream, cancellationToken) => _exporter.WriteAsync(cid, stream, cancellationToken), cancellationToken).ConfigureAwait(false);
+                await _client.PinAddAsync(cid, cancellationToken).ConfigureAwait(false);
 
                 // Checked after the pin: a revocation committed after this check unpins on its own (its unpin comes
                 // after our pin), one committed before it is seen here.
-                if (!await _spool.ContainsAsync(cid, ct).ConfigureAwait(false) || await IsErasedAsync(cid, ct).ConfigureAwait(false))
+                if (!await _spool.ContainsAsync(cid, cancellationToken).ConfigureAwait(false) || await IsErasedAsync(cid, cancellationToken).ConfigureAwait(false))
                 {
                     // Removed (expired, revoked) while it was being pushed: do not leave it pinned.
-                    await UnpinAsync(cid, ct).ConfigureAwait(false);
-                    await _spool.RemoveAsync(cid, ct).ConfigureAwait(false);
+                    await UnpinAsync(cid, cancellationToken).ConfigureAwait(false);
+                    await _spool.RemoveAsync(cid, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
-                await _spool.RemoveAsync(cid, ct).ConfigureAwait(false);
+                await _spool.RemoveAsync(cid, cancellationToken).ConfigureAwait(false);
                 pushed++;
                 _logger.LogInformation("Pushed spooled {Cid} to the IPFS node", cid);
             }
@@ -89,13 +89,13 @@ public sealed class SpoolPusher
     }
 
     /// <summary>Unpins what waited for the node; false when the node is still down.</summary>
-    private async Task<bool> UnpinPendingAsync(CancellationToken ct)
+    private async Task<bool> UnpinPendingAsync(CancellationToken cancellationToken)
     {
         foreach (var cid in _pendingUnpins?.List() ?? [])
         {
             try
             {
-                await UnpinAsync(cid, ct).ConfigureAwait(false);
+                await UnpinAsync(cid, cancellationToken).ConfigureAwait(false);
                 _pendingUnpins!.Remove(cid);
                 _logger.LogInformation("Unpinned {Cid}, which waited for the IPFS node", cid);
             }
@@ -117,14 +117,14 @@ public sealed class SpoolPusher
     /// True only when the index holds the CID with its key share erased. An unknown CID is kept: its record may
     /// not be written yet (the store is written before the index), and dropping it then would lose the attachment.
     /// </summary>
-    private async Task<bool> IsErasedAsync(Cid cid, CancellationToken ct) =>
-        _index is not null && await _index.FindByCidAsync(cid.ToString(), ct).ConfigureAwait(false) is { IsShredded: true };
+    private async Task<bool> IsErasedAsync(Cid cid, CancellationToken cancellationToken) =>
+        _index is not null && await _index.FindByCidAsync(cid.ToString(), cancellationToken).ConfigureAwait(false) is { IsShredded: true };
 
-    private async Task UnpinAsync(Cid cid, CancellationToken ct)
+    private async Task UnpinAsync(Cid cid, CancellationToken cancellationToken)
     {
         try
         {
-            await _client.PinRmAsync(cid, ct).ConfigureAwait(false);
+            await _client.PinRmAsync(cid, cancellationToken).ConfigureAwait(false);
         }
         catch (KuboNotFoundException)
         {

@@ -41,54 +41,54 @@ public sealed class SpoolingContentStore : IContentStore
         _pendingUnpins = pendingUnpins;
     }
 
-    public async Task<StoredContent> AddAsync(Stream content, CancellationToken ct)
+    public async Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
         if (_whenNodeDown == NodeDownBehavior.TempFail)
         {
-            return await _node.AddAsync(content, ct).ConfigureAwait(false);
+            return await _node.AddAsync(content, cancellationToken).ConfigureAwait(false);
         }
         await using var spool = _spool.BeginWrite();
         using var tee = new TeeReadStream(content, spool);
         try
         {
             // On success the spool copy is discarded unsynced: the node holds the pinned bytes.
-            return await _node.AddAsync(tee, ct).ConfigureAwait(false);
+            return await _node.AddAsync(tee, cancellationToken).ConfigureAwait(false);
         }
         catch (StorageUnavailableException e)
         {
-            await tee.DrainAsync(ct).ConfigureAwait(false);
-            var spooled = await spool.CommitAsync(ct).ConfigureAwait(false);
+            await tee.DrainAsync(cancellationToken).ConfigureAwait(false);
+            var spooled = await spool.CommitAsync(cancellationToken).ConfigureAwait(false);
             _logger.LogWarning("IPFS node unavailable ({Error}); spooled {Cid} ({Size} bytes) locally", e.Message, spooled.Cid, spooled.Size);
             return spooled;
         }
     }
 
-    public async Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
+    public async Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken)
     {
         try
         {
-            return await _spool.OpenReadAsync(cid, offset, length, ct).ConfigureAwait(false);
+            return await _spool.OpenReadAsync(cid, offset, length, cancellationToken).ConfigureAwait(false);
         }
         catch (ContentNotFoundException)
         {
-            return await _node.OpenReadAsync(cid, offset, length, ct).ConfigureAwait(false);
+            return await _node.OpenReadAsync(cid, offset, length, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    public async Task<long?> GetSizeAsync(Cid cid, CancellationToken ct) =>
-        await _spool.GetSizeAsync(cid, ct).ConfigureAwait(false) ?? await _node.GetSizeAsync(cid, ct).ConfigureAwait(false);
+    public async Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken) =>
+        await _spool.GetSizeAsync(cid, cancellationToken).ConfigureAwait(false) ?? await _node.GetSizeAsync(cid, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Deletes the spool copy, then unpins. When the node is down, the unpin is kept in the pending unpins (for the
     /// pusher to retry) if there are any, else <see cref="StorageUnavailableException"/> tells the caller.
     /// </summary>
-    public async Task RemoveAsync(Cid cid, CancellationToken ct)
+    public async Task RemoveAsync(Cid cid, CancellationToken cancellationToken)
     {
-        await _spool.RemoveAsync(cid, ct).ConfigureAwait(false);
+        await _spool.RemoveAsync(cid, cancellationToken).ConfigureAwait(false);
         try
         {
-            await _node.RemoveAsync(cid, ct).ConfigureAwait(false);
+            await _node.RemoveAsync(cid, cancellationToken).ConfigureAwait(false);
         }
         catch (StorageUnavailableException e) when (_pendingUnpins is not null)
         {
@@ -97,36 +97,25 @@ public sealed class SpoolingContentStore : IContentStore
         }
     }
 
-    public async Task<bool> IsAvailableAsync(CancellationToken ct) =>
+    public async Task<bool> IsAvailableAsync(CancellationToken cancellationToken) =>
         _whenNodeDown == NodeDownBehavior.Spool
-            ? await _spool.IsAvailableAsync(ct).ConfigureAwait(false)
-            : await _node.IsAvailableAsync(ct).ConfigureAwait(false);
+            ? await _spool.IsAvailableAsync(cancellationToken).ConfigureAwait(false)
+            : await _node.IsAvailableAsync(cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Copies every byte read from the source into the spool writer, in order. HttpClient may still
     /// be reading (its send task outlives a failed SendAsync), so reads are serialised and, once
     /// <see cref="DrainAsync"/> has taken over, the HTTP side gets no more bytes.
     /// </summary>
-    private sealed class TeeReadStream(Stream source, LocalContentWriter copy) : Stream
+    private sealed class TeeReadStream(Stream source, LocalContentWriter copy) : ReadOnlyStream
     {
         private readonly SemaphoreSlim _gate = new(1, 1);
         private bool _drained;
 
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position
-        {
-            get => copy.Length;
-            set => throw new NotSupportedException();
-        }
+        public override long Position => copy.Length;
 
         public override int Read(byte[] buffer, int offset, int count) =>
             ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -146,14 +135,14 @@ public sealed class SpoolingContentStore : IContentStore
         }
 
         /// <summary>Reads what the node did not take into the spool.</summary>
-        public async Task DrainAsync(CancellationToken ct)
+        public async Task DrainAsync(CancellationToken cancellationToken)
         {
-            await _gate.WaitAsync(ct).ConfigureAwait(false);
+            await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
             _drained = true;
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(UnixFsFileBuilder.ChunkSize);
             try
             {
-                while (await CopyNextAsync(buffer.AsMemory(0, UnixFsFileBuilder.ChunkSize), ct).ConfigureAwait(false) > 0)
+                while (await CopyNextAsync(buffer.AsMemory(0, UnixFsFileBuilder.ChunkSize), cancellationToken).ConfigureAwait(false) > 0)
                 {
                 }
             }
@@ -164,17 +153,12 @@ public sealed class SpoolingContentStore : IContentStore
             }
         }
 
-        private async ValueTask<int> CopyNextAsync(Memory<byte> buffer, CancellationToken ct)
+        private async ValueTask<int> CopyNextAsync(Memory<byte> buffer, CancellationToken cancellationToken)
         {
-            var n = await source.ReadAsync(buffer, ct).ConfigureAwait(false);
-            await copy.WriteAsync(buffer[..n], ct).ConfigureAwait(false);
+            var n = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            await copy.WriteAsync(buffer[..n], cancellationToken).ConfigureAwait(false);
             return n;
         }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

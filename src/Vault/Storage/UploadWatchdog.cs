@@ -41,26 +41,13 @@ internal sealed class UploadWatchdog : IDisposable
 }
 
 /// <summary>A write-through stream (not owned) that arms the watchdog before each write to the node.</summary>
-internal sealed class WatchedWriteStream(Stream inner, UploadWatchdog watchdog) : Stream
+internal sealed class WatchedWriteStream(Stream inner, UploadWatchdog watchdog) : WriteOnlyStream
 {
-    public override bool CanRead => false;
-    public override bool CanSeek => false;
-    public override bool CanWrite => true;
-    public override long Length => throw new NotSupportedException();
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override void Write(byte[] buffer, int offset, int count)
+    public override void Write(ReadOnlySpan<byte> buffer)
     {
         watchdog.Arm();
-        inner.Write(buffer, offset, count);
+        inner.Write(buffer);
     }
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -75,7 +62,4 @@ internal sealed class WatchedWriteStream(Stream inner, UploadWatchdog watchdog) 
     }
 
     public override void Flush() => inner.Flush();
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 }

@@ -117,7 +117,7 @@ public sealed class ClamdInstance : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        if (Environment.GetEnvironmentVariable(PostfixInstance.KeepDirectoriesVariable) != "1")
+        if (!TestDirectories.Kept)
         {
             try
             {

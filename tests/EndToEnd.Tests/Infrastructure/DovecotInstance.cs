@@ -1,5 +1,8 @@
 using System.Globalization;
 using System.Text;
+using MailKit;
+using MailKit.Net.Imap;
+using MailKit.Security;
 
 namespace Detach.EndToEnd.Tests.Infrastructure;
 
@@ -104,24 +107,49 @@ public sealed class DovecotInstance : IAsyncDisposable
         string mailbox, int count, TimeSpan timeout, CancellationToken cancellationToken) =>
         Maildir.WaitForMessagesAsync(
             MaildirFor(mailbox), count, timeout,
-            async token => $"Dovecot log (end):\n{await LogFiles.TailAsync(LogFile, 40, token)}",
+            async cancellationToken => $"Dovecot log (end):\n{await LogFiles.TailAsync(LogFile, 40, cancellationToken)}",
             cancellationToken);
 
-    /// <summary>Logs in as <paramref name="mailbox"/> over IMAP and selects INBOX.</summary>
-    public Task<ImapMailbox> OpenInboxAsync(string mailbox, CancellationToken cancellationToken) =>
-        ImapMailbox.OpenInboxAsync(ImapPort, mailbox, Password, cancellationToken);
+    /// <summary>
+    /// Logs in as <paramref name="mailbox"/> over IMAP with MailKit's client, the way a mail client reads its mail,
+    /// and opens INBOX read-only. Dispose it to disconnect.
+    /// </summary>
+    public async Task<ImapClient> OpenInboxAsync(string mailbox, CancellationToken cancellationToken) =>
+        await OpenInboxAsync(mailbox, Password, cancellationToken);
 
-    /// <summary>Every message in the user's INBOX, fetched over IMAP, oldest first.</summary>
+    /// <summary>As <see cref="OpenInboxAsync(string, CancellationToken)"/> with a given password (a wrong one throws MailKit's <see cref="AuthenticationException"/>).</summary>
+    public async Task<ImapClient> OpenInboxAsync(string mailbox, string password, CancellationToken cancellationToken)
+    {
+        var imap = new ImapClient();
+        try
+        {
+            await imap.ConnectAsync("127.0.0.1", ImapPort, SecureSocketOptions.None, cancellationToken);
+            await imap.AuthenticateAsync(mailbox, password, cancellationToken);
+            await imap.Inbox.OpenAsync(FolderAccess.ReadOnly, cancellationToken);
+            return imap;
+        }
+        catch
+        {
+            imap.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Every message in the user's INBOX, fetched over IMAP byte for byte as stored (BODY.PEEK[]), oldest first.</summary>
     public async Task<IReadOnlyList<byte[]>> FetchAllAsync(string mailbox, CancellationToken cancellationToken)
     {
-        await using var imap = await OpenInboxAsync(mailbox, cancellationToken);
+        using var imap = await OpenInboxAsync(mailbox, cancellationToken);
         var messages = new List<byte[]>();
-        for (var n = 1; n <= imap.MessageCount; n++)
+        for (var index = 0; index < imap.Inbox.Count; index++)
         {
-            messages.Add(await imap.FetchAsync(n, cancellationToken));
+            // The empty section is the whole message, raw: MimeMessage.WriteTo would re-serialize it.
+            await using var raw = await imap.Inbox.GetStreamAsync(index, string.Empty, cancellationToken);
+            using var copy = new MemoryStream();
+            await raw.CopyToAsync(copy, cancellationToken);
+            messages.Add(copy.ToArray());
         }
 
-        await imap.LogoutAsync(cancellationToken);
+        await imap.DisconnectAsync(quit: true, cancellationToken);
         return messages;
     }
 
@@ -150,7 +178,7 @@ public sealed class DovecotInstance : IAsyncDisposable
             await master.DisposeAsync();
         }
 
-        if (Environment.GetEnvironmentVariable(PostfixInstance.KeepDirectoriesVariable) != "1")
+        if (!TestDirectories.Kept)
         {
             try
             {

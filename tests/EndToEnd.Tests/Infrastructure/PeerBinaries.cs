@@ -8,12 +8,6 @@ public static class PeerBinaries
 {
     private const string InstallHint = "install with scripts/install-test-deps.sh (apt-get install postfix swaks dovecot-lmtpd dovecot-imapd clamav-daemon)";
 
-    private static readonly string[] SearchPath =
-    [
-        .. (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries),
-        "/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/sbin", "/usr/local/bin",
-    ];
-
     public static string? Postfix => Find("postfix");
 
     public static string? Postconf => Find("postconf");
@@ -24,15 +18,10 @@ public static class PeerBinaries
 
     public static string? Dovecot => Find("dovecot");
 
-    public static string? SmtpSource => Find("smtp-source");
-
-    public static string? SmtpSink => Find("smtp-sink");
-
     public static string? Clamd => Find("clamd");
 
     /// <summary>The path of an executable named <paramref name="name"/> on PATH or in the sbin/bin folders, or null.</summary>
-    public static string? Find(string name) =>
-        SearchPath.Select(dir => Path.Combine(dir, name)).FirstOrDefault(IsExecutable);
+    public static string? Find(string name) => InstalledPrograms.Find(name);
 
     /// <summary>Skips the test unless Postfix and its queue tools are installed and we may run them as root.</summary>
     public static void RequirePostfix()
@@ -53,18 +42,11 @@ public static class PeerBinaries
         Require(Dovecot, "dovecot");
         foreach (var service in new[] { "lmtp", "imap", "imap-login" })
         {
-            if (!IsExecutable(Path.Combine(DovecotLibexec, service)))
+            if (!InstalledPrograms.IsExecutable(Path.Combine(DovecotLibexec, service)))
             {
                 Assert.Skip($"{Path.Combine(DovecotLibexec, service)} is missing: {InstallHint}.");
             }
         }
-    }
-
-    /// <summary>Skips the test unless Postfix's smtp-source and smtp-sink are installed.</summary>
-    public static void RequireSmtpSourceSink()
-    {
-        Require(SmtpSource, "smtp-source");
-        Require(SmtpSink, "smtp-sink");
     }
 
     /// <summary>Skips the test unless clamd (Debian's clamav-daemon) is installed.</summary>
@@ -85,12 +67,9 @@ public static class PeerBinaries
 
     private static void RequireRoot(string what)
     {
-        if (Environment.UserName != "root")
+        if (!InstalledPrograms.IsRoot)
         {
             Assert.Skip($"Running {what} needs root (it switches to the postfix/dovecot/nobody users); running as {Environment.UserName}.");
         }
     }
-
-    private static bool IsExecutable(string path) =>
-        File.Exists(path) && !OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0;
 }

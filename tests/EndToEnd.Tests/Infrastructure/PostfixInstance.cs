@@ -18,8 +18,7 @@ namespace Detach.EndToEnd.Tests.Infrastructure;
 public sealed class PostfixInstance : IAsyncDisposable
 {
     /// <summary>Set to 1 to keep instance folders (config, queue, Maildirs, log) after the test, for debugging.</summary>
-    public const string KeepDirectoriesVariable = "DETACH_KEEP_TEST_DIRS";
-
+    public const string KeepDirectoriesVariable = TestDirectories.KeepVariable;
 
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
 
@@ -127,7 +126,7 @@ public sealed class PostfixInstance : IAsyncDisposable
         string mailbox, int count, TimeSpan timeout, CancellationToken cancellationToken) =>
         Maildir.WaitForMessagesAsync(
             MaildirFor(mailbox), count, timeout,
-            async token => $"Postfix log (end):\n{await ReadLogTailAsync(token)}",
+            async cancellationToken => $"Postfix log (end):\n{await ReadLogTailAsync(cancellationToken)}",
             cancellationToken);
 
     /// <summary>Postfix's log so far.</summary>
@@ -226,7 +225,7 @@ public sealed class PostfixInstance : IAsyncDisposable
             await KillMasterAsync();
         }
 
-        if (Environment.GetEnvironmentVariable(KeepDirectoriesVariable) != "1")
+        if (!TestDirectories.Kept)
         {
             try
             {

@@ -46,7 +46,7 @@ public static partial class PostfixTemplates
             var copied = Path.Combine(AppContext.BaseDirectory, "deploy", "postfix");
             return File.Exists(Path.Combine(copied, MasterFragmentName))
                 ? copied
-                : Path.Combine(RepositoryRoot.Find(), "deploy", "postfix");
+                : Path.Combine(RepositoryPaths.Root, "deploy", "postfix");
         }
     }
 

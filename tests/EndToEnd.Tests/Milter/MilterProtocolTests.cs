@@ -9,11 +9,11 @@ namespace Detach.EndToEnd.Tests.Milter;
 /// <summary>detach's milter driven by MTA implementations we did not write: Debian's miltertest, `detach check`'s probe.</summary>
 public sealed class MilterProtocolTests : IDisposable
 {
-    private readonly DirectoryInfo scratch = Directory.CreateTempSubdirectory("detach-e2e-miltertest-");
+    private readonly DirectoryInfo _scratch = Directory.CreateTempSubdirectory("detach-e2e-miltertest-");
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    public void Dispose() => scratch.Delete(recursive: true);
+    public void Dispose() => _scratch.Delete(recursive: true);
 
     [Fact]
     public async Task Miltertest_sees_plain_mail_accepted_early_text_left_alone_an_attachment_taken_out_and_a_signed_message_noted()
@@ -24,13 +24,13 @@ public sealed class MilterProtocolTests : IDisposable
         await using var detach = await DetachServer.StartAsync([$"Milter:Listen=127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "Smtp:Listen="], Token);
         var data = new byte[64 * 1024];
         Random.Shared.NextBytes(data);
-        var body = Path.Combine(scratch.FullName, "body.eml");
+        var body = Path.Combine(_scratch.FullName, "body.eml");
         await File.WriteAllTextAsync(body,
             "--b\r\nContent-Type: text/plain\r\n\r\nSee the file.\r\n--b\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n" +
             "Content-Disposition: attachment; filename=\"data.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
             Convert.ToBase64String(data, Base64FormattingOptions.InsertLineBreaks) + "\r\n--b--\r\n", Token);
 
-        var signed = Path.Combine(scratch.FullName, "signed.eml");
+        var signed = Path.Combine(_scratch.FullName, "signed.eml");
         await File.WriteAllTextAsync(signed,
             "--s\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n" + await File.ReadAllTextAsync(body, Token) +
             "\r\n--s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--s--\r\n", Token);
@@ -75,7 +75,7 @@ public sealed class MilterProtocolTests : IDisposable
     public void Docs_page_shows_the_committed_milter_fragment_exactly()
     {
         var docsPath = Path.Combine(AppContext.BaseDirectory, "docs", "postfix.md");
-        var docs = File.ReadAllText(File.Exists(docsPath) ? docsPath : Path.Combine(RepositoryRoot.Find(), "docs", "postfix.md"));
+        var docs = File.ReadAllText(File.Exists(docsPath) ? docsPath : Path.Combine(RepositoryPaths.Root, "docs", "postfix.md"));
         var rendered = MilterFragment.Render(MilterFragment.ProductionValues[MilterFragment.Milter]);
         Assert.Contains("```\n" + rendered + "```\n", docs, StringComparison.Ordinal);
         Assert.Contains($"| `{{{{{MilterFragment.Milter}}}}}` | `{MilterFragment.ProductionValues[MilterFragment.Milter]}` |", docs, StringComparison.Ordinal);

@@ -10,15 +10,15 @@ namespace Detach.EndToEnd.Tests.Notify;
 /// </summary>
 public sealed class SenderNoticeTests : IDisposable
 {
-    private readonly DirectoryInfo scratch = Directory.CreateTempSubdirectory("detach-e2e-notice-");
+    private readonly DirectoryInfo _scratch = Directory.CreateTempSubdirectory("detach-e2e-notice-");
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    public void Dispose() => scratch.Delete(recursive: true);
+    public void Dispose() => _scratch.Delete(recursive: true);
 
     private async Task<(string Link, string MessageId, string Sha256)> SendToAliceAsync(PostfixWithDetach setup, string fileName)
     {
-        var file = TestFiles.WriteRandom(scratch.FullName, fileName, 200 * 1024);
+        var file = TestFiles.WriteRandom(_scratch.FullName, fileName, 200 * 1024);
         var messageId = TestFiles.NewMessageId("notice");
         var result = await setup.Swaks().To(PostfixInstance.Address("alice")).Header("Message-Id", messageId).Header("Subject", "The plans")
             .Body("Plans attached.").Attach(file).RunAsync(Token);

@@ -11,11 +11,11 @@ public sealed class BrowserThroughProxyTests(ProxyDeliverySetup setup) : IClassF
 {
     private const string ChromiumPath = "/usr/bin/chromium";
     private static readonly string Screenshots = Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots");
-    private readonly DirectoryInfo scratch = Directory.CreateTempSubdirectory("detach-e2e-browser-");
+    private readonly DirectoryInfo _scratch = Directory.CreateTempSubdirectory("detach-e2e-browser-");
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    public void Dispose() => scratch.Delete(recursive: true);
+    public void Dispose() => _scratch.Delete(recursive: true);
 
     [Fact]
     public async Task A_link_from_a_delivered_mail_downloads_the_original_in_a_browser()
@@ -28,7 +28,7 @@ public sealed class BrowserThroughProxyTests(ProxyDeliverySetup setup) : IClassF
         }
 
         var proxy = await setup.GetAsync(Token);
-        var file = TestFiles.WriteRandom(scratch.FullName, "Jahresbericht 2026.pdf", 2 * 1024 * 1024 + 77);
+        var file = TestFiles.WriteRandom(_scratch.FullName, "Jahresbericht 2026.pdf", 2 * 1024 * 1024 + 77);
         var messageId = TestFiles.NewMessageId("browser");
         var sent = await proxy.Swaks().To(PostfixInstance.Address("bob")).Header("Message-Id", messageId).Header("Subject", "the report")
             .Body("Attached.").Attach(file, "application/pdf").RunAsync(Token);
@@ -54,7 +54,7 @@ public sealed class BrowserThroughProxyTests(ProxyDeliverySetup setup) : IClassF
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "through-proxy-ready.png"), FullPage = true });
 
         var download = await page.RunAndWaitForDownloadAsync(() => button.ClickAsync(), new PageRunAndWaitForDownloadOptions { Timeout = 60_000 });
-        var saved = Path.Combine(scratch.FullName, "saved-" + download.SuggestedFilename);
+        var saved = Path.Combine(_scratch.FullName, "saved-" + download.SuggestedFilename);
         await download.SaveAsAsync(saved);
         Assert.Null(await download.FailureAsync());
         Assert.Equal("Jahresbericht 2026.pdf", download.SuggestedFilename);

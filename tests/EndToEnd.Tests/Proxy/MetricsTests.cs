@@ -71,14 +71,13 @@ public sealed class MetricsTests : IDisposable
         await using var quiet = await DetachServer.StartAsync([], Token);
         await using var busy = await DetachServer.StartAsync([], Token);
 
-        await using (var client = await RawSmtpConnection.ConnectAsync(busy.SmtpPort, Token))
+        await using (var client = await RawSmtpClient.ConnectAsync(busy.SmtpPort))
         {
-            await client.ReadReplyAsync(Token);
-            await client.CommandAsync("EHLO client.test", Token);
-            await client.CommandAsync("MAIL FROM:<a@example.test>", Token);
-            await client.CommandAsync("RCPT TO:<b@example.test>", Token);
-            await client.CommandAsync("DATA", Token);
-            Assert.Equal(250, (await client.CommandAsync("Subject: hi\r\n\r\nhello\r\n.", Token)).Code);
+            await client.CommandAsync("EHLO client.test");
+            await client.CommandAsync("MAIL FROM:<a@example.test>");
+            await client.CommandAsync("RCPT TO:<b@example.test>");
+            await client.CommandAsync("DATA");
+            Assert.Equal(250, (await client.CommandAsync("Subject: hi\r\n\r\nhello\r\n.")).Code);
         }
 
         Assert.Equal(1, (await busy.ScrapeMetricsAsync(Token)).Value("detach_messages_processed_total"));

@@ -16,27 +16,26 @@ public sealed class NextHopFailureTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    private static async Task<((int Code, string Text) Reply, AttachmentRecord Record)> SendAsync(DetachServer detach, RawSmtpConnection client, string messageId)
+    private static async Task<(RawSmtpReply Reply, AttachmentRecord Record)> SendAsync(DetachServer detach, RawSmtpClient client, string messageId)
     {
-        Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>", Token)).Code);
-        Assert.Equal(250, (await client.CommandAsync("RCPT TO:<alice@example.test>", Token)).Code);
-        Assert.Equal(354, (await client.CommandAsync("DATA", Token)).Code);
+        Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>")).Code);
+        Assert.Equal(250, (await client.CommandAsync("RCPT TO:<alice@example.test>")).Code);
+        Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
         var message = new StringBuilder()
             .Append($"Message-Id: {messageId}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n")
             .Append("--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n")
             .Append("--b1\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"lost.pdf\"\r\n\r\n")
             .Append(Convert.ToBase64String(RandomNumberGenerator.GetBytes(200 * 1024), Base64FormattingOptions.InsertLineBreaks))
             .Append("\r\n--b1--\r\n.");
-        await client.SendLineAsync(message.ToString(), Token);
-        var reply = (await client.ReadReplyAsync(Token))!.Value;
+        await client.SendLineAsync(message.ToString());
+        var reply = await client.ReadReplyAsync();
         return (reply, Assert.Single(await detach.Vault.Index.FindByMessageIdAsync(messageId, Token)));
     }
 
-    private static async Task<RawSmtpConnection> ConnectAsync(DetachServer detach)
+    private static async Task<RawSmtpClient> ConnectAsync(DetachServer detach)
     {
-        var client = await RawSmtpConnection.ConnectAsync(detach.SmtpPort, Token);
-        await client.ReadReplyAsync(Token);
-        await client.CommandAsync("EHLO client.test", Token);
+        var client = await RawSmtpClient.ConnectAsync(detach.SmtpPort);
+        await client.CommandAsync("EHLO client.test");
         return client;
     }
 
@@ -55,7 +54,7 @@ public sealed class NextHopFailureTests
         Assert.Empty(await detach.Vault.Vault.CollectOrphansAsync(TimeSpan.Zero, Token));
 
         // The session survives and the next transaction gets a fresh next-hop connection.
-        Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>", Token)).Code);
+        Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>")).Code);
         Assert.Equal(2, nextHop.Connections);
     }
 

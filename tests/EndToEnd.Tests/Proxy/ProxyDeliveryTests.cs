@@ -196,14 +196,13 @@ public sealed class ProxyDeliveryTests(ProxyDeliverySetup setup) : IClassFixture
         PeerBinaries.RequirePostfix();
         var setup1 = await setup.GetAsync(Token);
         var messageId = TestFiles.NewMessageId("utf8");
-        await using var client = await RawSmtpConnection.ConnectAsync(setup1.Postfix.InboundPort, Token);
-        await client.ReadReplyAsync(Token);
-        Assert.Contains("SMTPUTF8", (await client.CommandAsync("EHLO intl.client.test", Token)).Text, StringComparison.Ordinal);
+        await using var client = await RawSmtpClient.ConnectAsync(setup1.Postfix.InboundPort);
+        Assert.Contains("SMTPUTF8", (await client.CommandAsync("EHLO intl.client.test")).Text, StringComparison.Ordinal);
         var utf8 = System.Text.Encoding.UTF8;
         async Task<int> Utf8CommandAsync(string line)
         {
-            await client.SendAsync(utf8.GetBytes(line + "\r\n"), Token);
-            return (await client.ReadReplyAsync(Token))!.Value.Code;
+            await client.SendAsync(utf8.GetBytes(line + "\r\n"));
+            return (await client.ReadReplyAsync()).Code;
         }
 
         Assert.Equal(250, await Utf8CommandAsync("MAIL FROM:<jörg.müller@client.test> SMTPUTF8 RET=HDRS ENVID=e2e-utf8"));

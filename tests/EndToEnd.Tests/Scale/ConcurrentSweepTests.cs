@@ -116,18 +116,18 @@ public sealed class ConcurrentSweepTests(PostgresServerFixture postgres) : IClas
     /// <summary>A store that only counts removals per CID (the sweeps never read or add).</summary>
     private sealed class CountingStore(ConcurrentDictionary<string, int> removals) : IContentStore
     {
-        public Task RemoveAsync(Cid cid, CancellationToken ct)
+        public Task RemoveAsync(Cid cid, CancellationToken cancellationToken)
         {
             removals.AddOrUpdate(cid.ToString(), 1, (_, n) => n + 1);
             return Task.CompletedTask;
         }
 
-        public Task<StoredContent> AddAsync(Stream content, CancellationToken ct) => throw new NotSupportedException();
+        public Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-        public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct) => throw new NotSupportedException();
+        public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-        public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct) => throw new NotSupportedException();
+        public Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken) => throw new NotSupportedException();
 
-        public Task<bool> IsAvailableAsync(CancellationToken ct) => Task.FromResult(true);
+        public Task<bool> IsAvailableAsync(CancellationToken cancellationToken) => Task.FromResult(true);
     }
 }

@@ -7,14 +7,14 @@ namespace Detach.EndToEnd.Tests.Scanning;
 /// <summary>`detach check` probes the scanner: the real clamd up (TCP and unix socket), stopped, and none configured.</summary>
 public sealed class CheckScannerTests : IDisposable
 {
-    private readonly DirectoryInfo data = Directory.CreateTempSubdirectory("detach-e2e-check-scan-");
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("detach-e2e-check-scan-");
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    public void Dispose() => data.Delete(recursive: true);
+    public void Dispose() => _data.Delete(recursive: true);
 
     private async Task<CheckCommand.CheckResult> ScannerRowAsync(params string[] settings) =>
-        (await CheckCommand.RunAsync(DetachSettings.Load(DetachConfiguration.Build(null, [$"DataPath={data.FullName}", .. settings])), Token))
+        (await CheckCommand.RunAsync(DetachSettings.Load(DetachConfiguration.Build(null, [$"DataPath={_data.FullName}", .. settings])), Token))
             .Single(r => r.Name == "scanner");
 
     [Fact]

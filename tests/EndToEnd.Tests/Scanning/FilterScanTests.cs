@@ -10,14 +10,14 @@ namespace Detach.EndToEnd.Tests.Scanning;
 /// <summary>`detach filter` (Postfix's pipe transport) with the real clamd: exit codes Postfix understands.</summary>
 public sealed class FilterScanTests : IDisposable
 {
-    private readonly DirectoryInfo data = Directory.CreateTempSubdirectory("detach-e2e-filter-scan-");
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("detach-e2e-filter-scan-");
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    public void Dispose() => data.Delete(recursive: true);
+    public void Dispose() => _data.Delete(recursive: true);
 
     private DetachSettings Settings(ClamdInstance clamd) =>
-        DetachSettings.Load(DetachConfiguration.Build(null, [$"DataPath={data.FullName}", $"Scan:Clamd={clamd.TcpEndpoint}", "Scan:TimeoutSeconds=10"]));
+        DetachSettings.Load(DetachConfiguration.Build(null, [$"DataPath={_data.FullName}", $"Scan:Clamd={clamd.TcpEndpoint}", "Scan:TimeoutSeconds=10"]));
 
     private async Task<(int Exit, string Output, string Error)> FilterAsync(DetachSettings settings, byte[] message)
     {

@@ -2,8 +2,6 @@ using System.Diagnostics;
 
 namespace Detach.Gateway.Tests.Cli;
 
-public sealed record ProcessResult(int Exit, string Stdout, string Stderr);
-
 /// <summary>
 /// The `detach` program itself (detach.dll beside the tests), run as a process the way an admin, a recipient or
 /// Postfix's pipe service runs it. No DETACH__ variable leaks in from the test runner; each run names its own.
@@ -38,19 +36,8 @@ public static class DetachProcess
         return start;
     }
 
-    public static async Task<ProcessResult> RunAsync(
-        string workingDirectory, IReadOnlyDictionary<string, string>? environment, byte[]? stdin, params string[] args)
-    {
-        using var process = Process.Start(StartInfo(workingDirectory, environment, args))!;
-        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        if (stdin is not null)
-        {
-            await process.StandardInput.BaseStream.WriteAsync(stdin, TestContext.Current.CancellationToken);
-        }
-
-        process.StandardInput.Close();
-        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
-        return new ProcessResult(process.ExitCode, await stdout, await stderr);
-    }
+    /// <summary>Runs one detach command to its end, <paramref name="stdin"/> (when given) as its standard input.</summary>
+    public static Task<ProcessResult> RunAsync(
+        string workingDirectory, IReadOnlyDictionary<string, string>? environment, byte[]? stdin, params string[] args) =>
+        ChildProcess.RunAsync(StartInfo(workingDirectory, environment, args), TimeSpan.FromMinutes(5), TestContext.Current.CancellationToken, stdin);
 }

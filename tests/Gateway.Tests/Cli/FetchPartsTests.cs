@@ -88,12 +88,12 @@ public class FetchPartsTests
 
     private sealed class SteppingClock : TimeProvider
     {
-        private long ticks = 1_000_000;
+        private long _ticks = 1_000_000;
 
         public override long TimestampFrequency => TimeSpan.TicksPerSecond;
 
-        public override long GetTimestamp() => ticks;
+        public override long GetTimestamp() => _ticks;
 
-        public void Advance(TimeSpan by) => ticks += by.Ticks;
+        public void Advance(TimeSpan by) => _ticks += by.Ticks;
     }
 }

@@ -22,19 +22,19 @@ public sealed class ServeFixture : IAsyncLifetime
 /// </summary>
 public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<ServeFixture>, IDisposable
 {
-    private readonly DirectoryInfo here = Directory.CreateTempSubdirectory("detach-recipient-");
+    private readonly DirectoryInfo _here = Directory.CreateTempSubdirectory("detach-recipient-");
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private ServeProcess Serve => fixture.Serve;
 
-    public void Dispose() => here.Delete(recursive: true);
+    public void Dispose() => _here.Delete(recursive: true);
 
     private static string Through(InterruptingProxy proxy, string link, string scheme = "http") =>
         $"{scheme}://127.0.0.1:{proxy.Port}" + link[link.IndexOf("/d/", StringComparison.Ordinal)..];
 
     private Task<ProcessResult> FetchAsync(IReadOnlyDictionary<string, string>? environment, params string[] args) =>
-        DetachProcess.RunAsync(here.FullName, environment, null, ["fetch", .. args]);
+        DetachProcess.RunAsync(_here.FullName, environment, null, ["fetch", .. args]);
 
     [Fact]
     public async Task A_killed_download_is_continued_to_a_byte_identical_file()
@@ -43,9 +43,9 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         var link = await Serve.StoreAsync(original, "dataset.bin");
         await using var proxy = new InterruptingProxy(new Uri(Serve.BaseUrl).Port) { StallAfter = 2_000_000 };
         var proxied = Through(proxy, link);
-        var part = new FileInfo(Path.Combine(here.FullName, $"detach-{link.Split("/d/")[1].Split('#')[0]}.part"));
+        var part = new FileInfo(Path.Combine(_here.FullName, $"detach-{link.Split("/d/")[1].Split('#')[0]}.part"));
 
-        using (var first = Process.Start(DetachProcess.StartInfo(here.FullName, null, ["fetch", proxied]))!)
+        await using (var first = ChildProcess.Start(DetachProcess.StartInfo(_here.FullName, null, ["fetch", proxied])))
         {
             // Wait until the client wrote what the proxy let through, then kill it where it stands.
             var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -56,64 +56,55 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
                 part.Refresh();
             }
 
-            first.Kill(entireProcessTree: true);
-            await first.WaitForExitAsync(Ct);
+            first.Kill();
+            await first.WaitForExitAsync(TimeSpan.FromSeconds(30), Ct);
         }
 
         part.Refresh();
         Assert.InRange(part.Length, 1_900_000, original.Length - 1);
-        Assert.False(File.Exists(Path.Combine(here.FullName, "dataset.bin")));
+        Assert.False(File.Exists(Path.Combine(_here.FullName, "dataset.bin")));
 
         proxy.StallAfter = null;
         var resumed = await FetchAsync(null, proxied, "--continue");
 
-        Assert.True(resumed.Exit == ExitCodes.Ok, resumed.Stderr);
-        Assert.Contains("resumed at", resumed.Stderr, StringComparison.Ordinal);
-        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(here.FullName, "dataset.bin"), Ct)));
-        Assert.Equal(["dataset.bin"], here.GetFiles().Select(f => f.Name));
-        Assert.False(Directory.Exists(Path.Combine(here.FullName, "data")), "a recipient's fetch created a data folder");
+        Assert.True(resumed.ExitCode == ExitCodes.Ok, resumed.StandardError);
+        Assert.Contains("resumed at", resumed.StandardError, StringComparison.Ordinal);
+        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(_here.FullName, "dataset.bin"), Ct)));
+        Assert.Equal(["dataset.bin"], _here.GetFiles().Select(f => f.Name));
+        Assert.False(Directory.Exists(Path.Combine(_here.FullName, "data")), "a recipient's fetch created a data folder");
     }
 
     [Fact]
     public async Task A_terminal_gets_a_progress_line_with_rate_and_time_left_and_a_pipe_gets_none()
     {
-        var script = new[] { "/usr/bin/script", "/bin/script" }.FirstOrDefault(File.Exists);
-        if (script is null)
-        {
-            Assert.Skip("util-linux `script` is not installed (apt-get install bsdutils): it gives the fetch a real terminal.");
-        }
+        // util-linux `script` gives the fetch a real terminal.
+        var script = InstalledPrograms.Require("script", "bsdutils");
 
         var original = DataFolder.RandomBytes(3 * 1024 * 1024, 71);
         var link = await Serve.StoreAsync(original, "slow.bin");
         await using var proxy = new InterruptingProxy(new Uri(Serve.BaseUrl).Port) { DelayPerChunk = TimeSpan.FromMilliseconds(8) };
         var proxied = Through(proxy, link);
 
-        var terminal = new ProcessStartInfo(script) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = here.FullName };
-        foreach (var arg in new[] { "--quiet", "--return", "--command", $"dotnet '{Path.Combine(AppContext.BaseDirectory, "detach.dll")}' fetch '{proxied}' -o tty.bin", "/dev/null" })
-        {
-            terminal.ArgumentList.Add(arg);
-        }
-
-        terminal.Environment["TERM"] = "xterm";
-        using var run = Process.Start(terminal)!;
-        var screen = await run.StandardOutput.ReadToEndAsync(Ct);
-        await run.WaitForExitAsync(Ct);
+        var command = $"dotnet '{Path.Combine(AppContext.BaseDirectory, "detach.dll")}' fetch '{proxied}' -o tty.bin";
+        var run = await ChildProcess.RunAsync(
+            script, ["--quiet", "--return", "--command", command, "/dev/null"], TimeSpan.FromMinutes(2), Ct, _here.FullName, new Dictionary<string, string> { ["TERM"] = "xterm" });
+        var screen = run.StandardOutput;
         var piped = await FetchAsync(null, proxied, "-o", "pipe.bin");
 
         Assert.True(run.ExitCode == 0, screen);
         Assert.Matches(@"\rslow\.bin +\d+% \[#*\.*\] [\d.]+ (bytes|kB|MB) of 3\.1 MB  [\d.]+ (kB|MB)/s  (<1|\d+) s left", screen);
         Assert.Contains("100% [", screen, StringComparison.Ordinal);
-        Assert.Equal(0, piped.Exit);
-        Assert.DoesNotContain('\r', piped.Stderr);
-        Assert.DoesNotContain("%", piped.Stderr, StringComparison.Ordinal);
-        Assert.StartsWith("saved slow.bin (3.1 MB) as ", piped.Stderr, StringComparison.Ordinal);
-        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(here.FullName, "tty.bin"), Ct)));
+        Assert.Equal(0, piped.ExitCode);
+        Assert.DoesNotContain('\r', piped.StandardError);
+        Assert.DoesNotContain("%", piped.StandardError, StringComparison.Ordinal);
+        Assert.StartsWith("saved slow.bin (3.1 MB) as ", piped.StandardError, StringComparison.Ordinal);
+        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(_here.FullName, "tty.bin"), Ct)));
     }
 
     [Fact]
     public async Task Https_uses_the_systems_trust_store_and_says_so_when_the_certificate_is_not_trusted()
     {
-        using var certificates = new TestCertificates(here.FullName);
+        using var certificates = new TestCertificates(_here.FullName);
         var original = DataFolder.RandomBytes(300_000, 72);
         var link = await Serve.StoreAsync(original, "secure.bin");
         await using var proxy = new InterruptingProxy(new Uri(Serve.BaseUrl).Port, certificates.Server);
@@ -123,13 +114,13 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         var trusted = await FetchAsync(new Dictionary<string, string> { ["SSL_CERT_FILE"] = certificates.AuthorityBundle }, secure, "-o", "trusted.bin");
         var untrusted = await FetchAsync(null, secure, "-o", "untrusted.bin");
 
-        Assert.True(trusted.Exit == ExitCodes.Ok, trusted.Stderr);
-        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(here.FullName, "trusted.bin"), Ct)));
-        Assert.DoesNotContain("plain http", trusted.Stderr, StringComparison.Ordinal);
-        Assert.Equal(ExitCodes.Protocol, untrusted.Exit);
-        Assert.Contains($"no secure connection to 127.0.0.1:{proxy.Port}", untrusted.Stderr, StringComparison.Ordinal);
-        Assert.Contains("trust store", untrusted.Stderr, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(here.FullName, "untrusted.bin")));
+        Assert.True(trusted.ExitCode == ExitCodes.Ok, trusted.StandardError);
+        Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(await File.ReadAllBytesAsync(Path.Combine(_here.FullName, "trusted.bin"), Ct)));
+        Assert.DoesNotContain("plain http", trusted.StandardError, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Protocol, untrusted.ExitCode);
+        Assert.Contains($"no secure connection to 127.0.0.1:{proxy.Port}", untrusted.StandardError, StringComparison.Ordinal);
+        Assert.Contains("trust store", untrusted.StandardError, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_here.FullName, "untrusted.bin")));
     }
 
     [Fact]
@@ -138,7 +129,7 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         var original = DataFolder.RandomBytes(500_000, 73);
         var link = await Serve.StoreAsync(original, "piped.bin");
 
-        using var process = Process.Start(DetachProcess.StartInfo(here.FullName, null, ["fetch", link, "-o", "-"]))!;
+        using var process = Process.Start(DetachProcess.StartInfo(_here.FullName, null, ["fetch", link, "-o", "-"]))!;
         process.StandardInput.Close();
         var stderr = process.StandardError.ReadToEndAsync(Ct);
         var stdout = new MemoryStream();
@@ -148,14 +139,14 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
         Assert.True(process.ExitCode == 0, await stderr);
         Assert.Equal(DataFolder.Sha256(original), DataFolder.Sha256(stdout.ToArray()));
         Assert.Contains("wrote piped.bin (500 kB) to standard output", await stderr, StringComparison.Ordinal);
-        Assert.Empty(here.GetFileSystemInfos());
+        Assert.Empty(_here.GetFileSystemInfos());
     }
 
     [Fact]
     public async Task No_command_creates_a_data_folder_where_there_is_none()
     {
         var link = await Serve.StoreAsync(DataFolder.RandomBytes(10_000, 74));
-        var unreachable = $"http://127.0.0.1:{ServeProcess.FreePort()}/d/bafkreiabc#{new string('A', 43)}";
+        var unreachable = $"http://127.0.0.1:{FreePort.Next()}/d/bafkreiabc#{new string('A', 43)}";
         var commands = new (string[] Args, int Exit, string Says)[]
         {
             (["fetch", unreachable], ExitCodes.TempFail, "cannot reach"),
@@ -171,12 +162,12 @@ public sealed class FetchProcessTests(ServeFixture fixture) : IClassFixture<Serv
 
         foreach (var (args, exit, says) in commands)
         {
-            var result = await DetachProcess.RunAsync(here.FullName, null, null, args);
-            var output = result.Stdout + result.Stderr;
-            Assert.True(result.Exit == exit, $"detach {string.Join(' ', args)} exited {result.Exit}: {output}");
+            var result = await DetachProcess.RunAsync(_here.FullName, null, null, args);
+            var output = result.StandardOutput + result.StandardError;
+            Assert.True(result.ExitCode == exit, $"detach {string.Join(' ', args)} exited {result.ExitCode}: {output}");
             Assert.Contains(says, output, StringComparison.Ordinal);
-            Assert.False(Directory.Exists(Path.Combine(here.FullName, "data")), $"detach {string.Join(' ', args)} created ./data");
-            Assert.Empty(here.GetFileSystemInfos());
+            Assert.False(Directory.Exists(Path.Combine(_here.FullName, "data")), $"detach {string.Join(' ', args)} created ./data");
+            Assert.Empty(_here.GetFileSystemInfos());
         }
     }
 }

@@ -15,7 +15,7 @@ namespace Detach.Gateway.Tests.Cli;
 /// </summary>
 public sealed class InterruptingProxy(int targetPort, X509Certificate2? certificate = null) : LoopbackServer
 {
-    private long forwarded;
+    private long _forwarded;
 
     /// <summary>Close the connection after this many response bytes (per connection).</summary>
     public long? CutAfter { get; set; }
@@ -29,7 +29,7 @@ public sealed class InterruptingProxy(int targetPort, X509Certificate2? certific
     public ConcurrentQueue<string> Requests { get; } = new();
 
     /// <summary>Response bytes forwarded over every connection so far.</summary>
-    public long Forwarded => Interlocked.Read(ref forwarded);
+    public long Forwarded => Interlocked.Read(ref _forwarded);
 
     protected override async Task ServeAsync(TcpClient client)
     {
@@ -90,7 +90,7 @@ public sealed class InterruptingProxy(int targetPort, X509Certificate2? certific
             await to.WriteAsync(buffer.AsMemory(0, take), cancellationToken);
             await to.FlushAsync(cancellationToken);
             sent += take;
-            Interlocked.Add(ref forwarded, take);
+            Interlocked.Add(ref _forwarded, take);
             if (sent >= CutAfter)
             {
                 return; // closing both sockets: the client sees its answer end in the middle

@@ -6,33 +6,33 @@ namespace Detach.Gateway.Tests.Cli;
 /// <summary>A test server on 127.0.0.1 and a port of the system's choosing: each connection served on its own task until disposed.</summary>
 public abstract class LoopbackServer : IAsyncDisposable
 {
-    private readonly TcpListener listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource stop = new();
-    private readonly Task accepting;
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _accepting;
 
     protected LoopbackServer()
     {
-        listener.Start();
-        accepting = AcceptAsync();
+        _listener.Start();
+        _accepting = AcceptAsync();
     }
 
-    public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
-    protected CancellationToken Stopping => stop.Token;
+    protected CancellationToken Stopping => _stop.Token;
 
     public async ValueTask DisposeAsync()
     {
-        await stop.CancelAsync();
-        listener.Stop();
+        await _stop.CancelAsync();
+        _listener.Stop();
         try
         {
-            await accepting;
+            await _accepting;
         }
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
         }
 
-        stop.Dispose();
+        _stop.Dispose();
         GC.SuppressFinalize(this);
     }
 
@@ -41,10 +41,10 @@ public abstract class LoopbackServer : IAsyncDisposable
 
     private async Task AcceptAsync()
     {
-        while (!stop.IsCancellationRequested)
+        while (!_stop.IsCancellationRequested)
         {
-            var client = await listener.AcceptTcpClientAsync(stop.Token);
-            _ = Task.Run(() => ServeAsync(client), stop.Token);
+            var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            _ = Task.Run(() => ServeAsync(client), _stop.Token);
         }
     }
 }

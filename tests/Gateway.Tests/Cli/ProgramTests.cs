@@ -13,7 +13,7 @@ public class ProgramTests
             ["DETACH__DataPath"] = Path.Combine(dataPath, "data"),
             ["DETACH__PublicUrl"] = "https://files.example.com",
         }, stdin, args);
-        return (result.Exit, result.Stdout, result.Stderr);
+        return (result.ExitCode, result.StandardOutput, result.StandardError);
     }
 
     [Fact]

@@ -14,20 +14,20 @@ public sealed class RemoteFetchTests : IDisposable
 {
     private const int Length = (1536 * 1024) + 777; // 24 full records and a short one
 
-    private readonly DataFolder client = new();
+    private readonly DataFolder _client = new();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public void Dispose() => client.Dispose();
+    public void Dispose() => _client.Dispose();
 
     private static string Link(GatewayTestHost host, StoredFile file) => $"{host.BaseUrl}/d/{file.Cid}#{file.LinkKey}";
 
-    private string Folder(string name) => Directory.CreateDirectory(Path.Combine(client.Path, name)).FullName;
+    private string Folder(string name) => Directory.CreateDirectory(Path.Combine(_client.Path, name)).FullName;
 
     private async Task<(int Exit, string Error)> FetchAsync(string link, string? output, bool resume = false)
     {
         var error = new StringWriter();
-        var exit = await FetchCommand.RunAsync(client.Settings(), new FetchRequest(link, output, resume), error, Ct);
+        var exit = await FetchCommand.RunAsync(_client.Settings(), new FetchRequest(link, output, resume), error, Ct);
         return (exit, error.ToString());
     }
 
@@ -144,7 +144,7 @@ public sealed class RemoteFetchTests : IDisposable
     [Fact]
     public async Task Network_failures_say_what_failed()
     {
-        var closed = ServeProcess.FreePort();
+        var closed = FreePort.Next();
         var key = new string('A', 43);
 
         var (refusedExit, refusedError) = await FetchAsync($"http://127.0.0.1:{closed}/d/bafkreiabc#{key}", Folder("refused"));
@@ -188,7 +188,7 @@ public sealed class RemoteFetchTests : IDisposable
         Assert.Equal("evil[31mfdp.sh", Path.GetFileName(saved));
         Assert.Equal("payload", await File.ReadAllTextAsync(saved, Ct));
         Assert.DoesNotContain('\u001b', error);
-        Assert.Empty(Directory.GetFiles(client.Path));
+        Assert.Empty(Directory.GetFiles(_client.Path));
     }
 
     [Fact]
@@ -206,7 +206,7 @@ public sealed class RemoteFetchTests : IDisposable
         var (otherExit, otherError) = await FetchAsync($"{server.BaseUrl}/d/bafkreiother#{key}", Folder("other"));
 
         Assert.True(sameExit == ExitCodes.Ok, sameError);
-        Assert.Equal("here", await File.ReadAllTextAsync(Path.Combine(client.Path, "same", "here.txt"), Ct));
+        Assert.Equal("here", await File.ReadAllTextAsync(Path.Combine(_client.Path, "same", "here.txt"), Ct));
         Assert.Contains(server.Requests, r => r.StartsWith("GET /moved/file", StringComparison.Ordinal) && r.Contains("X-Detach-Key: " + key, StringComparison.Ordinal));
         Assert.Equal(ExitCodes.Protocol, otherExit);
         Assert.Contains("sends the key only to the link's own host", otherError, StringComparison.Ordinal);
@@ -309,15 +309,15 @@ public sealed class RemoteFetchTests : IDisposable
     {
         public bool Down { get; set; }
 
-        public Task<StoredContent> AddAsync(Stream content, CancellationToken ct) => inner.AddAsync(content, ct);
+        public Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken) => inner.AddAsync(content, cancellationToken);
 
-        public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct) =>
-            Down ? throw new StorageUnavailableException("node down") : inner.OpenReadAsync(cid, offset, length, ct);
+        public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken) =>
+            Down ? throw new StorageUnavailableException("node down") : inner.OpenReadAsync(cid, offset, length, cancellationToken);
 
-        public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct) => inner.GetSizeAsync(cid, ct);
+        public Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken) => inner.GetSizeAsync(cid, cancellationToken);
 
-        public Task RemoveAsync(Cid cid, CancellationToken ct) => inner.RemoveAsync(cid, ct);
+        public Task RemoveAsync(Cid cid, CancellationToken cancellationToken) => inner.RemoveAsync(cid, cancellationToken);
 
-        public Task<bool> IsAvailableAsync(CancellationToken ct) => Task.FromResult(!Down);
+        public Task<bool> IsAvailableAsync(CancellationToken cancellationToken) => Task.FromResult(!Down);
     }
 }

@@ -1,8 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 
 namespace Detach.Gateway.Tests.Cli;
 
@@ -13,18 +9,13 @@ namespace Detach.Gateway.Tests.Cli;
 /// </summary>
 public sealed class ServeProcess : IAsyncDisposable
 {
-    private readonly Process process;
-    private readonly StringBuilder output = new();
+    private readonly ChildProcess _process;
 
-    private ServeProcess(Process process, DirectoryInfo folder, int httpPort)
+    private ServeProcess(ChildProcess process, DirectoryInfo folder, int httpPort)
     {
-        this.process = process;
+        this._process = process;
         Folder = folder;
         BaseUrl = $"http://127.0.0.1:{httpPort.ToString(CultureInfo.InvariantCulture)}";
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
     }
 
     public DirectoryInfo Folder { get; }
@@ -33,16 +24,7 @@ public sealed class ServeProcess : IAsyncDisposable
 
     public string BaseUrl { get; }
 
-    public string Output
-    {
-        get
-        {
-            lock (output)
-            {
-                return output.ToString();
-            }
-        }
-    }
+    public string Output => _process.StandardOutput + _process.StandardError;
 
     public IReadOnlyDictionary<string, string> Environment => new Dictionary<string, string>
     {
@@ -53,7 +35,7 @@ public sealed class ServeProcess : IAsyncDisposable
     public static async Task<ServeProcess> StartAsync(params string[] settings)
     {
         var folder = Directory.CreateTempSubdirectory("detach-serve-");
-        var (http, smtp) = (FreePort(), FreePort());
+        var (http, smtp) = (FreePort.Next(), FreePort.Next());
         var args = new List<string> { "serve", "--set", $"Gateway:Listen=http://127.0.0.1:{http}", "--set", $"Smtp:Listen=127.0.0.1:{smtp}" };
         foreach (var setting in settings)
         {
@@ -66,12 +48,12 @@ public sealed class ServeProcess : IAsyncDisposable
             ["DETACH__DataPath"] = Path.Combine(folder.FullName, "data"),
             ["DETACH__PublicUrl"] = $"http://127.0.0.1:{http}",
         }, args);
-        var serve = new ServeProcess(Process.Start(start)!, folder, http);
+        var serve = new ServeProcess(ChildProcess.Start(start), folder, http);
         using var client = new HttpClient();
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
-            if (serve.process.HasExited || DateTime.UtcNow > deadline)
+            if (serve._process.HasExited || DateTime.UtcNow > deadline)
             {
                 var log = serve.Output;
                 await serve.DisposeAsync();
@@ -97,37 +79,13 @@ public sealed class ServeProcess : IAsyncDisposable
     public async Task<string> StoreAsync(byte[] attachment, string fileName = "report.pdf")
     {
         var result = await DetachProcess.RunAsync(Folder.FullName, Environment, DataFolder.MessageWith(attachment, fileName, $"<{Guid.NewGuid():N}@example.com>"), "filter");
-        Assert.True(result.Exit == 0, result.Stderr);
-        return Assert.Single(DataFolder.Links(result.Stdout));
+        Assert.True(result.Succeeded, result.StandardError);
+        return Assert.Single(DataFolder.Links(result.StandardOutput));
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-        }
-
-        await process.WaitForExitAsync(CancellationToken.None);
-        process.Dispose();
+        await _process.DisposeAsync();
         Folder.Delete(recursive: true);
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (output)
-            {
-                output.AppendLine(line);
-            }
-        }
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

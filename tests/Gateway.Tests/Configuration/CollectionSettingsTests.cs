@@ -12,9 +12,9 @@ namespace Detach.Gateway.Tests.Configuration;
 /// </summary>
 public sealed class CollectionSettingsTests : IDisposable
 {
-    private readonly string folder = Directory.CreateTempSubdirectory("detach-config-").FullName;
+    private readonly string _folder = Directory.CreateTempSubdirectory("detach-config-").FullName;
 
-    public void Dispose() => Directory.Delete(folder, recursive: true);
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     private static readonly string[] DefaultForwarders = ["127.0.0.0/8", "::1/128"];
 
@@ -27,7 +27,7 @@ public sealed class CollectionSettingsTests : IDisposable
 
     private string JsonFile(string json)
     {
-        var path = Path.Combine(folder, Guid.NewGuid().ToString("N") + ".json");
+        var path = Path.Combine(_folder, Guid.NewGuid().ToString("N") + ".json");
         File.WriteAllText(path, json);
         return path;
     }
@@ -174,22 +174,9 @@ public class CollectionEnvironmentTests
     [InlineData("DETACH__Smtp__AuthorizedXforwardNetworks", "", "[]")]
     public async Task Config_show_prints_the_list_the_environment_gave(string variable, string value, string expected)
     {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "detach.dll"));
-        start.ArgumentList.Add("config");
-        start.ArgumentList.Add("show");
-        start.Environment[variable] = value;
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stdout = await process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
-        var stderr = await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        await process.WaitForExitAsync(TestContext.Current.CancellationToken);
-        Assert.True(process.ExitCode == 0, stderr);
-        using var json = System.Text.Json.JsonDocument.Parse(stdout);
+        var result = await Detach.Gateway.Tests.Cli.DetachProcess.RunAsync(Path.GetTempPath(), new Dictionary<string, string> { [variable] = value }, null, "config", "show");
+        Assert.True(result.Succeeded, result.StandardError);
+        using var json = System.Text.Json.JsonDocument.Parse(result.StandardOutput);
         Assert.Equal(expected, json.RootElement.GetProperty("Smtp").GetProperty("AuthorizedXforwardNetworks").GetRawText().Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal));
     }
 }

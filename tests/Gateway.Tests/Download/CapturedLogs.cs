@@ -6,9 +6,9 @@ namespace Detach.Gateway.Tests.Download;
 /// <summary>Keeps every log entry of a host, formatted message, structured values and exception text alike.</summary>
 public sealed class CapturedLogs : ILoggerProvider
 {
-    private readonly ConcurrentQueue<string> lines = new();
+    private readonly ConcurrentQueue<string> _lines = new();
 
-    public IReadOnlyList<string> Lines => [.. lines];
+    public IReadOnlyList<string> Lines => [.. _lines];
 
     public ILogger CreateLogger(string categoryName) => new Capture(this, categoryName);
 
@@ -21,7 +21,7 @@ public sealed class CapturedLogs : ILoggerProvider
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull
         {
-            owner.lines.Enqueue($"{category} scope: {state}");
+            owner._lines.Enqueue($"{category} scope: {state}");
             return null;
         }
 
@@ -32,7 +32,7 @@ public sealed class CapturedLogs : ILoggerProvider
             var values = state is IEnumerable<KeyValuePair<string, object?>> pairs
                 ? string.Join(" ", pairs.Select(p => $"{p.Key}={p.Value}"))
                 : "";
-            owner.lines.Enqueue($"{logLevel} {category} [{eventId.Id}] {formatter(state, exception)} | {values} | {exception}");
+            owner._lines.Enqueue($"{logLevel} {category} [{eventId.Id}] {formatter(state, exception)} | {values} | {exception}");
         }
     }
 }

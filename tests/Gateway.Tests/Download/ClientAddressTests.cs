@@ -28,8 +28,8 @@ public class ClientAddressTests
         }
 
         var result = await Curl.RunAsync(host.Folder.FullName, [.. arguments]);
-        Assert.True(result.ExitCode == 0, result.Stderr);
-        return [.. result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
+        Assert.True(result.ExitCode == 0, result.StandardError);
+        return [.. result.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
     }
 
     private static int AccessLogLines(GatewayTestHost host, string remote) =>
@@ -68,7 +68,7 @@ public class ClientAddressTests
         Assert.Equal([429], await MetaAsync(host, proxy, "127.0.0.2", file, WrongKey, 1, "X-Forwarded-For: 10.9.9.9"));
         var download = await Curl.RunAsync(host.Folder.FullName, "--interface", "127.0.0.2", "--fail", "-o", "shared.pdf",
             "-H", LinkKeyHeader.Name + ": " + file.LinkKey, proxy + $"/d/{file.Cid}/file");
-        Assert.True(download.ExitCode == 0, download.Stderr);
+        Assert.True(download.ExitCode == 0, download.StandardError);
 
         await AssertAccessLogLinesAsync(0, host, "127.0.0.1");
         await AssertAccessLogLinesAsync(46, host, "127.0.0.2");

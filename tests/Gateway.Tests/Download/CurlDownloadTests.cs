@@ -21,7 +21,7 @@ public class CurlDownloadTests
         var result = await Curl.RunAsync(folder.FullName, "--fail", "--remote-name", "--remote-header-name",
             "--dump-header", "headers.txt", "-H", KeyHeader(file), host.FileUrl(file));
 
-        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.True(result.ExitCode == 0, result.StandardError);
         var saved = Path.Combine(folder.FullName, "quarterly-report 2026.bin");
         Assert.True(File.Exists(saved), "curl -OJ did not save under the original name: " + string.Join(", ", folder.GetFiles().Select(f => f.Name)));
         Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256OfFile(saved));
@@ -52,7 +52,7 @@ public class CurlDownloadTests
         var result = await Curl.RunAsync(folder.FullName, "--fail", "-o", "part.bin", "--dump-header", "headers.txt",
             "-H", KeyHeader(file), "-H", "Range: bytes=100000-200000", host.FileUrl(file));
 
-        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.True(result.ExitCode == 0, result.StandardError);
         var (status, headers) = Curl.ReadHeaderDump(Path.Combine(folder.FullName, "headers.txt"));
         Assert.Equal(206, status);
         Assert.Equal($"bytes 100000-200000/{FileLength}", headers["Content-Range"]);
@@ -75,7 +75,7 @@ public class CurlDownloadTests
         var result = await Curl.RunAsync(folder.FullName, "--fail", "-C", "-", "-o", "resume.bin", "--dump-header", "headers.txt",
             "-H", KeyHeader(file), host.FileUrl(file));
 
-        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.True(result.ExitCode == 0, result.StandardError);
         Assert.Equal(206, Curl.ReadHeaderDump(Path.Combine(folder.FullName, "headers.txt")).Status);
         Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256OfFile(target));
     }
@@ -141,10 +141,10 @@ public class CurlDownloadTests
         var malformed = await Curl.RunAsync(folder.FullName, "-o", "body2.txt", "-w", "%{http_code}", "-H", "X-Detach-Key: not-a-key", host.FileUrl(file));
         var missing = await Curl.RunAsync(folder.FullName, "-o", "body3.txt", "-w", "%{http_code}", host.FileUrl(file));
 
-        Assert.Equal("403", wrong.Stdout);
+        Assert.Equal("403", wrong.StandardOutput);
         Assert.Contains("not right for this file", wrongBody, StringComparison.Ordinal);
-        Assert.Equal("403", malformed.Stdout);
-        Assert.Equal("403", missing.Stdout);
+        Assert.Equal("403", malformed.StandardOutput);
+        Assert.Equal("403", missing.StandardOutput);
         Assert.Equal(3, host.Metrics.KeyRejections);
         Assert.Equal(0, host.Metrics.DownloadBytes);
     }
@@ -160,8 +160,8 @@ public class CurlDownloadTests
         var known = await Curl.RunAsync(folder.FullName, "-o", "body.txt", "-w", "%{http_code}", "-H", "X-Detach-Key: " + key, $"{host.BaseUrl}/d/{unknown}/file");
         var garbage = await Curl.RunAsync(folder.FullName, "-o", "body2.txt", "-w", "%{http_code}", "-H", "X-Detach-Key: " + key, $"{host.BaseUrl}/d/not-a-cid/file");
 
-        Assert.Equal("404", known.Stdout);
-        Assert.Equal("404", garbage.Stdout);
+        Assert.Equal("404", known.StandardOutput);
+        Assert.Equal("404", garbage.StandardOutput);
     }
 
     [Fact]
@@ -176,7 +176,7 @@ public class CurlDownloadTests
         var result = await Curl.RunAsync(folder.FullName, "-o", "page.html", "-w", "%{http_code}", "-H", "Accept: text/html",
             "-H", "X-Detach-Key: " + file.LinkKey, host.FileUrl(file));
 
-        Assert.Equal("410", result.Stdout);
+        Assert.Equal("410", result.StandardOutput);
         var page = await File.ReadAllTextAsync(Path.Combine(folder.FullName, "page.html"), TestContext.Current.CancellationToken);
         Assert.Contains("<!doctype html>", page, StringComparison.Ordinal);
         Assert.Contains("2026-11-20 14:30 UTC", page, StringComparison.Ordinal);
@@ -194,7 +194,7 @@ public class CurlDownloadTests
 
         var result = await Curl.RunAsync(folder.FullName, "-o", "page.txt", "-w", "%{http_code}", "-H", "X-Detach-Key: " + file.LinkKey, host.FileUrl(file));
 
-        Assert.Equal("410", result.Stdout);
+        Assert.Equal("410", result.StandardOutput);
         var text = await File.ReadAllTextAsync(Path.Combine(folder.FullName, "page.txt"), TestContext.Current.CancellationToken);
         Assert.Contains("2026-01-02 03:04 UTC", text, StringComparison.Ordinal);
         Assert.Contains("old.example", text, StringComparison.Ordinal);
@@ -230,11 +230,11 @@ public class CurlDownloadTests
         var first = await Curl.RunAsync(folder.FullName, "-o", "1.bin", "-w", "%{http_code}", "-H", KeyHeader(file), host.FileUrl(file));
         var second = await Curl.RunAsync(folder.FullName, "-o", "2.bin", "-w", "%{http_code}", "-H", KeyHeader(file), host.FileUrl(file));
 
-        Assert.Equal("200", head.Stdout);
-        Assert.Equal("206", range.Stdout);
-        Assert.Equal("200", first.Stdout);
+        Assert.Equal("200", head.StandardOutput);
+        Assert.Equal("206", range.StandardOutput);
+        Assert.Equal("200", first.StandardOutput);
         Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256OfFile(Path.Combine(folder.FullName, "1.bin")));
-        Assert.Equal("410", second.Stdout);
+        Assert.Equal("410", second.StandardOutput);
     }
 
     /// <summary>The real local store until <see cref="Down"/> is set, then a backend that cannot be reached.</summary>
@@ -242,16 +242,16 @@ public class CurlDownloadTests
     {
         public bool Down { get; set; }
 
-        public Task<StoredContent> AddAsync(Stream content, CancellationToken ct) => Down ? throw Unavailable() : inner.AddAsync(content, ct);
+        public Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken) => Down ? throw Unavailable() : inner.AddAsync(content, cancellationToken);
 
-        public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct) =>
-            Down ? throw Unavailable() : inner.OpenReadAsync(cid, offset, length, ct);
+        public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken) =>
+            Down ? throw Unavailable() : inner.OpenReadAsync(cid, offset, length, cancellationToken);
 
-        public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct) => Down ? throw Unavailable() : inner.GetSizeAsync(cid, ct);
+        public Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken) => Down ? throw Unavailable() : inner.GetSizeAsync(cid, cancellationToken);
 
-        public Task RemoveAsync(Cid cid, CancellationToken ct) => Down ? throw Unavailable() : inner.RemoveAsync(cid, ct);
+        public Task RemoveAsync(Cid cid, CancellationToken cancellationToken) => Down ? throw Unavailable() : inner.RemoveAsync(cid, cancellationToken);
 
-        public Task<bool> IsAvailableAsync(CancellationToken ct) => Down ? throw Unavailable() : inner.IsAvailableAsync(ct);
+        public Task<bool> IsAvailableAsync(CancellationToken cancellationToken) => Down ? throw Unavailable() : inner.IsAvailableAsync(cancellationToken);
 
         private static StorageUnavailableException Unavailable() => new("The IPFS node at http://127.0.0.1:5001 refused the connection.");
     }

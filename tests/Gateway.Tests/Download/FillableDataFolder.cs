@@ -1,4 +1,3 @@
-using System.Diagnostics;
 
 namespace Detach.Gateway.Tests.Download;
 
@@ -9,12 +8,12 @@ namespace Detach.Gateway.Tests.Download;
 /// </summary>
 public sealed class FillableDataFolder : IDisposable
 {
-    private readonly bool mounted;
+    private readonly bool _mounted;
 
     private FillableDataFolder(string path, bool mounted)
     {
         Path = path;
-        this.mounted = mounted;
+        this._mounted = mounted;
     }
 
     public string Path { get; }
@@ -44,7 +43,7 @@ public sealed class FillableDataFolder : IDisposable
     /// <summary>Fills the tmpfs to the last byte (or makes the folder read-only), then checks that a write fails.</summary>
     public void Fill()
     {
-        if (mounted)
+        if (_mounted)
         {
             var chunk = new byte[64 * 1024];
             using var filler = new FileStream(System.IO.Path.Combine(Path, "filler"), FileMode.CreateNew);
@@ -71,7 +70,7 @@ public sealed class FillableDataFolder : IDisposable
 
     public void Dispose()
     {
-        if (mounted)
+        if (_mounted)
         {
             Run("umount", "--lazy", Path);
         }
@@ -94,16 +93,6 @@ public sealed class FillableDataFolder : IDisposable
         }
     }
 
-    private static int Run(string program, params string[] arguments)
-    {
-        var start = new ProcessStartInfo(program) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        process.WaitForExit();
-        return process.ExitCode;
-    }
+    private static int Run(string program, params string[] arguments) =>
+        ChildProcess.RunAsync(program, arguments, TimeSpan.FromMinutes(1), CancellationToken.None).GetAwaiter().GetResult().ExitCode;
 }

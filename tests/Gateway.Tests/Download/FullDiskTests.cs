@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using Detach.Gateway.Hosting;
 using Detach.Gateway.Http;
 using Detach.Gateway.SmtpFront;
@@ -18,31 +16,25 @@ public class FullDiskTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     [Fact]
     public async Task DownloadsGoOnWhenTheDataFolderIsFull()
     {
         using var data = FillableDataFolder.Create();
-        var port = FreePort();
+        var port = FreePort.Next();
         var settings = Detach.Gateway.Configuration.DetachSettings.Load(Detach.Gateway.Configuration.DetachConfiguration.Build(null,
             [$"DataPath={data.Path}", $"PublicUrl=http://127.0.0.1:{port}", $"Gateway:Listen=http://127.0.0.1:{port}", "Smtp:Listen=127.0.0.1:0"]));
         await using var app = await DetachHost.BuildAsync(settings, Ct);
         var secretMadeAtStart = File.Exists(Path.Combine(data.Path, GatewaySecret.FileName));
         await app.StartAsync(Ct);
         var attachment = DataFolder.RandomBytes(150_000, 41);
-        await using (var smtp = await SmtpDialog.ConnectAsync((IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single()))
+        await using (var smtp = await RawSmtpClient.ConnectAsync((IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single()))
         {
-            await smtp.SendAsync("EHLO client.example.test");
-            await smtp.SendAsync("MAIL FROM:<ann@example.com>");
-            await smtp.SendAsync("RCPT TO:<you@example.test>");
-            await smtp.SendAsync("DATA");
-            Assert.StartsWith("250", await smtp.SendDataAsync(DataFolder.MessageWith(attachment)), StringComparison.Ordinal);
+            await smtp.CommandAsync("EHLO client.example.test");
+            await smtp.CommandAsync("MAIL FROM:<ann@example.com>");
+            await smtp.CommandAsync("RCPT TO:<you@example.test>");
+            await smtp.CommandAsync("DATA");
+            Assert.Equal(250, (await smtp.SendDataAsync(DataFolder.MessageWith(attachment))).Code);
         }
 
         var delivered = Assert.Single(Directory.GetFiles(Path.Combine(data.Path, "maildir", "new")));
@@ -81,25 +73,18 @@ public class FullDiskTests
         using var data = new DataFolder();
         var dataPath = Path.Combine(data.Path, "data");
         Directory.CreateDirectory(Path.Combine(dataPath, GatewaySecret.FileName)); // a folder where the file must go
-        var port = FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = data.Path };
-        foreach (var argument in new[] { Path.Combine(AppContext.BaseDirectory, "detach.dll"), "serve", "--set", "Smtp:Listen=127.0.0.1:0" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["DETACH__DataPath"] = dataPath;
-        start.Environment["DETACH__Gateway__Listen"] = $"http://127.0.0.1:{port}";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync(Ct);
-        var stderr = process.StandardError.ReadToEndAsync(Ct);
+        var port = FreePort.Next();
+        await using var process = ChildProcess.Start(
+            "dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "detach.dll"), "serve", "--set", "Smtp:Listen=127.0.0.1:0"],
+            data.Path,
+            new Dictionary<string, string> { ["DETACH__DataPath"] = dataPath, ["DETACH__Gateway__Listen"] = $"http://127.0.0.1:{port}" });
         using var http = new HttpClient();
         while (!process.HasExited)
         {
             try
             {
                 using var health = await http.GetAsync($"http://127.0.0.1:{port}/healthz", Ct);
-                process.Kill(entireProcessTree: true);
                 Assert.Fail("detach serve started although it cannot make its token secret");
             }
             catch (HttpRequestException)
@@ -108,9 +93,9 @@ public class FullDiskTests
             }
         }
 
-        Assert.Equal(78, process.ExitCode);
-        var message = await stderr;
-        Assert.Contains(Path.Combine(dataPath, GatewaySecret.FileName), message, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", message + await stdout, StringComparison.Ordinal);
+        var result = await process.WaitForExitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(78, result.ExitCode);
+        Assert.Contains(Path.Combine(dataPath, GatewaySecret.FileName), result.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.StandardError + result.StandardOutput, StringComparison.Ordinal);
     }
 }

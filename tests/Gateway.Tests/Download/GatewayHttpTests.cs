@@ -204,20 +204,20 @@ public class GatewayHttpTests
 
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Task<StoredContent> AddAsync(Stream content, CancellationToken ct) => inner.AddAsync(content, ct);
+        public Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken) => inner.AddAsync(content, cancellationToken);
 
-        public async Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
+        public async Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken)
         {
             Entered.TrySetResult();
-            await Release.Task.WaitAsync(ct);
-            return await inner.OpenReadAsync(cid, offset, length, ct);
+            await Release.Task.WaitAsync(cancellationToken);
+            return await inner.OpenReadAsync(cid, offset, length, cancellationToken);
         }
 
-        public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct) => inner.GetSizeAsync(cid, ct);
+        public Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken) => inner.GetSizeAsync(cid, cancellationToken);
 
-        public Task RemoveAsync(Cid cid, CancellationToken ct) => inner.RemoveAsync(cid, ct);
+        public Task RemoveAsync(Cid cid, CancellationToken cancellationToken) => inner.RemoveAsync(cid, cancellationToken);
 
-        public Task<bool> IsAvailableAsync(CancellationToken ct) => inner.IsAvailableAsync(ct);
+        public Task<bool> IsAvailableAsync(CancellationToken cancellationToken) => inner.IsAvailableAsync(cancellationToken);
     }
 
     [Fact]

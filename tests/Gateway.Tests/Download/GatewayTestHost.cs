@@ -26,11 +26,11 @@ public sealed record StoredFile(string Cid, string LinkKey, string FileName, lon
 /// </summary>
 public sealed class GatewayTestHost : IAsyncDisposable
 {
-    private readonly WebApplication app;
+    private readonly WebApplication _app;
 
     private GatewayTestHost(WebApplication app, DirectoryInfo folder, LocalContentStore localStore, SqliteAttachmentIndex index, DetachMetrics metrics, CapturedLogs logs)
     {
-        this.app = app;
+        this._app = app;
         Folder = folder;
         LocalStore = localStore;
         Index = index;
@@ -131,8 +131,8 @@ public sealed class GatewayTestHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
         await Index.DisposeAsync();
         Metrics.Dispose();
         try

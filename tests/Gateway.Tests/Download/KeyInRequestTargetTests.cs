@@ -48,7 +48,7 @@ public class KeyInRequestTargetTests
         foreach (var target in targets)
         {
             var result = await Curl.RunAsync(folder.FullName, "-o", "answer.bin", "-w", "%{http_code}", host.BaseUrl + target);
-            statuses.Add(target + " " + result.Stdout);
+            statuses.Add(target + " " + result.StandardOutput);
         }
 
         // The page itself, for the rewritten link, is the same page as for the original one.
@@ -57,7 +57,7 @@ public class KeyInRequestTargetTests
         foreach (var encodedHash in new[] { "%23", "%2523" })
         {
             var result = await Curl.RunAsync(folder.FullName, "--fail", "-o", "page.html", $"{page}{encodedHash}{key}");
-            Assert.True(result.ExitCode == 0, result.Stderr);
+            Assert.True(result.ExitCode == 0, result.StandardError);
             Assert.Equal(expected, await File.ReadAllBytesAsync(Path.Combine(folder.FullName, "page.html"), TestContext.Current.CancellationToken));
         }
 

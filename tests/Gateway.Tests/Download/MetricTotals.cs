@@ -7,23 +7,23 @@ namespace Detach.Gateway.Tests.Download;
 /// <summary>Running totals of one DetachMetrics instance's counters (other hosts in parallel tests have their own).</summary>
 public sealed class MetricTotals : IDisposable
 {
-    private readonly MeterListener listener = new();
-    private readonly ConcurrentDictionary<Instrument, long> totals = new();
+    private readonly MeterListener _listener = new();
+    private readonly ConcurrentDictionary<Instrument, long> _totals = new();
 
     public MetricTotals(DetachMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(metrics);
         Instrument[] mine = [metrics.Downloads, metrics.DownloadBytes, metrics.FailedMacs, metrics.KeyRejections];
         Source = metrics;
-        listener.InstrumentPublished = (instrument, l) =>
+        _listener.InstrumentPublished = (instrument, l) =>
         {
             if (mine.Contains(instrument))
             {
                 l.EnableMeasurementEvents(instrument);
             }
         };
-        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => totals.AddOrUpdate(instrument, value, (_, old) => old + value));
-        listener.Start();
+        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => _totals.AddOrUpdate(instrument, value, (_, old) => old + value));
+        _listener.Start();
     }
 
     public DetachMetrics Source { get; }
@@ -38,9 +38,9 @@ public sealed class MetricTotals : IDisposable
 
     public void Dispose()
     {
-        listener.Dispose();
+        _listener.Dispose();
         Source.Dispose();
     }
 
-    private long Get(Instrument instrument) => totals.TryGetValue(instrument, out var value) ? value : 0;
+    private long Get(Instrument instrument) => _totals.TryGetValue(instrument, out var value) ? value : 0;
 }

@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-
 namespace Detach.Gateway.Tests.Download;
 
 /// <summary>
@@ -11,15 +7,13 @@ namespace Detach.Gateway.Tests.Download;
 /// </summary>
 public sealed class NginxProxy : IAsyncDisposable
 {
-    private const string Executable = "/usr/sbin/nginx";
+    private readonly ChildProcess _process;
+    private readonly DirectoryInfo _folder;
 
-    private readonly Process process;
-    private readonly DirectoryInfo folder;
-
-    private NginxProxy(Process process, DirectoryInfo folder, int port)
+    private NginxProxy(ChildProcess process, DirectoryInfo folder, int port)
     {
-        this.process = process;
-        this.folder = folder;
+        this._process = process;
+        this._folder = folder;
         BaseUrl = $"http://127.0.0.1:{port}";
     }
 
@@ -27,13 +21,9 @@ public sealed class NginxProxy : IAsyncDisposable
 
     public static async Task<NginxProxy> StartAsync(string upstream)
     {
-        if (!File.Exists(Executable))
-        {
-            Assert.Skip($"{Executable} is not installed (apt-get install nginx): the reverse-proxy tests run the real nginx.");
-        }
-
+        var nginx = InstalledPrograms.Require("nginx", "nginx");
         var folder = Directory.CreateTempSubdirectory("detach-nginx-");
-        var port = FreePort();
+        var port = FreePort.Next();
         var upstreamUri = new Uri(upstream);
         var config = Path.Combine(folder.FullName, "nginx.conf");
         await File.WriteAllTextAsync(config, $$"""
@@ -64,57 +54,25 @@ public sealed class NginxProxy : IAsyncDisposable
 
             """, TestContext.Current.CancellationToken);
 
-        var start = new ProcessStartInfo(Executable)
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { "-p", folder.FullName, "-e", Path.Combine(folder.FullName, "error.log"), "-c", config, "-g", "daemon off;" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException("nginx did not start.");
+        var log = Path.Combine(folder.FullName, "error.log");
+        var process = ChildProcess.Start(nginx, ["-p", folder.FullName, "-e", log, "-c", config, "-g", "daemon off;"]);
         var proxy = new NginxProxy(process, folder, port);
-        for (var attempt = 0; ; attempt++)
+        try
         {
-            if (process.HasExited)
-            {
-                var log = Path.Combine(folder.FullName, "error.log");
-                throw new InvalidOperationException("nginx exited: " + await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken)
-                    + (File.Exists(log) ? await File.ReadAllTextAsync(log, TestContext.Current.CancellationToken) : ""));
-            }
-
-            try
-            {
-                using var probe = new TcpClient();
-                await probe.ConnectAsync(IPAddress.Loopback, port, TestContext.Current.CancellationToken);
-                return proxy;
-            }
-            catch (SocketException) when (attempt < 200)
-            {
-                await Task.Delay(50, TestContext.Current.CancellationToken);
-            }
+            await FreePort.WaitUntilListeningAsync(port, TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken, process);
+            return proxy;
+        }
+        catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+        {
+            var errors = process.StandardError + (File.Exists(log) ? await File.ReadAllTextAsync(log, TestContext.Current.CancellationToken) : "");
+            await proxy.DisposeAsync();
+            throw new InvalidOperationException("nginx did not start: " + errors, e);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!process.HasExited)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None);
-        }
-
-        process.Dispose();
-        folder.Delete(recursive: true);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        await _process.DisposeAsync();
+        _folder.Delete(recursive: true);
     }
 }

@@ -21,11 +21,11 @@ namespace Detach.Gateway.Tests.Notify;
 /// </summary>
 public sealed class NoticeHost : IAsyncDisposable
 {
-    private readonly WebApplication app;
+    private readonly WebApplication _app;
 
     private NoticeHost(WebApplication app, DetachSettings settings, int port)
     {
-        this.app = app;
+        this._app = app;
         Settings = settings;
         BaseUrl = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}";
     }
@@ -36,11 +36,11 @@ public sealed class NoticeHost : IAsyncDisposable
 
     public string DataPath => Settings.Root.FullDataPath;
 
-    public SenderNoticeService Sender => app.Services.GetServices<IHostedService>().OfType<SenderNoticeService>().Single();
+    public SenderNoticeService Sender => _app.Services.GetServices<IHostedService>().OfType<SenderNoticeService>().Single();
 
     public static async Task<NoticeHost> StartAsync(string dataPath, params string[] settings)
     {
-        var port = ServeProcess.FreePort();
+        var port = FreePort.Next();
         var loaded = DetachSettings.Load(DetachConfiguration.Build(null, [
             $"DataPath={dataPath}", $"PublicUrl=http://127.0.0.1:{port}", $"Gateway:Listen=http://127.0.0.1:{port}", "Smtp:Listen=127.0.0.1:0", .. settings]));
         var app = await DetachHost.BuildAsync(loaded, TestContext.Current.CancellationToken);
@@ -108,7 +108,7 @@ public sealed class NoticeHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
     }
 }

@@ -125,20 +125,20 @@ public sealed class LimitPolicyTests
         try
         {
             var endPoint = (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
-            await using var smtp = await SmtpDialog.ConnectAsync(endPoint);
-            await smtp.SendAsync("EHLO client.example.test");
-            await smtp.SendAsync("MAIL FROM:<ann@example.com>");
-            await smtp.SendAsync("RCPT TO:<bob@example.test>");
-            Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
-            var answer = await smtp.SendDataAsync(DeepMessage());
+            await using var smtp = await RawSmtpClient.ConnectAsync(endPoint);
+            await smtp.CommandAsync("EHLO client.example.test");
+            await smtp.CommandAsync("MAIL FROM:<ann@example.com>");
+            await smtp.CommandAsync("RCPT TO:<bob@example.test>");
+            Assert.Equal(354, (await smtp.CommandAsync("DATA")).Code);
+            var answer = (await smtp.SendDataAsync(DeepMessage())).ToString();
             Assert.StartsWith(reply, answer, StringComparison.Ordinal);
             Assert.Contains(Limit, answer, StringComparison.Ordinal);
 
             // The session goes on, and a message within the limits is delivered.
-            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-            await smtp.SendAsync("RCPT TO:<bob@example.test>");
-            await smtp.SendAsync("DATA");
-            Assert.StartsWith("250", await smtp.SendDataAsync(DataFolder.MessageWith(DataFolder.RandomBytes(10_000, 1))), StringComparison.Ordinal);
+            Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+            await smtp.CommandAsync("RCPT TO:<bob@example.test>");
+            await smtp.CommandAsync("DATA");
+            Assert.Equal(250, (await smtp.SendDataAsync(DataFolder.MessageWith(DataFolder.RandomBytes(10_000, 1)))).Code);
             Assert.Single(Directory.GetFiles(Path.Combine(data.Path, "maildir", "new")));
         }
         finally

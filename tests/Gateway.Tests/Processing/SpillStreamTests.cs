@@ -5,12 +5,12 @@ namespace Detach.Gateway.Tests.Processing;
 public sealed class SpillStreamTests : IDisposable
 {
     private const int Threshold = 64 * 1024;
-    private readonly string dataPath = Directory.CreateTempSubdirectory("detach-spill-").FullName;
+    private readonly string _dataPath = Directory.CreateTempSubdirectory("detach-spill-").FullName;
 
-    public void Dispose() => Directory.Delete(dataPath, recursive: true);
+    public void Dispose() => Directory.Delete(_dataPath, recursive: true);
 
     private string[] TempFiles() =>
-        Directory.Exists(Path.Combine(dataPath, "tmp")) ? Directory.GetFiles(Path.Combine(dataPath, "tmp")) : [];
+        Directory.Exists(Path.Combine(_dataPath, "tmp")) ? Directory.GetFiles(Path.Combine(_dataPath, "tmp")) : [];
 
     private static byte[] Bytes(int length, int seed)
     {
@@ -29,7 +29,7 @@ public sealed class SpillStreamTests : IDisposable
     public async Task Gives_back_what_was_written_and_uses_a_file_only_past_the_threshold(int size)
     {
         var data = Bytes(size, size);
-        var spool = new SpillStream(dataPath, Threshold);
+        var spool = new SpillStream(_dataPath, Threshold);
         await using (spool)
         {
             // Uneven pieces, so writes straddle the memory pieces and the threshold.
@@ -74,7 +74,7 @@ public sealed class SpillStreamTests : IDisposable
     public void Seeks_and_overwrites_in_the_middle_on_both_sides_of_the_threshold()
     {
         var expected = new MemoryStream();
-        using var spool = new SpillStream(dataPath, Threshold);
+        using var spool = new SpillStream(_dataPath, Threshold);
         var data = Bytes(Threshold - 100, 1);
         spool.Write(data);
         expected.Write(data);
@@ -118,12 +118,12 @@ public sealed class SpillStreamTests : IDisposable
     public void A_write_past_the_end_leaves_zeros_in_the_gap_even_over_reused_pool_memory()
     {
         // Dirty a pooled array first so a missing clear would show.
-        using (var dirty = new SpillStream(dataPath, Threshold))
+        using (var dirty = new SpillStream(_dataPath, Threshold))
         {
             dirty.Write(Enumerable.Repeat((byte)0xAB, SpillStream.SegmentSize * 2).ToArray());
         }
 
-        using var spool = new SpillStream(dataPath, Threshold);
+        using var spool = new SpillStream(_dataPath, Threshold);
         spool.Write([1, 2, 3]);
         spool.SetLength(1);
         spool.Position = SpillStream.SegmentSize + 10;
@@ -143,12 +143,12 @@ public sealed class SpillStreamTests : IDisposable
     public void Falls_back_to_disk_when_the_shared_budget_is_spent_and_gives_it_back_after()
     {
         var budget = new SpillBudget(3 * SpillStream.SegmentSize);
-        var first = new SpillStream(dataPath, Threshold, budget);
+        var first = new SpillStream(_dataPath, Threshold, budget);
         first.Write(Bytes(2 * SpillStream.SegmentSize, 4));
         Assert.False(first.IsSpilled);
         Assert.Equal(SpillStream.SegmentSize, budget.Available);
 
-        using var second = new SpillStream(dataPath, Threshold, budget);
+        using var second = new SpillStream(_dataPath, Threshold, budget);
         var secondData = Bytes(SpillStream.SegmentSize + 1, 5);
         second.Write(secondData);
         Assert.True(second.IsSpilled, "two pieces were needed, one was left");
@@ -162,7 +162,7 @@ public sealed class SpillStreamTests : IDisposable
 
         first.Dispose();
         Assert.Equal(budget.Capacity, budget.Available);
-        using var third = new SpillStream(dataPath, Threshold, budget);
+        using var third = new SpillStream(_dataPath, Threshold, budget);
         third.Write(Bytes(3 * SpillStream.SegmentSize, 6));
         Assert.False(third.IsSpilled);
         Assert.Equal(0, budget.Available);
@@ -175,7 +175,7 @@ public sealed class SpillStreamTests : IDisposable
         var spilled = 0;
         Parallel.For(0, 64, i =>
         {
-            using var spool = new SpillStream(dataPath, Threshold, budget);
+            using var spool = new SpillStream(_dataPath, Threshold, budget);
             spool.Write(Bytes(3 * SpillStream.SegmentSize, i));
             Assert.True(budget.Available >= 0);
             if (spool.IsSpilled)
@@ -196,7 +196,7 @@ public sealed class SpillStreamTests : IDisposable
     public async Task Disk_work_started_from_a_thread_that_is_not_a_pool_thread_runs_on_the_pool()
     {
         var token = TestContext.Current.CancellationToken;
-        var spool = new SpillStream(dataPath, Threshold);
+        var spool = new SpillStream(_dataPath, Threshold);
         await using (spool)
         {
             var diskWork = new List<bool>();

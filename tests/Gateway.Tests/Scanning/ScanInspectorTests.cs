@@ -13,17 +13,17 @@ namespace Detach.Gateway.Tests.Scanning;
 /// <summary>The scan policy through the real pipeline (rewriter, vault, local store, SQLite index) with a scripted scanner.</summary>
 public sealed class ScanInspectorTests : IDisposable
 {
-    private readonly DataFolder data = new();
-    private readonly DetachMetrics metrics = new();
-    private readonly PrometheusExporter exporter;
+    private readonly DataFolder _data = new();
+    private readonly DetachMetrics _metrics = new();
+    private readonly PrometheusExporter _exporter;
 
-    public ScanInspectorTests() => exporter = new PrometheusExporter(metrics);
+    public ScanInspectorTests() => _exporter = new PrometheusExporter(_metrics);
 
     public void Dispose()
     {
-        exporter.Dispose();
-        metrics.Dispose();
-        data.Dispose();
+        _exporter.Dispose();
+        _metrics.Dispose();
+        _data.Dispose();
     }
 
     private static CancellationToken Token => TestContext.Current.CancellationToken;
@@ -63,10 +63,10 @@ public sealed class ScanInspectorTests : IDisposable
 
     private async Task<Run> DetachAsync(string? signature, InfectedAction whenInfected = InfectedAction.Reject, ScannerDownAction whenDown = ScannerDownAction.TempFail)
     {
-        var components = await VaultComponents.OpenAsync(data.Settings(), Token);
+        var components = await VaultComponents.OpenAsync(_data.Settings(), Token);
         var options = new ScanOptions { Clamd = "tcp://127.0.0.1:3310", WhenInfected = whenInfected, WhenScannerDown = whenDown };
-        var inspector = new ScanInspector(options, new FixedScanner(signature), metrics, NullLogger<ScanInspector>.Instance);
-        var detacher = new MessageDetacher(components.Vault, data.Settings(), metrics, NullLogger<MessageDetacher>.Instance, [inspector]);
+        var inspector = new ScanInspector(options, new FixedScanner(signature), _metrics, NullLogger<ScanInspector>.Instance);
+        var detacher = new MessageDetacher(components.Vault, _data.Settings(), _metrics, NullLogger<MessageDetacher>.Instance, [inspector]);
         var message = DataFolder.MessageWith(DataFolder.RandomBytes(50_000, 7), fileName: "tool.exe", messageId: "<scan@example.com>");
         try
         {
@@ -93,7 +93,7 @@ public sealed class ScanInspectorTests : IDisposable
         return count;
     }
 
-    private string[] Lines => exporter.Render().Split('\n');
+    private string[] Lines => _exporter.Render().Split('\n');
 
     [Fact]
     public async Task Clean_attachments_are_stored_as_before_without_a_scan_header()

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Detach.Gateway.Hosting;
 using Detach.Gateway.SmtpFront;
 using Detach.Gateway.Tests.Cli;
@@ -20,54 +18,53 @@ public sealed class ClientLimitTests : IAsyncLifetime
 {
     private static readonly IPAddress Greedy = IPAddress.Parse("127.0.0.2");
     private static readonly IPAddress Other = IPAddress.Parse("127.0.0.3");
-    private readonly DataFolder data = new();
-    private readonly CapturedLogs logs = new();
-    private WebApplication app = null!;
+    private readonly DataFolder _data = new();
+    private readonly CapturedLogs _logs = new();
+    private WebApplication _app = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
-        app = await DetachHost.BuildAsync(data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
+        _app = await DetachHost.BuildAsync(_data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
             "Smtp:MaxConnections=100", "Smtp:MaxConnectionsPerClient=3", "Smtp:AuthorizedXforwardNetworks=127.0.0.1/32",
-            "Smtp:DataTimeoutSeconds=1", "Smtp:MinDataRateBytesPerSecond=1000"), Ct, l => l.AddProvider(logs));
-        await app.StartAsync(Ct);
+            "Smtp:DataTimeoutSeconds=1", "Smtp:MinDataRateBytesPerSecond=1000"), Ct, l => l.AddProvider(_logs));
+        await _app.StartAsync(Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
-        data.Dispose();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        _data.Dispose();
     }
 
-    private IPEndPoint Front => (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
+    private IPEndPoint Front => (IPEndPoint)_app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
 
     [Fact]
     public async Task A_hundred_idle_connections_from_one_address_leave_room_for_another_client()
     {
-        var idle = new List<(TcpClient Client, string Greeting)>();
+        var idle = new List<(RawSmtpClient Client, RawSmtpReply Greeting)>();
         try
         {
             for (var i = 0; i < 100; i++)
             {
-                var client = new TcpClient(new IPEndPoint(Greedy, 0));
-                await client.ConnectAsync(Front, Ct);
-                idle.Add((client, await ReadLineAsync(client.GetStream())));
+                var client = await RawSmtpClient.ConnectAsync(Front, readGreeting: false, from: Greedy);
+                idle.Add((client, await client.ReadReplyAsync()));
             }
 
-            Assert.Equal(3, idle.Count(c => c.Greeting.StartsWith("220 ", StringComparison.Ordinal)));
-            Assert.All(idle.Skip(3), c => Assert.StartsWith("421 4.7.0", c.Greeting, StringComparison.Ordinal));
+            Assert.Equal(3, idle.Count(c => c.Greeting.Code == 220));
+            Assert.All(idle.Skip(3), c => Assert.StartsWith("421 4.7.0", c.Greeting.ToString(), StringComparison.Ordinal));
 
-            await using var other = await SmtpDialog.ConnectAsync(Front, Other);
-            Assert.StartsWith("250", await other.SendAsync("EHLO other.example.test"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await other.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await other.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-            Assert.StartsWith("354", await other.SendAsync("DATA"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await other.SendDataAsync("Subject: served\r\n\r\nhello\r\n"u8.ToArray()), StringComparison.Ordinal);
+            await using var other = await RawSmtpClient.ConnectAsync(Front, from: Other);
+            Assert.Equal(250, (await other.CommandAsync("EHLO other.example.test")).Code);
+            Assert.Equal(250, (await other.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+            Assert.Equal(250, (await other.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+            Assert.Equal(354, (await other.CommandAsync("DATA")).Code);
+            Assert.Equal(250, (await other.SendDataAsync("Subject: served\r\n\r\nhello\r\n"u8.ToArray())).Code);
 
             // One line per refused connection, without a stack trace.
-            var refusals = logs.Lines.Where(l => l.Contains("127.0.0.2", StringComparison.Ordinal) && l.Contains("refused", StringComparison.Ordinal)).ToList();
+            var refusals = _logs.Lines.Where(l => l.Contains("127.0.0.2", StringComparison.Ordinal) && l.Contains("refused", StringComparison.Ordinal)).ToList();
             Assert.Equal(97, refusals.Count);
             Assert.All(refusals, l => Assert.EndsWith("| ", l, StringComparison.Ordinal));
         }
@@ -75,7 +72,7 @@ public sealed class ClientLimitTests : IAsyncLifetime
         {
             foreach (var (client, _) in idle)
             {
-                client.Dispose();
+                await client.DisposeAsync();
             }
         }
     }
@@ -83,23 +80,19 @@ public sealed class ClientLimitTests : IAsyncLifetime
     [Fact]
     public async Task A_message_that_trickles_in_is_cut_and_a_fast_one_under_the_same_limits_is_delivered()
     {
-        using var slow = new TcpClient(new IPEndPoint(Other, 0));
-        await slow.ConnectAsync(Front, Ct);
-        var stream = slow.GetStream();
-        Assert.StartsWith("220", await ReadLineAsync(stream), StringComparison.Ordinal);
+        await using var slow = await RawSmtpClient.ConnectAsync(Front, from: Other);
         foreach (var command in new[] { "HELO slow.example.test", "MAIL FROM:<ann@example.com>", "RCPT TO:<bob@example.test>", "DATA" })
         {
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(command + "\r\n"), Ct);
-            Assert.Matches("^(250|354)", await ReadLineAsync(stream));
+            Assert.True((await slow.CommandAsync(command)).Code is 250 or 354);
         }
 
         // One byte every 200 ms: each read comes well within the 1 s timeout, but the rate is 5 bytes a second.
-        string? reply = null;
-        for (var i = 0; i < 100 && reply is null; i++)
+        var reply = slow.ReadReplyAsync();
+        for (var i = 0; i < 100 && !reply.IsCompleted; i++)
         {
             try
             {
-                await stream.WriteAsync("x"u8.ToArray(), Ct);
+                await slow.SendAsync("x"u8.ToArray());
             }
             catch (IOException)
             {
@@ -107,36 +100,16 @@ public sealed class ClientLimitTests : IAsyncLifetime
             }
 
             await Task.Delay(200, Ct);
-            if (slow.Available > 0 || !slow.Connected)
-            {
-                reply = await ReadLineAsync(stream);
-            }
         }
 
-        Assert.NotNull(reply);
-        Assert.StartsWith("421 4.4.2", reply, StringComparison.Ordinal);
-        Assert.Empty(Directory.Exists(Path.Combine(data.Path, "maildir", "new")) ? Directory.GetFiles(Path.Combine(data.Path, "maildir", "new")) : []);
+        Assert.StartsWith("421 4.4.2", (await reply).ToString(), StringComparison.Ordinal);
+        Assert.Empty(Directory.Exists(Path.Combine(_data.Path, "maildir", "new")) ? Directory.GetFiles(Path.Combine(_data.Path, "maildir", "new")) : []);
 
-        await using var fast = await SmtpDialog.ConnectAsync(Front, Other);
-        await fast.SendAsync("EHLO fast.example.test");
-        await fast.SendAsync("MAIL FROM:<ann@example.com>");
-        await fast.SendAsync("RCPT TO:<bob@example.test>");
-        Assert.StartsWith("354", await fast.SendAsync("DATA"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await fast.SendDataAsync(DataFolder.MessageWith(DataFolder.RandomBytes(200_000, 3))), StringComparison.Ordinal);
-    }
-
-    /// <summary>One reply line; "" when the connection closed first.</summary>
-    private static async Task<string> ReadLineAsync(NetworkStream stream)
-    {
-        var line = new StringBuilder();
-        var one = new byte[1];
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(30));
-        while (await stream.ReadAsync(one, timeout.Token) == 1 && one[0] != '\n')
-        {
-            line.Append((char)one[0]);
-        }
-
-        return line.ToString().TrimEnd('\r');
+        await using var fast = await RawSmtpClient.ConnectAsync(Front, from: Other);
+        await fast.CommandAsync("EHLO fast.example.test");
+        await fast.CommandAsync("MAIL FROM:<ann@example.com>");
+        await fast.CommandAsync("RCPT TO:<bob@example.test>");
+        Assert.Equal(354, (await fast.CommandAsync("DATA")).Code);
+        Assert.Equal(250, (await fast.SendDataAsync(DataFolder.MessageWith(DataFolder.RandomBytes(200_000, 3)))).Code);
     }
 }

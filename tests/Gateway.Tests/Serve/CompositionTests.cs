@@ -17,18 +17,18 @@ namespace Detach.Gateway.Tests.Serve;
 /// </summary>
 public sealed class CompositionTests : IDisposable
 {
-    private readonly DataFolder data = new();
+    private readonly DataFolder _data = new();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public void Dispose() => data.Dispose();
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public async Task An_unreachable_index_fails_the_start_before_anything_listens_not_the_build()
     {
-        var smtpPort = ServeTests.FreePort();
-        var settings = data.Settings($"Smtp:Listen=127.0.0.1:{smtpPort}", "Gateway:Listen=http://127.0.0.1:0",
-            "Index:Kind=postgres", $"Index:ConnectionString=Host=127.0.0.1;Port={ServeTests.FreePort()};Timeout=5");
+        var smtpPort = FreePort.Next();
+        var settings = _data.Settings($"Smtp:Listen=127.0.0.1:{smtpPort}", "Gateway:Listen=http://127.0.0.1:0",
+            "Index:Kind=postgres", $"Index:ConnectionString=Host=127.0.0.1;Port={FreePort.Next()};Timeout=5");
 
         await using var app = await DetachHost.BuildAsync(settings, Ct);
         Assert.Same(app.Services.GetRequiredService<IAttachmentIndex>(), app.Services.GetRequiredService<VaultComponents>().Index);
@@ -41,7 +41,7 @@ public sealed class CompositionTests : IDisposable
     [Fact]
     public async Task The_index_is_migrated_when_the_host_starts()
     {
-        await using var app = await DetachHost.BuildAsync(data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0"), Ct);
+        await using var app = await DetachHost.BuildAsync(_data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0"), Ct);
         var index = app.Services.GetRequiredService<IAttachmentIndex>();
         Assert.False(await index.PingAsync(Ct), "building the host must not open the index");
 
@@ -73,16 +73,16 @@ public sealed class CompositionTests : IDisposable
     public async Task Smtp_MaxRecipients_limits_the_recipients_of_one_transaction()
     {
         await using var app = await DetachHost.BuildAsync(
-            data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0", "Smtp:MaxRecipients=2"), Ct);
+            _data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0", "Smtp:MaxRecipients=2"), Ct);
         await app.StartAsync(Ct);
         var front = (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
-        await using (var smtp = await SmtpDialog.ConnectAsync(front))
+        await using (var smtp = await RawSmtpClient.ConnectAsync(front))
         {
-            await smtp.SendAsync("EHLO client.example.test");
-            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<a@example.test>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<b@example.test>"), StringComparison.Ordinal);
-            Assert.StartsWith("452", await smtp.SendAsync("RCPT TO:<c@example.test>"), StringComparison.Ordinal);
+            await smtp.CommandAsync("EHLO client.example.test");
+            Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+            Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<a@example.test>")).Code);
+            Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<b@example.test>")).Code);
+            Assert.Equal(452, (await smtp.CommandAsync("RCPT TO:<c@example.test>")).Code);
         }
 
         await app.StopAsync(Ct);

@@ -19,11 +19,11 @@ namespace Detach.Gateway.Tests.Serve;
 /// </summary>
 public sealed class EventThreadGuardTests : IDisposable
 {
-    private readonly DataFolder data = new();
+    private readonly DataFolder _data = new();
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public void Dispose() => data.Dispose();
+    public void Dispose() => _data.Dispose();
 
     [Fact]
     public void The_guard_is_on_in_the_tests()
@@ -34,7 +34,7 @@ public sealed class EventThreadGuardTests : IDisposable
     [Fact]
     public async Task Vault_store_and_index_calls_fail_on_the_socket_event_thread()
     {
-        await using var vault = await VaultComponents.OpenAsync(data.Settings(), Ct);
+        await using var vault = await VaultComponents.OpenAsync(_data.Settings(), Ct);
         var cid = Cid.Compute(Cid.RawCodec, RandomNumberGenerator.GetBytes(32));
         Func<Task>[] calls =
         [
@@ -57,7 +57,7 @@ public sealed class EventThreadGuardTests : IDisposable
     [Fact]
     public async Task After_a_hop_to_the_pool_the_same_calls_run()
     {
-        await using var vault = await VaultComponents.OpenAsync(data.Settings(), Ct);
+        await using var vault = await VaultComponents.OpenAsync(_data.Settings(), Ct);
         var (thread, failure) = await OnSocketEventThread.RunAsync(async () =>
         {
             await ThreadPoolHop.Now;
@@ -75,7 +75,7 @@ public sealed class EventThreadGuardTests : IDisposable
     public async Task A_spool_moving_to_disk_is_written_and_read_off_the_event_thread()
     {
         var content = RandomNumberGenerator.GetBytes(64 * 1024);
-        await using var spool = new SpillStream(data.Path, threshold: 16 * 1024);
+        await using var spool = new SpillStream(_data.Path, threshold: 16 * 1024);
         var copy = new byte[content.Length];
         var (thread, failure) = await OnSocketEventThread.RunAsync(async () =>
         {

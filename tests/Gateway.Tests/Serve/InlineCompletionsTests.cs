@@ -18,9 +18,9 @@ namespace Detach.Gateway.Tests.Serve;
 /// </summary>
 public sealed class InlineCompletionsTests : IAsyncLifetime
 {
-    private readonly DataFolder data = new();
-    private readonly ThreadRecordingLogs logs = new();
-    private WebApplication? app;
+    private readonly DataFolder _data = new();
+    private readonly ThreadRecordingLogs _logs = new();
+    private WebApplication? _app;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -28,38 +28,38 @@ public sealed class InlineCompletionsTests : IAsyncLifetime
 
     private async Task StartAsync(params string[] settings)
     {
-        app = await DetachHost.BuildAsync(data.Settings(["Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0", .. settings]), Ct,
-            logging => logging.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
-        await app.StartAsync(Ct);
+        _app = await DetachHost.BuildAsync(_data.Settings(["Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0", .. settings]), Ct,
+            logging => logging.SetMinimumLevel(LogLevel.Debug).AddProvider(_logs));
+        await _app.StartAsync(Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (app is not null)
+        if (_app is not null)
         {
-            await app.StopAsync(CancellationToken.None);
-            await app.DisposeAsync();
+            await _app.StopAsync(CancellationToken.None);
+            await _app.DisposeAsync();
         }
 
-        data.Dispose();
+        _data.Dispose();
     }
 
     /// <summary>Five plain messages and one with an attachment, in one session.</summary>
     private async Task SendMailAsync()
     {
-        await using var smtp = await SmtpDialog.ConnectAsync(SmtpEndPoint);
-        await smtp.SendAsync("EHLO client.example.test");
+        await using var smtp = await RawSmtpClient.ConnectAsync(SmtpEndPoint);
+        await smtp.CommandAsync("EHLO client.example.test");
         var plain = Encoding.ASCII.GetBytes("Subject: plain\r\n\r\nJust text.\r\n");
         foreach (var message in new[] { plain, plain, plain, plain, plain, DataFolder.MessageWith(DataFolder.RandomBytes(50_000, 3)) })
         {
-            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-            Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendDataAsync(message), StringComparison.Ordinal);
+            Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+            Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+            Assert.Equal(354, (await smtp.CommandAsync("DATA")).Code);
+            Assert.Equal(250, (await smtp.SendDataAsync(message)).Code);
         }
     }
 
-    private IPEndPoint SmtpEndPoint => (IPEndPoint)app!.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
+    private IPEndPoint SmtpEndPoint => (IPEndPoint)_app!.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
 
     /// <summary>
     /// Where a command is handled depends on a race: when the client's bytes are already there as the session asks
@@ -72,8 +72,8 @@ public sealed class InlineCompletionsTests : IAsyncLifetime
         await StartAsync();
         await SendMailAsync();
 
-        Assert.Contains("event thread", logs.ThreadsOf("nothing to detach"));
-        Assert.Equal(["pool"], logs.ThreadsOf("attachment(s) detached"));
+        Assert.Contains("event thread", _logs.ThreadsOf("nothing to detach"));
+        Assert.Equal(["pool"], _logs.ThreadsOf("attachment(s) detached"));
     }
 
     /// <summary>
@@ -86,8 +86,8 @@ public sealed class InlineCompletionsTests : IAsyncLifetime
         await StartAsync("Smtp:InlineCompletions=false");
         await SendMailAsync();
 
-        Assert.Equal(["pool", "pool", "pool", "pool", "pool"], logs.ThreadsOf("nothing to detach"));
-        Assert.Equal(["pool"], logs.ThreadsOf("attachment(s) detached"));
+        Assert.Equal(["pool", "pool", "pool", "pool", "pool"], _logs.ThreadsOf("nothing to detach"));
+        Assert.Equal(["pool"], _logs.ThreadsOf("attachment(s) detached"));
     }
 
     [Fact]
@@ -110,10 +110,10 @@ public sealed class InlineCompletionsTests : IAsyncLifetime
 
     private sealed class ThreadRecordingLogs : ILoggerProvider, ILogger
     {
-        private readonly ConcurrentQueue<(string Message, string Thread)> lines = new();
+        private readonly ConcurrentQueue<(string Message, string Thread)> _lines = new();
 
         public IReadOnlyList<string> ThreadsOf(string fragment) =>
-            [.. lines.Where(l => l.Message.Contains(fragment, StringComparison.Ordinal)).Select(l => l.Thread)];
+            [.. _lines.Where(l => l.Message.Contains(fragment, StringComparison.Ordinal)).Select(l => l.Thread)];
 
         public ILogger CreateLogger(string categoryName) => this;
 
@@ -123,7 +123,7 @@ public sealed class InlineCompletionsTests : IAsyncLifetime
         public bool IsEnabled(LogLevel logLevel) => true;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue((formatter(state, exception), Thread.CurrentThread.IsThreadPoolThread ? "pool"
+            _lines.Enqueue((formatter(state, exception), Thread.CurrentThread.IsThreadPoolThread ? "pool"
                 : Thread.CurrentThread.Name == ".NET Sockets" ? "event thread" : Thread.CurrentThread.Name ?? "unnamed"));
 
         public void Dispose()

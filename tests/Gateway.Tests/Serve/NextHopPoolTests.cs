@@ -17,58 +17,58 @@ namespace Detach.Gateway.Tests.Serve;
 /// </summary>
 public sealed class NextHopPoolTests : IAsyncLifetime
 {
-    private readonly DataFolder data = new();
-    private readonly RecordingNextHop recorder = new();
-    private SmtpServer nextHop = null!;
-    private WebApplication app = null!;
-    private int nextHopPort;
+    private readonly DataFolder _data = new();
+    private readonly RecordingNextHop _recorder = new();
+    private SmtpServer _nextHop = null!;
+    private WebApplication _app = null!;
+    private int _nextHopPort;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
-        nextHop = StartNextHop(0);
-        nextHopPort = ((IPEndPoint)nextHop.LocalEndPoints[0]).Port;
-        app = await DetachHost.BuildAsync(data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
-            $"Smtp:NextHop=smtp://127.0.0.1:{nextHopPort}"), Ct);
-        await app.StartAsync(Ct);
+        _nextHop = StartNextHop(0);
+        _nextHopPort = ((IPEndPoint)_nextHop.LocalEndPoints[0]).Port;
+        _app = await DetachHost.BuildAsync(_data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
+            $"Smtp:NextHop=smtp://127.0.0.1:{_nextHopPort}"), Ct);
+        await _app.StartAsync(Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
-        await nextHop.DisposeAsync();
-        data.Dispose();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        await _nextHop.DisposeAsync();
+        _data.Dispose();
     }
 
     private SmtpServer StartNextHop(int port)
     {
         var options = new SmtpServerOptions { ServerName = "after-filter.test" };
         options.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, port));
-        var server = new SmtpServer(options, recorder);
+        var server = new SmtpServer(options, _recorder);
         server.Start();
         _ = server.RunAsync(CancellationToken.None);
         return server;
     }
 
-    private IPEndPoint Front => (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
+    private IPEndPoint Front => (IPEndPoint)_app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
 
     private async Task SendAsync(string subject)
     {
-        await using var smtp = await SmtpDialog.ConnectAsync(Front);
-        await smtp.SendAsync("EHLO client.example.test");
-        Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-        Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendDataAsync(Encoding.ASCII.GetBytes($"Subject: {subject}\r\n\r\nhello\r\n")), StringComparison.Ordinal);
-        await smtp.SendAsync("QUIT");
+        await using var smtp = await RawSmtpClient.ConnectAsync(Front);
+        await smtp.CommandAsync("EHLO client.example.test");
+        Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+        Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+        Assert.Equal(354, (await smtp.CommandAsync("DATA")).Code);
+        Assert.Equal(250, (await smtp.SendDataAsync(Encoding.ASCII.GetBytes($"Subject: {subject}\r\n\r\nhello\r\n"))).Code);
+        await smtp.CommandAsync("QUIT");
     }
 
     /// <summary>The client's QUIT is answered before detach has parked the next-hop connection.</summary>
     private async Task WaitUntilParkedAsync()
     {
-        var backend = app.Services.GetRequiredService<DetachingBackend>();
+        var backend = _app.Services.GetRequiredService<DetachingBackend>();
         using var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         patience.CancelAfter(TimeSpan.FromSeconds(30));
         while (backend.IdleNextHopConnections == 0)
@@ -83,16 +83,16 @@ public sealed class NextHopPoolTests : IAsyncLifetime
         await SendAsync("first");
         await WaitUntilParkedAsync();
         await SendAsync("second");
-        Assert.Equal(["first", "second"], recorder.Subjects);
-        Assert.Equal(1, recorder.SessionCount);
+        Assert.Equal(["first", "second"], _recorder.Subjects);
+        Assert.Equal(1, _recorder.SessionCount);
 
         // The next hop restarts while the connection is parked: it is dead, and the next session must not notice.
         await WaitUntilParkedAsync();
-        await nextHop.DisposeAsync();
-        nextHop = StartNextHop(nextHopPort);
+        await _nextHop.DisposeAsync();
+        _nextHop = StartNextHop(_nextHopPort);
         await SendAsync("third");
-        Assert.Equal(["first", "second", "third"], recorder.Subjects);
-        Assert.Equal(2, recorder.SessionCount);
+        Assert.Equal(["first", "second", "third"], _recorder.Subjects);
+        Assert.Equal(2, _recorder.SessionCount);
     }
 
     /// <summary>
@@ -104,54 +104,54 @@ public sealed class NextHopPoolTests : IAsyncLifetime
     [Fact]
     public async Task Abandoned_transactions_close_their_next_hop_connection_instead_of_resetting_it()
     {
-        await using (var smtp = await SmtpDialog.ConnectAsync(Front))
+        await using (var smtp = await RawSmtpClient.ConnectAsync(Front))
         {
-            await smtp.SendAsync("EHLO client.example.test");
-            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendAsync("RSET"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-            Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendDataAsync("Subject: after reset\r\n\r\nhello\r\n"u8.ToArray()), StringComparison.Ordinal);
+            await smtp.CommandAsync("EHLO client.example.test");
+            Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+            Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+            Assert.Equal(250, (await smtp.CommandAsync("RSET")).Code);
+            Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+            Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+            Assert.Equal(354, (await smtp.CommandAsync("DATA")).Code);
+            Assert.Equal(250, (await smtp.SendDataAsync("Subject: after reset\r\n\r\nhello\r\n"u8.ToArray())).Code);
 
-            Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-            Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-            await smtp.SendAsync("QUIT");
+            Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+            Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+            await smtp.CommandAsync("QUIT");
         }
 
         using (var patience = CancellationTokenSource.CreateLinkedTokenSource(Ct))
         {
             patience.CancelAfter(TimeSpan.FromSeconds(30));
-            while (recorder.AbandonedTransactions < 2)
+            while (_recorder.AbandonedTransactions < 2)
             {
                 await Task.Delay(10, patience.Token);
             }
         }
 
-        Assert.Equal(0, app.Services.GetRequiredService<DetachingBackend>().IdleNextHopConnections);
+        Assert.Equal(0, _app.Services.GetRequiredService<DetachingBackend>().IdleNextHopConnections);
         await SendAsync("next session");
-        Assert.Equal(["after reset", "next session"], recorder.Subjects);
-        Assert.Equal(3, recorder.SessionCount);
+        Assert.Equal(["after reset", "next session"], _recorder.Subjects);
+        Assert.Equal(3, _recorder.SessionCount);
     }
 
     private sealed class RecordingNextHop : ISmtpBackend
     {
-        private int sessions;
-        private int abandoned;
+        private int _sessions;
+        private int _abandoned;
 
         public ConcurrentQueue<string> SubjectQueue { get; } = new();
 
         public IReadOnlyList<string> Subjects => [.. SubjectQueue];
 
-        public int SessionCount => Volatile.Read(ref sessions);
+        public int SessionCount => Volatile.Read(ref _sessions);
 
         /// <summary>Transactions that ended without a message (RSET, or the connection closing).</summary>
-        public int AbandonedTransactions => Volatile.Read(ref abandoned);
+        public int AbandonedTransactions => Volatile.Read(ref _abandoned);
 
         public ValueTask<ISmtpSessionHandler> OpenSessionAsync(SmtpSessionContext context, CancellationToken cancellationToken)
         {
-            Interlocked.Increment(ref sessions);
+            Interlocked.Increment(ref _sessions);
             return ValueTask.FromResult<ISmtpSessionHandler>(new Handler(this));
         }
 
@@ -165,7 +165,7 @@ public sealed class NextHopPoolTests : IAsyncLifetime
 
         private sealed class Transaction(RecordingNextHop owner) : ISmtpTransaction
         {
-            private bool delivered;
+            private bool _delivered;
 
             public ValueTask<SmtpReply> AddRecipientAsync(RcptToCommand recipient, CancellationToken cancellationToken) =>
                 ValueTask.FromResult(new SmtpReply(250, "2.1.5", "Ok"));
@@ -175,15 +175,15 @@ public sealed class NextHopPoolTests : IAsyncLifetime
                 using var reader = new StreamReader(message, Encoding.ASCII);
                 var text = await reader.ReadToEndAsync(cancellationToken);
                 owner.SubjectQueue.Enqueue(text.Split("\r\n").First(l => l.StartsWith("Subject: ", StringComparison.Ordinal))["Subject: ".Length..]);
-                delivered = true;
+                _delivered = true;
                 return new SmtpReply(250, "2.0.0", "Ok: queued");
             }
 
             public ValueTask DisposeAsync()
             {
-                if (!delivered)
+                if (!_delivered)
                 {
-                    Interlocked.Increment(ref owner.abandoned);
+                    Interlocked.Increment(ref owner._abandoned);
                 }
 
                 return ValueTask.CompletedTask;

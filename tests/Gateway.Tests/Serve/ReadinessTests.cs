@@ -35,7 +35,7 @@ public sealed class ReadinessTests
     [Fact]
     public async Task A_scanner_that_is_down_makes_the_instance_unready_when_mail_would_wait_for_it()
     {
-        var closed = ServeTests.FreePort();
+        var closed = FreePort.Next();
         var (status, body) = await ReadyzAsync($"Scan:Clamd=tcp://127.0.0.1:{closed}", "Scan:TimeoutSeconds=2");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
         Assert.Equal("index ok\nstore ok\nscanner unreachable\n", body);
@@ -48,7 +48,7 @@ public sealed class ReadinessTests
     private static async Task<(HttpStatusCode Status, string Body)> ReadyzAsync(params string[] overrides)
     {
         using var data = new DataFolder();
-        var httpPort = ServeTests.FreePort();
+        var httpPort = FreePort.Next();
         var settings = data.Settings([$"PublicUrl=http://127.0.0.1:{httpPort}", $"Gateway:Listen=http://127.0.0.1:{httpPort}", "Smtp:Listen=127.0.0.1:0", .. overrides]);
         await using WebApplication app = await DetachHost.BuildAsync(settings, Ct);
         await app.StartAsync(Ct);
@@ -67,17 +67,17 @@ public sealed class ReadinessTests
     /// <summary>Answers clamd's zPING with PONG, as clamd does, and nothing else.</summary>
     private sealed class PongingClamd : IAsyncDisposable
     {
-        private readonly TcpListener listener = new(IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource stop = new();
-        private Task? serving;
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+        private Task? _serving;
 
-        public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
         public static PongingClamd Start()
         {
             var clamd = new PongingClamd();
-            clamd.listener.Start();
-            clamd.serving = clamd.ServeAsync();
+            clamd._listener.Start();
+            clamd._serving = clamd.ServeAsync();
             return clamd;
         }
 
@@ -87,12 +87,12 @@ public sealed class ReadinessTests
             {
                 while (true)
                 {
-                    using var client = await listener.AcceptTcpClientAsync(stop.Token);
+                    using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
                     var stream = client.GetStream();
                     var command = new byte[6];
-                    await stream.ReadExactlyAsync(command, stop.Token);
+                    await stream.ReadExactlyAsync(command, _stop.Token);
                     Assert.Equal("zPING\0", Encoding.ASCII.GetString(command));
-                    await stream.WriteAsync("PONG\0"u8.ToArray(), stop.Token);
+                    await stream.WriteAsync("PONG\0"u8.ToArray(), _stop.Token);
                 }
             }
             catch (OperationCanceledException)
@@ -102,14 +102,14 @@ public sealed class ReadinessTests
 
         public async ValueTask DisposeAsync()
         {
-            await stop.CancelAsync();
-            listener.Stop();
-            if (serving is not null)
+            await _stop.CancelAsync();
+            _listener.Stop();
+            if (_serving is not null)
             {
-                await serving;
+                await _serving;
             }
 
-            stop.Dispose();
+            _stop.Dispose();
         }
     }
 }

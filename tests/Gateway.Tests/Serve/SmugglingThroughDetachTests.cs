@@ -20,12 +20,12 @@ namespace Detach.Gateway.Tests.Serve;
 /// </summary>
 public abstract class SmugglingThroughDetachTests : IAsyncLifetime
 {
-    private readonly DataFolder data = new();
-    private WebApplication app = null!;
+    private readonly DataFolder _data = new();
+    private WebApplication _app = null!;
 
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    protected string DataPath => data.Path;
+    protected string DataPath => _data.Path;
 
     /// <summary>Null for the Maildir.</summary>
     protected LenientNextHop? NextHop { get; set; }
@@ -45,23 +45,23 @@ public abstract class SmugglingThroughDetachTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         string[] nextHop = NextHop is null ? [] : [$"Smtp:NextHop=smtp://127.0.0.1:{NextHop.Port}", "Smtp:NextHopPoolSize=0"];
-        app = await DetachHost.BuildAsync(data.Settings(["Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0", .. nextHop]), Ct);
-        await app.StartAsync(Ct);
+        _app = await DetachHost.BuildAsync(_data.Settings(["Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0", .. nextHop]), Ct);
+        await _app.StartAsync(Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
         if (NextHop is not null)
         {
             await NextHop.DisposeAsync();
         }
 
-        data.Dispose();
+        _data.Dispose();
     }
 
-    private IPEndPoint Front => (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
+    private IPEndPoint Front => (IPEndPoint)_app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
 
     /// <summary>Sends one smuggling message and returns its tag; asserts the replies are exactly those of one transaction.</summary>
     protected async Task<string> SmuggleAsync(string lookalike, bool bdat)
@@ -70,54 +70,23 @@ public abstract class SmugglingThroughDetachTests : IAsyncLifetime
         var message = Encoding.ASCII.GetBytes(
             $"Subject: first {tag}\r\n\r\nbody" + lookalike +
             "MAIL FROM:<evil@example.org>\r\nRCPT TO:<victim@example.test>\r\nDATA\r\nSubject: smuggled\r\n\r\nevil\r\n.\r\n");
-        using var client = new TcpClient();
-        await client.ConnectAsync(Front, Ct);
-        var stream = client.GetStream();
-        var replies = new ReplyReader(stream);
-        Assert.StartsWith("220", await replies.NextAsync(), StringComparison.Ordinal);
-        await stream.WriteAsync(Encoding.ASCII.GetBytes($"EHLO client.example.test\r\nMAIL FROM:<ann-{tag}@example.com>\r\nRCPT TO:<bob@example.test>\r\n"), Ct);
-        foreach (var expected in new[] { "250", "250", "250" })
-        {
-            Assert.StartsWith(expected, await replies.NextAsync(), StringComparison.Ordinal);
-        }
+        await using var client = await RawSmtpClient.ConnectAsync(Front);
+        await client.SendAsync($"EHLO client.example.test\r\nMAIL FROM:<ann-{tag}@example.com>\r\nRCPT TO:<bob@example.test>\r\n");
+        Assert.Equal(new[] { 250, 250, 250 }, await client.ReadCodesAsync(3));
 
         if (bdat)
         {
-            byte[] command = [.. Encoding.ASCII.GetBytes($"BDAT {message.Length} LAST\r\n"), .. message];
-            await stream.WriteAsync(command, Ct);
+            await client.SendAsync([.. Encoding.ASCII.GetBytes($"BDAT {message.Length} LAST\r\n"), .. message]);
         }
         else
         {
-            await stream.WriteAsync("DATA\r\n"u8.ToArray(), Ct);
-            Assert.StartsWith("354", await replies.NextAsync(), StringComparison.Ordinal);
-            await stream.WriteAsync(message, Ct); // it ends with the final CRLF.CRLF itself
+            Assert.Equal(354, (await client.CommandAsync("DATA")).Code);
+            await client.SendAsync(message); // it ends with the final CRLF.CRLF itself
         }
 
-        Assert.StartsWith("250", await replies.NextAsync(), StringComparison.Ordinal);
-        await stream.WriteAsync("QUIT\r\n"u8.ToArray(), Ct);
-        Assert.StartsWith("221", await replies.NextAsync(), StringComparison.Ordinal);
+        Assert.Equal(250, (await client.ReadReplyAsync()).Code);
+        Assert.Equal(221, (await client.CommandAsync("QUIT")).Code);
         return tag;
-    }
-
-    /// <summary>Reads whole replies (the last line of each) from the front.</summary>
-    private sealed class ReplyReader(NetworkStream stream)
-    {
-        private readonly StreamReader reader = new(stream, Encoding.Latin1);
-
-        public async Task<string> NextAsync()
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            timeout.CancelAfter(TimeSpan.FromSeconds(30));
-            while (await reader.ReadLineAsync(timeout.Token) is { } line)
-            {
-                if (line.Length < 4 || line[3] != '-')
-                {
-                    return line;
-                }
-            }
-
-            return "(closed)";
-        }
     }
 }
 
@@ -159,45 +128,45 @@ public sealed class SmugglingToMaildirTests : SmugglingThroughDetachTests
 /// </summary>
 public sealed class MalformedPathTests : IAsyncLifetime
 {
-    private readonly DataFolder data = new();
-    private readonly CapturedLogs logs = new();
-    private readonly LenientNextHop nextHop = LenientNextHop.Start(chunking: false);
-    private WebApplication app = null!;
+    private readonly DataFolder _data = new();
+    private readonly CapturedLogs _logs = new();
+    private readonly LenientNextHop _nextHop = LenientNextHop.Start(chunking: false);
+    private WebApplication _app = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
-        app = await DetachHost.BuildAsync(data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
-            $"Smtp:NextHop=smtp://127.0.0.1:{nextHop.Port}"), Ct, l => l.AddProvider(logs));
-        await app.StartAsync(Ct);
+        _app = await DetachHost.BuildAsync(_data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
+            $"Smtp:NextHop=smtp://127.0.0.1:{_nextHop.Port}"), Ct, l => l.AddProvider(_logs));
+        await _app.StartAsync(Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
-        await nextHop.DisposeAsync();
-        data.Dispose();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        await _nextHop.DisposeAsync();
+        _data.Dispose();
     }
 
     [Fact]
     public async Task A_path_with_control_characters_gets_501_and_one_log_line()
     {
-        var front = (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
-        await using var smtp = await SmtpDialog.ConnectAsync(front);
-        await smtp.SendAsync("EHLO client.example.test");
-        Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-        Assert.StartsWith("500 5.5.2", await smtp.SendAsync("RCPT TO:<b@example.test\rRSET\r>"), StringComparison.Ordinal);
-        Assert.StartsWith("501 5.1.3", await smtp.SendAsync("RCPT TO:<b@example.test\u0001RSET>"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<b@example.test>"), StringComparison.Ordinal);
-        Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendDataAsync("Subject: fine\r\n\r\nhello\r\n"u8.ToArray()), StringComparison.Ordinal);
+        var front = (IPEndPoint)_app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
+        await using var smtp = await RawSmtpClient.ConnectAsync(front);
+        await smtp.CommandAsync("EHLO client.example.test");
+        Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+        Assert.StartsWith("500 5.5.2", (await smtp.CommandAsync("RCPT TO:<b@example.test\rRSET\r>")).ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("501 5.1.3", (await smtp.CommandAsync("RCPT TO:<b@example.test\u0001RSET>")).ToString(), StringComparison.Ordinal);
+        Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<b@example.test>")).Code);
+        Assert.Equal(354, (await smtp.CommandAsync("DATA")).Code);
+        Assert.Equal(250, (await smtp.SendDataAsync("Subject: fine\r\n\r\nhello\r\n"u8.ToArray())).Code);
 
-        Assert.DoesNotContain(nextHop.AllCommands, c => c.Contains("RSET", StringComparison.Ordinal) && !c.Equals("RSET", StringComparison.Ordinal));
-        Assert.DoesNotContain(logs.Lines, l => l.Contains("Exception", StringComparison.Ordinal));
-        Assert.Single(logs.Lines, l => l.Contains("(line) refused: 500", StringComparison.Ordinal));
-        Assert.Single(logs.Lines, l => l.Contains("RCPT refused: 501", StringComparison.Ordinal));
+        Assert.DoesNotContain(_nextHop.AllCommands, c => c.Contains("RSET", StringComparison.Ordinal) && !c.Equals("RSET", StringComparison.Ordinal));
+        Assert.DoesNotContain(_logs.Lines, l => l.Contains("Exception", StringComparison.Ordinal));
+        Assert.Single(_logs.Lines, l => l.Contains("(line) refused: 500", StringComparison.Ordinal));
+        Assert.Single(_logs.Lines, l => l.Contains("RCPT refused: 501", StringComparison.Ordinal));
     }
 }
 
@@ -208,22 +177,22 @@ public sealed class MalformedPathTests : IAsyncLifetime
 /// </summary>
 public sealed class LenientNextHop : IAsyncDisposable
 {
-    private readonly TcpListener listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource stop = new();
-    private readonly ConcurrentBag<Task> connections = [];
-    private readonly bool chunking;
-    private readonly Task accepting;
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ConcurrentBag<Task> _connections = [];
+    private readonly bool _chunking;
+    private readonly Task _accepting;
 
     private LenientNextHop(bool chunking)
     {
-        this.chunking = chunking;
-        listener.Start();
-        accepting = AcceptAsync();
+        this._chunking = chunking;
+        _listener.Start();
+        _accepting = AcceptAsync();
     }
 
     public static LenientNextHop Start(bool chunking) => new(chunking);
 
-    public int Port => ((IPEndPoint)listener.LocalEndpoint).Port;
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     public ConcurrentQueue<string> AllCommands { get; } = new();
 
@@ -232,7 +201,7 @@ public sealed class LenientNextHop : IAsyncDisposable
     /// <summary>Every connection detach opened has ended; then exactly one message carries <paramref name="tag"/>, and no smuggled MAIL was run.</summary>
     public void AssertOneMessage(string tag)
     {
-        Assert.True(Task.WhenAll(connections).Wait(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken), "detach kept a next-hop connection open");
+        Assert.True(Task.WhenAll(_connections).Wait(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken), "detach kept a next-hop connection open");
         Assert.Contains("evil", Assert.Single(Messages, m => m.Contains(tag, StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Single(AllCommands, c => c.Contains($"ann-{tag}", StringComparison.Ordinal));
         Assert.DoesNotContain(AllCommands, c => c.Contains("evil@example.org", StringComparison.Ordinal));
@@ -240,19 +209,19 @@ public sealed class LenientNextHop : IAsyncDisposable
 
     private async Task AcceptAsync()
     {
-        while (!stop.IsCancellationRequested)
+        while (!_stop.IsCancellationRequested)
         {
             TcpClient client;
             try
             {
-                client = await listener.AcceptTcpClientAsync(stop.Token);
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
             }
             catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
             {
                 return;
             }
 
-            connections.Add(Task.Run(() => ServeAsync(client)));
+            _connections.Add(Task.Run(() => ServeAsync(client)));
         }
     }
 
@@ -262,7 +231,7 @@ public sealed class LenientNextHop : IAsyncDisposable
         var stream = client.GetStream();
         var input = new List<byte>();
         var buffer = new byte[65536];
-        async Task Reply(string text) => await stream.WriteAsync(Encoding.ASCII.GetBytes(text), stop.Token);
+        async Task Reply(string text) => await stream.WriteAsync(Encoding.ASCII.GetBytes(text), _stop.Token);
         await Reply("220 lenient.test ESMTP\r\n");
         List<byte>? message = null; // BDAT chunks so far
         bool inData = false;
@@ -272,7 +241,7 @@ public sealed class LenientNextHop : IAsyncDisposable
         {
             while (true)
             {
-                int n = await stream.ReadAsync(buffer, stop.Token);
+                int n = await stream.ReadAsync(buffer, _stop.Token);
                 if (n == 0)
                 {
                     return;
@@ -337,7 +306,7 @@ public sealed class LenientNextHop : IAsyncDisposable
                     switch (verb)
                     {
                         case "EHLO":
-                            await Reply("250-lenient.test\r\n250-PIPELINING\r\n" + (chunking ? "250-CHUNKING\r\n" : "") + "250 8BITMIME\r\n");
+                            await Reply("250-lenient.test\r\n250-PIPELINING\r\n" + (_chunking ? "250-CHUNKING\r\n" : "") + "250 8BITMIME\r\n");
                             break;
                         case "DATA":
                             inData = true;
@@ -382,10 +351,10 @@ public sealed class LenientNextHop : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await stop.CancelAsync();
-        listener.Stop();
-        await accepting;
-        await Task.WhenAll(connections);
-        stop.Dispose();
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        await Task.WhenAll(_connections);
+        _stop.Dispose();
     }
 }

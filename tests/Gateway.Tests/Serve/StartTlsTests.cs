@@ -1,9 +1,7 @@
 using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using Detach.Gateway.Hosting;
 using Detach.Gateway.SmtpFront;
 using Detach.Gateway.Tests.Cli;
@@ -34,43 +32,17 @@ public sealed class StartTlsTests
         try
         {
             var endPoint = (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
-            using var client = new TcpClient();
-            await client.ConnectAsync(endPoint, ct);
-            var stream = client.GetStream();
-            var reader = new StreamReader(stream, Encoding.ASCII);
-            Assert.StartsWith("220", await reader.ReadLineAsync(ct), StringComparison.Ordinal);
-            await stream.WriteAsync("EHLO client.example.test\r\n"u8.ToArray(), ct);
-            var capabilities = new List<string>();
-            while (await reader.ReadLineAsync(ct) is { } line)
-            {
-                capabilities.Add(line);
-                if (line[3] == ' ')
-                {
-                    break;
-                }
-            }
+            await using var client = await RawSmtpClient.ConnectAsync(endPoint);
+            Assert.Contains("STARTTLS", (await client.CommandAsync("EHLO client.example.test")).Lines);
+            Assert.Equal(220, (await client.CommandAsync("STARTTLS")).Code);
 
-            Assert.Contains("250-STARTTLS", capabilities);
-            await stream.WriteAsync("STARTTLS\r\n"u8.ToArray(), ct);
-            Assert.StartsWith("220", await reader.ReadLineAsync(ct), StringComparison.Ordinal);
-
-            await using var tls = new SslStream(stream, leaveInnerStreamOpen: true, (_, cert, _, _) => cert?.GetCertHashString() == certificate.GetCertHashString());
+            await using var tls = new SslStream(client.Stream, leaveInnerStreamOpen: true, (_, cert, _, _) => cert?.GetCertHashString() == certificate.GetCertHashString());
             await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "mx.example.test" }, ct);
             Assert.True(tls.IsAuthenticated && tls.IsEncrypted);
-            var secure = new StreamReader(tls, Encoding.ASCII);
-            await tls.WriteAsync("EHLO client.example.test\r\n"u8.ToArray(), ct);
-            var afterTls = new List<string>();
-            while (await secure.ReadLineAsync(ct) is { } line)
-            {
-                afterTls.Add(line);
-                if (line[3] == ' ')
-                {
-                    break;
-                }
-            }
-
-            Assert.StartsWith("250", afterTls[0], StringComparison.Ordinal);
-            Assert.DoesNotContain("250-STARTTLS", afterTls);
+            client.Upgrade(tls);
+            var afterTls = await client.CommandAsync("EHLO client.example.test");
+            Assert.Equal(250, afterTls.Code);
+            Assert.DoesNotContain("STARTTLS", afterTls.Lines);
         }
         finally
         {

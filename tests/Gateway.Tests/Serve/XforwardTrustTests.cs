@@ -16,10 +16,10 @@ namespace Detach.Gateway.Tests.Serve;
 public sealed class XforwardTrustTests : IAsyncLifetime
 {
     private static readonly IPAddress Untrusted = IPAddress.Parse("127.0.0.2");
-    private readonly DataFolder data = new();
-    private readonly IdentityRecorder recorder = new();
-    private SmtpServer nextHop = null!;
-    private WebApplication app = null!;
+    private readonly DataFolder _data = new();
+    private readonly IdentityRecorder _recorder = new();
+    private SmtpServer _nextHop = null!;
+    private WebApplication _app = null!;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -28,47 +28,47 @@ public sealed class XforwardTrustTests : IAsyncLifetime
         var options = new SmtpServerOptions { ServerName = "after-filter.test" };
         options.EndPoints.Add(new IPEndPoint(IPAddress.Loopback, 0));
         options.AuthorizedForwarders.Add(IPNetwork.Parse("127.0.0.1/32"));
-        nextHop = new SmtpServer(options, recorder);
-        nextHop.Start();
-        _ = nextHop.RunAsync(CancellationToken.None);
-        app = await DetachHost.BuildAsync(data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
-            $"Smtp:NextHop=smtp://127.0.0.1:{((IPEndPoint)nextHop.LocalEndPoints[0]).Port}", "Smtp:NextHopPoolSize=0",
+        _nextHop = new SmtpServer(options, _recorder);
+        _nextHop.Start();
+        _ = _nextHop.RunAsync(CancellationToken.None);
+        _app = await DetachHost.BuildAsync(_data.Settings("Smtp:Listen=127.0.0.1:0", "Gateway:Listen=http://127.0.0.1:0",
+            $"Smtp:NextHop=smtp://127.0.0.1:{((IPEndPoint)_nextHop.LocalEndPoints[0]).Port}", "Smtp:NextHopPoolSize=0",
             "Smtp:AuthorizedXforwardNetworks:0=127.0.0.1/32"), Ct);
-        await app.StartAsync(Ct);
+        await _app.StartAsync(Ct);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await app.StopAsync(CancellationToken.None);
-        await app.DisposeAsync();
-        await nextHop.DisposeAsync();
-        data.Dispose();
+        await _app.StopAsync(CancellationToken.None);
+        await _app.DisposeAsync();
+        await _nextHop.DisposeAsync();
+        _data.Dispose();
     }
 
-    private IPEndPoint Front => (IPEndPoint)app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
+    private IPEndPoint Front => (IPEndPoint)_app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
 
-    private static async Task SendMessageAsync(SmtpDialog smtp)
+    private static async Task SendMessageAsync(RawSmtpClient smtp)
     {
-        Assert.StartsWith("250", await smtp.SendAsync("MAIL FROM:<ann@example.com>"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendAsync("RCPT TO:<bob@example.test>"), StringComparison.Ordinal);
-        Assert.StartsWith("354", await smtp.SendAsync("DATA"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendDataAsync("Subject: who\r\n\r\nhello\r\n"u8.ToArray()), StringComparison.Ordinal);
+        Assert.Equal(250, (await smtp.CommandAsync("MAIL FROM:<ann@example.com>")).Code);
+        Assert.Equal(250, (await smtp.CommandAsync("RCPT TO:<bob@example.test>")).Code);
+        Assert.Equal(354, (await smtp.CommandAsync("DATA")).Code);
+        Assert.Equal(250, (await smtp.SendDataAsync("Subject: who\r\n\r\nhello\r\n"u8.ToArray())).Code);
     }
 
     [Fact]
     public async Task A_client_outside_the_narrowed_network_cannot_forge_its_identity()
     {
-        await using var smtp = await SmtpDialog.ConnectAsync(Front, Untrusted);
-        var ehlo = await smtp.SendAsync("EHLO client.example.test");
+        await using var smtp = await RawSmtpClient.ConnectAsync(Front, from: Untrusted);
+        var ehlo = (await smtp.CommandAsync("EHLO client.example.test")).ToString();
         Assert.StartsWith("250", ehlo, StringComparison.Ordinal);
         Assert.DoesNotContain("XFORWARD", ehlo, StringComparison.Ordinal);
         Assert.DoesNotContain("XCLIENT", ehlo, StringComparison.Ordinal);
 
-        Assert.StartsWith("550 5.7.0", await smtp.SendAsync("XFORWARD ADDR=6.6.6.6 NAME=trusted.bank.test"), StringComparison.Ordinal);
-        Assert.StartsWith("550 5.7.0", await smtp.SendAsync("XCLIENT ADDR=6.6.6.6 NAME=trusted.bank.test"), StringComparison.Ordinal);
+        Assert.StartsWith("550 5.7.0", (await smtp.CommandAsync("XFORWARD ADDR=6.6.6.6 NAME=trusted.bank.test")).ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("550 5.7.0", (await smtp.CommandAsync("XCLIENT ADDR=6.6.6.6 NAME=trusted.bank.test")).ToString(), StringComparison.Ordinal);
         await SendMessageAsync(smtp);
 
-        var identity = Assert.Single(recorder.Identities);
+        var identity = Assert.Single(_recorder.Identities);
         Assert.Equal("127.0.0.2", identity["ADDR"]);
         Assert.DoesNotContain("trusted.bank.test", identity.Values);
         Assert.DoesNotContain("6.6.6.6", identity.Values);
@@ -77,12 +77,12 @@ public sealed class XforwardTrustTests : IAsyncLifetime
     [Fact]
     public async Task The_authorised_forwarder_still_forwards()
     {
-        await using var smtp = await SmtpDialog.ConnectAsync(Front, IPAddress.Loopback);
-        Assert.Contains("XFORWARD", await smtp.SendAsync("EHLO postfix.example.test"), StringComparison.Ordinal);
-        Assert.StartsWith("250", await smtp.SendAsync("XFORWARD ADDR=192.0.2.7 NAME=client.example.org"), StringComparison.Ordinal);
+        await using var smtp = await RawSmtpClient.ConnectAsync(Front, from: IPAddress.Loopback);
+        Assert.Contains("XFORWARD", (await smtp.CommandAsync("EHLO postfix.example.test")).ToString(), StringComparison.Ordinal);
+        Assert.Equal(250, (await smtp.CommandAsync("XFORWARD ADDR=192.0.2.7 NAME=client.example.org")).Code);
         await SendMessageAsync(smtp);
 
-        var identity = Assert.Single(recorder.Identities);
+        var identity = Assert.Single(_recorder.Identities);
         Assert.Equal("192.0.2.7", identity["ADDR"]);
         Assert.Equal("client.example.org", identity["NAME"]);
     }

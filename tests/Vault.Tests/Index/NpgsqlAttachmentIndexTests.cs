@@ -83,10 +83,7 @@ public sealed class NpgsqlUnreachableTests
     [Fact]
     public async Task Ping_WithNoServerListening_IsFalse()
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = FreePort.Next();
         await using var index = new NpgsqlAttachmentIndex($"Host=127.0.0.1;Port={port};Username=nobody;Database=none;Timeout=3");
 
         Assert.False(await index.PingAsync(TestContext.Current.CancellationToken));

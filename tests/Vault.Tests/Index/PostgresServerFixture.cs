@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-
 namespace Detach.Vault.Tests.Index;
 
 /// <summary>
@@ -39,22 +35,21 @@ public sealed class PostgresServerFixture : IAsyncLifetime
             return;
         }
 
-        var root = RepositoryRoot.Find() ?? throw new InvalidOperationException("Detach.sln not found above the test assembly.");
-        _script = Path.Combine(root, "scripts", "start-test-postgres.sh");
+        _script = Path.Combine(RepositoryPaths.Root, "scripts", "start-test-postgres.sh");
 
         // A port picked free can be taken before the server binds it: try a few.
         string? lastError = null;
         for (var attempt = 0; attempt < 3; attempt++)
         {
             _folder = Directory.CreateTempSubdirectory("detach-pg-");
-            var (code, output, error) = await RunAsync(_script, _folder.FullName, FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-            if (code == 0)
+            var started = await RunAsync(_script, _folder.FullName, FreePort.Next().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (started.Succeeded)
             {
-                ConnectionString = output.Trim().Split('\n')[^1];
+                ConnectionString = started.StandardOutput.Trim().Split('\n')[^1];
                 return;
             }
 
-            lastError = error;
+            lastError = started.StandardError;
             await StopAndDeleteAsync();
         }
 
@@ -83,27 +78,6 @@ public sealed class PostgresServerFixture : IAsyncLifetime
         _folder = null;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static async Task<(int Code, string Output, string Error)> RunAsync(string script, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(script);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("bash did not start.");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await error);
-    }
+    private static Task<ProcessResult> RunAsync(string script, params string[] arguments) =>
+        ChildProcess.RunAsync("bash", [script, .. arguments], TimeSpan.FromMinutes(2), CancellationToken.None);
 }

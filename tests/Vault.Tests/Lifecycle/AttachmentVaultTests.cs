@@ -21,7 +21,7 @@ public sealed class ManualClock(DateTimeOffset start) : TimeProvider
 /// </summary>
 public abstract class AttachmentVaultContract : IAsyncLifetime
 {
-    private readonly string folder = Path.Combine(Path.GetTempPath(), "detach-vault-" + Guid.NewGuid().ToString("N")[..12]);
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "detach-vault-" + Guid.NewGuid().ToString("N")[..12]);
 
     protected ManualClock Clock { get; } = new(new DateTimeOffset(2026, 11, 1, 12, 0, 0, TimeSpan.Zero));
 
@@ -40,9 +40,9 @@ public abstract class AttachmentVaultContract : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Directory.CreateDirectory(folder);
-        Store = await CreateStoreAsync(folder);
-        Index = new SqliteAttachmentIndex($"Data Source={Path.Combine(folder, "index.db")}", Clock);
+        Directory.CreateDirectory(_folder);
+        Store = await CreateStoreAsync(_folder);
+        Index = new SqliteAttachmentIndex($"Data Source={Path.Combine(_folder, "index.db")}", Clock);
         await Index.MigrateAsync(Ct);
         Vault = new AttachmentVault(Store, Index,
             new AttachmentVaultOptions
@@ -57,7 +57,7 @@ public abstract class AttachmentVaultContract : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         await Index.DisposeAsync();
-        Directory.Delete(folder, recursive: true);
+        Directory.Delete(_folder, recursive: true);
     }
 
     protected async Task<(StoredAttachment Attachment, byte[] Content)> StoreAsync(MessageAttachments message, int size, string name = "plan.pdf")
@@ -238,28 +238,28 @@ public abstract class AttachmentVaultContract : IAsyncLifetime
 
 public sealed class AttachmentVaultOnLocalStoreTests : AttachmentVaultContract
 {
-    private LocalContentStore local = null!;
+    private LocalContentStore _local = null!;
 
     protected override Task<IContentStore> CreateStoreAsync(string folder)
     {
-        local = new LocalContentStore(Path.Combine(folder, "store"));
-        return Task.FromResult<IContentStore>(local);
+        _local = new LocalContentStore(Path.Combine(folder, "store"));
+        return Task.FromResult<IContentStore>(_local);
     }
 
-    protected override Task<bool> IsHeldAsync(Cid cid) => local.ContainsAsync(cid, Ct);
+    protected override Task<bool> IsHeldAsync(Cid cid) => _local.ContainsAsync(cid, Ct);
 }
 
 [Collection(SharedIpfsNode.Name)]
 public sealed class AttachmentVaultOnIpfsTests(IpfsNodeFixture node) : AttachmentVaultContract
 {
-    private KuboClient client = null!;
+    private KuboClient _client = null!;
 
     protected override Task<IContentStore> CreateStoreAsync(string folder)
     {
         node.RequireNode();
-        client = node.CreateClient();
-        return Task.FromResult<IContentStore>(new KuboContentStore(client));
+        _client = node.CreateClient();
+        return Task.FromResult<IContentStore>(new KuboContentStore(_client));
     }
 
-    protected override async Task<bool> IsHeldAsync(Cid cid) => (await client.PinLsAsync(cid, Ct)).Count > 0;
+    protected override async Task<bool> IsHeldAsync(Cid cid) => (await _client.PinLsAsync(cid, Ct)).Count > 0;
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Detach.Vault.Storage;
 using Microsoft.Extensions.Options;
 
@@ -18,7 +16,7 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
 
     public string RepoDirectory { get; } = Path.Combine(Path.GetTempPath(), "detach-ipfs-" + Guid.NewGuid().ToString("N")[..12]);
 
-    public int Port { get; } = FreePort();
+    public int Port { get; } = FreePort.Next();
 
     public Uri ApiUrl => new($"http://127.0.0.1:{Port}");
 
@@ -27,7 +25,7 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var ipfsDirectory = Path.Combine(RepositoryRoot.Find(), "ipfs");
+        var ipfsDirectory = Path.Combine(RepositoryPaths.Root, "ipfs");
         if (!File.Exists(Path.Combine(ipfsDirectory, "node_modules", ".bin", "jsipfs")))
         {
             SkipReason = await InstallAsync(ipfsDirectory);
@@ -60,11 +58,11 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
     /// <summary>Starts (or restarts, keeping the repo) the node; returns once /api/v0/id answers.</summary>
     public async Task StartAsync()
     {
-        var script = Path.Combine(RepositoryRoot.Find(), "ipfs", "start-test-node.sh");
-        var (exitCode, output) = await RunAsync("bash", [script, RepoDirectory, Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], null, TimeSpan.FromMinutes(2));
-        if (exitCode != 0)
+        var script = Path.Combine(RepositoryPaths.Root, "ipfs", "start-test-node.sh");
+        var started = await ChildProcess.RunAsync("bash", [script, RepoDirectory, Port.ToString(System.Globalization.CultureInfo.InvariantCulture)], TimeSpan.FromMinutes(2), CancellationToken.None);
+        if (!started.Succeeded)
         {
-            throw new InvalidOperationException($"The js-ipfs test node did not start (exit {exitCode}):\n{output}");
+            throw new InvalidOperationException($"The js-ipfs test node did not start: {started}");
         }
         _pid = int.Parse(await File.ReadAllTextAsync(Path.Combine(RepoDirectory, "daemon.pid")), System.Globalization.CultureInfo.InvariantCulture);
         using var http = new HttpClient();
@@ -114,11 +112,7 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
     public async Task SignalAsync(string signal)
     {
         var pid = _pid ?? throw new InvalidOperationException("The node is not running.");
-        var (exitCode, output) = await RunAsync("bash", ["-c", $"kill -{signal} {pid}"], null, TimeSpan.FromSeconds(10));
-        if (exitCode != 0)
-        {
-            throw new InvalidOperationException($"kill -{signal} {pid} failed: {output}");
-        }
+        (await ChildProcess.RunAsync("bash", ["-c", $"kill -{signal} {pid}"], TimeSpan.FromSeconds(10), CancellationToken.None)).EnsureSuccess();
     }
 
     /// <summary>Kills the node and everything it started, at once (no graceful shutdown).</summary>
@@ -170,8 +164,8 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
             }
             try
             {
-                var (exitCode, output) = await RunAsync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], ipfsDirectory, TimeSpan.FromMinutes(10));
-                return exitCode == 0 ? null : $"'npm ci' in {ipfsDirectory} failed (exit {exitCode}); the js-ipfs test node is unavailable:\n{output}";
+                var install = await ChildProcess.RunAsync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], TimeSpan.FromMinutes(10), CancellationToken.None, ipfsDirectory);
+                return install.Succeeded ? null : $"'npm ci' in {ipfsDirectory} failed; the js-ipfs test node is unavailable: {install}";
             }
             catch (System.ComponentModel.Win32Exception)
             {
@@ -183,42 +177,6 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
             NpmInstall.Release();
         }
     }
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(string file, string[] arguments, string? workingDirectory, TimeSpan timeout)
-    {
-        var info = new ProcessStartInfo(file)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Cannot start {file}.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{file} did not finish within {timeout}.");
-        }
-        return (process.ExitCode, await stdout + await stderr);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>Tests sharing one node (add, cat, pin); they never stop it.</summary>
@@ -226,19 +184,4 @@ public sealed class IpfsNodeFixture : IAsyncLifetime
 public sealed class SharedIpfsNode : ICollectionFixture<IpfsNodeFixture>
 {
     public const string Name = "Shared js-ipfs node";
-}
-
-internal static class RepositoryRoot
-{
-    public static string Find()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Detach.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-        throw new InvalidOperationException("Detach.sln not found above " + AppContext.BaseDirectory);
-    }
 }

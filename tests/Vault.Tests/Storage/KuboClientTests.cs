@@ -30,7 +30,7 @@ public sealed class KuboClientTests(IpfsNodeFixture node) : IDisposable
         Assert.Equal(bytes.Length, added.Size);
         Assert.True(added.DagSize > added.Size);
 
-        await using (var cat = await client.CatAsync(added.Cid, ct: Ct))
+        await using (var cat = await client.CatAsync(added.Cid, cancellationToken: Ct))
         {
             Assert.Equal(bytes, await LocalContentStoreTests.ReadAllAsync(cat));
         }
@@ -98,7 +98,7 @@ public sealed class KuboClientTests(IpfsNodeFixture node) : IDisposable
         node.RequireNode();
         var client = node.CreateClient(requestTimeout: TimeSpan.FromSeconds(2));
         var unknown = Cid.Compute(Cid.RawCodec, RandomNumberGenerator.GetBytes(32));
-        await Assert.ThrowsAsync<KuboNotFoundException>(() => client.CatAsync(unknown, ct: Ct));
+        await Assert.ThrowsAsync<KuboNotFoundException>(() => client.CatAsync(unknown, cancellationToken: Ct));
         var store = new KuboContentStore(client);
         await Assert.ThrowsAsync<ContentNotFoundException>(() => store.OpenReadAsync(unknown, 0, null, Ct));
         Assert.Null(await store.GetSizeAsync(unknown, Ct));
@@ -109,7 +109,7 @@ public sealed class KuboClientTests(IpfsNodeFixture node) : IDisposable
     {
         var client = new KuboClient(new HttpClient(), Microsoft.Extensions.Options.Options.Create(new KuboOptions
         {
-            ApiUrl = new Uri($"http://127.0.0.1:{ClosedPort()}"),
+            ApiUrl = new Uri($"http://127.0.0.1:{FreePort.Next()}"),
             MaxRetries = 1,
             RetryDelay = TimeSpan.FromMilliseconds(10),
         }));
@@ -173,10 +173,10 @@ public sealed class KuboClientTests(IpfsNodeFixture node) : IDisposable
         var seed = (ulong)size + 2000;
         var local = await store.AddAsync(new PatternStream(seed, size), Ct);
 
-        var roots = await client.DagImportAsync((stream, token) => new CarExporter(store).WriteAsync(local.Cid, stream, token), Ct);
+        var roots = await client.DagImportAsync((stream, cancellationToken) => new CarExporter(store).WriteAsync(local.Cid, stream, cancellationToken), Ct);
         Assert.Equal([local.Cid], roots);
         Assert.Contains(await client.PinLsAsync(local.Cid, Ct), p => p.Cid == local.Cid);
-        await using var cat = await client.CatAsync(local.Cid, ct: Ct);
+        await using var cat = await client.CatAsync(local.Cid, cancellationToken: Ct);
         Assert.Equal(PatternStream.Sha256(seed, size), SHA256.HashData(await LocalContentStoreTests.ReadAllAsync(cat)));
     }
 
@@ -249,12 +249,5 @@ public sealed class KuboClientTests(IpfsNodeFixture node) : IDisposable
         bytes[123] ^= 1;
         await File.WriteAllBytesAsync(path, bytes, Ct);
         await Assert.ThrowsAsync<InvalidDataException>(() => new CarExporter(store).WriteAsync(local.Cid, Stream.Null, Ct));
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -39,7 +39,7 @@ public sealed class MissingBlockTests(IpfsNodeFixture node) : IClassFixture<Ipfs
         long received = 0;
         var e = await Assert.ThrowsAnyAsync<KuboException>(async () =>
         {
-            await using var cat = await client.CatAsync(local.Cid, ct: Ct);
+            await using var cat = await client.CatAsync(local.Cid, cancellationToken: Ct);
             var buffer = new byte[65_536];
             int n;
             while ((n = await cat.ReadAsync(buffer, Ct)) > 0)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Detach.EndToEnd.Tests.Infrastructure;
+namespace Detach.Tests.Support;
 
 /// <summary>What a finished process left behind.</summary>
 public sealed record ProcessResult(string Command, int ExitCode, string StandardOutput, string StandardError)
@@ -24,24 +24,28 @@ public sealed record ProcessResult(string Command, int ExitCode, string Standard
 }
 
 /// <summary>
-/// A process the tests started: output captured as it arrives (capped, so a chatty peer cannot fill memory),
-/// and the whole process tree killed on dispose, so no peer outlives the test that started it.
+/// A process the tests started: output captured exactly as it arrives (capped, so a chatty peer cannot fill memory),
+/// standard input given up front or closed at once, and the whole process tree killed on dispose, so no peer outlives
+/// the test that started it.
 /// </summary>
 public sealed class ChildProcess : IAsyncDisposable
 {
     /// <summary>Output beyond this many characters per stream is dropped (the first part is kept).</summary>
-    public const int OutputLimit = 4 * 1024 * 1024;
+    public const int OutputLimit = 16 * 1024 * 1024;
 
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
-    private readonly TaskCompletionSource _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _stderrClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _outputRead;
 
-    private ChildProcess(Process process, string command)
+    private ChildProcess(Process process, string command, ReadOnlyMemory<byte> standardInput)
     {
         _process = process;
         Command = command;
+        _outputRead = Task.WhenAll(
+            PumpAsync(process.StandardOutput, _stdout),
+            PumpAsync(process.StandardError, _stderr),
+            FeedAsync(process.StandardInput.BaseStream, standardInput));
     }
 
     /// <summary>The command line, for messages.</summary>
@@ -78,16 +82,34 @@ public sealed class ChildProcess : IAsyncDisposable
         string fileName,
         IEnumerable<string> arguments,
         string? workingDirectory = null,
+        IReadOnlyDictionary<string, string>? environment = null,
+        ReadOnlyMemory<byte> standardInput = default) =>
+        Start(StartInfo(fileName, arguments, workingDirectory, environment), standardInput);
+
+    /// <summary>
+    /// Starts the process <paramref name="info"/> describes, its three streams redirected; <paramref name="standardInput"/>
+    /// is written and then closed (peers that read stdin see EOF instead of blocking forever).
+    /// </summary>
+    public static ChildProcess Start(ProcessStartInfo info, ReadOnlyMemory<byte> standardInput = default)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        info.RedirectStandardInput = true;
+        info.UseShellExecute = false;
+        var command = string.Join(' ', info.ArgumentList.Prepend(info.FileName).Select(Quote));
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"`{command}` did not start.");
+        return new ChildProcess(process, command, standardInput);
+    }
+
+    /// <summary>A start description with arguments passed verbatim and <paramref name="environment"/> added to the inherited one.</summary>
+    public static ProcessStartInfo StartInfo(
+        string fileName,
+        IEnumerable<string> arguments,
+        string? workingDirectory = null,
         IReadOnlyDictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? string.Empty,
-        };
+        var info = new ProcessStartInfo(fileName) { WorkingDirectory = workingDirectory ?? string.Empty };
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
@@ -98,18 +120,7 @@ public sealed class ChildProcess : IAsyncDisposable
             info.Environment[name] = value;
         }
 
-        var command = string.Join(' ', info.ArgumentList.Prepend(fileName).Select(Quote));
-        var process = new Process { StartInfo = info };
-        var child = new ChildProcess(process, command);
-        process.OutputDataReceived += (_, e) => child.Append(child._stdout, child._stdoutClosed, e.Data);
-        process.ErrorDataReceived += (_, e) => child.Append(child._stderr, child._stderrClosed, e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-
-        // Peers that read stdin (none should) see EOF instead of blocking forever.
-        process.StandardInput.Close();
-        return child;
+        return info;
     }
 
     /// <summary>Runs a command to completion; kills it and throws <see cref="TimeoutException"/> past <paramref name="timeout"/>.</summary>
@@ -119,9 +130,15 @@ public sealed class ChildProcess : IAsyncDisposable
         TimeSpan timeout,
         CancellationToken cancellationToken,
         string? workingDirectory = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null,
+        ReadOnlyMemory<byte> standardInput = default) =>
+        await RunAsync(StartInfo(fileName, arguments, workingDirectory, environment), timeout, cancellationToken, standardInput);
+
+    /// <summary>Runs the process <paramref name="info"/> describes to completion, as the other overload does.</summary>
+    public static async Task<ProcessResult> RunAsync(
+        ProcessStartInfo info, TimeSpan timeout, CancellationToken cancellationToken, ReadOnlyMemory<byte> standardInput = default)
     {
-        await using var child = Start(fileName, arguments, workingDirectory, environment);
+        await using var child = Start(info, standardInput);
         return await child.WaitForExitAsync(timeout, cancellationToken);
     }
 
@@ -133,7 +150,7 @@ public sealed class ChildProcess : IAsyncDisposable
         try
         {
             await _process.WaitForExitAsync(timeoutSource.Token);
-            await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).WaitAsync(timeoutSource.Token);
+            await _outputRead.WaitAsync(timeoutSource.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -177,20 +194,33 @@ public sealed class ChildProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private void Append(StringBuilder buffer, TaskCompletionSource closed, string? line)
+    private static async Task PumpAsync(StreamReader reader, StringBuilder output)
     {
-        if (line is null)
+        var buffer = new char[8192];
+        int read;
+        while ((read = await reader.ReadAsync(buffer)) > 0)
         {
-            closed.TrySetResult();
-            return;
-        }
-
-        lock (buffer)
-        {
-            if (buffer.Length + line.Length < OutputLimit)
+            lock (output)
             {
-                buffer.Append(line).Append('\n');
+                output.Append(buffer, 0, Math.Min(read, Math.Max(0, OutputLimit - output.Length)));
             }
+        }
+    }
+
+    private static async Task FeedAsync(Stream input, ReadOnlyMemory<byte> bytes)
+    {
+        try
+        {
+            if (!bytes.IsEmpty)
+            {
+                await input.WriteAsync(bytes);
+            }
+
+            await input.DisposeAsync();
+        }
+        catch (IOException)
+        {
+            // The process exited (or closed its stdin) before reading everything: its exit code tells the test.
         }
     }
 

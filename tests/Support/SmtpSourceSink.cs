@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Detach.EndToEnd.Tests.Infrastructure;
+namespace Detach.Tests.Support;
 
 /// <summary>What <see cref="SmtpSource"/> sends.</summary>
 public sealed record SmtpSourceOptions
@@ -38,7 +38,7 @@ public static class SmtpSource
     public static Task<ProcessResult> RunAsync(
         int port, SmtpSourceOptions options, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        PeerBinaries.RequireSmtpSourceSink();
+        var smtpSource = InstalledPrograms.Require("smtp-source", "postfix");
         var arguments = new List<string>
         {
             "-m", Invariant(options.Messages),
@@ -73,7 +73,7 @@ public static class SmtpSource
         }
 
         arguments.Add($"127.0.0.1:{Invariant(port)}");
-        return ChildProcess.RunAsync(PeerBinaries.SmtpSource!, arguments, timeout, cancellationToken);
+        return ChildProcess.RunAsync(smtpSource, arguments, timeout, cancellationToken);
     }
 
     private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
@@ -97,20 +97,24 @@ public sealed class SmtpSink : IAsyncDisposable
 
     public int Port { get; }
 
-    /// <summary>Starts smtp-sink as user nobody; <paramref name="keepMessages"/> dumps each transaction to a file.</summary>
+    /// <summary>Starts smtp-sink (as user nobody when run as root); <paramref name="keepMessages"/> dumps each transaction to a file.</summary>
     public static async Task<SmtpSink> StartAsync(bool keepMessages, CancellationToken cancellationToken, bool lmtp = false)
     {
-        PeerBinaries.RequireSmtpSourceSink();
+        var smtpSink = InstalledPrograms.Require("smtp-sink", "postfix");
         var port = FreePort.Next();
         string? dumpDirectory = null;
 
         // Run as root, smtp-sink refuses to start without -u; it drops to that user after binding.
-        var arguments = new List<string> { "-u", "nobody" };
+        var arguments = InstalledPrograms.IsRoot ? new List<string> { "-u", "nobody" } : [];
         if (keepMessages)
         {
             dumpDirectory = Directory.CreateTempSubdirectory("detach-smtp-sink-").FullName;
-            (await ChildProcess.RunAsync("chown", ["nobody", dumpDirectory], TimeSpan.FromSeconds(10), cancellationToken))
-                .EnsureSuccess();
+            if (InstalledPrograms.IsRoot)
+            {
+                (await ChildProcess.RunAsync("chown", ["nobody", dumpDirectory], TimeSpan.FromSeconds(10), cancellationToken))
+                    .EnsureSuccess();
+            }
+
             arguments.AddRange(["-d", Path.Combine(dumpDirectory, "%H%M%S.")]);
         }
 
@@ -120,7 +124,7 @@ public sealed class SmtpSink : IAsyncDisposable
         }
 
         arguments.AddRange([$"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}", "256"]);
-        var process = ChildProcess.Start(PeerBinaries.SmtpSink!, arguments);
+        var process = ChildProcess.Start(smtpSink, arguments);
         var sink = new SmtpSink(process, port, dumpDirectory);
         try
         {
@@ -138,10 +142,32 @@ public sealed class SmtpSink : IAsyncDisposable
     public IReadOnlyList<string> MessageFiles =>
         _dumpDirectory is null ? [] : [.. Directory.EnumerateFiles(_dumpDirectory).Order(StringComparer.Ordinal)];
 
+    /// <summary>
+    /// The dumped transactions' text once at least <paramref name="count"/> are there (smtp-sink writes each after
+    /// its reply to the final dot); throws <see cref="TimeoutException"/> after <paramref name="timeout"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> WaitForMessagesAsync(int count, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (MessageFiles.Count < count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"smtp-sink dumped {MessageFiles.Count} of {count} messages in {timeout.TotalSeconds:0.#} s.");
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
+
+        // A dump is written in pieces: give the last one a moment to be complete.
+        await Task.Delay(100, cancellationToken);
+        return [.. MessageFiles.Select(File.ReadAllText)];
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _process.DisposeAsync();
-        if (_dumpDirectory is not null && Environment.GetEnvironmentVariable(PostfixInstance.KeepDirectoriesVariable) != "1")
+        if (_dumpDirectory is not null && !TestDirectories.Kept)
         {
             Directory.Delete(_dumpDirectory, recursive: true);
         }

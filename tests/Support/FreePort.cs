@@ -1,15 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Detach.EndToEnd.Tests.Infrastructure;
+namespace Detach.Tests.Support;
 
 /// <summary>Free TCP ports on 127.0.0.1, for peers that must be told their port before they bind.</summary>
 public static class FreePort
 {
-    /// <summary>
-    /// Asks the kernel for an ephemeral port by binding port 0, then releases it. Another process may take
-    /// it before the caller binds; the kernel hands ephemeral ports out round-robin, so that is rare.
-    /// </summary>
     /// <summary>What a server says when another process took the port between <see cref="Next()"/> and its bind.</summary>
     public const string TakenMessage = "Address already in use";
 
@@ -32,6 +28,10 @@ public static class FreePort
         }
     }
 
+    /// <summary>
+    /// Asks the kernel for an ephemeral port by binding port 0, then releases it. Another process may take
+    /// it before the caller binds; the kernel hands ephemeral ports out round-robin, so that is rare.
+    /// </summary>
     public static int Next()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
