@@ -103,15 +103,13 @@ internal sealed class DotReader : SmtpMessageReader
 
                 if (_state == State.Data)
                 {
-                    // Fast path: copy up to the next CR in one go.
                     ReadOnlySpan<byte> rest = span[pos..];
-                    int cr = rest.IndexOf((byte)'\r');
-                    int run = cr < 0 ? rest.Length : cr;
                     if (!discard)
                     {
-                        run = Math.Min(run, output.Length - written);
+                        rest = rest[..Math.Min(rest.Length, output.Length - written)];
                     }
 
+                    int run = DataRun(rest);
                     if (run > 0)
                     {
                         if (!discard)
@@ -121,7 +119,7 @@ internal sealed class DotReader : SmtpMessageReader
                         }
 
                         pos += run;
-                        Count(run, run);
+                        CountMessageBytes(run);
                         continue;
                     }
                 }
@@ -195,6 +193,47 @@ internal sealed class DotReader : SmtpMessageReader
         return written;
     }
 
+    /// <summary>
+    /// Fast path: the length of the data at the start of <paramref name="rest"/> that needs no state machine, whole lines
+    /// included, so that a body of ordinary lines goes out in one copy. It stops at a CR that does not end a line
+    /// within the limit with the next line's first byte in view and not a dot; the state machine takes that one.
+    /// </summary>
+    private int DataRun(ReadOnlySpan<byte> rest)
+    {
+        int run = 0;
+        while (true)
+        {
+            int cr = rest[run..].IndexOf((byte)'\r');
+            if (cr < 0)
+            {
+                _lineLength += rest.Length - run;
+                CheckLineLength();
+                return rest.Length;
+            }
+
+            int lineEnd = run + cr;
+            if (lineEnd + 2 >= rest.Length || rest[lineEnd + 1] != (byte)'\n' || rest[lineEnd + 2] == (byte)'.'
+                || (_maxLineLength > 0 && _lineLength + cr + 2 > _maxLineLength))
+            {
+                _lineLength += cr;
+                CheckLineLength();
+                return lineEnd;
+            }
+
+            // A whole line, CRLF included; the next one starts with ordinary data.
+            _lineLength = 0;
+            run = lineEnd + 2;
+        }
+    }
+
+    private void CheckLineLength()
+    {
+        if (LimitError is null && _maxLineLength > 0 && _lineLength > _maxLineLength)
+        {
+            LimitError = new SmtpReply(500, "5.5.2", "Error: message line too long");
+        }
+    }
+
     private void Emit(byte c, Span<byte> output, ref int written, bool discard)
     {
         if (!discard)
@@ -208,11 +247,7 @@ internal sealed class DotReader : SmtpMessageReader
     private void Count(int wireBytes, int messageBytes)
     {
         _lineLength += wireBytes;
-        if (LimitError is null && _maxLineLength > 0 && _lineLength > _maxLineLength)
-        {
-            LimitError = new SmtpReply(500, "5.5.2", "Error: message line too long");
-        }
-
+        CheckLineLength();
         CountMessageBytes(messageBytes);
     }
 }

@@ -72,6 +72,35 @@ public class DotStuffingPropertyTests
         }, iter: 200, threads: 1);
     }
 
+    [Fact]
+    public void A_line_past_the_limit_is_refused_exactly_when_one_is_on_the_wire_however_the_reads_are_cut()
+    {
+        // The reader copies runs of whole lines at once: the line length must still be judged line by line, counting
+        // the wire bytes from one CRLF to the next (a stuffed dot and the CRLF included).
+        Gen.Select(CrlfMessage, Gen.Int[3, 120], Gen.Int[1, 700], Gen.Int[1, 300]).Sample((message, maxLine, readSize, segment) =>
+        {
+            var wire = Stuff(message, 512);
+            var lines = System.Text.Encoding.Latin1.GetString(wire, 0, wire.Length - 3).Split("\r\n");
+            bool tooLong = lines.Any(l => l.Length + 2 > maxLine);
+            var pipe = PipeReader.Create(new MemoryStream(wire), new StreamPipeReaderOptions(bufferSize: segment, minimumReadSize: segment));
+            var reader = new DotReader(pipe, 1 << 24, maxLine, new DataDeadline(TimeSpan.FromSeconds(30)), CancellationToken.None);
+            var buffer = new byte[readSize];
+            try
+            {
+                while (reader.ReadAsync(buffer, CancellationToken.None).AsTask().GetAwaiter().GetResult() > 0)
+                {
+                }
+
+                Assert.False(tooLong, "a line past the limit was let through");
+            }
+            catch (SmtpException e)
+            {
+                Assert.True(tooLong, "a line within the limit was refused");
+                Assert.Equal(500, e.Reply.Code);
+            }
+        }, iter: 300, threads: 1);
+    }
+
     private static byte[] Stuff(byte[] message, int writeSize)
     {
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Detach.Vault.Storage;
 
@@ -29,21 +30,8 @@ public sealed class LocalContentStore : IContentStore
     public async Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
-        EventThreadGuard.Check();
         await using var writer = BeginWrite();
-        var buffer = ArrayPool<byte>.Shared.Rent(UnixFsFileBuilder.ChunkSize);
-        try
-        {
-            int read;
-            while ((read = await content.ReadAtLeastAsync(buffer.AsMemory(0, UnixFsFileBuilder.ChunkSize), UnixFsFileBuilder.ChunkSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        await writer.WriteFromAsync(content, cancellationToken).ConfigureAwait(false);
         return await writer.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -179,15 +167,16 @@ public sealed class LocalContentStore : IContentStore
 }
 
 /// <summary>
-/// One write into a <see cref="LocalContentStore"/>: bytes are hashed chunk by chunk as they
-/// arrive (one 256 KiB buffer) and written to a temporary file; <see cref="CommitAsync"/> fsyncs
-/// and publishes it under its CID, disposing without committing deletes it.
+/// One write into a <see cref="LocalContentStore"/>: bytes are gathered into one 256 KiB chunk at a time, which is
+/// hashed while it is still in cache and written to a temporary file; <see cref="CommitAsync"/> fsyncs and publishes
+/// it under its CID, disposing without committing deletes it. File I/O is synchronous: Linux has no asynchronous
+/// file writes, and the asynchronous API only moved each chunk to another pool thread.
 /// </summary>
 public sealed class LocalContentWriter : IAsyncDisposable
 {
     private readonly LocalContentStore _store;
     private readonly string _tempPath;
-    private readonly FileStream _file;
+    private readonly SafeFileHandle _file;
     private readonly UnixFsFileBuilder _builder = new();
     private byte[]? _chunk = ArrayPool<byte>.Shared.Rent(UnixFsFileBuilder.ChunkSize);
     private int _filled;
@@ -197,58 +186,84 @@ public sealed class LocalContentWriter : IAsyncDisposable
     {
         _store = store;
         _tempPath = tempPath;
-        _file = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
+        _file = File.OpenHandle(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None);
     }
 
     /// <summary>Bytes written so far.</summary>
     public long Length => _builder.FileSize + _filled;
 
-    public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        var chunk = _chunk ?? throw new InvalidOperationException("The writer is closed.");
+        var chunk = Chunk.Span;
         while (!data.IsEmpty)
         {
             var n = Math.Min(data.Length, UnixFsFileBuilder.ChunkSize - _filled);
-            data.Span[..n].CopyTo(chunk.AsSpan(_filled));
+            data.Span[..n].CopyTo(chunk[_filled..]);
             _filled += n;
             data = data[n..];
             if (_filled == UnixFsFileBuilder.ChunkSize)
             {
-                await FlushChunkAsync(chunk, cancellationToken).ConfigureAwait(false);
+                FlushChunk();
+            }
+        }
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Reads <paramref name="content"/> to its end straight into the chunk buffer (no copy in between).</summary>
+    internal async Task WriteFromAsync(Stream content, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var room = UnixFsFileBuilder.ChunkSize - _filled;
+            var read = await content.ReadAtLeastAsync(Chunk[_filled..], room, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            _filled += read;
+            if (_filled == UnixFsFileBuilder.ChunkSize)
+            {
+                FlushChunk();
+            }
+
+            if (read < room)
+            {
+                return;
             }
         }
     }
 
-    public async Task<StoredContent> CommitAsync(CancellationToken cancellationToken)
+    public Task<StoredContent> CommitAsync(CancellationToken cancellationToken)
     {
-        var chunk = _chunk ?? throw new InvalidOperationException("The writer is closed.");
+        _ = Chunk;
         if (_filled > 0)
         {
-            await FlushChunkAsync(chunk, cancellationToken).ConfigureAwait(false);
+            FlushChunk();
         }
         var cid = _builder.Complete();
-        _file.Flush(flushToDisk: true);
-        await _file.DisposeAsync().ConfigureAwait(false);
+        RandomAccess.FlushToDisk(_file);
+        _file.Dispose();
         _store.Publish(_tempPath, cid);
         _committed = true;
         ReturnBuffer();
-        return new StoredContent(cid, _builder.FileSize);
+        return Task.FromResult(new StoredContent(cid, _builder.FileSize));
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        await _file.DisposeAsync().ConfigureAwait(false);
+        _file.Dispose();
         if (!_committed)
         {
             File.Delete(_tempPath);
         }
         ReturnBuffer();
+        return ValueTask.CompletedTask;
     }
 
-    private async ValueTask FlushChunkAsync(byte[] chunk, CancellationToken cancellationToken)
+    private Memory<byte> Chunk => _chunk?.AsMemory(0, UnixFsFileBuilder.ChunkSize) ?? throw new InvalidOperationException("The writer is closed.");
+
+    private void FlushChunk()
     {
-        _builder.AddChunk(chunk.AsSpan(0, _filled));
-        await _file.WriteAsync(chunk.AsMemory(0, _filled), cancellationToken).ConfigureAwait(false);
+        var chunk = Chunk.Span[.._filled];
+        var offset = _builder.FileSize;
+        _builder.AddChunk(chunk);
+        RandomAccess.Write(_file, chunk, offset);
         _filled = 0;
     }
 

@@ -62,6 +62,26 @@ public sealed class LocalContentStoreTests : IDisposable
         Assert.Equal(bytes[start..end], await ReadAllAsync(read));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4095)]
+    [InlineData(4097)]
+    [InlineData(262_143)]
+    [InlineData(262_144)]
+    [InlineData(1_048_576 + 40 + 32 * 16)]
+    public async Task Add_OfAnyLength_StoresExactlyTheBytes_AsThePushWriterDoes(int length)
+    {
+        // AddAsync reads straight into its chunk, in whatever pieces the source gives: every length must come back
+        // exactly, with the CID the push-style writer gives the same bytes.
+        var bytes = PatternStream.Bytes(13, length);
+        var stored = await _store.AddAsync(new PatternStream(13, length) { MaxReadSize = 70_000 }, Ct);
+        Assert.Equal(length, new FileInfo(_store.PathOf(stored.Cid)).Length);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(_store.PathOf(stored.Cid), Ct));
+        var pushed = await new LocalContentStore(_root + "-pushed").BeginWriteAndCommitAsync(bytes);
+        Assert.Equal(stored.Cid, pushed);
+        Directory.Delete(_root + "-pushed", recursive: true);
+    }
+
     [Fact]
     public async Task OpenRead_Unknown_ThrowsContentNotFound()
     {
@@ -125,5 +145,20 @@ public sealed class LocalContentStoreTests : IDisposable
         using var buffer = new MemoryStream();
         await stream.CopyToAsync(buffer, TestContext.Current.CancellationToken);
         return buffer.ToArray();
+    }
+}
+
+internal static class LocalContentStoreWriting
+{
+    /// <summary>The push-style path (the spool's tee): buffered writes, in pieces of 1000 bytes.</summary>
+    public static async Task<Cid> BeginWriteAndCommitAsync(this LocalContentStore store, byte[] bytes)
+    {
+        await using var writer = store.BeginWrite();
+        for (int at = 0; at < bytes.Length; at += 1000)
+        {
+            await writer.WriteAsync(bytes.AsMemory(at, Math.Min(1000, bytes.Length - at)), TestContext.Current.CancellationToken);
+        }
+
+        return (await writer.CommitAsync(TestContext.Current.CancellationToken)).Cid;
     }
 }
