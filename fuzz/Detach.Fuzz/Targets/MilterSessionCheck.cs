@@ -28,7 +28,7 @@ internal static class MilterSessionCheck
         var session = new MilterSession(toMilter.Reader, fromMilter.Writer, new MilterContext("fuzz", null, new MilterMacros(options.MaxMacrosPerStage)), backend, options);
         var run = Task.Run(() => session.RunAsync(CancellationToken.None));
         Feed(toMilter.Writer, input.AsMemory(0, expected.Needed), complete: expected.AtEndOfInput).GetAwaiter().GetResult();
-        Check(run.Wait(TimeSpan.FromSeconds(30)), $"the session did not end by itself after the {expected.Needed} bytes it needed (model: {expected.EndReason ?? "waits"})");
+        Check(run.Wait(TimeSpan.FromSeconds(15)), $"the session did not end by itself after the {expected.Needed} bytes it needed (model: {expected.EndReason ?? "waits"})");
         toMilter.Writer.Complete();
         var endReason = expected.EndReason ?? (expected.Negotiated ? "MTA closed the connection" : "closed before negotiation");
         Check(session.EndReason == endReason, $"the session ended with '{session.EndReason}', the model says '{endReason}'");
