@@ -11,7 +11,7 @@ namespace Detach.Fuzz.Targets;
 /// for header edits and a new body made of what it received. An independent model of the protocol predicts where
 /// the session ends, which events reach the backend and which frames go back; the session is given only the bytes
 /// up to the point where the model says it must have decided (it must not wait for more), and the pipe holds at
-/// most one frame of the cap and a piece.
+/// most one frame of the cap and a piece, in small segments.
 /// </summary>
 internal static class MilterSessionCheck
 {
@@ -20,7 +20,10 @@ internal static class MilterSessionCheck
     public static void Run(byte[] input, int cap)
     {
         var expected = Model(input, cap);
-        var toMilter = new Pipe(new PipeOptions(pauseWriterThreshold: cap + 5 + 16, resumeWriterThreshold: cap + 5 + 16, useSynchronizationContext: false));
+        // Small segments (each write of 1..13 bytes gets its own), so frames reach the session in pieces.
+        var toMilter = new Pipe(new PipeOptions(
+            pool: MemoryPool<byte>.Shared, minimumSegmentSize: 1,
+            pauseWriterThreshold: cap + 5 + 16, resumeWriterThreshold: cap + 5 + 16, useSynchronizationContext: false));
         var fromMilter = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
         var options = new MilterServerOptions { MaxFrameLength = cap, MaxHeaders = MaxHeaders, MaxMacrosPerStage = 2 };
         options.MacroRequests[MilterMacroStage.EndOfMessage] = "i";
