@@ -10,7 +10,7 @@ public sealed class SmtpLimits
     public int MaxTextLineLength { get; set; } = 1000;
 
     /// <summary>Largest message (after unstuffing), announced as SIZE.</summary>
-    public long MaxMessageSize { get; set; } = 50L * 1024 * 1024;
+    public long MaxMessageSize { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>RCPT commands accepted per transaction; more get 452 4.5.3.</summary>
     public int MaxRecipients { get; set; } = 1000;

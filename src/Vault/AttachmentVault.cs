@@ -41,7 +41,8 @@ public sealed class AttachmentVaultOptions
 /// <summary>
 /// Stores attachments encrypted under a fresh key each, keeps the vault's key share in the index, and
 /// destroys files by erasing that share. The object is durable in the store and its record durable in the
-/// index before a link is handed out; the link is out in the world only once the message is accepted.
+/// index before a link is handed out; the record is committed just before the message carrying the link goes out.
+/// Every entry point blocks (disk, node, index) and checks <see cref="EventThreadGuard"/>.
 /// </summary>
 public sealed class AttachmentVault(
     IContentStore store,
@@ -57,11 +58,12 @@ public sealed class AttachmentVault(
 
     public IAttachmentIndex Index => index;
 
-    /// <summary>Starts collecting the attachments of one message; commit it once the message is accepted.</summary>
+    /// <summary>Starts collecting the attachments of one message; commit it just before the message goes out.</summary>
     public MessageAttachments BeginMessage(MessageContext context) => new(this, context);
 
     internal async Task<StoredAttachment> StoreAsync(MessageContext context, AttachmentFile attachment, Stream content, CancellationToken cancellationToken)
     {
+        EventThreadGuard.Check();
         var started = Stopwatch.GetTimestamp();
         using var key = FileKey.Generate();
         StoredContent stored;
@@ -102,6 +104,7 @@ public sealed class AttachmentVault(
     /// </summary>
     public async Task<(AttachmentRecord Record, FileKey Key)> OpenAsync(string cid, ReadOnlyMemory<byte> linkKey, CancellationToken cancellationToken)
     {
+        EventThreadGuard.Check();
         var record = await index.FindByCidAsync(cid, cancellationToken).ConfigureAwait(false)
             ?? throw new KeyNotFoundException($"No attachment {cid} in this vault.");
         if (record.VaultKey is null || record.IsShredded)
@@ -120,6 +123,7 @@ public sealed class AttachmentVault(
     /// <summary>Erases the key share of a CID or of every attachment of a Message-ID, then unpins the objects.</summary>
     public async Task<IReadOnlyList<AttachmentRecord>> RevokeAsync(string cidOrMessageId, string reason, CancellationToken cancellationToken)
     {
+        EventThreadGuard.Check();
         var revoked = await index.RevokeAsync(cidOrMessageId, reason, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
         await RemoveObjectsAsync(revoked, cancellationToken).ConfigureAwait(false);
         return revoked;
@@ -128,6 +132,7 @@ public sealed class AttachmentVault(
     /// <summary>Erases the key shares of everything past its expiry and unpins the objects.</summary>
     public async Task<IReadOnlyList<AttachmentRecord>> ExpireAsync(CancellationToken cancellationToken)
     {
+        EventThreadGuard.Check();
         var all = new List<AttachmentRecord>();
         IReadOnlyList<AttachmentRecord> batch;
         do
@@ -141,18 +146,26 @@ public sealed class AttachmentVault(
         return all;
     }
 
-    /// <summary>Removes objects whose message was never accepted (older than <paramref name="age"/>) and shreds their keys.</summary>
+    /// <summary>
+    /// Shreds the keys of objects whose message never went out (older than <paramref name="age"/>) and removes them.
+    /// A message being processed that loses its objects this way cannot commit (<see cref="MessageAttachments.CommitAsync"/>
+    /// throws), so it is answered 4xx and retried instead of going out with dead links.
+    /// </summary>
     public async Task<IReadOnlyList<AttachmentRecord>> CollectOrphansAsync(TimeSpan age, CancellationToken cancellationToken)
     {
-        var orphans = await index.ListOrphansAsync(time.GetUtcNow() - age, cancellationToken).ConfigureAwait(false);
-        var removed = new List<AttachmentRecord>(orphans.Count);
-        foreach (var orphan in orphans)
+        EventThreadGuard.Check();
+        var all = new List<AttachmentRecord>();
+        IReadOnlyList<AttachmentRecord> batch;
+        do
         {
-            removed.AddRange(await index.RevokeAsync(orphan.Cid, RevocationReasons.Orphaned, time.GetUtcNow(), cancellationToken).ConfigureAwait(false));
+            var now = time.GetUtcNow();
+            batch = await index.ShredOrphansAsync(now - age, now, cancellationToken).ConfigureAwait(false);
+            await RemoveObjectsAsync(batch, cancellationToken).ConfigureAwait(false);
+            all.AddRange(batch);
         }
+        while (batch.Count >= IndexQuery.MaxLimit);
 
-        await RemoveObjectsAsync(removed, cancellationToken).ConfigureAwait(false);
-        return removed;
+        return all;
     }
 
     private async Task RemoveObjectsAsync(IReadOnlyList<AttachmentRecord> records, CancellationToken cancellationToken)
@@ -171,12 +184,10 @@ public sealed class AttachmentVault(
         }
     }
 
-    internal async Task MarkAsync(IEnumerable<AttachmentRecord> records, StoreState state, CancellationToken cancellationToken)
+    internal Task<int> MarkAsync(IReadOnlyList<AttachmentRecord> records, StoreState state, CancellationToken cancellationToken)
     {
-        foreach (var record in records)
-        {
-            await index.MarkAsync(record.Cid, state, cancellationToken).ConfigureAwait(false);
-        }
+        EventThreadGuard.Check();
+        return index.MarkAsync(records.Select(r => r.Cid).ToArray(), state, cancellationToken);
     }
 }
 
@@ -188,13 +199,16 @@ public sealed class AttachmentGoneException(AttachmentRecord record)
 }
 
 /// <summary>
-/// The attachments of one message. Objects it stores stay marked as spooled until <see cref="CommitAsync"/>;
-/// disposing without committing marks them orphaned, for collection.
+/// The attachments of one message. Its objects stay spooled (garbage if the process
+/// dies) until <see cref="CommitAsync"/>, just before the message goes out; from then on they live until they
+/// expire, unless <see cref="AbandonAsync"/> says the next hop refused the message. Disposing an uncommitted one
+/// abandons it.
 /// </summary>
 public sealed class MessageAttachments(AttachmentVault vault, MessageContext context) : IAsyncDisposable
 {
     private readonly List<AttachmentRecord> records = [];
-    private bool settled;
+    private bool committed;
+    private bool abandoned;
 
     public IReadOnlyList<AttachmentRecord> Records => records;
 
@@ -216,26 +230,47 @@ public sealed class MessageAttachments(AttachmentVault vault, MessageContext con
         return stored with { Record = warned };
     }
 
-    /// <summary>The message carrying the links was accepted: the links are out in the world.</summary>
+    /// <summary>
+    /// The links are about to leave: call it before the final dot. From then on the outcome may become unknowable
+    /// (the next hop stores the message and dies before its reply, or this process dies), so the objects are live
+    /// whatever happens next and no orphan sweep takes them. Throws <see cref="InvalidOperationException"/>, with
+    /// nothing committed, when a sweep took one first: then the message must not go out.
+    /// </summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
-        await vault.MarkAsync(records, StoreState.Stored, cancellationToken).ConfigureAwait(false);
-        settled = true;
+        if (committed || records.Count == 0)
+        {
+            committed = true;
+            return;
+        }
+
+        var marked = await vault.MarkAsync(records, StoreState.Stored, cancellationToken).ConfigureAwait(false);
+        if (marked < records.Count)
+        {
+            await AbandonAsync(cancellationToken).ConfigureAwait(false);
+            throw new InvalidOperationException(
+                $"{records.Count - marked} of the {records.Count} attachment(s) of message {context.MessageId} were collected as orphans before it was sent.");
+        }
+
+        committed = true;
     }
 
-    /// <summary>The message was not accepted: nobody has these links, so the objects are garbage.</summary>
+    /// <summary>
+    /// The next hop refused the message with a reply (or it never went out): nobody has these links, so the objects
+    /// are garbage, committed or not. Only a reply says so: a lost connection or a timeout is not a refusal.
+    /// </summary>
     public async Task AbandonAsync(CancellationToken cancellationToken)
     {
-        if (!settled)
+        if (!abandoned)
         {
-            settled = true;
+            abandoned = true;
             await vault.MarkAsync(records, StoreState.Orphaned, cancellationToken).ConfigureAwait(false);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (!settled && records.Count > 0)
+        if (!committed && !abandoned && records.Count > 0)
         {
             // Best effort: if this fails too, the records stay spooled and gc treats old spooled ones as orphans.
             try

@@ -65,9 +65,10 @@ public static class FilterCommand
             if (reinject.Count == 0)
             {
                 await using var message = await detacher.PrepareAsync(spool, envelope, cancellationToken).ConfigureAwait(false);
+                await message.CommitAsync(cancellationToken).ConfigureAwait(false);
                 await message.WriteToAsync(output, cancellationToken).ConfigureAwait(false);
                 await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-                await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+                message.CountDelivered();
                 return ExitCodes.Ok;
             }
 
@@ -106,6 +107,9 @@ public static class FilterCommand
         {
             var stdin = process.StandardInput.BaseStream;
             await message.WriteToAsync(stdin, cancellationToken).ConfigureAwait(false);
+
+            // Live before the command sees the end of its input: from then on it may deliver whatever we learn.
+            await message.CommitAsync(cancellationToken).ConfigureAwait(false);
             await stdin.FlushAsync(cancellationToken).ConfigureAwait(false);
             process.StandardInput.Close();
         }
@@ -125,7 +129,7 @@ public static class FilterCommand
             return process.ExitCode is >= 64 and <= 78 ? process.ExitCode : ExitCodes.TempFail;
         }
 
-        await message.CommitAsync(cancellationToken).ConfigureAwait(false);
+        message.CountDelivered();
         return ExitCodes.Ok;
     }
 

@@ -113,12 +113,18 @@ public static class VaultCommands
 
     private static Command Gc()
     {
-        var command = new Command("gc", "Erase keys past retention, remove objects of mail never accepted, push spooled objects to the node.");
+        var orphanAge = new Option<TimeSpan>("--orphan-age")
+        {
+            Description = "Collect objects of mail never sent on once they are this old (e.g. 00:10:00). A message still "
+                + "being processed that loses its objects this way is answered 4xx and retried, never sent with dead links.",
+            DefaultValueFactory = _ => VaultMaintenanceService.OrphanAge,
+        };
+        var command = new Command("gc", "Erase keys past retention, remove objects of mail never sent on, push spooled objects to the node.") { orphanAge };
         command.SetAction(async (parse, cancellationToken) =>
         {
             await using var components = await LocalVault.OpenAsync(DetachCommandLine.LoadSettings(parse), cancellationToken).ConfigureAwait(false);
             var expired = await components.Vault.ExpireAsync(cancellationToken).ConfigureAwait(false);
-            var orphans = await components.Vault.CollectOrphansAsync(VaultMaintenanceService.OrphanAge, cancellationToken).ConfigureAwait(false);
+            var orphans = await components.Vault.CollectOrphansAsync(parse.GetValue(orphanAge), cancellationToken).ConfigureAwait(false);
             var pushed = components.Spool is null ? 0 : await components.Spool.PushPendingAsync(cancellationToken).ConfigureAwait(false);
             Console.Out.WriteLine($"expired {expired.Count}, orphans removed {orphans.Count}, spooled objects pushed {pushed}");
             return ExitCodes.Ok;

@@ -73,6 +73,7 @@ public sealed class DetachSettings
 
         // Lists are read apart: a configured list replaces its default and earlier sources' lists, it never adds to them.
         ListSetting.Apply(value, configuration, section, errors);
+        MapSetting.Check(value, configuration, section, errors);
         return value;
     }
 }

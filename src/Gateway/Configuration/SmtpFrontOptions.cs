@@ -29,6 +29,9 @@ public sealed class SmtpFrontOptions
     /// <summary>Concurrent sessions in all; more connections get 421 4.3.2.</summary>
     public int MaxConnections { get; set; } = 100;
 
+    /// <summary>RCPT commands accepted per transaction (more get 452 4.5.3), as Postfix's smtpd_recipient_limit.</summary>
+    public int MaxRecipients { get; set; } = 1000;
+
     /// <summary>
     /// Concurrent sessions from one client (an IPv4 address or an IPv6 /64); more get 421 4.7.0. Clients in
     /// AuthorizedXforwardNetworks are exempt (the before-filter Postfix speaks for all its clients). 0: no limit.
@@ -64,8 +67,8 @@ public sealed class SmtpFrontOptions
     public int NextHopTimeoutSeconds { get; set; } = 90;
 
     /// <summary>
-    /// Idle next-hop connections kept for the next client session (each serves one session at a time, is reset
-    /// before reuse and dropped after 30 s idle); 0 opens and closes one per client session.
+    /// Idle next-hop connections kept for the next client session (each serves one session at a time, is kept only
+    /// between transactions and dropped after 30 s idle); 0 opens and closes one per client session.
     /// </summary>
     public int NextHopPoolSize { get; set; } = 32;
 
@@ -75,6 +78,12 @@ public sealed class SmtpFrontOptions
     /// </summary>
     [ListDefault("127.0.0.0/8", "::1/128")]
     public List<string> AuthorizedXforwardNetworks { get; set; } = [];
+
+    /// <summary>
+    /// Run session code on the runtime's socket event thread (a runtime-internal, experimental per-socket knob; see
+    /// the README's scaling section for the risk). False, or a runtime without the knob, runs it on the thread pool.
+    /// </summary>
+    public bool InlineCompletions { get; set; } = true;
 
     /// <summary>PEM certificate (with its key in TlsKeyPath, or a PFX) for STARTTLS; empty disables STARTTLS.</summary>
     public string? TlsCertificatePath { get; set; }
@@ -106,6 +115,11 @@ public sealed class SmtpFrontOptions
         if (MaxConnections < 1)
         {
             yield return "Smtp:MaxConnections must be at least 1.";
+        }
+
+        if (MaxRecipients < 1)
+        {
+            yield return "Smtp:MaxRecipients must be at least 1 (RFC 5321 asks for 100).";
         }
 
         if (MaxConnectionsPerClient < 0)

@@ -6,7 +6,9 @@ using Detach.Gateway.Notify;
 using Detach.Gateway.Processing;
 using Detach.Gateway.Scanning;
 using Detach.Gateway.SmtpFront;
+using Detach.Vault;
 using Detach.Vault.Index;
+using Detach.Vault.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,33 +19,29 @@ namespace Detach.Gateway.Hosting;
 /// <summary>Composes the `detach serve` process: vault, SMTP front, download gateway, health and metrics.</summary>
 public static class DetachHost
 {
-    public static async Task<WebApplication> BuildAsync(DetachSettings settings, CancellationToken cancellationToken, Action<ILoggingBuilder>? logging = null)
+    /// <summary>
+    /// Composes the process; nothing is opened yet. The index is migrated in the host's starting phase
+    /// (<see cref="IndexMigrationService"/>), before the SMTP front and the gateway listen.
+    /// </summary>
+    public static Task<WebApplication> BuildAsync(DetachSettings settings, CancellationToken cancellationToken, Action<ILoggingBuilder>? logging = null)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         ConfigureLogging(builder.Logging, logging);
         builder.WebHost.UseUrls(settings.Gateway.Listen.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
 
-        var loggerFactory = LoggerFactory.Create(l => ConfigureLogging(l, logging));
-        var components = await VaultComponents.OpenAsync(settings, cancellationToken, loggerFactory).ConfigureAwait(false);
         var services = builder.Services;
         services.AddSingleton(settings);
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(components);
-        services.AddSingleton(components.Vault);
-        services.AddSingleton(components.Store);
-        services.AddSingleton(components.Index);
-        if (components.Spool is not null)
-        {
-            services.AddSingleton(components.Spool);
-        }
-
+        services.AddDetachVault(settings);
+        services.AddHostedService<IndexMigrationService>();
         services.AddSingleton<DetachMetrics>();
         services.AddSingleton<PrometheusExporter>();
         services.AddHostedService<VaultMaintenanceService>();
         services.AddDownloadGateway();
-        services.AddSenderNotices((ISenderNoticeQueue)components.Index);
-        if (ScanInspector.CreateClient(settings.Scan) is { } clamd)
+        services.AddSenderNotices();
+        var clamd = ScanInspector.CreateClient(settings.Scan);
+        if (clamd is not null)
         {
             services.AddSingleton<IAttachmentInspector>(s => new ScanInspector(settings.Scan, clamd, s.GetRequiredService<DetachMetrics>(), s.GetRequiredService<ILogger<ScanInspector>>()));
         }
@@ -60,22 +58,23 @@ public static class DetachHost
         var app = builder.Build();
         // Create the exporter before any instrument records, so nothing is missed.
         _ = app.Services.GetRequiredService<PrometheusExporter>();
-        components.Vault.AttachmentStored += app.Services.GetRequiredService<DetachMetrics>().OnAttachmentStored;
+        app.Services.GetRequiredService<AttachmentVault>().AttachmentStored += app.Services.GetRequiredService<DetachMetrics>().OnAttachmentStored;
+        var index = app.Services.GetRequiredService<IAttachmentIndex>();
+        var store = app.Services.GetRequiredService<IContentStore>();
 
         app.UseDownloadGateway();
         app.MapDownloadGateway();
         app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/readyz", async (CancellationToken ct) =>
+        var readiness = new ReadinessProbe(index, store, settings.Scan, clamd);
+        app.MapGet("/readyz", async (CancellationToken cancellationToken) =>
         {
-            var index = await components.Index.PingAsync(ct).ConfigureAwait(false);
-            var store = await components.Store.IsAvailableAsync(ct).ConfigureAwait(false);
-            var body = $"index {(index ? "ok" : "unreachable")}\nstore {(store ? "ok" : "unreachable")}\n";
-            return index && store ? Results.Text(body) : Results.Text(body, statusCode: StatusCodes.Status503ServiceUnavailable);
+            var (ready, body) = await readiness.CheckAsync(cancellationToken).ConfigureAwait(false);
+            return Results.Text(body, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
         app.MapGet("/metrics", (PrometheusExporter exporter) => Results.Text(exporter.Render(), PrometheusExporter.ContentType));
         app.Lifetime.ApplicationStarted.Register(() => Console.Out.WriteLine(Banner(settings,
             app.Services.GetRequiredService<SmtpFrontService>(), app.Services.GetRequiredService<MilterService>())));
-        return app;
+        return Task.FromResult(app);
     }
 
     /// <summary>What a newcomer needs to see it work: where it listens and one command to try.</summary>

@@ -2,92 +2,55 @@ using Detach.Gateway.Configuration;
 using Detach.Vault;
 using Detach.Vault.Index;
 using Detach.Vault.Storage;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Detach.Gateway.Hosting;
 
 /// <summary>
-/// The vault as configured: the store (local, or the IPFS node with a local spool for when it is down),
-/// the migrated index, and the <see cref="AttachmentVault"/> over both. Every command opens it the same way.
+/// The vault as configured: the store (local, or the IPFS node with a local spool for when it is down), the index,
+/// and the <see cref="AttachmentVault"/> over both, as <see cref="VaultServiceCollectionExtensions.AddDetachVault"/>
+/// registers them. `detach serve` resolves it from its host; the other commands open it with <see cref="OpenAsync"/>.
 /// </summary>
-public sealed class VaultComponents : IAsyncDisposable
+public sealed class VaultComponents(
+    IContentStore store,
+    LocalContentStore local,
+    IAttachmentIndex index,
+    AttachmentVault vault,
+    KuboClient? kubo = null,
+    SpoolPusher? spool = null) : IAsyncDisposable
 {
-    private readonly HttpClient? http;
+    // The provider OpenAsync built for a command; null when the host owns everything.
+    private IAsyncDisposable? owner;
 
-    private VaultComponents(IContentStore store, LocalContentStore local, IAttachmentIndex index, AttachmentVault vault, KuboClient? kubo, SpoolPusher? spool, HttpClient? http)
-    {
-        Store = store;
-        Local = local;
-        Index = index;
-        Vault = vault;
-        Kubo = kubo;
-        Spool = spool;
-        this.http = http;
-    }
-
-    public IContentStore Store { get; }
+    public IContentStore Store => store;
 
     /// <summary>The embedded store: the store itself, or the spool in front of the IPFS node.</summary>
-    public LocalContentStore Local { get; }
+    public LocalContentStore Local => local;
 
-    public IAttachmentIndex Index { get; }
+    public IAttachmentIndex Index => index;
 
-    public AttachmentVault Vault { get; }
+    public AttachmentVault Vault => vault;
 
-    public KuboClient? Kubo { get; }
+    public KuboClient? Kubo => kubo;
 
-    public SpoolPusher? Spool { get; }
+    public SpoolPusher? Spool => spool;
 
-    public static async Task<VaultComponents> OpenAsync(DetachSettings settings, CancellationToken cancellationToken, ILoggerFactory? loggers = null)
+    /// <summary>The vault for one command, migrated; disposing it closes the index and the node's client.</summary>
+    public static async Task<VaultComponents> OpenAsync(DetachSettings settings, CancellationToken cancellationToken)
     {
-        loggers ??= NullLoggerFactory.Instance;
-        var dataPath = settings.Root.FullDataPath;
-        Directory.CreateDirectory(dataPath);
-        var local = new LocalContentStore(Path.Combine(dataPath, "store"));
-
-        KuboClient? kubo = null;
-        SpoolPusher? spool = null;
-        HttpClient? http = null;
-        IContentStore store = local;
-        if (settings.Vault.EffectiveStore == StoreKind.Ipfs)
-        {
-            var options = new KuboOptions
-            {
-                ApiUrl = new Uri(settings.Vault.IpfsApiUrl!),
-                RequestTimeout = TimeSpan.FromSeconds(settings.Vault.IpfsTimeoutSeconds),
-            };
-            http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
-            kubo = new KuboClient(http, Options.Create(options), loggers.CreateLogger<KuboClient>());
-            // With the node in front, the local store holds only what the node could not take yet.
-            local = new LocalContentStore(Path.Combine(dataPath, "spool"));
-            store = new SpoolingContentStore(new KuboContentStore(kubo), local, settings.Vault.WhenNodeDown, loggers.CreateLogger<SpoolingContentStore>());
-            spool = new SpoolPusher(local, kubo, loggers.CreateLogger<SpoolPusher>());
-        }
-
-        var index = AttachmentIndexFactory.Create(settings.Index, dataPath, TimeProvider.System, loggers);
+        var provider = new ServiceCollection().AddLogging().AddDetachVault(settings).BuildServiceProvider();
         try
         {
-            await index.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            var components = provider.GetRequiredService<VaultComponents>();
+            await components.Index.MigrateAsync(cancellationToken).ConfigureAwait(false);
+            components.owner = provider;
+            return components;
         }
         catch
         {
-            await index.DisposeAsync().ConfigureAwait(false);
-            http?.Dispose();
+            await provider.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-
-        var vault = new AttachmentVault(store, index,
-            new AttachmentVaultOptions
-            {
-                PublicUrl = settings.Root.PublicUrl,
-                Retention = TimeSpan.FromDays(settings.Vault.RetentionDays),
-                RetentionBySenderDomain = settings.Vault.RetentionDaysBySenderDomain.ToDictionary(p => p.Key, p => TimeSpan.FromDays(p.Value), StringComparer.OrdinalIgnoreCase),
-                NotifySenderFor = settings.Gateway.NotifiesSender,
-            },
-            TimeProvider.System, loggers.CreateLogger<AttachmentVault>());
-        return new VaultComponents(store, local, index, vault, kubo, spool, http);
     }
 
     /// <summary>
@@ -96,24 +59,24 @@ public sealed class VaultComponents : IAsyncDisposable
     /// </summary>
     public async Task<int> PushLocalToNodeAsync(TextWriter progress, CancellationToken cancellationToken)
     {
-        if (Kubo is null)
+        if (kubo is null)
         {
             throw new ConfigurationException("vault push needs the IPFS node: set Vault:IpfsApiUrl (DETACH__Vault__IpfsApiUrl).");
         }
 
         // With the node configured, the embedded store of the standalone setup is {DataPath}/store.
-        var embedded = new LocalContentStore(Path.Combine(Path.GetDirectoryName(Local.Root)!, "store"));
+        var embedded = new LocalContentStore(Path.Combine(Path.GetDirectoryName(local.Root)!, "store"));
         var exporter = new CarExporter(embedded);
         var pushed = 0;
         await foreach (var cid in embedded.ListAsync(cancellationToken).ConfigureAwait(false))
         {
-            var roots = await Kubo.DagImportAsync((car, ct) => exporter.WriteAsync(cid, car, ct), cancellationToken).ConfigureAwait(false);
+            var roots = await kubo.DagImportAsync((car, ct) => exporter.WriteAsync(cid, car, ct), cancellationToken).ConfigureAwait(false);
             if (!roots.Contains(cid))
             {
                 throw new InvalidDataException($"The node imported {string.Join(", ", roots)} instead of {cid}.");
             }
 
-            await Kubo.PinAddAsync(cid, cancellationToken).ConfigureAwait(false);
+            await kubo.PinAddAsync(cid, cancellationToken).ConfigureAwait(false);
             await progress.WriteLineAsync($"pushed {cid}").ConfigureAwait(false);
             pushed++;
         }
@@ -123,7 +86,10 @@ public sealed class VaultComponents : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Index.DisposeAsync().ConfigureAwait(false);
-        http?.Dispose();
+        // The provider disposes this object too: taking the reference first ends that recursion.
+        if (Interlocked.Exchange(ref owner, null) is { } provider)
+        {
+            await provider.DisposeAsync().ConfigureAwait(false);
+        }
     }
 }

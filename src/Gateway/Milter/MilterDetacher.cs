@@ -76,7 +76,12 @@ public sealed class MilterRewrite(DetachedMessage detached) : IAsyncDisposable
     /// <summary>Attachments were taken out, so the body changed (a "skipped" note changes the header alone).</summary>
     public bool BodyChanged => detached.Result.Detached.Count > 0;
 
-    public Task CommitAsync(CancellationToken cancellationToken) => detached.CommitAsync(cancellationToken);
+    /// <summary>The verdict goes to the MTA now: the attachments are live from here, and the message counts as processed.</summary>
+    public async Task CommitAsync(CancellationToken cancellationToken)
+    {
+        await detached.CommitAsync(cancellationToken).ConfigureAwait(false);
+        detached.CountDelivered();
+    }
 
     public Task AbandonAsync(CancellationToken cancellationToken) => detached.AbandonAsync(cancellationToken);
 

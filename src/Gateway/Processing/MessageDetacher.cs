@@ -12,8 +12,9 @@ public sealed record MessageEnvelope(string? Sender, int RecipientCount, string?
 
 /// <summary>
 /// One message through the vault: reads the spooled message and stores each attachment the policy selects
-/// (encrypted, durable, indexed); the result writes the rewritten message. The caller settles it: commit once
-/// the next hop accepted the message, abandon otherwise (the stored objects then become garbage to collect).
+/// (encrypted, durable, indexed); the result writes the rewritten message. The caller settles it: commit just
+/// before the message goes out, abandon if the next hop refused it with a reply (the stored objects then become
+/// garbage to collect).
 /// </summary>
 public sealed class MessageDetacher(
     AttachmentVault vault,
@@ -114,7 +115,11 @@ public sealed class DetachedMessage(PreparedMessage result, MessageAttachments? 
     /// <summary>Writes the message, rewritten or not, while the spool it was prepared from is open.</summary>
     public Task WriteToAsync(Stream output, CancellationToken cancellationToken) => result.WriteToAsync(output, cancellationToken);
 
-    /// <summary>The next hop accepted the message.</summary>
+    /// <summary>
+    /// The message is about to go out (before the final dot, or before the reinjection command's input ends): from
+    /// now on its attachments live until they expire, whatever the next hop does or fails to say. Throws when they
+    /// cannot be made live; the message must then not go out.
+    /// </summary>
     public async Task CommitAsync(CancellationToken cancellationToken)
     {
         if (attachments is not null)
@@ -122,7 +127,11 @@ public sealed class DetachedMessage(PreparedMessage result, MessageAttachments? 
             await ThreadPoolHop.Now;
             await attachments.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
 
+    /// <summary>The next hop accepted the message: count it.</summary>
+    public void CountDelivered()
+    {
         metrics.MessagesProcessed.Add(1);
         foreach (var record in attachments?.Records ?? [])
         {
@@ -130,7 +139,7 @@ public sealed class DetachedMessage(PreparedMessage result, MessageAttachments? 
         }
     }
 
-    /// <summary>The next hop did not take it: nobody will ever have these links.</summary>
+    /// <summary>The next hop refused the message with a reply: nobody will ever have these links.</summary>
     public async Task AbandonAsync(CancellationToken cancellationToken)
     {
         if (attachments is not null)

@@ -239,6 +239,19 @@ public sealed class DetachingBackend(
 
             await using (detached)
             {
+                try
+                {
+                    // Before the final dot: once it is sent, a lost reply must not cost a delivered copy its links.
+                    await detached.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    backend.Logger.LogError(e, "Session {Session}: could not commit the attachments; answering 451 so the sender retries", context.SessionId);
+                    backend.Metrics.MessagesTempFailed.Add(1);
+                    await next.ResetAsync(CancellationToken.None).ConfigureAwait(false);
+                    return [StorageFailed];
+                }
+
                 // Nothing to change: the message goes on as it came, from the input spool (the output stayed empty).
                 Stream rewritten = detached.Result.Unchanged ? spool : output;
                 rewritten.Position = 0;
@@ -249,17 +262,21 @@ public sealed class DetachingBackend(
                 }
                 catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    // The next hop never answered the final dot: it must not have the message, and neither do we.
-                    backend.Logger.LogWarning("Session {Session}: next hop failed during DATA: {Error}", context.SessionId, e.Message);
+                    // No reply to the final dot: the next hop may have stored the message and died before answering. The
+                    // sender retries on the 451 (a duplicate at worst); the attachments stay live, so a copy that was
+                    // delivered keeps working links.
+                    backend.Logger.LogWarning(
+                        "Session {Session}: no reply from the next hop to the message (queue {QueueId}): it may have been delivered; " +
+                        "its {Count} attachment(s) stay until they expire. {Error}",
+                        context.SessionId, envelope.QueueId ?? "-", detached.Result.Detached.Count, e.Message);
                     (next as RelayNextHop)?.Abort();
-                    await detached.AbandonAsync(CancellationToken.None).ConfigureAwait(false);
                     backend.Metrics.MessagesTempFailed.Add(1);
                     return [NextHopFailed];
                 }
 
                 if (replies.Any(r => r.IsPositiveCompletion))
                 {
-                    await detached.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                    detached.CountDelivered();
                 }
                 else
                 {

@@ -6,8 +6,9 @@ namespace Detach.Gateway.SmtpFront;
 /// <summary>
 /// Next-hop connections left idle by finished client sessions, kept for the next session as Postfix's own
 /// connection cache does: each connection still serves one session at a time (never shared between sessions),
-/// is reset before it is kept, and is dropped after <see cref="MaxIdle"/>, well before the after-filter smtpd's
-/// own idle timeout. It saves the connect, greeting and EHLO round trips of every new client session.
+/// is kept only between transactions (one left mid-transaction is closed, see <see cref="RelayNextHop.ResetAsync"/>),
+/// and is dropped after <see cref="MaxIdle"/>, well before the after-filter smtpd's own idle timeout. It saves the
+/// connect, greeting and EHLO round trips of every new client session.
 /// </summary>
 internal sealed class NextHopPool(int capacity) : IAsyncDisposable
 {
@@ -36,20 +37,21 @@ internal sealed class NextHopPool(int capacity) : IAsyncDisposable
         return null;
     }
 
-    /// <summary>Keeps the connection if it takes a RSET and there is room; otherwise says goodbye to it.</summary>
+    /// <summary>Keeps the connection if it is between transactions and there is room; otherwise says goodbye to it.</summary>
     public async Task ReturnAsync(RelayNextHop hop)
     {
-        if (Interlocked.Increment(ref count) <= capacity && hop.IsUsable)
+        await hop.ResetAsync(CancellationToken.None).ConfigureAwait(false);
+        if (hop.IsUsable)
         {
-            using var reset = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            if (await hop.TryResetAsync(reset.Token).ConfigureAwait(false))
+            if (Interlocked.Increment(ref count) <= capacity)
             {
                 idle.Enqueue((hop, Stopwatch.GetTimestamp()));
                 return;
             }
+
+            Interlocked.Decrement(ref count);
         }
 
-        Interlocked.Decrement(ref count);
         await hop.DisposeAsync().ConfigureAwait(false);
     }
 

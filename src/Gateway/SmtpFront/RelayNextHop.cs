@@ -48,12 +48,22 @@ public sealed class RelayNextHop : INextHopSession
     public Task<IReadOnlyList<SmtpReply>> DataAsync(Stream message, CancellationToken cancellationToken) =>
         client.DataAsync(message, cancellationToken);
 
-    public Task ResetAsync(CancellationToken cancellationToken) => TryResetAsync(cancellationToken);
-
     public bool IsUsable => client.IsUsable;
 
-    /// <summary>Ends a transaction left open downstream and says whether the connection can serve another one.</summary>
-    public Task<bool> TryResetAsync(CancellationToken cancellationToken) => client.TryResetAsync(cancellationToken);
+    /// <summary>
+    /// Ends a transaction left open downstream by closing the connection (QUIT), not with RSET: the after-filter smtpd
+    /// counts RSETs as junk commands until mail is delivered (smtpd_junk_command_limit), so a pooled connection carrying
+    /// a run of failed transactions would soon have every reply delayed and then be dropped ("too many errors after
+    /// RSET"). The session opens a fresh connection for its next transaction. A connection between transactions is
+    /// left as it is.
+    /// </summary>
+    public async Task ResetAsync(CancellationToken cancellationToken)
+    {
+        if (client.IsUsable && client.InTransaction)
+        {
+            await DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
     public void Abort() => client.Abort();
 

@@ -39,11 +39,15 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
     }
 
     /// <summary>
-    /// Session code runs on the socket event thread (the backend moves heavy work to the pool), except with TLS:
-    /// a handshake costs about a millisecond of CPU, too long to hold up every other connection.
+    /// Session code runs on the socket event thread (the backend moves heavy work to the pool), unless switched off,
+    /// and never with TLS: a handshake costs about a millisecond of CPU, too long to hold up every other connection.
     /// </summary>
-    internal static bool UsesInlineCompletions(SmtpFrontOptions smtp) => string.IsNullOrEmpty(smtp.TlsCertificatePath);
+    internal static bool UsesInlineCompletions(SmtpFrontOptions smtp) => smtp.InlineCompletions && string.IsNullOrEmpty(smtp.TlsCertificatePath);
 
+    /// <summary>
+    /// The one mapping from the Smtp section to the server's options. The section's defaults are the library's, except
+    /// MaxTextLineLength (0 behind Postfix, see <see cref="SmtpFrontOptions.MaxTextLineLength"/>); a test holds them together.
+    /// </summary>
     public static SmtpServerOptions CreateOptions(SmtpFrontOptions smtp)
     {
         var options = new SmtpServerOptions
@@ -56,6 +60,7 @@ public sealed class SmtpFrontService(DetachSettings settings, DetachingBackend b
             Limits = new SmtpLimits
             {
                 MaxMessageSize = smtp.MaxMessageBytes,
+                MaxRecipients = smtp.MaxRecipients,
                 MaxTextLineLength = smtp.MaxTextLineLength,
                 IdleTimeout = TimeSpan.FromSeconds(smtp.IdleTimeoutSeconds),
                 SessionTimeout = TimeSpan.FromSeconds(smtp.SessionTimeoutSeconds),

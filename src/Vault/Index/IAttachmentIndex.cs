@@ -46,17 +46,21 @@ public interface IAttachmentIndex : IAsyncDisposable
     /// <summary>Aggregates over the whole index (one table scan): meant for an admin page or a metrics scrape, not per request.</summary>
     Task<StorageEconomy> GetEconomyAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Sets the store state of the record with this CID.</summary>
-    /// <exception cref="KeyNotFoundException">No record has this CID.</exception>
-    Task MarkAsync(string cid, StoreState state, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Sets the store state of every listed record that is not shredded, in one statement (one round trip for a
+    /// whole message), and returns how many it set. A shredded or unknown CID is not counted: a commit that sets
+    /// fewer than it listed lost a record to a concurrent sweep.
+    /// </summary>
+    Task<int> MarkAsync(IReadOnlyCollection<string> cids, StoreState state, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Unshredded records created before <paramref name="olderThan"/> whose mail was never accepted: state
-    /// <see cref="StoreState.Orphaned"/>, or still <see cref="StoreState.Spooled"/> (the process died mid-message).
-    /// At most <see cref="IndexQuery.MaxLimit"/>, oldest first. Garbage collection unpins them, then revokes them
-    /// (reason "orphaned") so they are not listed again.
+    /// Shreds (reason "orphaned") unshredded records created before <paramref name="olderThan"/> whose message never
+    /// went out: state <see cref="StoreState.Orphaned"/>, or still <see cref="StoreState.Spooled"/> (the process died
+    /// before sending it). Never a <see cref="StoreState.Stored"/> one, even if it became so while this ran. Returns
+    /// the records shredded by this call, at most <see cref="IndexQuery.MaxLimit"/>, oldest first: call again while
+    /// the result is that long. The caller unpins their objects.
     /// </summary>
-    Task<IReadOnlyList<AttachmentRecord>> ListOrphansAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<AttachmentRecord>> ShredOrphansAsync(DateTimeOffset olderThan, DateTimeOffset now, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Records what readers of the attachment must be warned about (a scanner found a threat in it, or could not scan

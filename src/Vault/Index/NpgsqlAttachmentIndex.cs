@@ -52,6 +52,8 @@ public sealed class NpgsqlAttachmentIndex : SqlAttachmentIndex
 
     private protected override object ToDbTime(DateTimeOffset time) => time.ToUniversalTime();
 
+    private protected override string JsonArrayElementsSql(string parameter) => $"SELECT jsonb_array_elements_text(CAST({parameter} AS jsonb))";
+
     private protected override DateTimeOffset ReadTime(DbDataReader reader, int ordinal) =>
         reader.GetFieldValue<DateTimeOffset>(ordinal);
 

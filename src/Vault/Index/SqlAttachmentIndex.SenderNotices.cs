@@ -10,7 +10,7 @@ public abstract partial class SqlAttachmentIndex
     public async Task<bool> QueueFirstDownloadNoticeAsync(string cid, DateTimeOffset downloadedAt, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(cid);
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -73,7 +73,7 @@ public abstract partial class SqlAttachmentIndex
             "WHERE next_attempt_at <= @now AND id IN (SELECT id FROM sender_notices WHERE next_attempt_at <= @now ORDER BY id LIMIT @limit) " +
             "RETURNING id, cid, recipient, file_name, message_id, downloaded_at, attempts";
         var notices = new List<SenderNotice>();
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);
@@ -115,7 +115,7 @@ public abstract partial class SqlAttachmentIndex
 
     private async Task ExecuteNoticeAsync(string sql, long id, Action<System.Data.Common.DbCommand> bind, CancellationToken cancellationToken)
     {
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);

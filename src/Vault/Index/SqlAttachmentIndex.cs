@@ -1,5 +1,6 @@
 using System.Data;
 using System.Data.Common;
+using System.Text.Json;
 
 namespace Detach.Vault.Index;
 
@@ -45,6 +46,13 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
     private protected virtual ValueTask<DbConnection> OpenConnectionForCountingAsync(CancellationToken cancellationToken) =>
         OpenConnectionAsync(cancellationToken);
 
+    /// <summary>Every operation starts here: the one entry point <see cref="EventThreadGuard"/> watches.</summary>
+    private ValueTask<DbConnection> ConnectAsync(CancellationToken cancellationToken, bool counting = false)
+    {
+        EventThreadGuard.Check("The index");
+        return counting ? OpenConnectionForCountingAsync(cancellationToken) : OpenConnectionAsync(cancellationToken);
+    }
+
     /// <summary>Begins a transaction that holds the write lock from its start.</summary>
     private protected abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
 
@@ -63,12 +71,15 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
 
     private protected abstract object ToDbTime(DateTimeOffset time);
 
+    /// <summary>A subquery yielding the strings of the JSON array in <paramref name="parameter"/>, for <c>IN (...)</c>.</summary>
+    private protected abstract string JsonArrayElementsSql(string parameter);
+
     private protected abstract DateTimeOffset ReadTime(DbDataReader reader, int ordinal);
 
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         await PrepareStoreAsync(cancellationToken).ConfigureAwait(false);
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -132,7 +143,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         }
 
         var ids = new long[records.Count];
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -191,7 +202,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         const string sql =
             "UPDATE attachments SET downloads = downloads + 1 WHERE cid = @cid AND revoked_at IS NULL AND expires_at > @now " +
             "AND store_state <> 'orphaned' AND (max_downloads IS NULL OR downloads < max_downloads) RETURNING downloads";
-        var connection = await OpenConnectionForCountingAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken, counting: true).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);
@@ -226,17 +237,31 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         return shredded;
     }
 
-    public async Task<IReadOnlyList<AttachmentRecord>> ExpireAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<AttachmentRecord>> ExpireAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        ShredWhereAsync("expires_at <= @now", static _ => { }, RevocationReasons.Expired, now, cancellationToken);
+
+    public Task<IReadOnlyList<AttachmentRecord>> ShredOrphansAsync(DateTimeOffset olderThan, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        ShredWhereAsync("created_at < @older_than AND store_state IN ('orphaned', 'spooled')",
+            c => AddTime(c, "@older_than", olderThan), RevocationReasons.Orphaned, now, cancellationToken);
+
+    /// <summary>
+    /// Shreds up to <see cref="IndexQuery.MaxLimit"/> unshredded records matching <paramref name="condition"/> in one
+    /// statement and returns them. The condition is tested again on each row as it is updated (the outer WHERE), so a
+    /// row a concurrent revoke, sweep or commit changed since the subquery saw it is left alone. The condition may
+    /// use @now.
+    /// </summary>
+    private async Task<IReadOnlyList<AttachmentRecord>> ShredWhereAsync(
+        string condition, Action<DbCommand> bind, string reason, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        // The outer revoked_at test re-checks rows a concurrent revoke or sweep got to first.
         var shredded = await QueryAsync(
             $"UPDATE attachments SET vault_key = NULL, notify_address = NULL, revoked_at = @now, revoked_reason = @reason " +
-            $"WHERE revoked_at IS NULL AND id IN (SELECT id FROM attachments WHERE revoked_at IS NULL AND expires_at <= @now " +
+            $"WHERE revoked_at IS NULL AND {condition} AND id IN (SELECT id FROM attachments WHERE revoked_at IS NULL AND {condition} " +
             $"ORDER BY id LIMIT @limit) RETURNING {Columns}",
             c =>
             {
+                bind(c);
                 AddTime(c, "@now", now);
-                AddParameter(c, "@reason", RevocationReasons.Expired, DbType.String);
+                AddParameter(c, "@reason", reason, DbType.String);
                 AddParameter(c, "@limit", IndexQuery.MaxLimit, DbType.Int32);
             },
             cancellationToken, sortById: true).ConfigureAwait(false);
@@ -338,7 +363,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
             "COALESCE(SUM(CASE WHEN store_state = 'orphaned' THEN 1 ELSE 0 END), 0), " +
             "COALESCE(SUM(CASE WHEN store_state = 'spooled' THEN 1 ELSE 0 END), 0) " +
             "FROM attachments";
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);
@@ -368,20 +393,24 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         }
     }
 
-    public async Task MarkAsync(string cid, StoreState state, CancellationToken cancellationToken = default)
+    public async Task<int> MarkAsync(IReadOnlyCollection<string> cids, StoreState state, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(cid);
+        ArgumentNullException.ThrowIfNull(cids);
+        if (cids.Count == 0)
+        {
+            return 0;
+        }
+
+        // One statement for a whole message, however many attachments it had: the list travels as one JSON parameter.
         var text = StateText(state);
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            using var command = CreateCommand(connection, null, "UPDATE attachments SET store_state = @store_state WHERE cid = @cid");
+            using var command = CreateCommand(connection, null,
+                $"UPDATE attachments SET store_state = @store_state WHERE revoked_at IS NULL AND cid IN ({JsonArrayElementsSql("@cids")})");
             AddParameter(command, "@store_state", text, DbType.String);
-            AddParameter(command, "@cid", cid, DbType.String);
-            if (await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
-            {
-                throw new KeyNotFoundException($"No attachment with CID {cid} is indexed.");
-            }
+            AddParameter(command, "@cids", JsonSerializer.Serialize(cids), DbType.String);
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -389,7 +418,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
     {
         ArgumentException.ThrowIfNullOrEmpty(cid);
         ArgumentException.ThrowIfNullOrEmpty(warning);
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, "UPDATE attachments SET warning = @warning WHERE cid = @cid");
@@ -402,22 +431,11 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         }
     }
 
-    public Task<IReadOnlyList<AttachmentRecord>> ListOrphansAsync(DateTimeOffset olderThan, CancellationToken cancellationToken = default) =>
-        QueryAsync(
-            $"SELECT {Columns} FROM attachments WHERE revoked_at IS NULL AND created_at < @older_than " +
-            "AND store_state IN ('orphaned', 'spooled') ORDER BY id LIMIT @limit",
-            c =>
-            {
-                AddTime(c, "@older_than", olderThan);
-                AddParameter(c, "@limit", IndexQuery.MaxLimit, DbType.Int32);
-            },
-            cancellationToken);
-
     public async Task<bool> PingAsync(CancellationToken cancellationToken = default)
     {
         try
         {
-            var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
             await using (connection.ConfigureAwait(false))
             {
                 // Reading schema_version also proves the index was migrated, not just reachable.
@@ -474,7 +492,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
     private async Task<IReadOnlyList<AttachmentRecord>> QueryAsync(string sql, Action<DbCommand> bind, CancellationToken cancellationToken, bool sortById = false)
     {
         var records = new List<AttachmentRecord>();
-        var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);

@@ -199,6 +199,8 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
 
     private protected override object ToDbTime(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
 
+    private protected override string JsonArrayElementsSql(string parameter) => $"SELECT value FROM json_each({parameter})";
+
     private protected override DateTimeOffset ReadTime(DbDataReader reader, int ordinal) =>
         DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(ordinal));
 

@@ -386,6 +386,7 @@ public sealed class KuboClient
     private async Task<HttpResponseMessage> SendAsync(string command, IReadOnlyList<(string Key, string Value)> query, HttpContent? content,
         TimeSpan serverTimeout, bool timeoutMeansNotFound, CancellationToken ct)
     {
+        EventThreadGuard.Check("The IPFS node's client");
         var url = new StringBuilder(_options.ApiUrl.ToString().TrimEnd('/')).Append("/api/v0/").Append(command).Append('?');
         foreach (var (key, value) in query)
         {

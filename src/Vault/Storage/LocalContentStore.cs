@@ -29,6 +29,7 @@ public sealed class LocalContentStore : IContentStore
     public async Task<StoredContent> AddAsync(Stream content, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(content);
+        EventThreadGuard.Check();
         await using var writer = BeginWrite();
         var buffer = ArrayPool<byte>.Shared.Rent(UnixFsFileBuilder.ChunkSize);
         try
@@ -50,7 +51,11 @@ public sealed class LocalContentStore : IContentStore
     /// Starts a push-style write: bytes go in through <see cref="LocalContentWriter.WriteAsync"/>
     /// and the content exists only after <see cref="LocalContentWriter.CommitAsync"/>.
     /// </summary>
-    public LocalContentWriter BeginWrite() => new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")));
+    public LocalContentWriter BeginWrite()
+    {
+        EventThreadGuard.Check();
+        return new(this, Path.Combine(_tempDirectory, Guid.NewGuid().ToString("N")));
+    }
 
     public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken ct)
     {
@@ -60,6 +65,7 @@ public sealed class LocalContentStore : IContentStore
             throw new ArgumentOutOfRangeException(nameof(length), length, "The length cannot be negative.");
         }
         ct.ThrowIfCancellationRequested();
+        EventThreadGuard.Check();
         FileStream file;
         try
         {
@@ -81,14 +87,20 @@ public sealed class LocalContentStore : IContentStore
 
     public Task<long?> GetSizeAsync(Cid cid, CancellationToken ct)
     {
+        EventThreadGuard.Check();
         var info = new FileInfo(PathOf(cid));
         return Task.FromResult(info.Exists ? info.Length : (long?)null);
     }
 
-    public Task<bool> ContainsAsync(Cid cid, CancellationToken ct) => Task.FromResult(File.Exists(PathOf(cid)));
+    public Task<bool> ContainsAsync(Cid cid, CancellationToken ct)
+    {
+        EventThreadGuard.Check();
+        return Task.FromResult(File.Exists(PathOf(cid)));
+    }
 
     public Task RemoveAsync(Cid cid, CancellationToken ct)
     {
+        EventThreadGuard.Check();
         var path = PathOf(cid);
         if (File.Exists(path))
         {
@@ -98,7 +110,11 @@ public sealed class LocalContentStore : IContentStore
         return Task.CompletedTask;
     }
 
-    public Task<bool> IsAvailableAsync(CancellationToken ct) => Task.FromResult(Directory.Exists(Root));
+    public Task<bool> IsAvailableAsync(CancellationToken ct)
+    {
+        EventThreadGuard.Check();
+        return Task.FromResult(Directory.Exists(Root));
+    }
 
     /// <summary>Every CID stored here, in no particular order.</summary>
     public async IAsyncEnumerable<Cid> ListAsync([EnumeratorCancellation] CancellationToken ct)

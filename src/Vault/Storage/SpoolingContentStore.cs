@@ -26,8 +26,11 @@ public sealed class SpoolingContentStore : IContentStore
     private readonly LocalContentStore _spool;
     private readonly NodeDownBehavior _whenNodeDown;
     private readonly ILogger _logger;
+    private readonly PendingUnpins? _pendingUnpins;
 
-    public SpoolingContentStore(IContentStore node, LocalContentStore spool, NodeDownBehavior whenNodeDown, ILogger<SpoolingContentStore>? logger = null)
+    /// <param name="pendingUnpins">Where an unpin that finds the node down is kept for <see cref="SpoolPusher"/>; null: it throws.</param>
+    public SpoolingContentStore(
+        IContentStore node, LocalContentStore spool, NodeDownBehavior whenNodeDown, ILogger<SpoolingContentStore>? logger = null, PendingUnpins? pendingUnpins = null)
     {
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(spool);
@@ -35,6 +38,7 @@ public sealed class SpoolingContentStore : IContentStore
         _spool = spool;
         _whenNodeDown = whenNodeDown;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _pendingUnpins = pendingUnpins;
     }
 
     public async Task<StoredContent> AddAsync(Stream content, CancellationToken ct)
@@ -75,11 +79,22 @@ public sealed class SpoolingContentStore : IContentStore
     public async Task<long?> GetSizeAsync(Cid cid, CancellationToken ct) =>
         await _spool.GetSizeAsync(cid, ct).ConfigureAwait(false) ?? await _node.GetSizeAsync(cid, ct).ConfigureAwait(false);
 
-    /// <summary>Deletes the spool copy, then unpins; throws <see cref="StorageUnavailableException"/> (retry later) when the node is down.</summary>
+    /// <summary>
+    /// Deletes the spool copy, then unpins. When the node is down, the unpin is kept in the pending unpins (for the
+    /// pusher to retry) if there are any, else <see cref="StorageUnavailableException"/> tells the caller.
+    /// </summary>
     public async Task RemoveAsync(Cid cid, CancellationToken ct)
     {
         await _spool.RemoveAsync(cid, ct).ConfigureAwait(false);
-        await _node.RemoveAsync(cid, ct).ConfigureAwait(false);
+        try
+        {
+            await _node.RemoveAsync(cid, ct).ConfigureAwait(false);
+        }
+        catch (StorageUnavailableException e) when (_pendingUnpins is not null)
+        {
+            _pendingUnpins.Add(cid);
+            _logger.LogWarning("IPFS node unavailable ({Error}); unpin of {Cid} kept until it is back", e.Message, cid);
+        }
     }
 
     public async Task<bool> IsAvailableAsync(CancellationToken ct) =>

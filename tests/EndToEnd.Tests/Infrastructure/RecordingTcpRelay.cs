@@ -36,6 +36,13 @@ public sealed class RecordingTcpRelay : IAsyncDisposable
     /// <summary>Where connections are forwarded (127.0.0.1); settable so the relay can exist before its target.</summary>
     public int TargetPort { get; set; }
 
+    /// <summary>
+    /// Sees each piece the target sends before it is forwarded (as Latin-1 text); returning false cuts the connection
+    /// instead: that piece is recorded but never reaches the client, and both sides are closed. A fault script, e.g.
+    /// a next hop that stored the message and died before its reply arrived.
+    /// </summary>
+    public Func<string, Task<bool>>? ForwardToClient { get; set; }
+
     /// <summary>Connections accepted so far.</summary>
     public IReadOnlyList<RelayedConnection> Connections
     {
@@ -133,10 +140,10 @@ public sealed class RecordingTcpRelay : IAsyncDisposable
                 var clientStream = client.GetStream();
                 var serverStream = server.GetStream();
                 await Task.WhenAll(
-                    PumpAsync(clientStream, serverStream, server.Client, connection.RecordClientToServer),
-                    PumpAsync(serverStream, clientStream, client.Client, connection.RecordServerToClient));
+                    PumpAsync(clientStream, serverStream, server.Client, connection.RecordClientToServer, null),
+                    PumpAsync(serverStream, clientStream, client.Client, connection.RecordServerToClient, ForwardToClient));
             }
-            catch (Exception e) when (e is OperationCanceledException or SocketException or IOException)
+            catch (Exception e) when (e is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
             {
                 connection.Fault = e;
             }
@@ -147,7 +154,7 @@ public sealed class RecordingTcpRelay : IAsyncDisposable
         }
     }
 
-    private async Task PumpAsync(NetworkStream from, NetworkStream to, Socket toSocket, Action<ReadOnlyMemory<byte>> record)
+    private async Task PumpAsync(NetworkStream from, NetworkStream to, Socket toSocket, Action<ReadOnlyMemory<byte>> record, Func<string, Task<bool>>? forward)
     {
         var buffer = new byte[16 * 1024];
         while (true)
@@ -161,6 +168,14 @@ public sealed class RecordingTcpRelay : IAsyncDisposable
             }
 
             record(buffer.AsMemory(0, read));
+            if (forward is not null && !await forward(Encoding.Latin1.GetString(buffer, 0, read)))
+            {
+                // Both directions end here: the other pump fails on its closed socket, and RelayAsync closes the rest.
+                from.Socket.Close();
+                toSocket.Close();
+                return;
+            }
+
             await to.WriteAsync(buffer.AsMemory(0, read), _stopping.Token);
         }
     }

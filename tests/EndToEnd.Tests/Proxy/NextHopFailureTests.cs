@@ -8,23 +8,16 @@ using Detach.Vault.Index;
 namespace Detach.EndToEnd.Tests.Proxy;
 
 /// <summary>
-/// A next hop that takes MAIL, RCPT and the whole message, then hangs up instead of answering the final dot:
-/// whether it kept the message is unknowable, so detach must tempfail and leave its stored objects unlinked.
+/// A next hop that takes MAIL, RCPT and the whole message, then either hangs up instead of answering the final dot
+/// (whether it kept the message is unknowable) or refuses it with a reply (it certainly did not). Detach answers
+/// 451 either way; only the refusal makes the stored objects garbage.
 /// </summary>
 public sealed class NextHopFailureTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task Next_hop_hanging_up_after_the_data_gives_451_and_the_stored_object_is_orphaned()
+    private static async Task<((int Code, string Text) Reply, AttachmentRecord Record)> SendAsync(DetachServer detach, RawSmtpConnection client, string messageId)
     {
-        await using var nextHop = new HangUpAfterDataServer();
-        await using var detach = await DetachServer.StartAsync([$"Smtp:NextHop=smtp://127.0.0.1:{nextHop.Port}"], Token);
-        var messageId = TestFiles.NewMessageId("hang-up");
-
-        await using var client = await RawSmtpConnection.ConnectAsync(detach.SmtpPort, Token);
-        await client.ReadReplyAsync(Token);
-        await client.CommandAsync("EHLO client.test", Token);
         Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>", Token)).Code);
         Assert.Equal(250, (await client.CommandAsync("RCPT TO:<alice@example.test>", Token)).Code);
         Assert.Equal(354, (await client.CommandAsync("DATA", Token)).Code);
@@ -36,28 +29,66 @@ public sealed class NextHopFailureTests
             .Append("\r\n--b1--\r\n.");
         await client.SendLineAsync(message.ToString(), Token);
         var reply = (await client.ReadReplyAsync(Token))!.Value;
+        return (reply, Assert.Single(await detach.Vault.Index.FindByMessageIdAsync(messageId, Token)));
+    }
+
+    private static async Task<RawSmtpConnection> ConnectAsync(DetachServer detach)
+    {
+        var client = await RawSmtpConnection.ConnectAsync(detach.SmtpPort, Token);
+        await client.ReadReplyAsync(Token);
+        await client.CommandAsync("EHLO client.test", Token);
+        return client;
+    }
+
+    [Fact]
+    public async Task Next_hop_hanging_up_after_the_data_gives_451_and_the_stored_object_stays_live()
+    {
+        await using var nextHop = new ScriptedNextHop(refuseWith: null);
+        await using var detach = await DetachServer.StartAsync([$"Smtp:NextHop=smtp://127.0.0.1:{nextHop.Port}"], Token);
+        await using var client = await ConnectAsync(detach);
+
+        var (reply, record) = await SendAsync(detach, client, TestFiles.NewMessageId("hang-up"));
 
         Assert.Equal(451, reply.Code);
         Assert.Equal(1, nextHop.MessagesReceived);
-        var record = Assert.Single(await detach.Vault.Index.FindByMessageIdAsync(messageId, Token));
-        Assert.Equal(StoreState.Orphaned, record.StoreState);
+        Assert.Equal(StoreState.Stored, record.StoreState);
+        Assert.Empty(await detach.Vault.Vault.CollectOrphansAsync(TimeSpan.Zero, Token));
 
         // The session survives and the next transaction gets a fresh next-hop connection.
         Assert.Equal(250, (await client.CommandAsync("MAIL FROM:<sender@example.test>", Token)).Code);
         Assert.Equal(2, nextHop.Connections);
     }
 
-    /// <summary>Answers like an SMTP server until the final dot, then closes the connection without a reply.</summary>
-    private sealed class HangUpAfterDataServer : IAsyncDisposable
+    [Fact]
+    public async Task Next_hop_refusing_the_data_with_a_reply_makes_the_stored_object_an_orphan()
+    {
+        await using var nextHop = new ScriptedNextHop(refuseWith: "554 5.7.1 Rejected by policy");
+        await using var detach = await DetachServer.StartAsync([$"Smtp:NextHop=smtp://127.0.0.1:{nextHop.Port}"], Token);
+        await using var client = await ConnectAsync(detach);
+
+        var (reply, record) = await SendAsync(detach, client, TestFiles.NewMessageId("refused"));
+
+        Assert.Equal(554, reply.Code);
+        Assert.Equal(StoreState.Orphaned, record.StoreState);
+        Assert.Equal(record.Cid, Assert.Single(await detach.Vault.Vault.CollectOrphansAsync(TimeSpan.Zero, Token)).Cid);
+    }
+
+    /// <summary>
+    /// Answers like an SMTP server until the final dot; then refuses the message with <c>refuseWith</c>, or (null)
+    /// closes the connection without a reply.
+    /// </summary>
+    private sealed class ScriptedNextHop : IAsyncDisposable
     {
         private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
         private readonly CancellationTokenSource _stop = new();
+        private readonly string? _refuseWith;
         private readonly Task _loop;
         private int _messages;
         private int _connections;
 
-        public HangUpAfterDataServer()
+        public ScriptedNextHop(string? refuseWith)
         {
+            _refuseWith = refuseWith;
             _listener.Start();
             _loop = AcceptAsync();
         }
@@ -108,7 +139,12 @@ public sealed class NextHopFailureTests
                             }
 
                             Interlocked.Increment(ref _messages);
-                            return; // hang up instead of answering the dot
+                            if (_refuseWith is null)
+                            {
+                                return; // hang up instead of answering the dot
+                            }
+
+                            await Write(stream, _refuseWith + "\r\n");
                         }
                         else if (verb == "QUIT")
                         {

@@ -43,6 +43,7 @@ public class ValidationMessageTests
     [InlineData("Vault:IpfsApiUrl=127.0.0.1:5001", "Vault:IpfsApiUrl must be the node's RPC API")]
     [InlineData("Vault:RetentionDays=0", "Vault:RetentionDays must be between 1 and 3650")]
     [InlineData("Vault:RetentionDaysBySenderDomain:example.com=0", "Vault:RetentionDaysBySenderDomain:example.com must be between 1 and 3650 days")]
+    [InlineData("Vault:RetentionDaysBySenderDomain:example.com=a week", "Vault:RetentionDaysBySenderDomain:example.com must be a whole number, not 'a week'")]
     [InlineData("Vault:IpfsTimeoutSeconds=0", "Vault:IpfsTimeoutSeconds must be at least 1")]
     [InlineData("Vault:MaintenanceIntervalSeconds=0", "Vault:MaintenanceIntervalSeconds must be at least 1")]
     [InlineData("Gateway:Listen=127.0.0.1:8080", "Gateway:Listen must be http(s)://address:port URLs")]

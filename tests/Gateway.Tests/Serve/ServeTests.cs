@@ -88,7 +88,8 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.StartsWith("250", await smtp.SendDataAsync("Subject: fine\r\n\r\nshort lines\r\n"u8.ToArray()), StringComparison.Ordinal);
     }
 
-    private static int FreePort()
+    /// <summary>A free TCP port on 127.0.0.1 (another process may take it before the caller binds; rare).</summary>
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -435,16 +435,27 @@ public abstract partial class AttachmentIndexContract : IAsyncLifetime
     // ---- store state and orphans ----
 
     [Fact]
-    public async Task Mark_ChangesTheStateAndRejectsAnUnknownCid()
+    public async Task Mark_SetsTheStateOfAWholeMessageInOneCallAndCountsOnlyUnshreddedRecords()
     {
         var index = await OpenMigratedAsync();
-        var record = TestRecords.New(Time.GetUtcNow(), state: StoreState.Spooled);
-        await index.AddAsync(record, Ct);
+        var now = Time.GetUtcNow();
+        var message = Enumerable.Range(0, 300).Select(_ => TestRecords.New(now, state: StoreState.Spooled)).ToList();
+        var shredded = TestRecords.New(now, state: StoreState.Spooled);
+        var bystander = TestRecords.New(now, state: StoreState.Spooled);
+        await index.AddBatchAsync([.. message, shredded, bystander], Ct);
+        await index.RevokeAsync(shredded.Cid, RevocationReasons.Orphaned, now, Ct);
+        string[] cids = [.. message.Select(r => r.Cid), shredded.Cid, TestRecords.NewCid()];
 
-        await index.MarkAsync(record.Cid, StoreState.Stored, Ct);
+        Assert.Equal(message.Count, await index.MarkAsync(cids, StoreState.Stored, Ct));
 
-        Assert.Equal(StoreState.Stored, (await index.FindByCidAsync(record.Cid, Ct))!.StoreState);
-        await Assert.ThrowsAsync<KeyNotFoundException>(() => index.MarkAsync(TestRecords.NewCid(), StoreState.Orphaned, Ct));
+        foreach (var record in message)
+        {
+            Assert.Equal(StoreState.Stored, (await index.FindByCidAsync(record.Cid, Ct))!.StoreState);
+        }
+
+        Assert.Equal(StoreState.Spooled, (await index.FindByCidAsync(shredded.Cid, Ct))!.StoreState);
+        Assert.Equal(StoreState.Spooled, (await index.FindByCidAsync(bystander.Cid, Ct))!.StoreState);
+        Assert.Equal(0, await index.MarkAsync([], StoreState.Orphaned, Ct));
     }
 
     [Fact]
@@ -462,26 +473,64 @@ public abstract partial class AttachmentIndexContract : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ListOrphans_ReturnsOldUnshreddedOrphanedAndSpooledRecords()
+    public async Task ShredOrphans_TakesOldOrphanedAndSpooledRecordsButNeverCommittedOnes()
     {
         var index = await OpenMigratedAsync();
         var now = Time.GetUtcNow();
         var old = now.AddHours(-2);
-        var orphan = TestRecords.New(old, state: StoreState.Spooled);
+        var refused = TestRecords.New(old, state: StoreState.Spooled);
         var crashed = TestRecords.New(old, state: StoreState.Spooled);
-        var delivered = TestRecords.New(old, state: StoreState.Spooled);
+        var committed = TestRecords.New(old, state: StoreState.Spooled);
         var collected = TestRecords.New(old, state: StoreState.Orphaned);
         var recent = TestRecords.New(now.AddMinutes(-1), state: StoreState.Orphaned);
-        await index.AddBatchAsync([orphan, crashed, delivered, collected, recent], Ct);
-        await index.MarkAsync(orphan.Cid, StoreState.Orphaned, Ct);
-        await index.MarkAsync(delivered.Cid, StoreState.Stored, Ct);
-        await index.RevokeAsync(collected.Cid, RevocationReasons.Orphaned, now, Ct);
+        await index.AddBatchAsync([refused, crashed, committed, collected, recent], Ct);
+        Assert.Equal(1, await index.MarkAsync([refused.Cid], StoreState.Orphaned, Ct));
+        Assert.Equal(1, await index.MarkAsync([committed.Cid], StoreState.Stored, Ct));
+        await index.RevokeAsync(collected.Cid, RevocationReasons.Orphaned, old, Ct);
 
-        var orphans = await index.ListOrphansAsync(now.AddHours(-1), Ct);
+        var shredded = await index.ShredOrphansAsync(now.AddHours(-1), now, Ct);
 
-        Assert.Equal([orphan.Cid, crashed.Cid], orphans.Select(r => r.Cid));
-        Assert.Equal([StoreState.Orphaned, StoreState.Spooled], orphans.Select(r => r.StoreState));
-        Assert.Equal([orphan.Cid, crashed.Cid, recent.Cid], (await index.ListOrphansAsync(now, Ct)).Select(r => r.Cid));
+        Assert.Equal([refused.Cid, crashed.Cid], shredded.Select(r => r.Cid));
+        Assert.All(shredded, r =>
+        {
+            Assert.Null(r.VaultKey);
+            Assert.Equal(RevocationReasons.Orphaned, r.RevokedReason);
+            Assert.Equal(now, r.RevokedAt);
+        });
+        Assert.Null(await RawVaultKeyAsync(crashed.Cid));
+        Assert.Equal(committed.VaultKey, await RawVaultKeyAsync(committed.Cid));
+        Assert.Equal(old, (await index.FindByCidAsync(collected.Cid, Ct))!.RevokedAt);
+        Assert.Empty(await index.ShredOrphansAsync(now.AddHours(-1), now, Ct));
+        Assert.Equal([recent.Cid], (await index.ShredOrphansAsync(now, now, Ct)).Select(r => r.Cid));
+    }
+
+    /// <summary>
+    /// A message committing while a sweep (this instance or another) collects old spooled records: per record, exactly
+    /// one wins. Whatever the sweep shredded, the commit did not count; whatever the commit counted is untouched.
+    /// </summary>
+    [Fact]
+    public async Task ShredOrphans_RacingACommit_NeverShredsWhatTheCommitCounted()
+    {
+        var first = await OpenMigratedAsync();
+        var second = Open();
+        var now = Time.GetUtcNow();
+        for (var round = 0; round < 5; round++)
+        {
+            var message = Enumerable.Range(0, 50).Select(_ => TestRecords.New(now.AddHours(-2), state: StoreState.Spooled)).ToList();
+            await first.AddBatchAsync(message, Ct);
+
+            var commit = Task.Run(() => first.MarkAsync(message.Select(r => r.Cid).ToArray(), StoreState.Stored, Ct), Ct);
+            var sweep = Task.Run(() => second.ShredOrphansAsync(now.AddHours(-1), now, Ct), Ct);
+            var (marked, shredded) = (await commit, await sweep);
+
+            Assert.Equal(message.Count, marked + shredded.Count);
+            foreach (var record in message)
+            {
+                var stored = (await first.FindByCidAsync(record.Cid, Ct))!;
+                Assert.Equal(stored.IsShredded, shredded.Any(r => r.Cid == record.Cid));
+                Assert.Equal(!stored.IsShredded, stored.StoreState == StoreState.Stored);
+            }
+        }
     }
 
     // ---- listing ----

@@ -181,6 +181,59 @@ public abstract class AttachmentVaultContract : IAsyncLifetime
         Assert.False(await IsHeldAsync(CidOf(link)));
         Assert.Equal(RevocationReasons.Orphaned, (await Index.FindByCidAsync(CidOf(link).ToString(), Ct))!.RevokedReason);
     }
+
+    /// <summary>
+    /// Committed just before the final dot, and then nothing: the next hop's reply never came (or this process died).
+    /// The copy it may have delivered keeps a working link, however long the sweep waits.
+    /// </summary>
+    [Fact]
+    public async Task A_committed_message_whose_outcome_is_unknown_survives_the_orphan_sweep()
+    {
+        string link;
+        byte[] content;
+        await using (var message = Vault.BeginMessage(new MessageContext("<m6@example.com>", "example.com", 1)))
+        {
+            (var attachment, content) = await StoreAsync(message, 3000);
+            link = attachment.Link;
+            await message.CommitAsync(Ct);
+        }
+
+        Clock.Now = Clock.Now.AddDays(1);
+        Assert.Empty(await Vault.CollectOrphansAsync(TimeSpan.Zero, Ct));
+        Assert.Equal(content, await DecryptAsync(link));
+    }
+
+    [Fact]
+    public async Task A_message_the_next_hop_refused_after_the_commit_is_collected()
+    {
+        string link;
+        await using (var message = Vault.BeginMessage(new MessageContext("<m7@example.com>", "example.com", 1)))
+        {
+            link = (await StoreAsync(message, 3000)).Attachment.Link;
+            await message.CommitAsync(Ct);
+            await message.AbandonAsync(Ct);
+        }
+
+        Clock.Now = Clock.Now.AddHours(2);
+        Assert.Single(await Vault.CollectOrphansAsync(TimeSpan.FromHours(1), Ct));
+        Assert.False(await IsHeldAsync(CidOf(link)));
+    }
+
+    /// <summary>A message so slow that the sweep took one of its objects first must not go out: its commit fails.</summary>
+    [Fact]
+    public async Task A_commit_after_the_sweep_took_an_object_fails_and_leaves_no_object_live()
+    {
+        await using var message = Vault.BeginMessage(new MessageContext("<m8@example.com>", "example.com", 1));
+        var (first, _) = await StoreAsync(message, 3000, "a.pdf");
+        Clock.Now = Clock.Now.AddHours(2);
+        Assert.Single(await Vault.CollectOrphansAsync(TimeSpan.FromHours(1), Ct));
+        var (second, _) = await StoreAsync(message, 3000, "b.pdf");
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => message.CommitAsync(Ct));
+
+        Assert.Equal(RevocationReasons.Orphaned, (await Index.FindByCidAsync(CidOf(first.Link).ToString(), Ct))!.RevokedReason);
+        Assert.Equal(StoreState.Orphaned, (await Index.FindByCidAsync(CidOf(second.Link).ToString(), Ct))!.StoreState);
+    }
 }
 
 public sealed class AttachmentVaultOnLocalStoreTests : AttachmentVaultContract
