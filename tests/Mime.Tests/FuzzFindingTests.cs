@@ -47,4 +47,23 @@ public class FuzzFindingTests
         // The decoded text is the original around the inserted notice, with no newline added at its end.
         Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
     }
+
+    /// <summary>
+    /// Found by the second campaign: the rewrite was right and the oracle too strict. A quoted-printable text whose
+    /// characters are all ASCII is relabelled UTF-8 when its charset cannot spell the notice (here the file name
+    /// "café"), as a 7bit one is; only the charset changes.
+    /// </summary>
+    [Theory]
+    [InlineData("us-ascii")]
+    [InlineData("ISO-885\u0004\u00001")]
+    public async Task A_quoted_printable_ascii_text_is_relabelled_utf8_when_its_charset_cannot_spell_the_notice(string charset)
+    {
+        var input = WithAttachment($"Content-Type: text/plain; charset={charset}\nContent-Transfer-Encoding: quoted-printable\n\nplain text=\n\n");
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        var text = (await Mail.ParseAsync(output)).Root.Children[0];
+        Assert.Equal("utf-8", text.ContentType.Parameters["charset"]);
+        Assert.Equal(TransferEncoding.QuotedPrintable, text.TransferEncoding);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
 }

@@ -99,7 +99,7 @@ internal static class TreeComparison
     /// <summary>A 7bit text/plain body that had to carry non-ASCII names became UTF-8 quoted-printable; nothing else changed.</summary>
     private static bool UpgradedToUtf8(MimeEntity a, MimeEntity b)
     {
-        if (a.MimeType != "text/plain" || a.TransferEncoding is not (TransferEncoding.None or TransferEncoding.SevenBit)) return false;
+        if (a.MimeType != "text/plain" || a.TransferEncoding is not (TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.QuotedPrintable)) return false;
         if (b.TransferEncoding != TransferEncoding.QuotedPrintable || b.ContentType.Parameters["charset"] != "utf-8") return false;
         static List<string> Others(MimeEntity e) => e.Headers
             .Where(h => !h.Name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) && !h.Name.Equals("Content-Transfer-Encoding", StringComparison.OrdinalIgnoreCase) && h.Name != "X-Detach"
