@@ -99,8 +99,10 @@ internal static class TreeComparison
     /// <summary>A 7bit text/plain body that had to carry non-ASCII names became UTF-8 quoted-printable; nothing else changed.</summary>
     private static bool UpgradedToUtf8(MimeEntity a, MimeEntity b)
     {
-        if (a.MimeType != "text/plain" || a.TransferEncoding is not (TransferEncoding.None or TransferEncoding.SevenBit or TransferEncoding.QuotedPrintable)) return false;
-        if (b.TransferEncoding != TransferEncoding.QuotedPrintable || b.ContentType.Parameters["charset"] != "utf-8") return false;
+        // ASCII text relabelled UTF-8 for a notice its charset cannot spell: the encoding stays, or 7bit becomes quoted-printable.
+        if (a.MimeType != "text/plain" || b.ContentType.Parameters["charset"] != "utf-8") return false;
+        bool sevenBitToQuotedPrintable = a.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit && b.TransferEncoding == TransferEncoding.QuotedPrintable;
+        if (b.TransferEncoding != a.TransferEncoding && !sevenBitToQuotedPrintable) return false;
         static List<string> Others(MimeEntity e) => e.Headers
             .Where(h => !h.Name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase) && !h.Name.Equals("Content-Transfer-Encoding", StringComparison.OrdinalIgnoreCase) && h.Name != "X-Detach"
                 && !h.Name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
