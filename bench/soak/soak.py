@@ -362,12 +362,14 @@ class Soak:
             if not self.node_up:
                 return None, None
         try:
-            self.node_call("repo/gc?quiet=true", timeout=300)
+            # Under load a js-ipfs gc can take minutes; a sample that waits for it would stall the samples of detach.
+            self.node_call("repo/gc?quiet=true", timeout=max(30.0, self.a.sample / 2))
             pins = len(json.loads(self.node_call("pin/ls?type=recursive&cid-base=base32")).get("Keys") or {})
             repo = int(json.loads(self.node_call("repo/stat?size-only=true"))["RepoSize"])  # js-ipfs sends a string
             return pins, repo / 2**20
-        except (urllib.error.URLError, OSError, ValueError, KeyError) as e:
-            log(f"node sample skipped: {e}")
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError, KeyError) as e:
+            # The node may be killed mid-answer (IncompleteRead); its numbers are missing from this sample only.
+            log(f"node sample skipped: {e!r}")
             return None, None
 
     def sample(self, phase):
@@ -413,7 +415,8 @@ class Soak:
                 log(f"{row['t_s']:7.0f}s rss {row['rss_mib']} MiB, fds {row['fds']}, threads {row['threads']}, spool "
                     f"{row['spool_files']} files, pins {row['pins']}, repo {row['repo_mib']} MiB, queue {row['queue']}, "
                     f"accepted {row['accepted']}, delivered {row['delivered_copies']}, downloads {row['downloads_ok']}")
-                next_at += self.a.sample
+                # After a slow sample, the next one is a full interval later: no burst of catch-up samples.
+                next_at = max(next_at + self.a.sample, self.now())
             self.stop_sending.wait(0.5)
 
     # ---- the end ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Delivery;
+using Detach.Gateway.Processing;
 using Detach.Gateway.SmtpFront;
 using Detach.Smtp;
 using Detach.Vault.Index;
@@ -29,7 +30,8 @@ public sealed class NoticeRelay(DetachSettings settings, TimeProvider time)
     public async Task<SmtpReply?> SendAsync(SenderNotice notice, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(notice);
-        var message = SenderNoticeMessage.ToBytes(SenderNoticeMessage.Create(notice, from, time.GetUtcNow()));
+        var languages = settings.Policy.NoticeLanguagesFor(MessageIdentity.DomainOf(notice.Recipient));
+        var message = SenderNoticeMessage.ToBytes(SenderNoticeMessage.Create(notice, from, time.GetUtcNow(), languages));
         var session = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (session.ConfigureAwait(false))
         {

@@ -1,4 +1,5 @@
 using Detach.Gateway.Http;
+using Detach.Mime;
 using Detach.Vault.Index;
 using MimeKit;
 using MimeKit.Utils;
@@ -9,29 +10,22 @@ namespace Detach.Gateway.Notify;
 /// The notice itself: one short plain-text mail saying which attachment was first downloaded and when, threaded
 /// under the sender's own message (In-Reply-To), marked Auto-Submitted so that nobody auto-replies to it, and sent
 /// from the null sender so that a bounce cannot loop. It says nothing of who downloaded the file or from where:
-/// the gateway does not keep that, and the notice must not become a tracking pixel.
+/// the gateway does not keep that, and the notice must not become a tracking pixel. It speaks the languages the
+/// sender's domain gets notices in.
 /// </summary>
 public static class SenderNoticeMessage
 {
-    public static MimeMessage Create(SenderNotice notice, MailboxAddress from, DateTimeOffset now)
+    public static MimeMessage Create(SenderNotice notice, MailboxAddress from, DateTimeOffset now, IReadOnlyList<NoticeLanguage> languages)
     {
         ArgumentNullException.ThrowIfNull(notice);
         ArgumentNullException.ThrowIfNull(from);
         var name = FileNameText.ForDisplay(notice.FileName) is { Length: > 0 } shown ? shown : FileNameText.Fallback;
         var message = new MimeMessage
         {
-            Subject = $"Downloaded: {name}",
+            Subject = SenderNoticeText.Subject(languages, name),
             Date = now,
             MessageId = MimeUtils.GenerateMessageId(from.Domain),
-            Body = new TextPart("plain")
-            {
-                Text = $"""
-                    Your attachment "{name}" was downloaded for the first time on {GatewayProblem.FormatDate(notice.DownloadedAt)}.
-
-                    This is the only notice you get for this attachment. It does not say who downloaded
-                    the file, nor from where.
-                    """,
-            },
+            Body = new TextPart("plain") { Text = SenderNoticeText.Body(languages, name, notice.DownloadedAt) },
         };
         message.From.Add(from);
         message.To.Add(new MailboxAddress("", notice.Recipient));

@@ -1,3 +1,4 @@
+using Detach.Mime;
 using Detach.Gateway.Cli;
 using Detach.Gateway.Configuration;
 using Detach.Gateway.Notify;
@@ -89,7 +90,7 @@ public class NoticeSettingsTests
         var downloaded = new DateTimeOffset(2027, 1, 5, 9, 12, 0, TimeSpan.Zero);
         var notice = new SenderNotice(1, "bafkreiabc", "ann@example.com", "Übersicht\u202Eexe.pdf\r\nBcc: x@evil.example", "<orig@example.com>", downloaded, 1);
 
-        var bytes = SenderNoticeMessage.ToBytes(SenderNoticeMessage.Create(notice, new MailboxAddress("Detach", "noreply@files.example.com"), downloaded));
+        var bytes = SenderNoticeMessage.ToBytes(SenderNoticeMessage.Create(notice, new MailboxAddress("Detach", "noreply@files.example.com"), downloaded, [NoticeLanguage.English]));
         var wire = System.Text.Encoding.ASCII.GetString(bytes);
         var parsed = MimeMessage.Load(new MemoryStream(bytes), TestContext.Current.CancellationToken);
 

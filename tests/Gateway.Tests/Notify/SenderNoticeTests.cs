@@ -67,6 +67,24 @@ public sealed class SenderNoticeTests(PostgresServerFixture postgres) : IClassFi
     }
 
     [Fact]
+    public async Task The_notice_speaks_the_language_of_the_senders_domain()
+    {
+        await using var host = await NoticeHost.StartAsync(data.Path, "Gateway:NotifySender=true",
+            "Policy:LanguageBySenderDomain:example.com=fr", "Policy:LanguageBySenderDomain:other.example=en+fr");
+        await NoticeHost.DownloadAsync(await host.StoreAsync(Ann, DataFolder.RandomBytes(50_000, 84), "budget.pdf"));
+        var french = Assert.Single(await NoticeHost.WaitForNoticesAsync(data.Path, 1));
+        Assert.Equal("Téléchargé : budget.pdf", french.Subject);
+        Assert.Matches(@"^Votre pièce jointe « budget\.pdf » a été téléchargée pour la première fois le \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC\.", french.TextBody);
+        Assert.DoesNotContain("downloaded", french.TextBody, StringComparison.Ordinal);
+
+        await NoticeHost.DownloadAsync(await host.StoreAsync("bob@other.example", DataFolder.RandomBytes(50_001, 85), "plan.pdf"));
+        var both = (await NoticeHost.WaitForNoticesAsync(data.Path, 2)).Single(n => n.Subject?.Contains("plan.pdf", StringComparison.Ordinal) == true);
+        Assert.Equal("Downloaded: plan.pdf / Téléchargé : plan.pdf", both.Subject);
+        var body = both.TextBody ?? "";
+        Assert.True(body.IndexOf("Your attachment", StringComparison.Ordinal) is >= 0 and var english && english < body.IndexOf("Votre pièce jointe", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task With_notices_off_the_senders_address_is_not_stored_and_nothing_is_sent()
     {
         await using var host = await NoticeHost.StartAsync(data.Path);
