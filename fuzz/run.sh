@@ -2,7 +2,8 @@
 # Coverage-guided fuzzing of the parsers that face the network (docs/fuzzing.md).
 #
 #   fuzz/run.sh [seconds-per-target] [target...]   build, instrument (SharpFuzz), run each target under afl-fuzz
-#                                                  for that much CPU time (default 600; at most 4x that in wall time)
+#                                                  for that much CPU time (default 600; at most 4x that in wall time,
+#                                                  or FUZZ_WALL_SECONDS when set)
 #   fuzz/run.sh --regress [target...]              each target over its seeds and saved findings, no AFL (what CI runs)
 #   fuzz/run.sh --list                             the targets and what each checks
 #
@@ -36,7 +37,7 @@ if [ -z "${FUZZ_REUSE_BUILD:-}" ]; then
   cp -r "$build/plain" "$build/bin"
   # Instrument our own assemblies only: coverage of the runtime and packages would be noise. Instrumented code runs
   # only under Fuzzer.Run, so seeds and the target list come from the plain copy.
-  for assembly in Detach.Crypto Detach.Mime Detach.Smtp Detach.Vault detach; do
+  for assembly in Detach.Crypto Detach.Mime Detach.Smtp Detach.Milter Detach.Vault detach; do
     dotnet tool run sharpfuzz "$build/bin/$assembly.dll" >/dev/null
   done
 fi
@@ -54,7 +55,7 @@ for target in "${targets[@]}"; do
   rm -rf "$work"
   dotnet "$build/plain/Detach.Fuzz.dll" seeds "$target" "$work/in"
   echo "== $target: ${seconds}s of CPU under afl-fuzz"
-  afl-fuzz -i "$work/in" -o "$work/out" -V $((seconds * 4)) -t 20000 -m none \
+  afl-fuzz -i "$work/in" -o "$work/out" -V "${FUZZ_WALL_SECONDS:-$((seconds * 4))}" -t 20000 -m none \
     -- dotnet "$build/bin/Detach.Fuzz.dll" afl "$target" > "$work/afl.log" 2>&1 &
   afl=$!
   # CPU time of afl-fuzz and of the target processes (SharpFuzz runs the target in a child that afl-fuzz never

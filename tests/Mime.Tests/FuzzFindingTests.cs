@@ -47,4 +47,25 @@ public class FuzzFindingTests
         // The decoded text is the original around the inserted notice, with no newline added at its end.
         Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
     }
+
+    /// <summary>
+    /// Found by the second campaign: the rewrite was right and the oracle too strict. A quoted-printable or base64
+    /// text whose characters are all ASCII is relabelled UTF-8 when its charset cannot spell the notice (here the file
+    /// name "café"), as a 7bit one is; only the charset changes, the transfer encoding stays.
+    /// </summary>
+    [Theory]
+    [InlineData("charset=us-ascii", "quoted-printable", "plain text=\n\n")]
+    [InlineData("charset=\"ISO-885\u0004\u00001\"", "quoted-printable", "plain text\n")]
+    [InlineData("charset=us-ascii", "base64", "cGxhaW4gdGV4dAo=\n")]
+    [InlineData("x: 7bit", "base64", "cGxhaW4gdGV4dAo=\n")]
+    public async Task An_ascii_text_is_relabelled_utf8_in_its_own_encoding_when_its_charset_cannot_spell_the_notice(string parameters, string encoding, string body)
+    {
+        var input = WithAttachment($"Content-Type: text/plain; {parameters}\nContent-Transfer-Encoding: {encoding}\n\n{body}");
+        var (output, result, sink) = await Mail.RewriteAsync(input);
+        Assert.Single(result.Detached);
+        var text = (await Mail.ParseAsync(output)).Root.Children[0];
+        Assert.Equal("utf-8", text.ContentType.Parameters["charset"]);
+        Assert.Equal(encoding, text.FindHeader("Content-Transfer-Encoding")!.Value);
+        Assert.Empty(await TreeComparison.CompareAsync(input, output, sink));
+    }
 }

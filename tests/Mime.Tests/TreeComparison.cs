@@ -151,12 +151,14 @@ internal static class TreeComparison
     /// <summary>A 7bit text/plain body that had to carry non-ASCII names became UTF-8 quoted-printable; nothing else changed.</summary>
     private static bool UpgradedToUtf8(MimeEntity a, MimeEntity b)
     {
-        if (a.MimeType != "text/plain" || a.TransferEncoding is not (TransferEncoding.None or TransferEncoding.SevenBit))
+        // ASCII text relabelled UTF-8 for a notice its charset cannot spell: the encoding stays, or 7bit becomes quoted-printable.
+        if (a.MimeType != "text/plain" || b.ContentType.Parameters["charset"] != "utf-8")
         {
             return false;
         }
 
-        if (b.TransferEncoding != TransferEncoding.QuotedPrintable || b.ContentType.Parameters["charset"] != "utf-8")
+        bool sevenBitToQuotedPrintable = a.TransferEncoding is TransferEncoding.None or TransferEncoding.SevenBit && b.TransferEncoding == TransferEncoding.QuotedPrintable;
+        if (b.TransferEncoding != a.TransferEncoding && !sevenBitToQuotedPrintable)
         {
             return false;
         }
