@@ -11,6 +11,7 @@
 # Usage: bench/soak/run.sh [--no-build]
 #   DURATION (1h)            how long mail is sent (then the run drains: at most DRAIN, 10m)
 #   SAMPLE (60s)             between samples
+#   NODE_SAMPLE_EVERY (5)    samples between two of the node's (repo gc, pins, repo size): its gc locks the repo
 #   WARMUP (the larger of RETENTION + 2 x MAINTENANCE + 1m and DURATION/4): not analysed before this
 #   PLAIN_PER_MIN (120), ATTACH_PER_MIN (30)   messages per minute: text only, and with 1..MAX_ATTACHMENTS (3)
 #                            attachments of random bytes, sizes drawn from SIZES (8K,64K,256K,1M)
@@ -186,7 +187,7 @@ python3 "$here/soak.py" \
   --smtp-port "$inbound_port" --gateway "http://127.0.0.1:$http_port" \
   --ipfs-api "http://127.0.0.1:$ipfs_port" --ipfs-repo "$work/ipfs" --ipfs-port "$ipfs_port" --ipfs-script "$root/ipfs/start-test-node.sh" \
   --detach-pid "$detach_pid" --data-path "$work/detach" --maildir-base "$work/mail" --postfix-queue "$work/queue" \
-  --out "$out" --duration "$duration" --sample "$sample" --warmup "$warmup" \
+  --out "$out" --duration "$duration" --sample "$sample" --node-sample-every "${NODE_SAMPLE_EVERY:-5}" --warmup "$warmup" \
   --plain-per-min "${PLAIN_PER_MIN:-120}" --attach-per-min "${ATTACH_PER_MIN:-30}" --sizes "${SIZES:-8K,64K,256K,1M}" \
   --max-attachments "${MAX_ATTACHMENTS:-3}" --max-recipients "${MAX_RECIPIENTS:-3}" \
   --senders "${SENDERS:-4}" --downloaders "${DOWNLOADERS:-4}" \

@@ -71,6 +71,7 @@ class Message:
 class Soak:
     def __init__(self, a):
         self.a = a
+        self.samples_taken = 0
         self.lock = threading.Lock()
         self.start = time.monotonic()
         self.stop_sending = threading.Event()
@@ -382,7 +383,10 @@ class Soak:
         tmp_bytes, _ = folder_size(os.path.join(self.a.data_path, "tmp"))
         index_bytes = sum(os.path.getsize(p) for p in (os.path.join(self.a.data_path, "index.db" + s) for s in ("", "-wal", "-shm"))
                           if os.path.exists(p))
-        pins, repo_mib = self.node_sample()
+        # The node's gc holds its repo lock: run every minute it starved the node's adds (the spool grew while the node
+        # was up). Kubo's own periodic gc runs hourly; the node is sampled (gc, pins, repo) every --node-sample-every.
+        self.samples_taken += 1
+        pins, repo_mib = self.node_sample() if (self.samples_taken - 1) % self.a.node_sample_every == 0 else (None, None)
         queued = sum(folder_size(os.path.join(self.a.postfix_queue, q))[1] for q in ("maildrop", "incoming", "active", "deferred", "hold"))
         with self.lock:
             settled = self.node_up and time.monotonic() - self.node_up_since >= 2 * self.a.maintenance + 5
@@ -698,6 +702,7 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--duration", type=float, required=True)
     p.add_argument("--sample", type=float, default=60)
+    p.add_argument("--node-sample-every", type=int, default=5, help="samples between two samples of the node (its gc)")
     p.add_argument("--warmup", type=float, required=True)
     p.add_argument("--plain-per-min", type=float, default=120)
     p.add_argument("--attach-per-min", type=float, default=30)
