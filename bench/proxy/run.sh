@@ -146,6 +146,9 @@ hwm() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo); sessions $sessions"
 echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(stat -c %s "$work/large.eml") bytes"
 
+# B as a percentage of A: each through-detach rate over the direct run just before it.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%3.0f %%", 100 * b / a }'; }
+
 # Warm up the sink path once (page cache, smtp-source itself).
 smtp-source -s 2 -m 20 -F "$work/plain.eml" "127.0.0.1:$sink_port"
 
@@ -157,7 +160,6 @@ smtp-source -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$detach_
 smtp-source -d -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$detach_port"
 # Direct and through-detach runs alternate, so that each pair sees the same load from the rest of the machine;
 # the last column is detach's rate over the direct run just before it.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%3.0f %%", 100 * b / a }'; }
 for flags in "" "-d"; do
   for i in $(seq 1 "$repeat"); do
     direct=$(drive "$sink_port" "$work/plain.eml" "$plain_messages" "" $flags)

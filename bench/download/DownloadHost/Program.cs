@@ -105,8 +105,8 @@ string? Option(string name)
 /// <summary>Pseudo-random bytes of a given length without holding them in memory.</summary>
 internal sealed class RandomStream(long length) : Stream
 {
-    private readonly Random random = new(42);
-    private long position;
+    private readonly Random _random = new(42);
+    private long _position;
 
     public override bool CanRead => true;
 
@@ -118,7 +118,7 @@ internal sealed class RandomStream(long length) : Stream
 
     public override long Position
     {
-        get => position;
+        get => _position;
         set => throw new NotSupportedException();
     }
 
@@ -126,9 +126,9 @@ internal sealed class RandomStream(long length) : Stream
 
     public override int Read(Span<byte> buffer)
     {
-        var take = (int)Math.Min(buffer.Length, length - position);
-        random.NextBytes(buffer[..take]);
-        position += take;
+        var take = (int)Math.Min(buffer.Length, length - _position);
+        _random.NextBytes(buffer[..take]);
+        _position += take;
         return take;
     }
 
