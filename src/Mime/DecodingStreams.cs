@@ -99,10 +99,14 @@ public static class TransferDecoder
     public static bool CanDecode(TransferEncoding encoding) => encoding != TransferEncoding.Unknown;
 
     /// <summary>A pull-based stream decoding <paramref name="length"/> bytes of <paramref name="spool"/> from <paramref name="start"/>.</summary>
-    public static Stream Open(Stream spool, long start, long length, TransferEncoding encoding)
+    public static Stream Open(Stream spool, long start, long length, TransferEncoding encoding) =>
+        Open(PositionalRead.Over(spool), start, length, encoding);
+
+    /// <inheritdoc cref="Open(Stream, long, long, TransferEncoding)"/>
+    public static Stream Open(IPositionalRead spool, long start, long length, TransferEncoding encoding)
     {
         ArgumentNullException.ThrowIfNull(spool);
-        var range = BoundedReadStream.AtOffset(spool, start, length);
+        var range = new SpoolRange(spool, start, length);
         return encoding switch
         {
             TransferEncoding.Base64 => new DecodingStream(range, new Base64Decoder()),

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Detach.Mime;
 using Detach.Vault;
 
 namespace Detach.Gateway.Processing;
@@ -15,7 +16,7 @@ namespace Detach.Gateway.Processing;
 /// writes into the spool on the socket event thread, which serves every session, and a disk under pressure
 /// must stall one session, not all (<see cref="ThreadPoolHop"/>). Work in memory stays where it is.
 /// </remarks>
-public sealed class SpillStream : Stream
+public sealed class SpillStream : Stream, IPositionalRead
 {
     /// <summary>1 MiB: nearly all mail without attachments, and a lot with, never touches the disk.</summary>
     public const int DefaultThreshold = 1024 * 1024;
@@ -152,6 +153,35 @@ public sealed class SpillStream : Stream
         {
             return ValueTask.FromException<int>(e);
         }
+    }
+
+    /// <summary>Reads at <paramref name="offset"/> without moving <see cref="Position"/> (pread on the file once spilled).</summary>
+    public int ReadAt(long offset, Span<byte> buffer)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (_file is not null)
+        {
+            BeforeDiskWork();
+            return RandomAccess.Read(_file.SafeFileHandle, buffer, offset);
+        }
+
+        var count = (int)Math.Clamp(_length - offset, 0, buffer.Length);
+        CopyOut(offset, buffer[..count]);
+        return count;
+    }
+
+    /// <inheritdoc cref="ReadAt"/>
+    public async ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_file is not null)
+        {
+            // As every disk read of the spool: off the socket event thread first.
+            await ThreadPoolHop.Now;
+        }
+
+        return ReadAt(offset, buffer.Span);
     }
 
     private async ValueTask<int> ReadFromDiskAsync(Memory<byte> buffer)

@@ -1,32 +1,22 @@
 namespace Detach.Streams;
 
 /// <summary>
-/// A read-only view of <c>length</c> bytes of another stream: the next ones, from where that stream stands (the view
-/// owns it: the content store's range reads), or those at a fixed offset of a seekable spool that several views share
-/// in turn (<see cref="AtOffset"/>: each read positions the spool first, and the spool stays the caller's).
+/// A read-only view of the next <c>length</c> bytes of another stream, from where that stream stands; the view owns
+/// it (the content store's range reads). Views of a spool at fixed offsets are the MIME reader's own: it reads
+/// them where they lie (Detach.Mime's SpoolRange).
 /// </summary>
 internal sealed class BoundedReadStream : ReadOnlyStream
 {
     private readonly Stream _inner;
-    private readonly long? _start;
     private readonly long _length;
     private long _position;
 
     /// <summary>The next <paramref name="length"/> bytes of <paramref name="inner"/>, which the view owns.</summary>
     public BoundedReadStream(Stream inner, long length)
-        : this(inner, null, length)
-    {
-    }
-
-    private BoundedReadStream(Stream inner, long? start, long length)
     {
         _inner = inner;
-        _start = start;
         _length = Math.Max(0, length);
     }
-
-    /// <summary>The <paramref name="length"/> bytes of <paramref name="spool"/> from <paramref name="start"/>; the spool is not owned.</summary>
-    public static BoundedReadStream AtOffset(Stream spool, long start, long length) => new(spool, start, length);
 
     public override long Length => _length;
 
@@ -60,21 +50,11 @@ internal sealed class BoundedReadStream : ReadOnlyStream
         return n;
     }
 
-    /// <summary>How much of a read of <paramref name="requested"/> bytes lies in the range; positions a shared spool for it.</summary>
-    private int NextReadLength(int requested)
-    {
-        var want = (int)Math.Min(requested, _length - _position);
-        if (want > 0 && _start is { } start)
-        {
-            _inner.Position = start + _position;
-        }
-
-        return Math.Max(0, want);
-    }
+    private int NextReadLength(int requested) => (int)Math.Max(0, Math.Min(requested, _length - _position));
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing && _start is null)
+        if (disposing)
         {
             _inner.Dispose();
         }
@@ -82,5 +62,5 @@ internal sealed class BoundedReadStream : ReadOnlyStream
         base.Dispose(disposing);
     }
 
-    public override ValueTask DisposeAsync() => _start is null ? _inner.DisposeAsync() : base.DisposeAsync();
+    public override ValueTask DisposeAsync() => _inner.DisposeAsync();
 }

@@ -70,6 +70,31 @@ public sealed class SpillStreamTests : IDisposable
         Assert.Throws<ObjectDisposedException>(() => spool.Length);
     }
 
+    [Theory]
+    [InlineData(Threshold - 100)]
+    [InlineData(3 * Threshold + 7)]
+    public async Task Reads_at_an_offset_without_moving_its_position_in_memory_and_on_disk(int size)
+    {
+        var content = Bytes(size, 5);
+        await using var spool = new SpillStream(_dataPath, Threshold);
+        await spool.WriteAsync(content, TestContext.Current.CancellationToken);
+        spool.Position = 17;
+        Assert.Equal(size > Threshold, spool.IsSpilled);
+
+        // Across a memory segment's edge (16 KiB), at the very end, and past it.
+        foreach (var offset in new long[] { 0, SpillStream.SegmentSize - 5, size - 10, size, size + 50 })
+        {
+            var buffer = new byte[4096];
+            var read = await spool.ReadAtAsync(offset, buffer, TestContext.Current.CancellationToken);
+            var expected = (int)Math.Clamp(size - offset, 0, buffer.Length);
+            Assert.Equal(expected, read);
+            Assert.Equal(content.AsSpan((int)Math.Min(offset, size), expected).ToArray(), buffer.AsSpan(0, read).ToArray());
+            Assert.Equal(expected, spool.ReadAt(offset, buffer));
+        }
+
+        Assert.Equal(17, spool.Position);
+    }
+
     [Fact]
     public void Seeks_and_overwrites_in_the_middle_on_both_sides_of_the_threshold()
     {
