@@ -362,12 +362,19 @@ class Soak:
         with self.lock:
             if not self.node_up:
                 return None, None
+        collected = True
         try:
             # Under load a js-ipfs gc can take minutes; a sample that waits for it would stall the samples of detach.
+            # A gc that times out still leaves the pin count worth having; the repo size is kept only after a gc
+            # (before one it counts garbage too).
             self.node_call("repo/gc?quiet=true", timeout=max(30.0, self.a.sample / 2))
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+            collected = False
+            log(f"node gc skipped: {e!r}")
+        try:
             pins = len(json.loads(self.node_call("pin/ls?type=recursive&cid-base=base32")).get("Keys") or {})
             repo = int(json.loads(self.node_call("repo/stat?size-only=true"))["RepoSize"])  # js-ipfs sends a string
-            return pins, repo / 2**20
+            return pins, repo / 2**20 if collected else None
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError, KeyError) as e:
             # The node may be killed mid-answer (IncompleteRead); its numbers are missing from this sample only.
             log(f"node sample skipped: {e!r}")
