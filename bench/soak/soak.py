@@ -523,11 +523,18 @@ class Soak:
         live = {cid for cid, alive, state in rows if alive and state == "stored"}
         known = {cid for cid, _, _ in rows}
         erased = {cid for cid, alive, _ in rows if not alive}
-        try:
-            # base32 as the index writes them (js-ipfs answers base58btc otherwise)
-            pins = set((json.loads(self.node_call("pin/ls?type=recursive&cid-base=base32")).get("Keys") or {}).keys())
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            return {"error": f"node unreachable at the end: {e}", "lost_attachments": -1}
+        pins = None
+        for attempt in range(3):
+            try:
+                # base32 as the index writes them (js-ipfs answers base58btc otherwise). A js-ipfs node still busy with
+                # a gc can take minutes to list thousands of pins: wait for it rather than fail the run on it.
+                pins = set((json.loads(self.node_call("pin/ls?type=recursive&cid-base=base32", timeout=300)).get("Keys") or {}).keys())
+                break
+            except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as e:
+                log(f"cross-check: pin/ls attempt {attempt + 1} failed: {e!r}")
+                error = e
+        if pins is None:
+            return {"error": f"node unreachable at the end: {error!r}", "lost_attachments": -1}
         spool = set()
         for dirpath, dirnames, filenames in os.walk(os.path.join(self.a.data_path, "spool")):
             dirnames[:] = [d for d in dirnames if d != ".tmp"]
