@@ -1,9 +1,8 @@
-namespace Detach.Streams;
+namespace Detach.Vault.Storage;
 
 /// <summary>
 /// A read-only view of the next <c>length</c> bytes of another stream, from where that stream stands; the view owns
-/// it (the content store's range reads). Views of a spool at fixed offsets are the MIME reader's own: it reads
-/// them where they lie (Detach.Mime's SpoolRange).
+/// it (the content store's range reads).
 /// </summary>
 internal sealed class BoundedReadStream : ReadOnlyStream
 {
