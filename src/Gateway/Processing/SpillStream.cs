@@ -118,8 +118,7 @@ public sealed class SpillStream : Stream, IPositionalRead
             return _file.Read(buffer);
         }
 
-        var count = (int)Math.Clamp(_length - _position, 0, buffer.Length);
-        CopyOut(_position, buffer[..count]);
+        var count = CopyOutAt(_position, buffer);
         _position += count;
         return count;
     }
@@ -166,9 +165,7 @@ public sealed class SpillStream : Stream, IPositionalRead
             return RandomAccess.Read(_file.SafeFileHandle, buffer, offset);
         }
 
-        var count = (int)Math.Clamp(_length - offset, 0, buffer.Length);
-        CopyOut(offset, buffer[..count]);
-        return count;
+        return CopyOutAt(offset, buffer);
     }
 
     /// <inheritdoc cref="ReadAt"/>
@@ -384,6 +381,14 @@ public sealed class SpillStream : Stream, IPositionalRead
             source = source[count..];
             at += count;
         }
+    }
+
+    /// <summary>What memory holds from <paramref name="offset"/> into <paramref name="buffer"/>; how many bytes that was.</summary>
+    private int CopyOutAt(long offset, Span<byte> buffer)
+    {
+        var count = (int)Math.Clamp(_length - offset, 0, buffer.Length);
+        CopyOut(offset, buffer[..count]);
+        return count;
     }
 
     private void CopyOut(long at, Span<byte> destination)
