@@ -115,27 +115,8 @@ render "$root/deploy/postfix/main.cf.fragment" "MESSAGE_SIZE_LIMIT=$((64 * 1024 
 # The milter fragment, applied to one smtpd service only (as -o options), so the three paths share one queue.
 milter_options="$(render "$root/deploy/postfix/milter.cf.fragment" "MILTER=inet:127.0.0.1:$milter_port" \
   | grep -v '^#' | grep -v '^non_smtpd_milters' | sed -n 's/^\([a-z_]*\) = \(.*\)$/  -o \1=\2/p')"
-cat > "$etc/master.cf" <<EOF
-pickup     unix  n       -      n      60     1       pickup
-cleanup    unix  n       -      n      -      0       cleanup
-qmgr       unix  n       -      n      300    1       qmgr
-rewrite    unix  -       -      n      -      -       trivial-rewrite
-bounce     unix  -       -      n      -      0       bounce
-defer      unix  -       -      n      -      0       bounce
-trace      unix  -       -      n      -      0       bounce
-verify     unix  -       -      n      -      1       verify
-flush      unix  n       -      n      1000?  0       flush
-proxymap   unix  -       -      n      -      -       proxymap
-proxywrite unix  -       -      n      -      1       proxymap
-smtp       unix  -       -      n      -      -       smtp
-relay      unix  -       -      n      -      -       smtp
-showq      unix  n       -      n      -      -       showq
-error      unix  -       -      n      -      -       error
-retry      unix  -       -      n      -      -       error
-discard    unix  -       -      n      -      -       discard
-anvil      unix  -       -      n      -      1       anvil
-scache     unix  -       -      n      -      1       scache
-postlog    unix-dgram n  -      n      -      1       postlogd
+cp "$root/bench/postfix-internal.master.cf" "$etc/master.cf"
+cat >> "$etc/master.cf" <<EOF
 # Plain Postfix.
 127.0.0.1:$plain_port inet n - n - $sessions smtpd
 # Postfix + detach as milter.

@@ -150,29 +150,7 @@ maillog_file = $work/postfix.log
 maillog_file_prefixes = $work
 EOF
 render "$root/deploy/postfix/main.cf.fragment" "MESSAGE_SIZE_LIMIT=$((64 * 1024 * 1024))" >> "$etc/main.cf"
-cat > "$etc/master.cf" <<EOF
-pickup     unix  n       -      n      60     1       pickup
-cleanup    unix  n       -      n      -      0       cleanup
-qmgr       unix  n       -      n      300    1       qmgr
-rewrite    unix  -       -      n      -      -       trivial-rewrite
-bounce     unix  -       -      n      -      0       bounce
-defer      unix  -       -      n      -      0       bounce
-trace      unix  -       -      n      -      0       bounce
-verify     unix  -       -      n      -      1       verify
-flush      unix  n       -      n      1000?  0       flush
-proxymap   unix  -       -      n      -      -       proxymap
-proxywrite unix  -       -      n      -      1       proxymap
-smtp       unix  -       -      n      -      -       smtp
-relay      unix  -       -      n      -      -       smtp
-showq      unix  n       -      n      -      -       showq
-error      unix  -       -      n      -      -       error
-retry      unix  -       -      n      -      -       error
-discard    unix  -       -      n      -      -       discard
-virtual    unix  -       n      n      -      -       virtual
-anvil      unix  -       -      n      -      1       anvil
-scache     unix  -       -      n      -      1       scache
-postlog    unix-dgram n  -      n      -      1       postlogd
-EOF
+cp "$root/bench/postfix-internal.master.cf" "$etc/master.cf"
 render "$root/deploy/postfix/master.cf.fragment" "INBOUND=127.0.0.1:$inbound_port" "FILTER_PORT=$filter_port" \
   "REINJECT_PORT=$reinject_port" "PROXY_TIMEOUT=100s" >> "$etc/master.cf"
 postfix -c "$etc" check >/dev/null
