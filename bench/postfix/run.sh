@@ -10,6 +10,12 @@
 # Usage: bench/postfix/run.sh [--no-build]
 #   SESSIONS (20), PLAIN_MESSAGES (5000), LARGE_MESSAGES (400), ATTACHMENT_MIB (1), ROUNDS (3), WARMUP (3000),
 #   REUSE (0; 1 sends several messages per SMTP connection, smtp-source -d) override the load.
+#   PERF_DIR=/some/dir records each measured run machine-wide with perf (cpu-clock, call graphs) into
+#   PERF_DIR/<round>-<mail>-<path>.data, with .NET's perf maps on, to account for every process's share:
+#   perf report -i FILE --sort comm,dso --no-children.
+#   PATHS ("milter proxy") picks the detach paths measured against plain Postfix; "stream" is the proxy without
+#   smtpd_proxy_options=speed_adjust (the same detach process; Postfix streams the client's bytes to it).
+#   LARGE_WARMUP (100) attachment messages per path before the rounds.
 # A check that the driver works: PLAIN_MESSAGES=200 LARGE_MESSAGES=40 ROUNDS=1 WARMUP=200 bench/postfix/run.sh
 # Needs root (a private Postfix instance: its own config, queue and ports on 127.0.0.1; the system's Postfix is
 # not touched), dotnet, and the Debian package postfix (postfix, postconf, smtp-source, smtp-sink).
@@ -23,6 +29,8 @@ large_messages="${LARGE_MESSAGES:-400}"
 attachment_mib="${ATTACHMENT_MIB:-1}"
 rounds="${ROUNDS:-3}"
 warmup="${WARMUP:-3000}"
+large_warmup="${LARGE_WARMUP:-100}"
+paths="${PATHS:-milter proxy}"
 reuse=""
 [ "${REUSE:-0}" = 1 ] && reuse="-d"
 
@@ -60,6 +68,7 @@ render() {
 }
 
 sink_port="$(free_port)"; plain_port="$(free_port)"; milter_in="$(free_port)"; proxy_in="$(free_port)"
+stream_in="$(free_port)"
 reinject_port="$(free_port)"; milter_port="$(free_port)"; proxy_port="$(free_port)"
 
 # Started first, so that Postfix never meets a milter that is not there yet.
@@ -68,7 +77,10 @@ start_detach() {
   local name="$1" http; shift
   http="$(free_port)"
   mkdir -p "$work/$name"
-  DOTNET_gcServer=0 dotnet "$publish/detach.dll" serve \
+  # With PERF_DIR, perf maps name the JIT-compiled frames; W^X off so that perf sees the code where the map says.
+  local perf_env=()
+  [ -n "${PERF_DIR:-}" ] && perf_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
+  env DOTNET_gcServer=0 "${perf_env[@]}" dotnet "$publish/detach.dll" serve \
     --set "DataPath=$work/$name" --set "PublicUrl=http://127.0.0.1:$http" --set "Gateway:Listen=http://127.0.0.1:$http" \
     --set "Smtp:MaxConnections=$((sessions * 2))" --set "Milter:MaxConnections=$((sessions * 2))" \
     --set "Smtp:MaxMessageBytes=$((64 * 1024 * 1024))" "$@" > "$work/$name.log" 2>&1 &
@@ -126,10 +138,16 @@ EOF
 render "$root/deploy/postfix/master.cf.fragment" "INBOUND=127.0.0.1:$proxy_in" "FILTER_PORT=$proxy_port" \
   "REINJECT_PORT=$reinject_port" "PROXY_TIMEOUT=100s" \
   | sed "s/inet  n       -       n       -       20      smtpd/inet  n       -       n       -       $sessions      smtpd/" >> "$etc/master.cf"
+# The proxy without speed_adjust: Postfix hands the client's bytes to detach as they come.
+cat >> "$etc/master.cf" <<EOF
+127.0.0.1:$stream_in inet n - n - $sessions smtpd
+  -o smtpd_proxy_filter=127.0.0.1:$proxy_port
+  -o smtpd_proxy_timeout=100s
+EOF
 postfix -c "$etc" check >/dev/null
 postfix -c "$etc" start >/dev/null
 postfix_started=1
-for port in "$plain_port" "$milter_in" "$proxy_in" "$reinject_port"; do wait_port "$port"; done
+for port in "$plain_port" "$milter_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
 
 # ---- mail ------------------------------------------------------------------------------------------------
 make_plain() {
@@ -156,10 +174,15 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 hwm() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
 
-# drive PORT FILE COUNT [PID]: sends COUNT messages, waits until Postfix delivered them all; prints
-# "rate machine-ms/msg [detach-ms/msg]".
+# drive PORT FILE COUNT [PID [PROFILE]]: sends COUNT messages, waits until Postfix delivered them all; prints
+# "rate machine-ms/msg [detach-ms/msg]". With PERF_DIR set, records the run into PERF_DIR/PROFILE.data.
 drive() {
-  local port="$1" file="$2" count="$3" pid="${4:-}" start end before=0 after=0 busy_before busy_after
+  local port="$1" file="$2" count="$3" pid="${4:-}" profile="${5:-}" start end before=0 after=0 busy_before busy_after perf_pid=""
+  if [ -n "${PERF_DIR:-}" ] && [ -n "$profile" ]; then
+    perf record -a -g -F 999 -e cpu-clock -o "$PERF_DIR/$profile.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 1
+  fi
   [ -n "$pid" ] && before="$(cpu_ticks "$pid")"
   busy_before="$(busy_ticks)"
   start="$(date +%s.%N)"
@@ -168,6 +191,7 @@ drive() {
   end="$(date +%s.%N)"
   busy_after="$(busy_ticks)"
   [ -n "$pid" ] && after="$(cpu_ticks "$pid")"
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
   awk -v n="$count" -v s="$start" -v e="$end" -v b="$((busy_after - busy_before))" -v c="$((after - before))" -v p="$pid" -v hz="$(getconf CLK_TCK)" \
     'BEGIN { printf "%.1f %.2f", n / (e - s), b * 1000 / hz / n; if (p != "") printf " %.2f", c * 1000 / hz / n }'
 }
@@ -176,9 +200,9 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576
 echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(stat -c %s "$work/large.eml") bytes"
 
 # Warm-up: JIT tiering of the per-connection and per-message paths goes on for thousands of messages.
-for port in "$milter_in" "$proxy_in" "$plain_port"; do
+for port in "$milter_in" "$proxy_in" "$stream_in" "$plain_port"; do
   smtp-source -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$port"
-  smtp-source -s 4 -m 8 -F "$work/large.eml" "127.0.0.1:$port"
+  smtp-source -s "$sessions" -m "$large_warmup" -F "$work/large.eml" "127.0.0.1:$port"
 done
 wait_empty
 log_start="$(wc -l < "$work/postfix.log")"
@@ -187,11 +211,16 @@ printf '%-8s %-6s %-7s %10s %8s %14s %14s\n' round mail path msg/s ratio "machin
 for round in $(seq 1 "$rounds"); do
   for kind in plain large; do
     if [ "$kind" = plain ]; then file="$work/plain.eml"; count="$plain_messages"; label="5 KB"; else file="$work/large.eml"; count="$large_messages"; label="${attachment_mib} MiB"; fi
-    read -r base_rate base_cpu <<< "$(drive "$plain_port" "$file" "$count")"
+    read -r base_rate base_cpu <<< "$(drive "$plain_port" "$file" "$count" "" "$round-$kind-postfix")"
     printf '%-8s %-6s %-7s %10.1f %8s %14.2f %14s\n' "#$round" "$label" postfix "$base_rate" "1.00" "$base_cpu" "-"
-    for path in milter proxy; do
-      if [ "$path" = milter ]; then port="$milter_in"; pid="$milter_pid"; else port="$proxy_in"; pid="$proxy_pid"; fi
-      read -r rate cpu detach_cpu <<< "$(drive "$port" "$file" "$count" "$pid")"
+    for path in $paths; do
+      case "$path" in
+        milter) port="$milter_in"; pid="$milter_pid" ;;
+        proxy) port="$proxy_in"; pid="$proxy_pid" ;;
+        stream) port="$stream_in"; pid="$proxy_pid" ;;
+        *) echo "unknown path $path" >&2; exit 2 ;;
+      esac
+      read -r rate cpu detach_cpu <<< "$(drive "$port" "$file" "$count" "$pid" "$round-$kind-$path")"
       printf '%-8s %-6s %-7s %10.1f %8.2f %14.2f %14.2f\n' "#$round" "$label" "$path" "$rate" "$(awk -v a="$rate" -v b="$base_rate" 'BEGIN { print a / b }')" "$cpu" "$detach_cpu"
     done
   done

@@ -13,6 +13,10 @@
 #   real ones (e.g. /var/lib/clamav after freshclam): scanning cost grows with the database, so say which was used.
 #   For "1 MiB attachments with scanning on and off":
 #     SCAN=1 ONLY=large ATTACHMENT_MIB=1 LARGE_MESSAGES=400 REPEAT=5 bench/proxy/run.sh
+#   BASELINE=/path/to/another/build (a folder with detach.dll, e.g. a copy of artifacts/bench-proxy made before a
+#   change) also runs the attachment scenario through a detach from that build, alternating with this one, and
+#   prints both CPU costs per message: an A/B of a change on the same machine in the same minutes.
+#   LARGE_WARMUP (200) attachment messages warm each detach up before the attachment rounds.
 # Each measurement is repeated REPEAT times (the machine is shared: look at the spread, not one number).
 # Needs: dotnet, smtp-source and smtp-sink (Debian package postfix), run as root or any user
 # (smtp-sink drops to nobody when root).
@@ -28,9 +32,12 @@ attachment_mib="${ATTACHMENT_MIB:-10}"
 warmup="${WARMUP:-6000}"
 only="${ONLY:-all}"
 scan="${SCAN:-0}"
+baseline="${BASELINE:-}"
+large_warmup="${LARGE_WARMUP:-200}"
 
 need() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || { echo "missing: $1 (apt-get install postfix)" >&2; exit 2; }; }
 need smtp-source; need smtp-sink; need dotnet
+[ -z "$baseline" ] || [ -f "$baseline/detach.dll" ] || { echo "BASELINE=$baseline has no detach.dll" >&2; exit 2; }
 [ "$scan" != 1 ] || [ -x /usr/sbin/clamd ] || { echo "missing: clamd (apt-get install clamav-daemon)" >&2; exit 2; }
 PATH="$PATH:/usr/sbin"
 
@@ -94,12 +101,13 @@ drive() {
     'BEGIN { t = e - s; printf "%7.1f msg/s %7.1f MB/s (%d in %.2f s)", n / t, n * b / t / 1e6, n, t; if (p != "") printf "  detach CPU %.2f ms/msg", c * 1000 / hz / n }'
 }
 
+# start_detach NAME [--set ...]: DLL (default this build's) picks the build.
 start_detach() {
-  local name="$1" port http
+  local name="$1" port http dll="${DLL:-$publish/detach.dll}"
   shift
   port="$(free_port)"; http="$(free_port)"
   mkdir -p "$work/$name"
-  DOTNET_gcServer=0 dotnet "$publish/detach.dll" serve \
+  DOTNET_gcServer=0 dotnet "$dll" serve \
     --set "DataPath=$work/$name" --set "PublicUrl=http://127.0.0.1:$http" \
     --set "Gateway:Listen=http://127.0.0.1:$http" --set "Smtp:Listen=127.0.0.1:$port" \
     --set "Smtp:NextHop=smtp://127.0.0.1:$sink_port" --set "Smtp:MaxConnections=$((sessions * 2))" \
@@ -181,8 +189,14 @@ if [ "$scan" = 1 ]; then
   smtp-source -s 2 -m 2 -F "$work/large.eml" "127.0.0.1:$scan_port"
 fi
 
+if [ -n "$baseline" ]; then
+  DLL="$baseline/detach.dll" start_detach large-baseline
+  base_pid="$detach_pid"; base_port="$detach_port"
+  smtp-source -s "$sessions" -m "$large_warmup" -F "$work/large.eml" "127.0.0.1:$base_port"
+fi
+
 start_detach large
-smtp-source -s 2 -m 2 -F "$work/large.eml" "127.0.0.1:$detach_port"
+smtp-source -s "$sessions" -m "$large_warmup" -F "$work/large.eml" "127.0.0.1:$detach_port"
 for i in $(seq 1 "$repeat"); do
   direct=$(drive "$sink_port" "$work/large.eml" "$large_messages")
   through=$(drive "$detach_port" "$work/large.eml" "$large_messages" "$detach_pid")
@@ -192,7 +206,12 @@ for i in $(seq 1 "$repeat"); do
     scanned=$(drive "$scan_port" "$work/large.eml" "$large_messages" "$scan_pid")
     echo "${attachment_mib} MiB #$i  detach+scan $scanned  = $(ratio "${direct%% msg/s*}" "${scanned%% msg/s*}") of direct, $(ratio "${through%% msg/s*}" "${scanned%% msg/s*}") of detach unscanned"
   fi
+  if [ -n "$baseline" ]; then
+    based=$(drive "$base_port" "$work/large.eml" "$large_messages" "$base_pid")
+    echo "${attachment_mib} MiB #$i  baseline $based  = $(ratio "${direct%% msg/s*}" "${based%% msg/s*}") of direct"
+  fi
 done
+[ -z "$baseline" ] || echo "baseline ${attachment_mib} MiB peak RSS (VmHWM): $(hwm "$base_pid")"
 echo "detach  ${attachment_mib} MiB peak RSS (VmHWM): $(hwm "$detach_pid")"
 if [ "$scan" = 1 ]; then
   echo "detach+scan ${attachment_mib} MiB peak RSS (VmHWM): $(hwm "$scan_pid")"
