@@ -178,7 +178,7 @@ public sealed class MilterServer : IAsyncDisposable
         var sessionId = "m" + id.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
         try
         {
-            await using var stream = new NetworkStream(client, ownsSocket: true);
+            await using var stream = client.AddressFamily == AddressFamily.Unix ? new NetworkStream(client, ownsSocket: true) : new QuickAckStream(client);
             var input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384, leaveOpen: true));
             var output = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
             var context = new MilterContext(sessionId, client.RemoteEndPoint, new MilterMacros(_options.MaxMacrosPerStage));
