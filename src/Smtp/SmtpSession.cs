@@ -166,8 +166,9 @@ public sealed class SmtpSession
         return false;
     }
 
+    // 64 KiB reads: message data arrives in as few receive calls (and acknowledgements) as the socket allows.
     private static PipeReader CreateReader(Stream stream) =>
-        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 16384, minimumReadSize: 4096, leaveOpen: true));
+        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384, leaveOpen: true));
 
     // ---- reading commands ------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ namespace Detach.Gateway.Processing;
 /// </summary>
 public sealed class SpillBudget
 {
-    /// <summary>64 MiB: 20 sessions with two 1 MiB spools each fit with room to spare.</summary>
+    /// <summary>64 MiB: 20 sessions with a full 2 MiB spool each (and their rewritten copies) fit with room to spare.</summary>
     public const long DefaultBytes = 64L * 1024 * 1024;
 
     private long _available;

@@ -18,8 +18,11 @@ namespace Detach.Gateway.Processing;
 /// </remarks>
 public sealed class SpillStream : Stream, IPositionalRead
 {
-    /// <summary>1 MiB: nearly all mail without attachments, and a lot with, never touches the disk.</summary>
-    public const int DefaultThreshold = 1024 * 1024;
+    /// <summary>
+    /// 2 MiB: nearly all mail without attachments, and mail with up to about 1.4 MiB of attachments (base64 adds a
+    /// third), never touches the disk; the host's <see cref="SpillBudget"/> still caps what all spools hold at once.
+    /// </summary>
+    public const int DefaultThreshold = 2 * 1024 * 1024;
 
     /// <summary>Memory is rented in pieces of this size, so a 5 KB message holds 16 KiB, not the threshold.</summary>
     public const int SegmentSize = 16 * 1024;
