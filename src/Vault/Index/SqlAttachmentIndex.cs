@@ -40,17 +40,19 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
     private protected abstract ValueTask<DbConnection> OpenConnectionAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// Opens the connection a download count runs on. A count lost to a power cut only lets one more download
-    /// through, so a backend may trade its durability for speed here (never for adds or shreds).
+    /// Opens the connection for a write whose loss to a power cut is harmless, so a backend may trade its durability
+    /// for speed: a download count (lost, it lets one more download through) and the add of spooled records (no link
+    /// to them has left yet, and the commit that marks them stored, before any does, makes the earlier add durable
+    /// too). Never for stored records, marks or shreds.
     /// </summary>
-    private protected virtual ValueTask<DbConnection> OpenConnectionForCountingAsync(CancellationToken cancellationToken) =>
+    private protected virtual ValueTask<DbConnection> OpenRelaxedConnectionAsync(CancellationToken cancellationToken) =>
         OpenConnectionAsync(cancellationToken);
 
     /// <summary>Every operation starts here: the one entry point <see cref="EventThreadGuard"/> watches.</summary>
-    private ValueTask<DbConnection> ConnectAsync(CancellationToken cancellationToken, bool counting = false)
+    private ValueTask<DbConnection> ConnectAsync(CancellationToken cancellationToken, bool relaxed = false)
     {
         EventThreadGuard.Check("The index");
-        return counting ? OpenConnectionForCountingAsync(cancellationToken) : OpenConnectionAsync(cancellationToken);
+        return relaxed ? OpenRelaxedConnectionAsync(cancellationToken) : OpenConnectionAsync(cancellationToken);
     }
 
     /// <summary>Begins a transaction that holds the write lock from its start.</summary>
@@ -143,7 +145,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         }
 
         var ids = new long[records.Count];
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken, relaxed: records.All(r => r.StoreState == StoreState.Spooled)).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             var transaction = await BeginWriteAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -202,7 +204,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         const string sql =
             "UPDATE attachments SET downloads = downloads + 1 WHERE cid = @cid AND revoked_at IS NULL AND expires_at > @now " +
             "AND store_state <> 'orphaned' AND (max_downloads IS NULL OR downloads < max_downloads) RETURNING downloads";
-        var connection = await ConnectAsync(cancellationToken, counting: true).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken, relaxed: true).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             using var command = CreateCommand(connection, null, sql);

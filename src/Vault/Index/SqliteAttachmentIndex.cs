@@ -88,10 +88,11 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
         }
     }
 
-    private protected override async ValueTask<DbConnection> OpenConnectionForCountingAsync(CancellationToken cancellationToken)
+    private protected override async ValueTask<DbConnection> OpenRelaxedConnectionAsync(CancellationToken cancellationToken)
     {
-        // In WAL mode NORMAL skips the fsync per commit (a power cut may lose the last counts, never corrupt the file);
-        // the next open of this pooled handle sets FULL again.
+        // In WAL mode NORMAL skips the fsync per commit (a power cut may lose the last such commits, never corrupt the
+        // file; a later FULL commit syncs the log with everything before it); the next open of this pooled handle sets
+        // FULL again.
         var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         try
         {
