@@ -238,6 +238,7 @@ public sealed class LocalContentWriter : IAsyncDisposable
         }
         var cid = _builder.Complete();
         RandomAccess.FlushToDisk(_file);
+        PageCacheAdvice.DropCached(_file);
         _file.Dispose();
         _store.Publish(_tempPath, cid);
         _committed = true;

@@ -83,6 +83,27 @@ public sealed class LocalContentStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_stored_object_leaves_the_page_cache_once_it_is_synced()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "posix_fadvise and fincore are Linux's");
+        var fincore = InstalledPrograms.Require("fincore", "util-linux");
+        var stored = await _store.AddAsync(new PatternStream(3, 1 << 20), Ct);
+
+        // The control: the same bytes written without the advice stay cached, so the assertion below can fail.
+        var control = Path.Combine(_root, "control");
+        await File.WriteAllBytesAsync(control, PatternStream.Bytes(3, 1 << 20), Ct);
+        Assert.True(await ResidentBytesAsync(fincore, control) > 0);
+
+        Assert.Equal(0, await ResidentBytesAsync(fincore, _store.PathOf(stored.Cid)));
+    }
+
+    private static async Task<long> ResidentBytesAsync(string fincore, string path)
+    {
+        var result = (await ChildProcess.RunAsync(fincore, ["--bytes", "--noheadings", "--output", "RES", path], TimeSpan.FromSeconds(30), Ct)).EnsureSuccess();
+        return long.Parse(result.StandardOutput.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task OpenRead_Unknown_ThrowsContentNotFound()
     {
         var unknown = Cid.Compute(Cid.RawCodec, "never stored"u8);
