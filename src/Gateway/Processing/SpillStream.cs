@@ -345,6 +345,8 @@ public sealed class SpillStream : Stream, IPositionalRead
         GC.SuppressFinalize(this);
     }
 
+    private ArrayPool<byte> Pool => _budget?.Segments ?? ArrayPool<byte>.Shared;
+
     /// <summary>Rents the pieces that hold bytes up to <paramref name="end"/>; false when the budget says no.</summary>
     private bool Reserve(long end)
     {
@@ -356,7 +358,7 @@ public sealed class SpillStream : Stream, IPositionalRead
                 return false;
             }
 
-            _segments.Add(ArrayPool<byte>.Shared.Rent(SegmentSize));
+            _segments.Add(Pool.Rent(SegmentSize));
         }
 
         return true;
@@ -438,7 +440,7 @@ public sealed class SpillStream : Stream, IPositionalRead
 
         foreach (var segment in _segments)
         {
-            ArrayPool<byte>.Shared.Return(segment);
+            Pool.Return(segment);
         }
 
         _budget?.Release((long)_segments.Count * SegmentSize);

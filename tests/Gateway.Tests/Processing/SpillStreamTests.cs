@@ -194,6 +194,28 @@ public sealed class SpillStreamTests : IDisposable
     }
 
     [Fact]
+    public void Spools_under_one_budget_reuse_each_others_pieces_instead_of_allocating_new_ones()
+    {
+        // 4 MiB: 256 pieces, far more than the runtime's shared pool keeps of one size.
+        const int Size = 4 * 1024 * 1024;
+        var budget = new SpillBudget(Size);
+        var data = Bytes(Size, 8);
+        using (var first = new SpillStream(_dataPath, Size, budget))
+        {
+            first.Write(data);
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        using (var second = new SpillStream(_dataPath, Size, budget))
+        {
+            second.Write(data);
+            Assert.False(second.IsSpilled);
+        }
+
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 64 * 1024);
+    }
+
+    [Fact]
     public void The_budget_never_goes_below_zero_under_contention()
     {
         var budget = new SpillBudget(100 * SpillStream.SegmentSize);
