@@ -166,10 +166,19 @@ public sealed class MilterServer : IAsyncDisposable
                 Smtp.InlineCompletions.TryEnable(client);
             }
 
-            // Registered before it starts, so a session that ends at once still finds its entry to remove.
+            // Registered before it starts, so a session that ends at once still finds its entry to remove. With inline
+            // completions the accept completed on the socket event thread, which then also starts the session up to
+            // its first read: no pool thread is woken for a new connection (one per SMTP session with Postfix).
             var start = new Task<Task>(() => RunSessionAsync(id, client, stopping));
             _sessions[id] = (client, start.Unwrap());
-            start.Start(TaskScheduler.Default);
+            if (_options.InlineCompletions)
+            {
+                start.RunSynchronously(TaskScheduler.Default);
+            }
+            else
+            {
+                start.Start(TaskScheduler.Default);
+            }
         }
     }
 
