@@ -14,7 +14,8 @@
 #   PERF_DIR/<round>-<mail>-<path>.data, with .NET's perf maps on, to account for every process's share:
 #   perf report -i FILE --sort comm,dso --no-children.
 #   PATHS ("milter proxy") picks the detach paths measured against plain Postfix; "stream" is the proxy without
-#   smtpd_proxy_options=speed_adjust (the same detach process; Postfix streams the client's bytes to it).
+#   smtpd_proxy_options=speed_adjust (the same detach process; Postfix streams the client's bytes to it);
+#   "unix" is the milter on a unix socket (a third detach process, Milter:Listen=unix:...).
 #   LARGE_WARMUP (100) attachment messages per path before the rounds.
 # A check that the driver works: PLAIN_MESSAGES=200 LARGE_MESSAGES=40 ROUNDS=1 WARMUP=200 bench/postfix/run.sh
 # Needs root (a private Postfix instance: its own config, queue and ports on 127.0.0.1; the system's Postfix is
@@ -68,7 +69,7 @@ render() {
 }
 
 sink_port="$(free_port)"; plain_port="$(free_port)"; milter_in="$(free_port)"; proxy_in="$(free_port)"
-stream_in="$(free_port)"
+stream_in="$(free_port)"; unix_in="$(free_port)"
 reinject_port="$(free_port)"; milter_port="$(free_port)"; proxy_port="$(free_port)"
 
 # Started first, so that Postfix never meets a milter that is not there yet.
@@ -91,7 +92,11 @@ start_detach milter --set "Smtp:Listen=" --set "Milter:Listen=inet:127.0.0.1:$mi
 milter_pid="$detach_pid"
 start_detach proxy --set "Smtp:Listen=127.0.0.1:$proxy_port" --set "Smtp:NextHop=smtp://127.0.0.1:$reinject_port"
 proxy_pid="$detach_pid"
+start_detach milter-unix --set "Smtp:Listen=" --set "Milter:Listen=unix:$work/milter.sock"
+unix_pid="$detach_pid"
 wait_port "$milter_port"; wait_port "$proxy_port"
+for _ in $(seq 1 400); do [ -S "$work/milter.sock" ] && break; sleep 0.05; done
+chmod 666 "$work/milter.sock" # Postfix's smtpd runs as postfix; detach runs as root here
 
 # ---- the sink and the Postfix instance --------------------------------------------------------------------
 smtp-sink -u nobody "127.0.0.1:$sink_port" 256 &
@@ -134,6 +139,9 @@ cat >> "$etc/master.cf" <<EOF
 # Postfix + detach as milter.
 127.0.0.1:$milter_in inet n - n - $sessions smtpd
 $milter_options
+# The same over a unix socket.
+127.0.0.1:$unix_in inet n - n - $sessions smtpd
+${milter_options//inet:127.0.0.1:$milter_port/unix:$work/milter.sock}
 EOF
 render "$root/deploy/postfix/master.cf.fragment" "INBOUND=127.0.0.1:$proxy_in" "FILTER_PORT=$proxy_port" \
   "REINJECT_PORT=$reinject_port" "PROXY_TIMEOUT=100s" \
@@ -147,7 +155,7 @@ EOF
 postfix -c "$etc" check >/dev/null
 postfix -c "$etc" start >/dev/null
 postfix_started=1
-for port in "$plain_port" "$milter_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
+for port in "$plain_port" "$milter_in" "$unix_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
 
 # ---- mail ------------------------------------------------------------------------------------------------
 make_plain() {
@@ -200,7 +208,7 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576
 echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(stat -c %s "$work/large.eml") bytes"
 
 # Warm-up: JIT tiering of the per-connection and per-message paths goes on for thousands of messages.
-for port in "$milter_in" "$proxy_in" "$stream_in" "$plain_port"; do
+for port in "$milter_in" "$unix_in" "$proxy_in" "$stream_in" "$plain_port"; do
   smtp-source -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$port"
   smtp-source -s "$sessions" -m "$large_warmup" -F "$work/large.eml" "127.0.0.1:$port"
 done
@@ -218,6 +226,7 @@ for round in $(seq 1 "$rounds"); do
         milter) port="$milter_in"; pid="$milter_pid" ;;
         proxy) port="$proxy_in"; pid="$proxy_pid" ;;
         stream) port="$stream_in"; pid="$proxy_pid" ;;
+        unix) port="$unix_in"; pid="$unix_pid" ;;
         *) echo "unknown path $path" >&2; exit 2 ;;
       esac
       read -r rate cpu detach_cpu <<< "$(drive "$port" "$file" "$count" "$pid" "$round-$kind-$path")"
@@ -228,6 +237,7 @@ done
 
 echo "detach milter peak RSS (VmHWM): $(hwm "$milter_pid"), attachments detached: $(grep -c ': 1 attachment(s) detached' "$work/milter.log" || true)"
 echo "detach proxy  peak RSS (VmHWM): $(hwm "$proxy_pid"), attachments detached: $(grep -c ': 1 attachment(s) detached' "$work/proxy.log" || true)"
+case " $paths " in *" unix "*) echo "detach milter on a unix socket peak RSS (VmHWM): $(hwm "$unix_pid"), attachments detached: $(grep -c ': 1 attachment(s) detached' "$work/milter-unix.log" || true)" ;; esac
 deferred="$(find "$work/queue/deferred" -type f | wc -l)"
 rejected="$(tail -n "+$((log_start + 1))" "$work/postfix.log" | grep -c 'milter-reject\|proxy-reject' || true)"
 echo "Postfix during the rounds: $rejected refused by a filter, $deferred deferred"
