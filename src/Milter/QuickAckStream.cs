@@ -7,11 +7,11 @@ namespace Detach.Milter;
 /// </summary>
 /// <remarks>
 /// With the SMFIP_NR_* options agreed, the MTA sends connect, MAIL, RCPT and every header without waiting for an
-/// answer, each as its own small write. Postfix leaves Nagle's algorithm on for milter connections, so its second
-/// small write waits until the first is acknowledged, and the filter, which has nothing to answer, would acknowledge
-/// only when the timer fires: one stall of tens of milliseconds per message, measured as a third of the milter's
-/// rate for plain mail (BENCHMARKS.md). TCP_QUICKACK is not sticky (the kernel falls back to delayed ACKs on its
-/// own), so it is set again after every read; setting it also sends an ACK that is pending. One setsockopt per read.
+/// answer, each as its own small write. Where the MTA's socket keeps Nagle's algorithm on, its next small write waits
+/// until the previous one is acknowledged, and a filter that has nothing to answer acknowledges only when its
+/// delayed-ACK timer fires. Through Postfix the host's delayed ACKs halved with this stream in a plain-mail run
+/// (BENCHMARKS.md, issue 17). TCP_QUICKACK is not sticky (the kernel goes back to delayed ACKs on its own), so it is
+/// set again after every read; setting it also sends an ACK that is pending. One setsockopt per read.
 /// </remarks>
 internal sealed class QuickAckStream(Socket socket) : NetworkStream(socket, ownsSocket: true)
 {

@@ -1,4 +1,5 @@
 using System.Buffers;
+
 namespace Detach.Gateway.Processing;
 
 /// <summary>
