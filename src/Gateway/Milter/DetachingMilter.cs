@@ -9,7 +9,7 @@ namespace Detach.Gateway.Milter;
 
 /// <summary>
 /// The milter: each message's header and body are spooled as the proxy spools them (memory while small, a private
-/// file past 1 MiB); plain mail is accepted at end of headers; at end of message the same detacher runs and the
+/// file past 2 MiB); plain mail is accepted at end of headers; at end of message the same detacher runs and the
 /// milter answers with the header edits, the new body and the verdict.
 /// </summary>
 /// <remarks>
