@@ -19,7 +19,7 @@ internal sealed class QuickAckStream(Socket socket) : NetworkStream(socket, owns
 
     private static readonly bool Supported = OperatingSystem.IsLinux();
 
-    private readonly byte[] _on = BitConverter.GetBytes(1);
+    private static readonly byte[] On = BitConverter.GetBytes(1);
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -28,7 +28,7 @@ internal sealed class QuickAckStream(Socket socket) : NetworkStream(socket, owns
         {
             try
             {
-                Socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpQuickAck, _on);
+                Socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpQuickAck, On);
             }
             catch (SocketException)
             {

@@ -14,38 +14,21 @@ public static partial class DirectorySync
         {
             return;
         }
-        var fd = NativeMethods.open(directory, 0 /* O_RDONLY */);
+        var fd = LibC.open(directory, 0 /* O_RDONLY */);
         if (fd < 0)
         {
             throw new IOException($"Cannot open directory {directory} to sync it (errno {Marshal.GetLastPInvokeError()}).");
         }
         try
         {
-            if (NativeMethods.fsync(fd) != 0)
+            if (LibC.fsync(fd) != 0)
             {
                 throw new IOException($"fsync of directory {directory} failed (errno {Marshal.GetLastPInvokeError()}).");
             }
         }
         finally
         {
-            _ = NativeMethods.close(fd);
+            _ = LibC.close(fd);
         }
-    }
-
-    private static class NativeMethods
-    {
-#pragma warning disable CA2101, SYSLIB1054 // UTF-8 paths; a plain P/Invoke keeps AllowUnsafeBlocks off.
-        [DllImport("libc", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-        [DllImport("libc", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int fsync(int fd);
-
-        [DllImport("libc", SetLastError = true)]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int close(int fd);
-#pragma warning restore CA2101, SYSLIB1054
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Detach.Vault.Storage;
@@ -28,7 +27,7 @@ internal static class PageCacheAdvice
         try
         {
             file.DangerousAddRef(ref added);
-            _ = NativeMethods.posix_fadvise((int)file.DangerousGetHandle(), 0, 0, DontNeed);
+            _ = LibC.posix_fadvise((int)file.DangerousGetHandle(), 0, 0, DontNeed);
         }
         finally
         {
@@ -37,14 +36,5 @@ internal static class PageCacheAdvice
                 file.DangerousRelease();
             }
         }
-    }
-
-    private static class NativeMethods
-    {
-#pragma warning disable SYSLIB1054 // a plain P/Invoke keeps AllowUnsafeBlocks off.
-        [DllImport("libc")]
-        [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-        public static extern int posix_fadvise(int fd, long offset, long length, int advice);
-#pragma warning restore SYSLIB1054
     }
 }
