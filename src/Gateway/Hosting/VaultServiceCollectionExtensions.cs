@@ -40,7 +40,8 @@ public static class VaultServiceCollectionExtensions
                 s.GetRequiredService<LocalContentStore>(),
                 settings.Vault.WhenNodeDown,
                 s.GetRequiredService<ILogger<SpoolingContentStore>>(),
-                s.GetRequiredService<PendingUnpins>()));
+                s.GetRequiredService<PendingUnpins>(),
+                new NodeCircuit(s.GetRequiredService<TimeProvider>())));
             // With the index, the pusher drops what another instance revoked while only this spool held it.
             services.AddSingleton(s => new SpoolPusher(
                 s.GetRequiredService<LocalContentStore>(),

@@ -18,7 +18,9 @@ public enum NodeDownBehavior
 /// to a spool file, so when the node fails (even mid-upload) the rest of the content is read into
 /// the spool, which is fsync'd and published under the CID the node would have given. The add then
 /// succeeds, durable locally, and <see cref="SpoolPusher"/> pushes the spool to the node later.
-/// Reads look in the spool first, then on the node.
+/// Reads look in the spool first, then on the node. After the node failed an add, <see cref="NodeCircuit"/> keeps
+/// the next adds away from it for a while: they are spooled (or refused, with <see cref="NodeDownBehavior.TempFail"/>)
+/// at once instead of each waiting for the node to fail again.
 /// </summary>
 public sealed class SpoolingContentStore : IContentStore
 {
@@ -27,10 +29,13 @@ public sealed class SpoolingContentStore : IContentStore
     private readonly NodeDownBehavior _whenNodeDown;
     private readonly ILogger _logger;
     private readonly PendingUnpins? _pendingUnpins;
+    private readonly NodeCircuit _circuit;
 
     /// <param name="pendingUnpins">Where an unpin that finds the node down is kept for <see cref="SpoolPusher"/>; null: it throws.</param>
+    /// <param name="circuit">When to leave the node alone after a failure; null: a new one on the system clock.</param>
     public SpoolingContentStore(
-        IContentStore node, LocalContentStore spool, NodeDownBehavior whenNodeDown, ILogger<SpoolingContentStore>? logger = null, PendingUnpins? pendingUnpins = null)
+        IContentStore node, LocalContentStore spool, NodeDownBehavior whenNodeDown, ILogger<SpoolingContentStore>? logger = null,
+        PendingUnpins? pendingUnpins = null, NodeCircuit? circuit = null)
     {
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(spool);
@@ -39,28 +44,82 @@ public sealed class SpoolingContentStore : IContentStore
         _whenNodeDown = whenNodeDown;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _pendingUnpins = pendingUnpins;
+        _circuit = circuit ?? new NodeCircuit();
     }
+
+    /// <summary>True while adds leave the node alone after a failure.</summary>
+    public bool NodeSkipped => _circuit.IsOpen;
 
     public async Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(content);
+        using var attempt = _circuit.TryBegin();
+        if (attempt is null)
+        {
+            return await AddWithoutNodeAsync(content, cancellationToken).ConfigureAwait(false);
+        }
+
         if (_whenNodeDown == NodeDownBehavior.TempFail)
         {
-            return await _node.AddAsync(content, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var stored = await _node.AddAsync(content, cancellationToken).ConfigureAwait(false);
+                Succeeded(attempt);
+                return stored;
+            }
+            catch (StorageUnavailableException e)
+            {
+                Failed(attempt, e);
+                throw;
+            }
         }
+
         await using var spool = _spool.BeginWrite();
         using var tee = new TeeReadStream(content, spool);
         try
         {
             // On success the spool copy is discarded unsynced: the node holds the pinned bytes.
-            return await _node.AddAsync(tee, cancellationToken).ConfigureAwait(false);
+            var stored = await _node.AddAsync(tee, cancellationToken).ConfigureAwait(false);
+            Succeeded(attempt);
+            return stored;
         }
         catch (StorageUnavailableException e)
         {
+            Failed(attempt, e);
             await tee.DrainAsync(cancellationToken).ConfigureAwait(false);
             var spooled = await spool.CommitAsync(cancellationToken).ConfigureAwait(false);
             _logger.LogWarning("IPFS node unavailable ({Error}); spooled {Cid} ({Size} bytes) locally", e.Message, spooled.Cid, spooled.Size);
             return spooled;
+        }
+    }
+
+    /// <summary>An add while the node is left alone: into the spool, or refused at once.</summary>
+    private async Task<StoredContent> AddWithoutNodeAsync(Stream content, CancellationToken cancellationToken)
+    {
+        if (_whenNodeDown == NodeDownBehavior.TempFail)
+        {
+            throw new StorageUnavailableException($"The IPFS node failed an add; it is tried again from {_circuit.RetryAt:u}.");
+        }
+
+        var spooled = await _spool.AddAsync(content, cancellationToken).ConfigureAwait(false);
+        _logger.LogInformation("IPFS node left alone until {RetryAt:u} after a failure; spooled {Cid} ({Size} bytes) locally",
+            _circuit.RetryAt, spooled.Cid, spooled.Size);
+        return spooled;
+    }
+
+    private void Succeeded(NodeAttempt attempt)
+    {
+        if (attempt.Succeeded())
+        {
+            _logger.LogInformation("IPFS node takes attachments again");
+        }
+    }
+
+    private void Failed(NodeAttempt attempt, StorageUnavailableException e)
+    {
+        if (attempt.Failed() is { } pause)
+        {
+            _logger.LogWarning("IPFS node failed an add ({Error}); adds leave it alone for {Pause:g}", e.Message, pause);
         }
     }
 

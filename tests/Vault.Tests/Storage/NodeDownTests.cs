@@ -134,6 +134,49 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
     }
 
     [Fact]
+    public async Task Spool_NodeHung_LaterAddsAreSpooledWithoutWaiting_UntilARetryFindsItBack()
+    {
+        node.RequireNode();
+        var client = node.CreateClient(TimeSpan.FromSeconds(2));
+        var spool = new LocalContentStore(Path.Combine(_root, "spool"));
+        var kubo = new CountingStore(new KuboContentStore(client));
+        var clock = new Index.ManualTimeProvider(DateTimeOffset.UtcNow);
+        var store = new SpoolingContentStore(kubo, spool, NodeDownBehavior.Spool, circuit: new NodeCircuit(clock));
+        const long size = 40L * 1024 * 1024;
+        StoredContent first, second;
+        await node.SignalAsync("STOP");
+        try
+        {
+            first = await store.AddAsync(new PatternStream(711, size), Ct);
+            second = await store.AddAsync(new PatternStream(721, 300_000), Ct);
+        }
+        finally
+        {
+            await node.SignalAsync("CONT");
+        }
+
+        Assert.Equal(1, kubo.Adds); // the second add never waited on the frozen node
+        Assert.True(await spool.ContainsAsync(first.Cid, Ct));
+        Assert.True(await spool.ContainsAsync(second.Cid, Ct));
+        await AssertContentAsync(store, second.Cid, 721, 300_000);
+
+        // The pusher finds the node back (it works on its own schedule)...
+        Assert.Equal(2, await new SpoolPusher(spool, client).PushPendingAsync(Ct));
+        var meanwhile = await store.AddAsync(new PatternStream(731, 300_000), Ct);
+        Assert.Equal(1, kubo.Adds);
+        Assert.True(await spool.ContainsAsync(meanwhile.Cid, Ct));
+
+        // ...and once the pause is over, one add tries the node again, and it takes it.
+        clock.Advance(NodeCircuit.FirstPause);
+        var retried = await store.AddAsync(new PatternStream(741, 300_000), Ct);
+        Assert.Equal(2, kubo.Adds);
+        Assert.False(store.NodeSkipped);
+        Assert.False(await spool.ContainsAsync(retried.Cid, Ct));
+        Assert.Contains(await client.PinLsAsync(retried.Cid, Ct), p => p.Cid == retried.Cid);
+        await AssertContentAsync(new KuboContentStore(client), retried.Cid, 741, 300_000);
+    }
+
+    [Fact]
     public async Task TempFail_NodeDown_ThrowsStorageUnavailable_AndSpoolsNothing()
     {
         node.RequireNode();
@@ -167,6 +210,29 @@ public sealed class NodeDownTests(IpfsNodeFixture node) : IClassFixture<IpfsNode
         Assert.Contains(await client.PinLsAsync(stored.Cid, Ct), p => p.Cid == stored.Cid);
         await store.RemoveAsync(stored.Cid, Ct);
         Assert.Empty(await client.PinLsAsync(stored.Cid, Ct));
+    }
+
+    /// <summary>The real node, counting the adds that reach it.</summary>
+    private sealed class CountingStore(IContentStore inner) : IContentStore
+    {
+        private int _adds;
+
+        public int Adds => _adds;
+
+        public Task<StoredContent> AddAsync(Stream content, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _adds);
+            return inner.AddAsync(content, cancellationToken);
+        }
+
+        public Task<Stream> OpenReadAsync(Cid cid, long offset, long? length, CancellationToken cancellationToken) =>
+            inner.OpenReadAsync(cid, offset, length, cancellationToken);
+
+        public Task<long?> GetSizeAsync(Cid cid, CancellationToken cancellationToken) => inner.GetSizeAsync(cid, cancellationToken);
+
+        public Task RemoveAsync(Cid cid, CancellationToken cancellationToken) => inner.RemoveAsync(cid, cancellationToken);
+
+        public Task<bool> IsAvailableAsync(CancellationToken cancellationToken) => inner.IsAvailableAsync(cancellationToken);
     }
 
     private Action<long> KillNodeOnceAfter(long bytes)
