@@ -17,6 +17,8 @@
 #   smtpd_proxy_options=speed_adjust (the same detach process; Postfix streams the client's bytes to it);
 #   "unix" is the milter on a unix socket (a third detach process, Milter:Listen=unix:...).
 #   LARGE_WARMUP (100) attachment messages per path before the rounds.
+#   BASELINE=<folder holding another build's detach.dll> adds the path "base": the milter of that build, so that a
+#   change is measured against the build before it in the same run (PATHS="milter base").
 # A check that the driver works: PLAIN_MESSAGES=200 LARGE_MESSAGES=40 ROUNDS=1 WARMUP=200 bench/postfix/run.sh
 # Needs root (a private Postfix instance: its own config, queue and ports on 127.0.0.1; the system's Postfix is
 # not touched), dotnet, and the Debian package postfix (postfix, postconf, smtp-source, smtp-sink).
@@ -69,19 +71,20 @@ render() {
 }
 
 sink_port="$(free_port)"; plain_port="$(free_port)"; milter_in="$(free_port)"; proxy_in="$(free_port)"
-stream_in="$(free_port)"; unix_in="$(free_port)"
+stream_in="$(free_port)"; unix_in="$(free_port)"; base_in="$(free_port)"; base_port="$(free_port)"
 reinject_port="$(free_port)"; milter_port="$(free_port)"; proxy_port="$(free_port)"
 
 # Started first, so that Postfix never meets a milter that is not there yet.
 # ---- two detach processes: one milter, one proxy ----------------------------------------------------------
 start_detach() {
-  local name="$1" http; shift
+  local name="$1" dll="$publish/detach.dll" http; shift
+  [ "$name" = base ] && dll="$BASELINE/detach.dll"
   http="$(free_port)"
   mkdir -p "$work/$name"
   # With PERF_DIR, perf maps name the JIT-compiled frames; W^X off so that perf sees the code where the map says.
   local perf_env=()
   [ -n "${PERF_DIR:-}" ] && perf_env=(DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0)
-  env DOTNET_gcServer=0 "${perf_env[@]}" dotnet "$publish/detach.dll" serve \
+  env DOTNET_gcServer=0 "${perf_env[@]}" dotnet "$dll" serve \
     --set "DataPath=$work/$name" --set "PublicUrl=http://127.0.0.1:$http" --set "Gateway:Listen=http://127.0.0.1:$http" \
     --set "Smtp:MaxConnections=$((sessions * 2))" --set "Milter:MaxConnections=$((sessions * 2))" \
     --set "Smtp:MaxMessageBytes=$((64 * 1024 * 1024))" "$@" > "$work/$name.log" 2>&1 &
@@ -94,6 +97,12 @@ start_detach proxy --set "Smtp:Listen=127.0.0.1:$proxy_port" --set "Smtp:NextHop
 proxy_pid="$detach_pid"
 start_detach milter-unix --set "Smtp:Listen=" --set "Milter:Listen=unix:$work/milter.sock"
 unix_pid="$detach_pid"
+base_pid=""
+if [ -n "${BASELINE:-}" ]; then
+  start_detach base --set "Smtp:Listen=" --set "Milter:Listen=inet:127.0.0.1:$base_port"
+  base_pid="$detach_pid"
+  wait_port "$base_port"
+fi
 wait_port "$milter_port"; wait_port "$proxy_port"
 for _ in $(seq 1 400); do [ -S "$work/milter.sock" ] && break; sleep 0.05; done
 chmod 666 "$work/milter.sock" # Postfix's smtpd runs as postfix; detach runs as root here
@@ -142,6 +151,9 @@ $milter_options
 # The same over a unix socket.
 127.0.0.1:$unix_in inet n - n - $sessions smtpd
 ${milter_options//inet:127.0.0.1:$milter_port/unix:$work/milter.sock}
+# The baseline build's milter (BASELINE).
+127.0.0.1:$base_in inet n - n - $sessions smtpd
+${milter_options//inet:127.0.0.1:$milter_port/inet:127.0.0.1:$base_port}
 EOF
 render "$root/deploy/postfix/master.cf.fragment" "INBOUND=127.0.0.1:$proxy_in" "FILTER_PORT=$proxy_port" \
   "REINJECT_PORT=$reinject_port" "PROXY_TIMEOUT=100s" \
@@ -155,7 +167,7 @@ EOF
 postfix -c "$etc" check >/dev/null
 postfix -c "$etc" start >/dev/null
 postfix_started=1
-for port in "$plain_port" "$milter_in" "$unix_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
+for port in "$plain_port" "$milter_in" "$unix_in" "$base_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
 
 # ---- mail ------------------------------------------------------------------------------------------------
 make_plain() {
@@ -208,7 +220,9 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576
 echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(stat -c %s "$work/large.eml") bytes"
 
 # Warm-up: JIT tiering of the per-connection and per-message paths goes on for thousands of messages.
-for port in "$milter_in" "$unix_in" "$proxy_in" "$stream_in" "$plain_port"; do
+warm_ports=("$milter_in" "$unix_in" "$proxy_in" "$stream_in" "$plain_port")
+[ -n "$base_pid" ] && warm_ports+=("$base_in")
+for port in "${warm_ports[@]}"; do
   smtp-source -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$port"
   smtp-source -s "$sessions" -m "$large_warmup" -F "$work/large.eml" "127.0.0.1:$port"
 done
@@ -233,6 +247,7 @@ for round in $(seq 1 "$rounds"); do
         proxy) port="$proxy_in"; pid="$proxy_pid" ;;
         stream) port="$stream_in"; pid="$proxy_pid" ;;
         unix) port="$unix_in"; pid="$unix_pid" ;;
+        base) [ -n "$base_pid" ] || { echo "path base needs BASELINE" >&2; exit 2; }; port="$base_in"; pid="$base_pid" ;;
         *) echo "unknown path $path" >&2; exit 2 ;;
       esac
       result[$path]="$(drive "$port" "$file" "$count" "$pid" "$round-$kind-$path")"
@@ -250,6 +265,7 @@ done
 echo "detach milter peak RSS (VmHWM): $(hwm "$milter_pid"), attachments detached: $(grep -c ': 1 attachment(s) detached' "$work/milter.log" || true)"
 echo "detach proxy  peak RSS (VmHWM): $(hwm "$proxy_pid"), attachments detached: $(grep -c ': 1 attachment(s) detached' "$work/proxy.log" || true)"
 case " $paths " in *" unix "*) echo "detach milter on a unix socket peak RSS (VmHWM): $(hwm "$unix_pid"), attachments detached: $(grep -c ': 1 attachment(s) detached' "$work/milter-unix.log" || true)" ;; esac
+[ -n "$base_pid" ] && echo "detach milter of $BASELINE peak RSS (VmHWM): $(hwm "$base_pid"), attachments detached: $(grep -c ': 1 attachment(s) detached' "$work/base.log" || true)"
 deferred="$(find "$work/queue/deferred" -type f | wc -l)"
 rejected="$(tail -n "+$((log_start + 1))" "$work/postfix.log" | grep -c 'milter-reject\|proxy-reject' || true)"
 echo "Postfix during the rounds: $rejected refused by a filter, $deferred deferred"
