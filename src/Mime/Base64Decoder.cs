@@ -69,9 +69,30 @@ internal sealed class Base64Decoder : IContentDecoder
             input[..br].CopyTo(gathered[count..]);
             count += br;
             input = input[br..];
-            while (input.Length > 0 && input[0] is (byte)'\r' or (byte)'\n')
+            int breakLength = 0;
+            while (breakLength < input.Length && input[breakLength] is (byte)'\r' or (byte)'\n')
             {
-                input = input[1..];
+                breakLength++;
+            }
+
+            // Encoders write lines of one length (76): look for the next break where it should be instead of searching
+            // (the search per line was half of the decoder's time). A line that breaks earlier is copied with its break
+            // inside, which the decoder below refuses, sending the chunk to the careful path: the guess is never wrong.
+            if (br > 0 && breakLength is 1 or 2)
+            {
+                byte last = input[breakLength - 1];
+                input = input[breakLength..];
+                int stride = br + breakLength;
+                while (input.Length >= stride && input[stride - 1] == last && (breakLength == 1 || input[br] == '\r'))
+                {
+                    input[..br].CopyTo(gathered[count..]);
+                    count += br;
+                    input = input[stride..];
+                }
+            }
+            else
+            {
+                input = input[breakLength..];
             }
         }
         int whole = count & ~3;

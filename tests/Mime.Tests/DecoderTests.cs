@@ -53,6 +53,37 @@ public class DecoderTests
         }
     }
 
+    /// <summary>
+    /// The decoder guesses where the next line break is from the line before; lines that do not keep to one length
+    /// or one line ending must decode as well as those that do, wherever the chunks are cut.
+    /// </summary>
+    [Theory]
+    [InlineData("\r\n", new[] { 76 })]
+    [InlineData("\n", new[] { 76 })]
+    [InlineData("\r\n", new[] { 76, 76, 72, 76, 76, 4, 76 })]
+    [InlineData("\n", new[] { 64, 76, 76, 76, 60 })]
+    [InlineData("\r\n\r\n", new[] { 76 })]
+    [InlineData("\r", new[] { 76, 76, 75, 77, 76 })]
+    public void Base64_lines_of_changing_lengths_and_endings_round_trip_at_every_split(string eol, int[] lengths)
+    {
+        byte[] data = MessageBuilder.RandomBytes(6000, 11);
+        string b64 = Convert.ToBase64String(data);
+        var text = new StringBuilder();
+        for (int at = 0, line = 0; at < b64.Length; line++)
+        {
+            int length = Math.Min(lengths[line % lengths.Length], b64.Length - at);
+            text.Append(b64, at, length).Append(line % 5 == 3 ? "\r\n" : eol);
+            at += length;
+        }
+
+        byte[] encoded = Encoding.ASCII.GetBytes(text.ToString());
+        var factory = new Factory(() => new Base64Decoder());
+        foreach (int piece in new[] { 1, 3, 77, 78, 79, 155, 4096, 65536 })
+        {
+            Assert.Equal(data, DecodeInPieces(factory, encoded, piece));
+        }
+    }
+
     [Fact]
     public void Quoted_printable_soft_breaks_escapes_and_broken_sequences()
     {
