@@ -17,6 +17,9 @@
 #   smtpd_proxy_options=speed_adjust (the same detach process; Postfix streams the client's bytes to it);
 #   "unix" is the milter on a unix socket (a third detach process, Milter:Listen=unix:...).
 #   LARGE_WARMUP (100) attachment messages per path before the rounds.
+#   SETTLE (0) seconds of rest (after a sync) before each measured run: ext4 skips the inodes freed in the last minute
+#   when it allocates (its "recently deleted" rule; 5 minutes while their inode-table block is dirty), so the
+#   thousands of queue files the previous run deleted slow the next run's Postfix. 61 takes that out.
 #   BASELINE=<folder holding another build's detach.dll> adds the path "base": the milter of that build, so that a
 #   change is measured against the build before it in the same run (PATHS="milter base").
 # A check that the driver works: PLAIN_MESSAGES=200 LARGE_MESSAGES=40 ROUNDS=1 WARMUP=200 bench/postfix/run.sh
@@ -198,6 +201,7 @@ hwm() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
 # "rate machine-ms/msg [detach-ms/msg]". With PERF_DIR set, records the run into PERF_DIR/PROFILE.data.
 drive() {
   local port="$1" file="$2" count="$3" pid="${4:-}" profile="${5:-}" start end before=0 after=0 busy_before busy_after perf_pid=""
+  if [ "${SETTLE:-0}" -gt 0 ]; then sync; sleep "$SETTLE"; fi
   if [ -n "${PERF_DIR:-}" ] && [ -n "$profile" ]; then
     perf record -a -g -F 999 -e cpu-clock -o "$PERF_DIR/$profile.data" >/dev/null 2>&1 &
     perf_pid=$!
