@@ -36,4 +36,21 @@ public class PrometheusExporterTests
             Assert.Matches("^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{.*\\})? ", line);
         }
     }
+
+    [Fact]
+    public void The_node_circuit_is_a_gauge_read_at_each_scrape()
+    {
+        using var metrics = new DetachMetrics();
+        using var exporter = new PrometheusExporter(metrics);
+        bool skipped = false;
+        metrics.ObserveNodeSkipped(() => skipped);
+
+        var before = exporter.Render().Split('\n');
+        skipped = true;
+        var after = exporter.Render().Split('\n');
+
+        Assert.Contains("# TYPE detach_ipfs_node_skipped gauge", before);
+        Assert.Contains("detach_ipfs_node_skipped 0", before);
+        Assert.Contains("detach_ipfs_node_skipped 1", after);
+    }
 }

@@ -61,6 +61,10 @@ public static class DetachHost
         app.Services.GetRequiredService<AttachmentVault>().AttachmentStored += app.Services.GetRequiredService<DetachMetrics>().OnAttachmentStored;
         var index = app.Services.GetRequiredService<IAttachmentIndex>();
         var store = app.Services.GetRequiredService<IContentStore>();
+        if (store is SpoolingContentStore spooling)
+        {
+            app.Services.GetRequiredService<DetachMetrics>().ObserveNodeSkipped(() => spooling.NodeSkipped);
+        }
 
         app.UseDownloadGateway();
         app.MapDownloadGateway();

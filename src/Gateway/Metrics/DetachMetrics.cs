@@ -52,6 +52,17 @@ public sealed class DetachMetrics : IDisposable
     public Counter<long> ScannerErrors { get; }
     public Histogram<double> ScanDuration { get; }
 
+    /// <summary>
+    /// Reports <c>detach_ipfs_node_skipped</c>: 1 while adds leave the IPFS node alone after a failure (they are
+    /// spooled, or refused with Vault:WhenNodeDown=TempFail), 0 while it takes them.
+    /// </summary>
+    public void ObserveNodeSkipped(Func<bool> skipped)
+    {
+        ArgumentNullException.ThrowIfNull(skipped);
+        _meter.CreateObservableGauge("detach.ipfs.node_skipped", () => skipped() ? 1 : 0,
+            description: "1 while adds leave the IPFS node alone after it failed one (spooled or refused at once), else 0.");
+    }
+
     /// <summary>One scan ended: a verdict (and the signature when infected), or a scanner error.</summary>
     public void OnScanned(Detach.Scanning.ScanOutcome outcome)
     {

@@ -25,12 +25,16 @@ public sealed class PrometheusExporter : IDisposable
             // The same meter object, not the same name: every host in a process has a "Detach" meter.
             if (ReferenceEquals(instrument.Meter, metrics.Meter))
             {
-                _series[instrument] = instrument is Histogram<double> or Histogram<long>
-                    ? new HistogramSeries(instrument)
-                    : new CounterSeries(instrument);
+                _series[instrument] = instrument switch
+                {
+                    Histogram<double> or Histogram<long> => new HistogramSeries(instrument),
+                    ObservableGauge<int> or ObservableGauge<long> or ObservableGauge<double> => new GaugeSeries(instrument),
+                    _ => new CounterSeries(instrument),
+                };
                 l.EnableMeasurementEvents(instrument);
             }
         };
+        _listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) => Record(instrument, value, tags));
         _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument, value, tags));
         _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Record(instrument, value, tags));
         _listener.Start();
@@ -40,6 +44,7 @@ public sealed class PrometheusExporter : IDisposable
 
     public string Render()
     {
+        _listener.RecordObservableInstruments(); // gauges are read now, not pushed
         var text = new StringBuilder();
         foreach (var item in _series.Values.OrderBy(s => s.Name, StringComparer.Ordinal))
         {
@@ -132,6 +137,24 @@ public sealed class PrometheusExporter : IDisposable
             foreach (var (labels, value) in _totals.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 text.Append(name).Append(WithLabels(labels, "")).Append(' ').Append(Format(value)).Append('\n');
+            }
+        }
+    }
+
+    /// <summary>The value last read, per label set.</summary>
+    private sealed class GaugeSeries(Instrument instrument) : Series(instrument)
+    {
+        private readonly ConcurrentDictionary<string, double> _values = new(StringComparer.Ordinal);
+
+        public override void Record(double value, string labels) => _values[labels] = value;
+
+        public override void Render(StringBuilder text)
+        {
+            text.Append("# HELP ").Append(Name).Append(' ').Append(Help).Append('\n');
+            text.Append("# TYPE ").Append(Name).Append(" gauge\n");
+            foreach (var (labels, value) in _values.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                text.Append(Name).Append(WithLabels(labels, "")).Append(' ').Append(Format(value)).Append('\n');
             }
         }
     }

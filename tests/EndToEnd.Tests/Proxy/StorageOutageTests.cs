@@ -64,8 +64,11 @@ public sealed class StorageOutageTests(IpfsNodeFixture node) : IDisposable
         Assert.Equal(1, metrics.Value("detach_messages_tempfailed_total"));
         Assert.Equal(0, metrics.Value("detach_messages_processed_total"));
         Assert.Equal(0, metrics.Value("detach_attachments_detached_total"));
+        Assert.Equal(1, metrics.Value("detach_ipfs_node_skipped"));
 
+        // The sender retries later, as a client does; the first pause after a failure leaves the node alone.
         await node.StartAsync();
+        await Task.Delay(NodeCircuit.FirstPause, Token);
         var retried = await Send().RunAsync(Token);
 
         Assert.True(retried.ExitCode == 0, retried.ToString());
@@ -79,6 +82,7 @@ public sealed class StorageOutageTests(IpfsNodeFixture node) : IDisposable
         metrics = await proxy.Detach.ScrapeMetricsAsync(Token);
         Assert.Equal(1, metrics.Value("detach_messages_tempfailed_total"));
         Assert.Equal(1, metrics.Value("detach_messages_processed_total"));
+        Assert.Equal(0, metrics.Value("detach_ipfs_node_skipped"));
         Assert.Equal(1, metrics.Value("detach_attachments_detached_total"));
         Assert.Equal(512 * 1024, metrics.Value("detach_detached_bytes_total"));
         Assert.Equal(512 * 1024, metrics.Value("detach_saved_bytes_total"));
