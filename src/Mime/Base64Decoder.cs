@@ -76,7 +76,7 @@ internal sealed class Base64Decoder : IContentDecoder
             }
 
             // Encoders write lines of one length (76): look for the next break where it should be instead of searching
-            // (the search per line was half of the decoder's time). A line that breaks earlier is copied with its break
+            // (a search per line was a fifth of the decoder's time). A line that breaks earlier is copied with its break
             // inside, which the decoder below refuses, sending the chunk to the careful path: the guess is never wrong.
             if (br > 0 && breakLength is 1 or 2)
             {
