@@ -116,6 +116,11 @@ public sealed class PrometheusExporter : IDisposable
         public abstract void Record(double value, string labels);
 
         public abstract void Render(StringBuilder text);
+
+        /// <summary>The HELP and TYPE lines that precede a metric's samples.</summary>
+        protected void AppendHeader(StringBuilder text, string name, string type) =>
+            text.Append("# HELP ").Append(name).Append(' ').Append(Help).Append('\n')
+                .Append("# TYPE ").Append(name).Append(' ').Append(type).Append('\n');
     }
 
     private sealed class CounterSeries(Instrument instrument) : Series(instrument)
@@ -127,8 +132,7 @@ public sealed class PrometheusExporter : IDisposable
         public override void Render(StringBuilder text)
         {
             var name = Name + "_total";
-            text.Append("# HELP ").Append(name).Append(' ').Append(Help).Append('\n');
-            text.Append("# TYPE ").Append(name).Append(" counter\n");
+            AppendHeader(text, name, "counter");
             if (_totals.IsEmpty)
             {
                 text.Append(name).Append(" 0\n");
@@ -150,8 +154,7 @@ public sealed class PrometheusExporter : IDisposable
 
         public override void Render(StringBuilder text)
         {
-            text.Append("# HELP ").Append(Name).Append(' ').Append(Help).Append('\n');
-            text.Append("# TYPE ").Append(Name).Append(" gauge\n");
+            AppendHeader(text, Name, "gauge");
             foreach (var (labels, value) in _values.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 text.Append(Name).Append(WithLabels(labels, "")).Append(' ').Append(Format(value)).Append('\n');
@@ -175,8 +178,7 @@ public sealed class PrometheusExporter : IDisposable
 
         public override void Render(StringBuilder text)
         {
-            text.Append("# HELP ").Append(Name).Append(' ').Append(Help).Append('\n');
-            text.Append("# TYPE ").Append(Name).Append(" histogram\n");
+            AppendHeader(text, Name, "histogram");
             var all = _data.IsEmpty ? [new KeyValuePair<string, Buckets>("", new Buckets(_bounds.Length))] : _data.OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
             foreach (var (labels, buckets) in all)
             {
