@@ -26,7 +26,7 @@ internal sealed class SessionCosts : IAsyncDisposable
     {
         _sink = sinkServer;
         SinkEndPoint = sinkEndPoint;
-        _backend = new DetachingBackend(settings, detacher, metrics, NullLogger<DetachingBackend>.Instance);
+        _backend = new DetachingBackend(settings, detacher, new MessageSpools(settings.Root), metrics, NullLogger<DetachingBackend>.Instance);
         _proxy = new SmtpServer(SmtpFrontService.CreateOptions(settings.Smtp), _backend, NullLogger<SmtpServer>.Instance);
         _proxy.Start();
         _ = _proxy.RunAsync(CancellationToken.None);

@@ -47,6 +47,7 @@ public static class DetachHost
         }
 
         services.AddSingleton<MessageDetacher>();
+        services.AddSingleton(new MessageSpools(settings.Root));
         services.AddSingleton<DetachingBackend>();
         services.AddSingleton<SmtpFrontService>();
         services.AddHostedService(s => s.GetRequiredService<SmtpFrontService>());

@@ -23,6 +23,7 @@ namespace Detach.Gateway.Milter;
 public sealed class DetachingMilter(
     DetachSettings settings,
     MilterDetacher detacher,
+    MessageSpools spools,
     DetachMetrics metrics,
     ILogger<DetachingMilter> logger) : IMilterBackend
 {
@@ -33,14 +34,11 @@ public sealed class DetachingMilter(
     private readonly DetachMetrics _metrics = metrics;
     private readonly ILogger _logger = logger;
 
-    // At most this much of all milter spools sits in memory at once; the rest goes to disk.
-    private readonly SpillBudget _spillBudget = new();
-
 
     public ValueTask<IMilterHandler> OpenAsync(MilterContext context, CancellationToken cancellationToken) =>
         ValueTask.FromResult<IMilterHandler>(new Connection(this, context));
 
-    private SpillStream CreateSpool() => new(_settings.Root.FullDataPath, SpillStream.DefaultThreshold, _spillBudget);
+    private SpillStream CreateSpool() => spools.Create();
 
     private sealed class Connection(DetachingMilter milter, MilterContext context) : IMilterHandler
     {
@@ -70,7 +68,8 @@ public sealed class DetachingMilter(
                 return;
             }
 
-            var spool = await SpoolForAsync(name.Length + value.Length + 3).ConfigureAwait(false);
+            // Name, colon, value, CRLF, and a CR for every LF the value folds with.
+            var spool = await SpoolForAsync(name.Length + value.Length + 3 + value.Span.Count((byte)'\n')).ConfigureAwait(false);
             spool.Write(name.Span);
             spool.Write(":"u8);
 
@@ -247,13 +246,14 @@ public sealed class DetachingMilter(
         }
 
         /// <summary>
-        /// The spool, written from the socket's event thread while it stays in memory; a write that reaches the disk
-        /// (past the spill threshold) moves to the thread pool first, so one large message holds up no other session.
+        /// The spool, written from the socket's event thread while it stays in memory; a write that would reach the
+        /// disk (past the message's memory or the host's) moves to the thread pool first, so one large message holds
+        /// up no other session.
         /// </summary>
         private async ValueTask<SpillStream> SpoolForAsync(long bytes)
         {
             var spool = _message!.Spool;
-            if (spool.IsSpilled || spool.Length + bytes > SpillStream.DefaultThreshold)
+            if (!spool.TryReserveMemory(bytes))
             {
                 await ThreadPoolHop.Now;
             }

@@ -12,6 +12,12 @@ public sealed class SpillBudget
     /// <summary>64 MiB: 20 sessions with a full 2 MiB spool each (and their rewritten copies) fit with room to spare.</summary>
     public const long DefaultBytes = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Pieces the pool keeps at most (256 MiB): the pool sets aside a slot per piece for each of its array sizes up
+    /// front, so a budget of gigabytes would cost megabytes of empty slots. Past this, pieces are allocated afresh.
+    /// </summary>
+    private const int MaxPooledSegments = 16 * 1024;
+
     private long _available;
 
     public SpillBudget(long bytes = DefaultBytes)
@@ -19,11 +25,11 @@ public sealed class SpillBudget
         ArgumentOutOfRangeException.ThrowIfNegative(bytes);
         Capacity = bytes;
         _available = bytes;
-        Segments = ArrayPool<byte>.Create(SpillStream.SegmentSize, (int)Math.Max(1, bytes / SpillStream.SegmentSize));
+        Segments = ArrayPool<byte>.Create(SpillStream.SegmentSize, (int)Math.Clamp(bytes / SpillStream.SegmentSize, 1, MaxPooledSegments));
     }
 
     /// <summary>
-    /// Where the spools' pieces come from: a pool that can hold the whole budget. The shared pool keeps a few dozen
+    /// Where the spools' pieces come from: a pool that can hold the whole budget (up to 256 MiB). The shared pool keeps a few dozen
     /// arrays of a size; 20 sessions spooling a 1 MiB attachment each need over 1,700 pieces, so most would be new
     /// arrays, zeroed and then collected (measured: page faults, memset and GC were a tenth of the proxy's CPU per
     /// attachment). Its arrays are never more than the budget, which is the memory the spools may hold anyway.

@@ -16,6 +16,7 @@ namespace Detach.Gateway.SmtpFront;
 public sealed class DetachingBackend(
     DetachSettings settings,
     MessageDetacher detacher,
+    MessageSpools spools,
     DetachMetrics metrics,
     ILogger<DetachingBackend> logger) : ISmtpBackend, IAsyncDisposable
 {
@@ -32,11 +33,8 @@ public sealed class DetachingBackend(
         string.IsNullOrWhiteSpace(settings.Smtp.NextHop) ? null
         : NextHopAddress.TryParse(settings.Smtp.NextHop, out var address, out _) ? address : null;
 
-    // One budget for the whole front: at most this much of all sessions' spools sits in memory at once.
-    private readonly SpillBudget _spillBudget = new();
-
-    /// <summary>A spool for one message: in memory while small and while the front's budget lasts, else on disk.</summary>
-    internal SpillStream CreateSpool() => new(Settings.Root.FullDataPath, SpillStream.DefaultThreshold, _spillBudget);
+    /// <summary>A spool for one message: in memory while small and while the host's budget lasts, else on disk.</summary>
+    internal SpillStream CreateSpool() => spools.Create();
 
     private readonly MaildirWriter _maildir = new(Path.Combine(settings.Root.FullDataPath, "maildir"));
 

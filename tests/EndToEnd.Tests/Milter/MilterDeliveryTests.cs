@@ -82,12 +82,15 @@ public sealed class MilterDeliveryTests : IDisposable
         Assert.Null(mail.Header("X-Detach"));
     }
 
+    /// <param name="noMemory">TotalMessageMemoryBytes=0: every message, headers included, spooled to a file (written
+    /// off the socket event thread, or the guard fails the message).</param>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Several_messages_on_one_SMTP_connection_each_get_their_own_verdict(bool lineFeedsOnly)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public async Task Several_messages_on_one_SMTP_connection_each_get_their_own_verdict(bool lineFeedsOnly, bool noMemory)
     {
-        await using var setup = await PostfixWithMilter.StartAsync(Token);
+        await using var setup = await PostfixWithMilter.StartAsync(Token, noMemory ? ["TotalMessageMemoryBytes=0", "MessageMemoryBytes=0"] : null);
         var data = new byte[600 * 1024];
         new Random(42).NextBytes(data);
         var ids = Enumerable.Range(0, 4).Select(i => TestFiles.NewMessageId($"milter-multi{i}")).ToArray();
