@@ -22,6 +22,8 @@
 #   thousands of queue files the previous run deleted slow the next run's Postfix. 61 takes that out.
 #   BASELINE=<folder holding another build's detach.dll> adds the path "base": the milter of that build, so that a
 #   change is measured against the build before it in the same run (PATHS="milter base").
+#   "null" is a milter that does nothing (bench/postfix/null-milter.c, built with cc): what any milter costs Postfix,
+#   the floor under detach's milter (PATHS="milter null").
 # A check that the driver works: PLAIN_MESSAGES=200 LARGE_MESSAGES=40 ROUNDS=1 WARMUP=200 bench/postfix/run.sh
 # Needs root (a private Postfix instance: its own config, queue and ports on 127.0.0.1; the system's Postfix is
 # not touched), dotnet, and the Debian package postfix (postfix, postconf, smtp-source, smtp-sink).
@@ -75,6 +77,7 @@ render() {
 
 sink_port="$(free_port)"; plain_port="$(free_port)"; milter_in="$(free_port)"; proxy_in="$(free_port)"
 stream_in="$(free_port)"; unix_in="$(free_port)"; base_in="$(free_port)"; base_port="$(free_port)"
+null_in="$(free_port)"; null_port="$(free_port)"
 reinject_port="$(free_port)"; milter_port="$(free_port)"; proxy_port="$(free_port)"
 
 # Started first, so that Postfix never meets a milter that is not there yet.
@@ -106,6 +109,14 @@ if [ -n "${BASELINE:-}" ]; then
   base_pid="$detach_pid"
   wait_port "$base_port"
 fi
+null_pid=""
+case " $paths " in *" null "*)
+  cc -O2 -pthread -o "$work/null-milter" "$here/null-milter.c"
+  "$work/null-milter" "$null_port" &
+  null_pid=$!
+  pids+=("$null_pid")
+  wait_port "$null_port" ;;
+esac
 wait_port "$milter_port"; wait_port "$proxy_port"
 for _ in $(seq 1 400); do [ -S "$work/milter.sock" ] && break; sleep 0.05; done
 chmod 666 "$work/milter.sock" # Postfix's smtpd runs as postfix; detach runs as root here
@@ -157,6 +168,9 @@ ${milter_options//inet:127.0.0.1:$milter_port/unix:$work/milter.sock}
 # The baseline build's milter (BASELINE).
 127.0.0.1:$base_in inet n - n - $sessions smtpd
 ${milter_options//inet:127.0.0.1:$milter_port/inet:127.0.0.1:$base_port}
+# The milter that does nothing (PATHS with "null").
+127.0.0.1:$null_in inet n - n - $sessions smtpd
+${milter_options//inet:127.0.0.1:$milter_port/inet:127.0.0.1:$null_port}
 EOF
 render "$root/deploy/postfix/master.cf.fragment" "INBOUND=127.0.0.1:$proxy_in" "FILTER_PORT=$proxy_port" \
   "REINJECT_PORT=$reinject_port" "PROXY_TIMEOUT=100s" \
@@ -170,7 +184,7 @@ EOF
 postfix -c "$etc" check >/dev/null
 postfix -c "$etc" start >/dev/null
 postfix_started=1
-for port in "$plain_port" "$milter_in" "$unix_in" "$base_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
+for port in "$plain_port" "$milter_in" "$unix_in" "$base_in" "$null_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
 
 # ---- mail ------------------------------------------------------------------------------------------------
 make_plain() {
@@ -226,6 +240,7 @@ echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(
 # Warm-up: JIT tiering of the per-connection and per-message paths goes on for thousands of messages.
 warm_ports=("$milter_in" "$unix_in" "$proxy_in" "$stream_in" "$plain_port")
 [ -n "$base_pid" ] && warm_ports+=("$base_in")
+[ -n "$null_pid" ] && warm_ports+=("$null_in")
 for port in "${warm_ports[@]}"; do
   smtp-source -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$port"
   smtp-source -s "$sessions" -m "$large_warmup" -F "$work/large.eml" "127.0.0.1:$port"
@@ -252,6 +267,7 @@ for round in $(seq 1 "$rounds"); do
         stream) port="$stream_in"; pid="$proxy_pid" ;;
         unix) port="$unix_in"; pid="$unix_pid" ;;
         base) [ -n "$base_pid" ] || { echo "path base needs BASELINE" >&2; exit 2; }; port="$base_in"; pid="$base_pid" ;;
+        null) port="$null_in"; pid="$null_pid" ;;
         *) echo "unknown path $path" >&2; exit 2 ;;
       esac
       result[$path]="$(drive "$port" "$file" "$count" "$pid" "$round-$kind-$path")"
