@@ -16,7 +16,7 @@
 #   PATHS ("milter proxy") picks the detach paths measured against plain Postfix; "stream" is the proxy without
 #   smtpd_proxy_options=speed_adjust (the same detach process; Postfix streams the client's bytes to it);
 #   "unix" is the milter on a unix socket (a third detach process, Milter:Listen=unix:...).
-#   LARGE_WARMUP (100) attachment messages per path before the rounds.
+#   LARGE_WARMUP (100) attachment messages per path before the rounds. MAILS ("plain large") picks the mail measured.
 #   SETTLE (0) seconds of rest (after a sync) before each measured run: ext4 skips the inodes freed in the last minute
 #   when it allocates (its "recently deleted" rule; 5 minutes while their inode-table block is dirty), so the
 #   thousands of queue files the previous run deleted slow the next run's Postfix. 61 takes that out.
@@ -39,6 +39,7 @@ rounds="${ROUNDS:-3}"
 warmup="${WARMUP:-3000}"
 large_warmup="${LARGE_WARMUP:-100}"
 paths="${PATHS:-milter proxy}"
+mails="${MAILS:-plain large}"
 reuse=""
 [ "${REUSE:-0}" = 1 ] && reuse="-d"
 
@@ -255,7 +256,7 @@ log_start="$(wc -l < "$work/postfix.log")"
 order=(postfix $paths)
 printf '%-8s %-6s %-7s %10s %8s %14s %14s  %s\n' round mail path msg/s ratio "machine ms/msg" "detach ms/msg" "ran as"
 for round in $(seq 1 "$rounds"); do
-  for kind in plain large; do
+  for kind in $mails; do
     if [ "$kind" = plain ]; then file="$work/plain.eml"; count="$plain_messages"; label="5 KB"; else file="$work/large.eml"; count="$large_messages"; label="${attachment_mib} MiB"; fi
     declare -A result=() position=()
     for ((i = 0; i < ${#order[@]}; i++)); do
