@@ -23,7 +23,8 @@
 #   BASELINE=<folder holding another build's detach.dll> adds the path "base": the milter of that build, so that a
 #   change is measured against the build before it in the same run (PATHS="milter base").
 #   "null" is a milter that does nothing (bench/postfix/null-milter.c, built with cc): what any milter costs Postfix,
-#   the floor under detach's milter (PATHS="milter null").
+#   the floor under detach's milter (PATHS="milter null"). "relay" is the documented proxy setup in front of a filter
+#   that only passes bytes between the two smtpd (bench/postfix/null-proxy.c): the floor under detach's proxy.
 # A check that the driver works: PLAIN_MESSAGES=200 LARGE_MESSAGES=40 ROUNDS=1 WARMUP=200 bench/postfix/run.sh
 # Needs root (a private Postfix instance: its own config, queue and ports on 127.0.0.1; the system's Postfix is
 # not touched), dotnet, and the Debian package postfix (postfix, postconf, smtp-source, smtp-sink).
@@ -78,7 +79,7 @@ render() {
 
 sink_port="$(free_port)"; plain_port="$(free_port)"; milter_in="$(free_port)"; proxy_in="$(free_port)"
 stream_in="$(free_port)"; unix_in="$(free_port)"; base_in="$(free_port)"; base_port="$(free_port)"
-null_in="$(free_port)"; null_port="$(free_port)"
+null_in="$(free_port)"; null_port="$(free_port)"; relay_in="$(free_port)"; relay_port="$(free_port)"
 reinject_port="$(free_port)"; milter_port="$(free_port)"; proxy_port="$(free_port)"
 
 # Started first, so that Postfix never meets a milter that is not there yet.
@@ -117,6 +118,14 @@ case " $paths " in *" null "*)
   null_pid=$!
   pids+=("$null_pid")
   wait_port "$null_port" ;;
+esac
+relay_pid=""
+case " $paths " in *" relay "*)
+  cc -O2 -pthread -o "$work/null-proxy" "$here/null-proxy.c"
+  "$work/null-proxy" "$relay_port" "$reinject_port" &
+  relay_pid=$!
+  pids+=("$relay_pid")
+  wait_port "$relay_port" ;;
 esac
 wait_port "$milter_port"; wait_port "$proxy_port"
 for _ in $(seq 1 400); do [ -S "$work/milter.sock" ] && break; sleep 0.05; done
@@ -176,6 +185,10 @@ EOF
 render "$root/deploy/postfix/master.cf.fragment" "INBOUND=127.0.0.1:$proxy_in" "FILTER_PORT=$proxy_port" \
   "REINJECT_PORT=$reinject_port" "PROXY_TIMEOUT=100s" \
   | sed "s/inet  n       -       n       -       20      smtpd/inet  n       -       n       -       $sessions      smtpd/" >> "$etc/master.cf"
+# The documented before-filter smtpd in front of the byte relay (PATHS with "relay").
+render "$root/deploy/postfix/master.cf.fragment" "INBOUND=127.0.0.1:$relay_in" "FILTER_PORT=$relay_port" "PROXY_TIMEOUT=100s" \
+  | sed '/^# After-filter/,$d' | grep -v '^#' \
+  | sed "s/inet  n       -       n       -       20      smtpd/inet  n       -       n       -       $sessions      smtpd/" >> "$etc/master.cf"
 # The proxy without speed_adjust: Postfix hands the client's bytes to detach as they come.
 cat >> "$etc/master.cf" <<EOF
 127.0.0.1:$stream_in inet n - n - $sessions smtpd
@@ -185,7 +198,7 @@ EOF
 postfix -c "$etc" check >/dev/null
 postfix -c "$etc" start >/dev/null
 postfix_started=1
-for port in "$plain_port" "$milter_in" "$unix_in" "$base_in" "$null_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
+for port in "$plain_port" "$milter_in" "$unix_in" "$base_in" "$null_in" "$relay_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
 
 # ---- mail ------------------------------------------------------------------------------------------------
 make_plain() {
@@ -242,6 +255,7 @@ echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(
 warm_ports=("$milter_in" "$unix_in" "$proxy_in" "$stream_in" "$plain_port")
 [ -n "$base_pid" ] && warm_ports+=("$base_in")
 [ -n "$null_pid" ] && warm_ports+=("$null_in")
+[ -n "$relay_pid" ] && warm_ports+=("$relay_in")
 for port in "${warm_ports[@]}"; do
   smtp-source -s "$sessions" -m "$warmup" -F "$work/plain.eml" "127.0.0.1:$port"
   smtp-source -s "$sessions" -m "$large_warmup" -F "$work/large.eml" "127.0.0.1:$port"
@@ -269,6 +283,7 @@ for round in $(seq 1 "$rounds"); do
         unix) port="$unix_in"; pid="$unix_pid" ;;
         base) [ -n "$base_pid" ] || { echo "path base needs BASELINE" >&2; exit 2; }; port="$base_in"; pid="$base_pid" ;;
         null) port="$null_in"; pid="$null_pid" ;;
+        relay) port="$relay_in"; pid="$relay_pid" ;;
         *) echo "unknown path $path" >&2; exit 2 ;;
       esac
       result[$path]="$(drive "$port" "$file" "$count" "$pid" "$round-$kind-$path")"

@@ -54,7 +54,6 @@ public sealed class DetachOptions
         {
             yield return $"TotalMessageMemoryBytes must be between 0 (every message on disk) and {MaxTotalMessageMemoryBytes} (4 GiB), not {TotalMessageMemoryBytes}.";
         }
-
         else if (MessageMemoryBytes < 0 || MessageMemoryBytes > TotalMessageMemoryBytes)
         {
             yield return $"MessageMemoryBytes must be between 0 (every message on disk) and TotalMessageMemoryBytes ({TotalMessageMemoryBytes}), not {MessageMemoryBytes}.";

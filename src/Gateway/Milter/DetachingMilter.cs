@@ -34,7 +34,6 @@ public sealed class DetachingMilter(
     private readonly DetachMetrics _metrics = metrics;
     private readonly ILogger _logger = logger;
 
-
     public ValueTask<IMilterHandler> OpenAsync(MilterContext context, CancellationToken cancellationToken) =>
         ValueTask.FromResult<IMilterHandler>(new Connection(this, context));
 

@@ -29,10 +29,11 @@ public sealed class SpillBudget
     }
 
     /// <summary>
-    /// Where the spools' pieces come from: a pool that can hold the whole budget (up to 256 MiB). The shared pool keeps a few dozen
-    /// arrays of a size; 20 sessions spooling a 1 MiB attachment each need over 1,700 pieces, so most would be new
-    /// arrays, zeroed and then collected (measured: page faults, memset and GC were a tenth of the proxy's CPU per
-    /// attachment). Its arrays are never more than the budget, which is the memory the spools may hold anyway.
+    /// Where the spools' pieces come from: a pool that can hold the whole budget (up to 256 MiB). The shared pool
+    /// keeps a few dozen arrays of a size; 20 sessions spooling a 1 MiB attachment each need over 1,700 pieces, so
+    /// most would be new arrays, zeroed and then collected (measured: page faults, memset and GC were a tenth of the
+    /// proxy's CPU per attachment). Its arrays are never more than the budget, which is the memory the spools may
+    /// hold anyway.
     /// </summary>
     internal ArrayPool<byte> Segments { get; }
 
