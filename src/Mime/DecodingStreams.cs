@@ -2,7 +2,11 @@ using System.Buffers;
 
 namespace Detach.Mime;
 
-/// <summary>Pull-based decoding over another stream: one input chunk and its decoded output in memory at a time.</summary>
+/// <summary>
+/// Pull-based decoding over another stream: one input chunk and its decoded output in memory at a time. Over a spool
+/// held in memory the input is decoded where it lies, and into the caller's buffer when the chunk's output fits
+/// there: a 1 MiB attachment is then copied by nobody but the decoder (measured in BENCHMARKS.md, issue 17).
+/// </summary>
 internal sealed class DecodingStream : ReadOnlyStream
 {
     private const int ChunkSize = 64 * 1024;
@@ -34,9 +38,13 @@ internal sealed class DecodingStream : ReadOnlyStream
                 return 0;
             }
 
-            int n = _inner.Read(_input.AsSpan(0, ChunkSize));
-            Decode(n);
+            var input = TakeInPlace(out var inPlace) ? inPlace.Span : _input.AsSpan(0, _inner.Read(_input.AsSpan(0, ChunkSize)));
+            if (Decode(input, buffer) is > 0 and var direct)
+            {
+                return direct;
+            }
         }
+
         return Serve(buffer);
     }
 
@@ -50,24 +58,47 @@ internal sealed class DecodingStream : ReadOnlyStream
                 return 0;
             }
 
-            int n = await _inner.ReadAsync(_input.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false);
-            Decode(n);
+            var input = TakeInPlace(out var inPlace)
+                ? inPlace
+                : _input.AsMemory(0, await _inner.ReadAsync(_input.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false));
+            if (Decode(input.Span, buffer.Span) is > 0 and var direct)
+            {
+                return direct;
+            }
         }
+
         return Serve(buffer.Span);
     }
 
-    private void Decode(int n)
+    /// <summary>The next input where the spool holds it in memory; false when it has to be read into <c>_input</c>.</summary>
+    private bool TakeInPlace(out ReadOnlyMemory<byte> input)
+    {
+        input = default;
+        return _inner is SpoolRange range && range.TryTake(ChunkSize, out input);
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="input"/> (empty: the end) straight into <paramref name="destination"/> when all it can
+    /// produce fits there, returning the count; otherwise into <c>_output</c> for <see cref="Serve"/>, returning 0.
+    /// </summary>
+    private int Decode(ReadOnlySpan<byte> input, Span<byte> destination)
     {
         _outPos = 0;
-        if (n == 0)
+        _outLen = 0;
+        if (input.IsEmpty)
         {
             _outLen = _decoder.Flush(_output);
             _done = true;
+            return 0;
         }
-        else
+
+        if (destination.Length >= _decoder.MaxOutputLength(input.Length))
         {
-            _outLen = _decoder.Decode(_input.AsSpan(0, n), _output);
+            return _decoder.Decode(input, destination);
         }
+
+        _outLen = _decoder.Decode(input, _output);
+        return 0;
     }
 
     private int Serve(Span<byte> buffer)

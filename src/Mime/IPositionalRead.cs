@@ -12,6 +12,17 @@ public interface IPositionalRead
 
     /// <inheritdoc cref="ReadAt"/>
     ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The bytes from <paramref name="offset"/> to the end of the contiguous piece of memory that holds them, for a
+    /// reader that can use them where they lie instead of copying them out (empty at the end); false, the default,
+    /// when they have to be read. They stay valid until the spool is written to or disposed.
+    /// </summary>
+    bool TryPeek(long offset, out ReadOnlyMemory<byte> memory)
+    {
+        memory = default;
+        return false;
+    }
 }
 
 /// <summary>Positional reads over any seekable stream a caller hands the parser.</summary>
@@ -53,6 +64,12 @@ public static class PositionalRead
 
         public ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken) =>
             cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<int>(cancellationToken) : ValueTask.FromResult(ReadAt(offset, buffer.Span));
+
+        public bool TryPeek(long offset, out ReadOnlyMemory<byte> memory)
+        {
+            memory = bytes.AsMemory((int)Math.Min(offset, bytes.Count));
+            return true;
+        }
     }
 
     private sealed class SeekingRead(Stream spool) : IPositionalRead

@@ -26,5 +26,21 @@ internal sealed class SpoolRange(IPositionalRead spool, long start, long length)
         return n;
     }
 
+    /// <summary>
+    /// The next bytes of the range, at most <paramref name="max"/>, where the spool holds them in memory
+    /// (<see cref="IPositionalRead.TryPeek"/>), moving past them; empty at the end. False when they have to be read.
+    /// </summary>
+    public bool TryTake(int max, out ReadOnlyMemory<byte> memory)
+    {
+        if (!spool.TryPeek(start + _position, out memory))
+        {
+            return false;
+        }
+
+        memory = memory[..Math.Min(memory.Length, Want(max))];
+        _position += memory.Length;
+        return true;
+    }
+
     private int Want(int requested) => (int)Math.Min(requested, _length - _position);
 }

@@ -171,6 +171,28 @@ public sealed class SpillStream : Stream, IPositionalRead
         return CopyOutAt(offset, buffer);
     }
 
+    /// <summary>The bytes from <paramref name="offset"/> to the end of their piece, while the spool is in memory.</summary>
+    public bool TryPeek(long offset, out ReadOnlyMemory<byte> memory)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(offset);
+        if (_file is not null)
+        {
+            memory = default;
+            return false;
+        }
+
+        if (offset >= _length)
+        {
+            memory = ReadOnlyMemory<byte>.Empty;
+            return true;
+        }
+
+        var within = (int)(offset % SegmentSize);
+        memory = _segments![(int)(offset / SegmentSize)].AsMemory(within, (int)Math.Min(SegmentSize - within, _length - offset));
+        return true;
+    }
+
     /// <inheritdoc cref="ReadAt"/>
     public async ValueTask<int> ReadAtAsync(long offset, Memory<byte> buffer, CancellationToken cancellationToken)
     {

@@ -193,6 +193,28 @@ public sealed class SpillStreamTests : IDisposable
         Assert.Equal(0, budget.Available);
     }
 
+    /// <summary>The decoder takes a spool in memory where it lies: piece by piece, every byte once, none past the end.</summary>
+    [Fact]
+    public void Peeking_gives_the_bytes_where_they_lie_in_memory_and_nothing_once_on_disk()
+    {
+        var data = Bytes(3 * SpillStream.SegmentSize + 100, 11);
+        using var spool = new SpillStream(_dataPath, Threshold);
+        spool.Write(data);
+        var peeked = new List<byte>();
+        for (long at = 7; spool.TryPeek(at, out var memory) && !memory.IsEmpty; at += memory.Length)
+        {
+            Assert.InRange(memory.Length, 1, SpillStream.SegmentSize - (at % SpillStream.SegmentSize));
+            peeked.AddRange(memory.ToArray());
+        }
+
+        Assert.Equal(data[7..], peeked);
+        Assert.True(spool.TryPeek(data.Length + 5, out var past) && past.IsEmpty);
+
+        spool.Write(Bytes(Threshold, 12)); // past the threshold: on disk now
+        Assert.True(spool.IsSpilled);
+        Assert.False(spool.TryPeek(0, out _));
+    }
+
     /// <summary>The milter asks before writing on the socket event thread: a yes must mean the write stays in memory.</summary>
     [Fact]
     public void Reserving_memory_says_whether_the_next_write_stays_in_memory()
