@@ -202,6 +202,7 @@ internal static class StageCosts
             ("parse: MIME structure scan of the spool", ParseAsync),
             ("decode: base64 out of the spool", DecodeAsync),
             ("encrypt: AES-256-CTR + HMAC-SHA-256 per record", EncryptAsync),
+            ("decode + encrypt: the records read from the decoded spool", DecodeEncryptAsync),
             ("CID: SHA-256 of each 256 KiB chunk", CidAsync),
             ("store: local add (CID, write, fsync, rename)", StoreAsync),
             ("store: push writer (the Kubo spool's tee)", StoreBufferedAsync),
@@ -288,6 +289,17 @@ internal static class StageCosts
             var part = _structure.Root.Children[1];
             await using var decoded = _structure.OpenDecoded(part.BodyStart, part.BodyLength, part.TransferEncoding);
             while (await decoded.ReadAsync(_sink) > 0)
+            {
+            }
+        }
+
+        /// <summary>As the vault reads an attachment: the encryptor fills each record from the decoding stream.</summary>
+        private async Task DecodeEncryptAsync()
+        {
+            var part = _structure.Root.Children[1];
+            using var key = FileKey.Generate();
+            await using var encrypting = new RecordEncryptingStream(_structure.OpenDecoded(part.BodyStart, part.BodyLength, part.TransferEncoding), key);
+            while (await encrypting.ReadAsync(_sink) > 0)
             {
             }
         }

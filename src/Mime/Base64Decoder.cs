@@ -9,6 +9,9 @@ internal interface IContentDecoder
     /// <summary>Largest output <see cref="Decode"/> can produce for <paramref name="inputLength"/> bytes.</summary>
     int MaxOutputLength(int inputLength);
 
+    /// <summary>Most input whose output surely fits <paramref name="outputLength"/> bytes (0 when none does).</summary>
+    int MaxInputLength(int outputLength);
+
     int Decode(ReadOnlySpan<byte> input, Span<byte> output);
 
     /// <summary>Emits whatever the end of input completes (a partial quantum, a dangling escape).</summary>
@@ -35,6 +38,8 @@ internal sealed class Base64Decoder : IContentDecoder
     private bool _finished;
 
     public int MaxOutputLength(int inputLength) => (inputLength + 3) / 4 * 3 + 3;
+
+    public int MaxInputLength(int outputLength) => Math.Max(0, (outputLength - 3) / 3 * 4 - 3);
 
     public int Decode(ReadOnlySpan<byte> input, Span<byte> output)
     {
@@ -200,6 +205,8 @@ internal sealed class QuotedPrintableDecoder : IContentDecoder
 
     public int MaxOutputLength(int inputLength) => inputLength + 3;
 
+    public int MaxInputLength(int outputLength) => Math.Max(0, outputLength - 3);
+
     public int Decode(ReadOnlySpan<byte> input, Span<byte> output)
     {
         int o = 0;
@@ -317,6 +324,8 @@ internal sealed class UUDecoder : IContentDecoder
     private bool _done;
 
     public int MaxOutputLength(int inputLength) => inputLength + MaxLine;
+
+    public int MaxInputLength(int outputLength) => Math.Max(0, outputLength - MaxLine);
 
     public int Decode(ReadOnlySpan<byte> input, Span<byte> output)
     {

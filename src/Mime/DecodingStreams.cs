@@ -10,6 +10,10 @@ namespace Detach.Mime;
 internal sealed class DecodingStream : ReadOnlyStream
 {
     private const int ChunkSize = 64 * 1024;
+
+    // Direct decoding takes pieces of at least this much input; below it, a piece of SmallInput goes through _output.
+    private const int MinDirectInput = 4 * 1024;
+    private const int SmallInput = 4 * 1024;
     private readonly Stream _inner;
     private readonly IContentDecoder _decoder;
     private byte[]? _input;
@@ -38,10 +42,14 @@ internal sealed class DecodingStream : ReadOnlyStream
                 return 0;
             }
 
-            var input = TakeInPlace(out var inPlace) ? inPlace.Span : _input.AsSpan(0, _inner.Read(_input.AsSpan(0, ChunkSize)));
-            if (Decode(input, buffer) is > 0 and var direct)
+            if (DecodeInPlace(buffer, out bool handled) is > 0 and var direct)
             {
                 return direct;
+            }
+
+            if (!handled)
+            {
+                Decode(_input.AsSpan(0, _inner.Read(_input.AsSpan(0, ChunkSize))));
             }
         }
 
@@ -58,47 +66,77 @@ internal sealed class DecodingStream : ReadOnlyStream
                 return 0;
             }
 
-            var input = TakeInPlace(out var inPlace)
-                ? inPlace
-                : _input.AsMemory(0, await _inner.ReadAsync(_input.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false));
-            if (Decode(input.Span, buffer.Span) is > 0 and var direct)
+            if (DecodeInPlace(buffer.Span, out bool handled) is > 0 and var direct)
             {
                 return direct;
+            }
+
+            if (!handled)
+            {
+                Decode(_input.AsSpan(0, await _inner.ReadAsync(_input.AsMemory(0, ChunkSize), cancellationToken).ConfigureAwait(false)));
             }
         }
 
         return Serve(buffer.Span);
     }
 
-    /// <summary>The next input where the spool holds it in memory; false when it has to be read into <c>_input</c>.</summary>
-    private bool TakeInPlace(out ReadOnlyMemory<byte> input)
+    /// <summary>
+    /// Over a spool held in memory: decodes its pieces where they lie, straight into <paramref name="destination"/>,
+    /// as long as what a piece can produce surely fits, and returns how much it wrote. When too little room is left
+    /// for a worthwhile piece, a small one goes into <c>_output</c> instead (so that little waits there to be
+    /// copied), as does the end. <paramref name="handled"/> is false when the input has to be read instead.
+    /// </summary>
+    private int DecodeInPlace(Span<byte> destination, out bool handled)
     {
-        input = default;
-        return _inner is SpoolRange range && range.TryTake(ChunkSize, out input);
+        handled = false;
+        if (_inner is not SpoolRange range)
+        {
+            return 0;
+        }
+
+        int written = 0;
+        while (true)
+        {
+            int fits = Math.Min(ChunkSize, _decoder.MaxInputLength(destination.Length - written));
+            bool direct = fits >= MinDirectInput;
+            if (!direct && written > 0)
+            {
+                return written;
+            }
+
+            if (!range.TryTake(direct ? fits : SmallInput, out var piece))
+            {
+                return written;
+            }
+
+            handled = true;
+            if (piece.IsEmpty || !direct)
+            {
+                if (written == 0)
+                {
+                    Decode(piece.Span); // the end (a flush), or a small piece for Serve
+                }
+
+                return written;
+            }
+
+            written += _decoder.Decode(piece.Span, destination[written..]);
+        }
     }
 
-    /// <summary>
-    /// Decodes <paramref name="input"/> (empty: the end) straight into <paramref name="destination"/> when all it can
-    /// produce fits there, returning the count; otherwise into <c>_output</c> for <see cref="Serve"/>, returning 0.
-    /// </summary>
-    private int Decode(ReadOnlySpan<byte> input, Span<byte> destination)
+    /// <summary>Decodes <paramref name="input"/> (empty: the end) into <c>_output</c>, for <see cref="Serve"/>.</summary>
+    private void Decode(ReadOnlySpan<byte> input)
     {
         _outPos = 0;
-        _outLen = 0;
         if (input.IsEmpty)
         {
             _outLen = _decoder.Flush(_output);
             _done = true;
-            return 0;
         }
-
-        if (destination.Length >= _decoder.MaxOutputLength(input.Length))
+        else
         {
-            return _decoder.Decode(input, destination);
+            _outLen = _decoder.Decode(input, _output);
         }
-
-        _outLen = _decoder.Decode(input, _output);
-        return 0;
     }
 
     private int Serve(Span<byte> buffer)
