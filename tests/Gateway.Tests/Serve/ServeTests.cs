@@ -1,11 +1,6 @@
 using System.Net;
 using System.Text;
-using Detach.Gateway.Configuration;
-using Detach.Gateway.Hosting;
-using Detach.Gateway.SmtpFront;
 using Detach.Gateway.Tests.Cli;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Detach.Gateway.Tests.Serve;
 
@@ -13,32 +8,8 @@ namespace Detach.Gateway.Tests.Serve;
 /// `detach serve` on the embedded defaults, as the README's first command runs it: mail in over SMTP, the
 /// rewritten mail in the Maildir, the attachment back over HTTP from the link.
 /// </summary>
-public sealed class ServeTests : IAsyncLifetime
+public sealed class ServeTests() : InProcessServe("Smtp:MaxTextLineLength=1000")
 {
-    private readonly DataFolder _data = new();
-    private WebApplication _app = null!;
-    private int _httpPort;
-
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    public async ValueTask InitializeAsync()
-    {
-        _httpPort = FreePort.Next();
-        var settings = _data.Settings($"PublicUrl=http://127.0.0.1:{_httpPort}", $"Gateway:Listen=http://127.0.0.1:{_httpPort}",
-            "Smtp:Listen=127.0.0.1:0", "Smtp:MaxTextLineLength=1000");
-        _app = await DetachHost.BuildAsync(settings, Ct);
-        await _app.StartAsync(Ct);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync(CancellationToken.None);
-        await _app.DisposeAsync();
-        _data.Dispose();
-    }
-
-    private IPEndPoint SmtpEndPoint => (IPEndPoint)_app.Services.GetRequiredService<SmtpFrontService>().LocalEndPoints.Single();
-
     [Fact]
     public async Task Mail_in_link_in_the_maildir_file_out_over_http()
     {
@@ -50,21 +21,18 @@ public sealed class ServeTests : IAsyncLifetime
         Assert.Equal(354, (await smtp.CommandAsync("DATA")).Code);
         Assert.Equal(250, (await smtp.SendDataAsync(DataFolder.MessageWith(attachment))).Code);
 
-        var delivered = Assert.Single(Directory.GetFiles(Path.Combine(_data.Path, "maildir", "new")));
+        var delivered = Assert.Single(Directory.GetFiles(Path.Combine(Data.Path, "maildir", "new")));
         var link = Assert.Single(DataFolder.Links(await File.ReadAllTextAsync(delivered, Ct)));
-        Assert.StartsWith($"http://127.0.0.1:{_httpPort}/d/", link, StringComparison.Ordinal);
+        Assert.StartsWith($"http://127.0.0.1:{HttpPort}/d/", link, StringComparison.Ordinal);
         Assert.DoesNotContain(Convert.ToBase64String(attachment.AsSpan(0, 300)), (await File.ReadAllTextAsync(delivered, Ct)).Replace("\r\n", "", StringComparison.Ordinal), StringComparison.Ordinal);
 
         using var http = new HttpClient();
-        var (url, key) = (link[..link.IndexOf('#', StringComparison.Ordinal)], link[(link.IndexOf('#', StringComparison.Ordinal) + 1)..]);
-        using var request = new HttpRequestMessage(HttpMethod.Get, url + "/file");
-        request.Headers.Add("X-Detach-Key", key);
-        using var response = await http.SendAsync(request, Ct);
+        using var response = await DownloadAsync(http, link);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("report.pdf", response.Content.Headers.ContentDisposition?.FileNameStar ?? response.Content.Headers.ContentDisposition?.FileName?.Trim('"'));
         Assert.Equal(DataFolder.Sha256(attachment), DataFolder.Sha256(await response.Content.ReadAsByteArrayAsync(Ct)));
 
-        var health = await http.GetStringAsync($"http://127.0.0.1:{_httpPort}/readyz", Ct);
+        var health = await http.GetStringAsync($"http://127.0.0.1:{HttpPort}/readyz", Ct);
         Assert.Equal("index ok\nstore ok\n", health);
     }
 
@@ -78,7 +46,7 @@ public sealed class ServeTests : IAsyncLifetime
         await smtp.CommandAsync("DATA");
         var reply = (await smtp.SendDataAsync(Encoding.ASCII.GetBytes($"Subject: long\r\n\r\n{new string('x', 1200)}\r\n"))).ToString();
         Assert.StartsWith("500 5.5.2", reply, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(_data.Path, "maildir", "new")) && Directory.GetFiles(Path.Combine(_data.Path, "maildir", "new")).Length > 0);
+        Assert.False(Directory.Exists(Path.Combine(Data.Path, "maildir", "new")) && Directory.GetFiles(Path.Combine(Data.Path, "maildir", "new")).Length > 0);
 
         // The same session still delivers a well-formed message.
         await smtp.CommandAsync("MAIL FROM:<ann@example.com>");
