@@ -4,16 +4,18 @@ namespace Detach.Mime;
 
 /// <summary>
 /// Pull-based decoding over another stream: one input chunk and its decoded output in memory at a time. Over a spool
-/// held in memory the input is decoded where it lies, and into the caller's buffer when the chunk's output fits
-/// there: a 1 MiB attachment is then copied by nobody but the decoder (measured in BENCHMARKS.md, issue 17).
+/// held in memory the input is decoded where it lies, straight into the caller's buffer while the output surely
+/// fits, so the attachment is not copied on its way but for a few KiB when a read has little room left
+/// (BENCHMARKS.md, issue 17).
 /// </summary>
 internal sealed class DecodingStream : ReadOnlyStream
 {
     private const int ChunkSize = 64 * 1024;
 
-    // Direct decoding takes pieces of at least this much input; below it, a piece of SmallInput goes through _output.
-    private const int MinDirectInput = 4 * 1024;
-    private const int SmallInput = 4 * 1024;
+    // Pieces decoded straight into the caller's buffer are at least this much input; when less would fit, a piece of
+    // this size goes through _output instead.
+    private const int SmallPiece = 4 * 1024;
+
     private readonly Stream _inner;
     private readonly IContentDecoder _decoder;
     private byte[]? _input;
@@ -98,13 +100,13 @@ internal sealed class DecodingStream : ReadOnlyStream
         while (true)
         {
             int fits = Math.Min(ChunkSize, _decoder.MaxInputLength(destination.Length - written));
-            bool direct = fits >= MinDirectInput;
+            bool direct = fits >= SmallPiece;
             if (!direct && written > 0)
             {
                 return written;
             }
 
-            if (!range.TryTake(direct ? fits : SmallInput, out var piece))
+            if (!range.TryTake(direct ? fits : SmallPiece, out var piece))
             {
                 return written;
             }
