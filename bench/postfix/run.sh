@@ -111,22 +111,20 @@ if [ -n "${BASELINE:-}" ]; then
   base_pid="$detach_pid"
   wait_port "$base_port"
 fi
-null_pid=""
-case " $paths " in *" null "*)
-  cc -O2 -pthread -o "$work/null-milter" "$here/null-milter.c"
-  "$work/null-milter" "$null_port" &
-  null_pid=$!
-  pids+=("$null_pid")
-  wait_port "$null_port" ;;
-esac
-relay_pid=""
-case " $paths " in *" relay "*)
-  cc -O2 -pthread -o "$work/null-proxy" "$here/null-proxy.c"
-  "$work/null-proxy" "$relay_port" "$reinject_port" &
-  relay_pid=$!
-  pids+=("$relay_pid")
-  wait_port "$relay_port" ;;
-esac
+# start_floor NAME PORT [ARG...]: builds bench/postfix/NAME.c, a filter that does nothing, and starts it listening on
+# PORT; its pid in floor_pid.
+start_floor() {
+  local name="$1"
+  cc -O2 -pthread -o "$work/$name" "$here/$name.c"
+  shift
+  "$work/$name" "$@" &
+  floor_pid=$!
+  pids+=("$floor_pid")
+  wait_port "$1"
+}
+null_pid=""; relay_pid=""
+case " $paths " in *" null "*) start_floor null-milter "$null_port"; null_pid="$floor_pid" ;; esac
+case " $paths " in *" relay "*) start_floor null-proxy "$relay_port" "$reinject_port"; relay_pid="$floor_pid" ;; esac
 wait_port "$milter_port"; wait_port "$proxy_port"
 for _ in $(seq 1 400); do [ -S "$work/milter.sock" ] && break; sleep 0.05; done
 chmod 666 "$work/milter.sock" # Postfix's smtpd runs as postfix; detach runs as root here
