@@ -27,6 +27,9 @@ public sealed class DetachingMilter(
     DetachMetrics metrics,
     ILogger<DetachingMilter> logger) : IMilterBackend
 {
+    private static readonly ReadOnlyMemory<byte> Colon = ":"u8.ToArray();
+    private static readonly ReadOnlyMemory<byte> LineEnd = "\r\n"u8.ToArray();
+
     private static readonly MilterVerdict StorageFailed = MilterVerdict.Reply(451, "4.3.0", "Attachment storage failed, try again later");
 
     private readonly DetachSettings _settings = settings;
@@ -67,22 +70,24 @@ public sealed class DetachingMilter(
                 return;
             }
 
-            // Name, colon, value, CRLF, and a CR for every LF the value folds with.
-            var spool = await SpoolForAsync(name.Length + value.Length + 3 + value.Span.Count((byte)'\n')).ConfigureAwait(false);
-            spool.Write(name.Span);
-            spool.Write(":"u8);
+            // Written as the SMTP front writes DATA: in memory on the socket event thread, a write that reaches the
+            // disk (past the message's memory or the host's) on the thread pool, so one large message holds up no
+            // other session.
+            var spool = _message.Spool;
+            await spool.WriteAsync(name, cancellationToken).ConfigureAwait(false);
+            await spool.WriteAsync(Colon, cancellationToken).ConfigureAwait(false);
 
             // The MTA folds with LF alone; the spool is CRLF throughout, as the message is on the wire.
-            var rest = value.Span;
-            for (int lf = rest.IndexOf((byte)'\n'); lf >= 0; lf = rest.IndexOf((byte)'\n'))
+            var rest = value;
+            for (int lf = rest.Span.IndexOf((byte)'\n'); lf >= 0; lf = rest.Span.IndexOf((byte)'\n'))
             {
-                spool.Write(rest[..(lf > 0 && rest[lf - 1] == '\r' ? lf - 1 : lf)]);
-                spool.Write("\r\n"u8);
+                await spool.WriteAsync(rest[..(lf > 0 && rest.Span[lf - 1] == '\r' ? lf - 1 : lf)], cancellationToken).ConfigureAwait(false);
+                await spool.WriteAsync(LineEnd, cancellationToken).ConfigureAwait(false);
                 rest = rest[(lf + 1)..];
             }
 
-            spool.Write(rest);
-            spool.Write("\r\n"u8);
+            await spool.WriteAsync(rest, cancellationToken).ConfigureAwait(false);
+            await spool.WriteAsync(LineEnd, cancellationToken).ConfigureAwait(false);
         }
 
         public async ValueTask<MilterVerdict> EndOfHeadersAsync(bool headersComplete, CancellationToken cancellationToken)
@@ -99,8 +104,8 @@ public sealed class DetachingMilter(
                 return await PassAsync().ConfigureAwait(false);
             }
 
-            var spool = await SpoolForAsync(2).ConfigureAwait(false);
-            spool.Write("\r\n"u8);
+            var spool = _message.Spool;
+            await spool.WriteAsync(LineEnd, cancellationToken).ConfigureAwait(false);
             if (!await milter._detacher.NeedsBodyAsync(spool, cancellationToken).ConfigureAwait(false))
             {
                 // Plain mail, most of the traffic: the MTA need not send the body at all.
@@ -118,10 +123,9 @@ public sealed class DetachingMilter(
                 return;
             }
 
-            var spool = await SpoolForAsync(chunk.Length).ConfigureAwait(false);
             foreach (var segment in chunk)
             {
-                spool.Write(segment.Span);
+                await _message.Spool.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -242,22 +246,6 @@ public sealed class DetachingMilter(
                 _message = null;
                 await dropped.Spool.DisposeAsync().ConfigureAwait(false);
             }
-        }
-
-        /// <summary>
-        /// The spool, written from the socket's event thread while it stays in memory; a write that would reach the
-        /// disk (past the message's memory or the host's) moves to the thread pool first, so one large message holds
-        /// up no other session.
-        /// </summary>
-        private async ValueTask<SpillStream> SpoolForAsync(long bytes)
-        {
-            var spool = _message!.Spool;
-            if (!spool.TryReserveMemory(bytes))
-            {
-                await ThreadPoolHop.Now;
-            }
-
-            return spool;
         }
     }
 

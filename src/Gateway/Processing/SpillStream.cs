@@ -222,19 +222,6 @@ public sealed class SpillStream : Stream, IPositionalRead
         }
     }
 
-    /// <summary>
-    /// Makes room in memory for <paramref name="bytes"/> more at the current position: true when a write of that many
-    /// will stay in memory, false when it will go to disk (past the threshold, the budget spent, or spilled already).
-    /// A writer on the socket event thread asks first and moves to the thread pool on false.
-    /// </summary>
-    public bool TryReserveMemory(long bytes)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
-        var end = _position + bytes;
-        return _file is null && end <= _threshold && Reserve(end);
-    }
-
     /// <summary>Writes to the pooled pieces when the bytes fit under the threshold and the budget; false when they go to disk.</summary>
     private bool TryWriteInMemory(ReadOnlySpan<byte> buffer)
     {

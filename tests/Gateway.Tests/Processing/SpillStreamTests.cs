@@ -215,32 +215,6 @@ public sealed class SpillStreamTests : IDisposable
         Assert.False(spool.TryPeek(0, out _));
     }
 
-    /// <summary>The milter asks before writing on the socket event thread: a yes must mean the write stays in memory.</summary>
-    [Fact]
-    public void Reserving_memory_says_whether_the_next_write_stays_in_memory()
-    {
-        var budget = new SpillBudget(3 * SpillStream.SegmentSize);
-        using var first = new SpillStream(_dataPath, Threshold, budget);
-        Assert.True(first.TryReserveMemory(2 * SpillStream.SegmentSize));
-        Assert.Equal(SpillStream.SegmentSize, budget.Available); // taken at the ask, not at the write
-        first.Write(Bytes(2 * SpillStream.SegmentSize, 9));
-        Assert.False(first.IsSpilled);
-        Assert.Equal(SpillStream.SegmentSize, budget.Available);
-
-        Assert.False(first.TryReserveMemory(Threshold), "past the spool's threshold");
-        Assert.True(first.TryReserveMemory(0));
-
-        using var second = new SpillStream(_dataPath, Threshold, budget);
-        Assert.False(second.TryReserveMemory(SpillStream.SegmentSize + 1), "two pieces are needed, the budget has one");
-        second.Write(Bytes(SpillStream.SegmentSize + 1, 10));
-        Assert.True(second.IsSpilled);
-        Assert.False(second.TryReserveMemory(1), "a spool on disk stays there");
-
-        using var none = new SpillStream(_dataPath, 0, new SpillBudget(Threshold));
-        Assert.False(none.TryReserveMemory(1), "a threshold of 0 keeps nothing in memory");
-        Assert.True(none.TryReserveMemory(0));
-    }
-
     [Fact]
     public void Spools_under_one_budget_reuse_each_others_pieces_instead_of_allocating_new_ones()
     {
