@@ -10,6 +10,7 @@ public abstract partial class SqlAttachmentIndex
     public async Task<bool> QueueFirstDownloadNoticeAsync(string cid, DateTimeOffset downloadedAt, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(cid);
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -73,6 +74,7 @@ public abstract partial class SqlAttachmentIndex
             "WHERE next_attempt_at <= @now AND id IN (SELECT id FROM sender_notices WHERE next_attempt_at <= @now ORDER BY id LIMIT @limit) " +
             "RETURNING id, cid, recipient, file_name, message_id, downloaded_at, attempts";
         var notices = new List<SenderNotice>();
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -115,6 +117,7 @@ public abstract partial class SqlAttachmentIndex
 
     private async Task ExecuteNoticeAsync(string sql, long id, Action<System.Data.Common.DbCommand> bind, CancellationToken cancellationToken)
     {
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {

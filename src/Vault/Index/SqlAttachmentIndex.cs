@@ -55,6 +55,13 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         return relaxed ? OpenRelaxedConnectionAsync(cancellationToken) : OpenConnectionAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Waits for this process's turn to write, before the connection opens. The default takes none: PostgreSQL locks
+    /// rows. SQLite lets one writer in at a time for the whole file, and its own wait is a poll that blocks a thread
+    /// in sleeps of up to 100 ms; queued here, writers wait without a thread and each starts the moment the last ends.
+    /// </summary>
+    private protected virtual ValueTask<WriteTurn> AwaitWriteTurnAsync(CancellationToken cancellationToken) => default;
+
     /// <summary>Begins a transaction that holds the write lock from its start.</summary>
     private protected abstract ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken);
 
@@ -81,6 +88,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
     public async Task MigrateAsync(CancellationToken cancellationToken = default)
     {
         await PrepareStoreAsync(cancellationToken).ConfigureAwait(false);
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -145,6 +153,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         }
 
         var ids = new long[records.Count];
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await ConnectAsync(cancellationToken, relaxed: records.All(r => r.StoreState == StoreState.Spooled)).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -204,6 +213,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
         const string sql =
             "UPDATE attachments SET downloads = downloads + 1 WHERE cid = @cid AND revoked_at IS NULL AND expires_at > @now " +
             "AND store_state <> 'orphaned' AND (max_downloads IS NULL OR downloads < max_downloads) RETURNING downloads";
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await ConnectAsync(cancellationToken, relaxed: true).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -230,7 +240,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
                 AddParameter(c, "@reason", reason, DbType.String);
                 AddTime(c, "@now", now);
             },
-            cancellationToken, sortById: true).ConfigureAwait(false);
+            cancellationToken, write: true).ConfigureAwait(false);
         if (shredded.Count > 0)
         {
             await AfterShredAsync(shredded: true, cancellationToken).ConfigureAwait(false);
@@ -266,7 +276,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
                 AddParameter(c, "@reason", reason, DbType.String);
                 AddParameter(c, "@limit", IndexQuery.MaxLimit, DbType.Int32);
             },
-            cancellationToken, sortById: true).ConfigureAwait(false);
+            cancellationToken, write: true).ConfigureAwait(false);
 
         // Also runs with nothing new, so a checkpoint a reader blocked earlier is retried by the periodic sweep.
         await AfterShredAsync(shredded.Count > 0, cancellationToken).ConfigureAwait(false);
@@ -405,6 +415,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
 
         // One statement for a whole message, however many attachments it had: the list travels as one JSON parameter.
         var text = StateText(state);
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -420,6 +431,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
     {
         ArgumentException.ThrowIfNullOrEmpty(cid);
         ArgumentException.ThrowIfNullOrEmpty(warning);
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -491,9 +503,11 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
     private protected static DateTimeOffset Normalize(DateTimeOffset time) =>
         DateTimeOffset.FromUnixTimeMilliseconds(time.ToUnixTimeMilliseconds());
 
-    private async Task<IReadOnlyList<AttachmentRecord>> QueryAsync(string sql, Action<DbCommand> bind, CancellationToken cancellationToken, bool sortById = false)
+    /// <param name="write">The statement writes (an UPDATE ... RETURNING): it waits for its turn first.</param>
+    private async Task<IReadOnlyList<AttachmentRecord>> QueryAsync(string sql, Action<DbCommand> bind, CancellationToken cancellationToken, bool write = false)
     {
         var records = new List<AttachmentRecord>();
+        using var turn = write ? await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false) : default;
         var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
@@ -509,7 +523,7 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
             }
         }
 
-        if (sortById)
+        if (write)
         {
             // UPDATE ... RETURNING has no ORDER BY.
             records.Sort(static (a, b) => a.Id.CompareTo(b.Id));

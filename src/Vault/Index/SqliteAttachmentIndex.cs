@@ -20,6 +20,9 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
     private readonly string _connectionString;
     private readonly ILogger _logger;
 
+    // SQLite's writers take one lock for the whole file: they queue here (see AwaitWriteTurnAsync).
+    private readonly SemaphoreSlim _writer = new(1, 1);
+
     // 1 while a shred may still sit in the WAL because a checkpoint could not complete (a reader held it).
     private int _checkpointPending;
 
@@ -106,6 +109,17 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
         }
     }
 
+    private protected override async ValueTask<WriteTurn> AwaitWriteTurnAsync(CancellationToken cancellationToken)
+    {
+        // Bounded like SQLite's own wait (busy_timeout), which still applies between processes (the CLI beside serve).
+        if (!await _writer.WaitAsync(BusyTimeoutMilliseconds, cancellationToken).ConfigureAwait(false))
+        {
+            throw new TimeoutException($"The index {DatabasePath} had writers queued for over {BusyTimeoutMilliseconds / 1000} s.");
+        }
+
+        return new WriteTurn(_writer);
+    }
+
     private protected override ValueTask<DbTransaction> BeginWriteAsync(DbConnection connection, CancellationToken cancellationToken) =>
         // BEGIN IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before anything is read,
         // so two writers never deadlock on a read-to-write upgrade.
@@ -185,6 +199,8 @@ public sealed partial class SqliteAttachmentIndex : SqlAttachmentIndex
     /// </summary>
     public async Task<bool> TryCheckpointAsync(CancellationToken cancellationToken = default)
     {
+        // TRUNCATE waits for the writer lock too.
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {

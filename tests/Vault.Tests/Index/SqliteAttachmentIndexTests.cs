@@ -1,3 +1,4 @@
+using System.Data;
 using System.Data.Common;
 using Detach.Vault.Index;
 using Microsoft.Data.Sqlite;
@@ -104,6 +105,56 @@ public sealed class SqliteAttachmentIndexTests : AttachmentIndexContract
         Assert.False(FilesContain(DatabasePath, expiring.VaultKey!));
         Assert.False(FilesContain(DatabasePath + "-wal", expiring.VaultKey!));
     }
+
+    [Fact]
+    public async Task Writers_WhileAnotherProcessHoldsTheLock_QueueBehindOneConnection()
+    {
+        var index = await OpenMigratedAsync();
+        var now = Time.GetUtcNow();
+        var marked = TestRecords.New(now);
+        await index.AddAsync(marked, Ct);
+
+        // Another process (the CLI beside serve) holds SQLite's write lock.
+        await using var other = await OpenRawConnectionAsync();
+        await using var lockHolder = await other.BeginTransactionAsync(IsolationLevel.Serializable, Ct);
+        using (var write = other.CreateCommand())
+        {
+            write.Transaction = lockHolder;
+            write.CommandText = "UPDATE schema_version SET description = description";
+            await write.ExecuteNonQueryAsync(Ct);
+        }
+
+        var before = OpenDatabaseFiles();
+        var added = Enumerable.Range(0, 12).Select(_ => TestRecords.New(now)).ToList();
+        var writes = added.Select(r => (Task)Task.Run(() => index.AddAsync(r, Ct), Ct)).ToList();
+        writes.Add(Task.Run(() => index.MarkAsync([marked.Cid], StoreState.Stored, Ct), Ct));
+        writes.Add(Task.Run(() => index.TryCountDownloadAsync(marked.Cid, Ct), Ct));
+        writes.Add(Task.Run(() => index.ExpireAsync(now, Ct), Ct));
+
+        // Without a queue each writer would open its own connection and poll the lock from a blocked thread.
+        var most = before;
+        for (var i = 0; i < 40; i++)
+        {
+            await Task.Delay(10, Ct);
+            most = Math.Max(most, OpenDatabaseFiles());
+        }
+
+        Assert.False(writes.Any(w => w.IsCompleted), "a write went through while another process held the lock");
+        Assert.InRange(most, before, before + 1);
+
+        await lockHolder.CommitAsync(Ct);
+        await Task.WhenAll(writes);
+        foreach (var record in added)
+        {
+            Assert.NotNull(await index.FindByCidAsync(record.Cid, Ct));
+        }
+
+        Assert.Equal(1, (await index.FindByCidAsync(marked.Cid, Ct))!.Downloads);
+    }
+
+    /// <summary>This process's open descriptors of the database file: one per SQLite connection.</summary>
+    private int OpenDatabaseFiles() =>
+        new DirectoryInfo("/proc/self/fd").EnumerateFileSystemInfos().Count(fd => fd.LinkTarget == DatabasePath);
 
     [Fact]
     public async Task Factory_DefaultOptions_OpenTheIndexInTheDataFolder()
