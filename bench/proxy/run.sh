@@ -19,6 +19,11 @@
 #   LARGE_WARMUP (200) attachment messages warm each detach up before the attachment rounds.
 #   Other detach settings reach every detach as environment variables, e.g. DETACH__TotalMessageMemoryBytes=0.
 #   Peak RSS per mail size: one run per size, e.g. ONLY=large ATTACHMENT_MIB=100 LARGE_MESSAGES=20 REPEAT=1.
+#   COLD=N measures a start under steady load instead: each round starts a fresh detach and sends it N attachment
+#   messages in one unbroken smtp-source run (no warm-up), once as is and once with the variables in COLD_ENV
+#   (default DOTNET_TC_CallCountingDelayMs=0: tiering without its startup delay), the order alternating per round;
+#   it prints detach's CPU per message over the whole run, JIT included. E.g.
+#     COLD=6000 ONLY=large ATTACHMENT_MIB=1 REPEAT=3 bench/proxy/run.sh
 # Each measurement is repeated REPEAT times (the machine is shared: look at the spread, not one number).
 # Needs: dotnet, smtp-source and smtp-sink (Debian package postfix), run as root or any user
 # (smtp-sink drops to nobody when root).
@@ -107,13 +112,13 @@ drive() {
 max_message_bytes=$((64 * 1024 * 1024))
 [ "$(stat -c %s "$work/large.eml")" -lt $((max_message_bytes * 9 / 10)) ] || max_message_bytes=$(($(stat -c %s "$work/large.eml") * 11 / 10))
 
-# start_detach NAME [--set ...]: DLL (default this build's) picks the build.
+# start_detach NAME [--set ...]: DLL (default this build's) picks the build, START_ENV adds environment variables.
 start_detach() {
   local name="$1" port http dll="${DLL:-$publish/detach.dll}"
   shift
   port="$(free_port)"; http="$(free_port)"
   mkdir -p "$work/$name"
-  DOTNET_gcServer=0 dotnet "$dll" serve \
+  env ${START_ENV:-} DOTNET_gcServer=0 dotnet "$dll" serve \
     --set "DataPath=$work/$name" --set "PublicUrl=http://127.0.0.1:$http" \
     --set "Gateway:Listen=http://127.0.0.1:$http" --set "Smtp:Listen=127.0.0.1:$port" \
     --set "Smtp:NextHop=smtp://127.0.0.1:$sink_port" --set "Smtp:MaxConnections=$((sessions * 2))" \
@@ -186,6 +191,20 @@ echo "detach  plain peak RSS (VmHWM): $(hwm "$detach_pid")"
 stop_detach
 fi
 [ "$only" != plain ] || exit 0
+
+if [ -n "${COLD:-}" ]; then
+  cold_env="${COLD_ENV:-DOTNET_TC_CallCountingDelayMs=0}"
+  # One fresh detach per run: its whole life is one unbroken load, so the JIT never sees a quiet moment.
+  cold_run() {
+    if [ "$1" = with ]; then START_ENV="$cold_env" start_detach "cold-$1-$2"; else start_detach "cold-$1-$2"; fi
+    echo "cold #$2 ${1/with/with $cold_env}: $(drive "$detach_port" "$work/large.eml" "$COLD" "$detach_pid")"
+    stop_detach
+  }
+  for i in $(seq 1 "$repeat"); do
+    if [ $((i % 2)) = 1 ]; then cold_run as-is "$i"; cold_run with "$i"; else cold_run with "$i"; cold_run as-is "$i"; fi
+  done
+  exit 0
+fi
 
 if [ "$scan" = 1 ]; then
   start_clamd
