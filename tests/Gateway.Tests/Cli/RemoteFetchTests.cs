@@ -48,7 +48,7 @@ public sealed class RemoteFetchTests : IDisposable
         Assert.Contains($"saved Résumé – Q3 2026.pdf (1.6 MB) as {saved}", error, StringComparison.Ordinal);
         Assert.DoesNotContain(file.LinkKey, error, StringComparison.Ordinal);
         Assert.DoesNotContain(host.Logs.Lines, l => l.Contains(file.LinkKey, StringComparison.Ordinal));
-        Assert.Equal(1, (await host.Index.FindByCidAsync(file.Cid, Ct))!.Downloads);
+        Assert.Equal(1, (await host.CountedAsync(file, 1)).Downloads);
     }
 
     [Fact]
@@ -107,6 +107,7 @@ public sealed class RemoteFetchTests : IDisposable
         await host.Index.RevokeAsync(revoked.Cid, "revoked by admin", DateTimeOffset.UtcNow, Ct);
         var once = await host.StoreAsync(TestFiles.RandomBytes(10_002), "once.bin", maxDownloads: 1);
         Assert.Equal(ExitCodes.Ok, (await FetchAsync(Link(host, once), Folder("once"))).Exit);
+        await host.CountedAsync(once, 1);
 
         var (expiredExit, expiredError) = await FetchAsync(Link(host, expired), Folder("expired"));
         var (revokedExit, revokedError) = await FetchAsync(Link(host, revoked), Folder("revoked"));

@@ -75,8 +75,8 @@ public class BrowserDownloadTests
         Assert.Equal("Plans für 2027.pdf", download.SuggestedFilename);
         Assert.Equal(TestFiles.Sha256(original), TestFiles.Sha256OfFile(saved));
         Assert.Empty(errors); // no CSP violation or script error
-        var record = await host.Index.FindByCidAsync(file.Cid, TestContext.Current.CancellationToken);
-        Assert.Equal(1, record!.Downloads);
+        var record = await host.CountedAsync(file, 1);
+        Assert.Equal(1, record.Downloads);
         Assert.DoesNotContain(host.Logs.Lines, line => line.Contains(file.LinkKey, StringComparison.Ordinal));
     }
 

@@ -56,6 +56,27 @@ public sealed class GatewayTestHost : IAsyncDisposable
 
     public string FileUrl(StoredFile file) => $"{BaseUrl}/d/{file.Cid}/file";
 
+    /// <summary>
+    /// The file's record once the gateway has counted <paramref name="downloads"/> whole downloads (or after 10 s, for
+    /// the assertion to fail on). The gateway counts a download after its response completed, so a client that has
+    /// every byte may look before the count is written.
+    /// </summary>
+    public async Task<AttachmentRecord> CountedAsync(StoredFile file, int downloads)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var record = await Index.FindByCidAsync(file.Cid, TestContext.Current.CancellationToken)
+                ?? throw new InvalidOperationException($"No record for {file.Cid}.");
+            if ((record.Downloads >= downloads && Metrics.Downloads >= downloads) || DateTime.UtcNow > deadline)
+            {
+                return record;
+            }
+
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+    }
+
     public static async Task<GatewayTestHost> StartAsync(
         Action<GatewayOptions>? configure = null, Func<IContentStore, IContentStore>? wrapStore = null,
         Action<IServiceCollection>? services = null)
