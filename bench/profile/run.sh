@@ -5,8 +5,9 @@
 # detach's CPU per message. BENCHMARKS.md ("every millisecond of a 1 MiB message") has a run of it.
 #
 # Usage: bench/profile/run.sh [--no-build]
-#   ATTACHMENT_MIB (1), SESSIONS (20), WARMUP (1500) messages before recording, MESSAGES (1000) sent while it records
-#   for SECONDS_RECORDED (8) of them. OUT (a temporary folder) keeps perf.data, the perf map and the breakdown.
+#   ATTACHMENT_MIB (1), SESSIONS (20), WARMUP (1500) messages before recording, MESSAGES (2000) sent while it records
+#   for SECONDS_RECORDED (6) of them, from a second after they start (the CPU per message counts all of them).
+#   OUT (a temporary folder) keeps perf.data, the perf map and the breakdown.
 #   Other detach settings reach it as environment variables (e.g. DETACH__TotalMessageMemoryBytes=0), runtime ones too
 #   (e.g. DOTNET_TieredPGO=0).
 # Needs: perf (linux-perf), smtp-source and smtp-sink (postfix), python3, dotnet. Run as root (perf on another process).
@@ -17,8 +18,8 @@ root="$(cd "$here/../.." && pwd)"
 mib="${ATTACHMENT_MIB:-1}"
 sessions="${SESSIONS:-20}"
 warmup="${WARMUP:-1500}"
-messages="${MESSAGES:-1000}"
-seconds="${SECONDS_RECORDED:-8}"
+messages="${MESSAGES:-2000}"
+seconds="${SECONDS_RECORDED:-6}"
 PATH="$PATH:/usr/sbin"
 for tool in perf smtp-source smtp-sink python3 dotnet; do
   command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 2; }
