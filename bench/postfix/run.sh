@@ -32,6 +32,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+. "$here/../common.sh"
 sessions="${SESSIONS:-20}"
 plain_messages="${PLAIN_MESSAGES:-5000}"
 large_messages="${LARGE_MESSAGES:-400}"
@@ -67,8 +68,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 400); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on port $1" >&2; return 1; }
 # Replaces {{NAME}} placeholders of a committed fragment: render FILE NAME=value...
 render() {
   local file="$1" text; shift
@@ -109,7 +108,7 @@ base_pid=""
 if [ -n "${BASELINE:-}" ]; then
   start_detach base --set "Smtp:Listen=" --set "Milter:Listen=inet:127.0.0.1:$base_port"
   base_pid="$detach_pid"
-  wait_port "$base_port"
+  wait_port "$base_port" 20
 fi
 # start_floor NAME PORT [ARG...]: builds bench/postfix/NAME.c, a filter that does nothing, and starts it listening on
 # PORT; its pid in floor_pid.
@@ -120,19 +119,19 @@ start_floor() {
   "$work/$name" "$@" &
   floor_pid=$!
   pids+=("$floor_pid")
-  wait_port "$1"
+  wait_port "$1" 20
 }
 null_pid=""; relay_pid=""
 case " $paths " in *" null "*) start_floor null-milter "$null_port"; null_pid="$floor_pid" ;; esac
 case " $paths " in *" relay "*) start_floor null-proxy "$relay_port" "$reinject_port"; relay_pid="$floor_pid" ;; esac
-wait_port "$milter_port"; wait_port "$proxy_port"
+wait_port "$milter_port" 20; wait_port "$proxy_port" 20
 for _ in $(seq 1 400); do [ -S "$work/milter.sock" ] && break; sleep 0.05; done
 chmod 666 "$work/milter.sock" # Postfix's smtpd runs as postfix; detach runs as root here
 
 # ---- the sink and the Postfix instance --------------------------------------------------------------------
 smtp-sink -u nobody "127.0.0.1:$sink_port" 256 &
 pids+=($!)
-wait_port "$sink_port"
+wait_port "$sink_port" 20
 
 mkdir -p "$etc" "$work/queue" "$work/data"
 chown postfix "$work/data"
@@ -196,32 +195,15 @@ EOF
 postfix -c "$etc" check >/dev/null
 postfix -c "$etc" start >/dev/null
 postfix_started=1
-for port in "$plain_port" "$milter_in" "$unix_in" "$base_in" "$null_in" "$relay_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port"; done
+for port in "$plain_port" "$milter_in" "$unix_in" "$base_in" "$null_in" "$relay_in" "$proxy_in" "$stream_in" "$reinject_port"; do wait_port "$port" 20; done
 
 # ---- mail ------------------------------------------------------------------------------------------------
-make_plain() {
-  {
-    printf 'From: bench@client.test\nTo: alice@example.test\nSubject: plain bench mail\nMessage-ID: <plain@bench.test>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n'
-    head -c 3800 /dev/urandom | base64 -w 76
-  } > "$1"
-}
-make_large() {
-  {
-    printf 'From: bench@client.test\nTo: alice@example.test\nSubject: attachment bench mail\nMessage-ID: <large@bench.test>\nMIME-Version: 1.0\n'
-    printf 'Content-Type: multipart/mixed; boundary="b-bench"\n\n--b-bench\nContent-Type: text/plain; charset=us-ascii\n\nSee the attachment.\n\n'
-    printf -- '--b-bench\nContent-Type: application/octet-stream; name="data.bin"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename="data.bin"\n\n'
-    head -c "$((attachment_mib * 1024 * 1024))" /dev/urandom | base64 -w 76
-    printf -- '--b-bench--\n'
-  } > "$1"
-}
 make_plain "$work/plain.eml"
-make_large "$work/large.eml"
+make_large "$work/large.eml" "$attachment_mib"
 
 queued() { find "$work/queue/incoming" "$work/queue/active" "$work/queue/deferred" "$work/queue/maildrop" -type f 2>/dev/null | wc -l; }
 wait_empty() { while [ "$(queued)" -gt 0 ]; do sleep 0.05; done; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
-hwm() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
 
 # drive PORT FILE COUNT [PID [PROFILE]]: sends COUNT messages, waits until Postfix delivered them all; prints
 # "rate machine-ms/msg [detach-ms/msg]". With PERF_DIR set, records the run into PERF_DIR/PROFILE.data.

@@ -15,6 +15,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+. "$here/../common.sh"
 mib="${ATTACHMENT_MIB:-1}"
 sessions="${SESSIONS:-20}"
 warmup="${WARMUP:-1500}"
@@ -40,17 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The attachment mail of bench/proxy/run.sh.
-{
-  printf 'From: bench@client.test\nTo: alice@example.test\nSubject: attachment bench mail\nMessage-ID: <large@bench.test>\nMIME-Version: 1.0\n'
-  printf 'Content-Type: multipart/mixed; boundary="b-bench"\n\n--b-bench\nContent-Type: text/plain; charset=us-ascii\n\nSee the attachment.\n\n'
-  printf -- '--b-bench\nContent-Type: application/octet-stream; name="data.bin"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename="data.bin"\n\n'
-  head -c "$((mib * 1024 * 1024))" /dev/urandom | base64 -w 76
-  printf -- '--b-bench--\n'
-} > "$out/mail.eml"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on port $1" >&2; return 1; }
+make_large "$out/mail.eml" "$mib"
 sink_port="$(free_port)"; port="$(free_port)"; http="$(free_port)"
 smtp-sink -u nobody "127.0.0.1:$sink_port" 256 &
 pids+=($!)
@@ -68,7 +59,6 @@ pids+=("$detach_pid")
 wait_port "$port"
 
 send() { smtp-source -s "$sessions" -m "$1" -f bench@client.test -t alice@example.test -M client.example.test -F "$out/mail.eml" "127.0.0.1:$port"; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 send "$warmup"
 sleep 2
@@ -81,7 +71,7 @@ wait "$load"
 after="$(cpu_ticks "$detach_pid")"
 per_message="$(awk -v a="$before" -v b="$after" -v n="$messages" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) * 1000 / hz / n }')"
 cp "/tmp/perf-$detach_pid.map" "$out/" 2>/dev/null || true
-echo "detach CPU per message: $per_message ms ($messages messages, ${mib} MiB attachment, $sessions sessions); peak RSS $(awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$detach_pid/status")"
+echo "detach CPU per message: $per_message ms ($messages messages, ${mib} MiB attachment, $sessions sessions); peak RSS $(hwm "$detach_pid")"
 perf script -i "$out/perf.data" -F ip,sym,dso 2>/dev/null > "$out/stacks.txt"
 python3 "$here/breakdown.py" "$out/stacks.txt" "$per_message" | tee "$out/breakdown.txt"
 echo "kept in $out"

@@ -31,6 +31,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+. "$here/../common.sh"
 sessions="${SESSIONS:-20}"
 plain_messages="${PLAIN_MESSAGES:-20000}"
 repeat="${REPEAT:-3}"
@@ -63,35 +64,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on port $1" >&2; return 1; }
-
-# One message file per size (smtp-source -F sends it as header and body, dot-stuffing and adding CRLF).
-make_plain() {
-  {
-    printf 'From: bench@client.test\nTo: alice@example.test\nSubject: plain bench mail\nMessage-ID: <plain@bench.test>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n'
-    head -c 3800 /dev/urandom | base64 -w 76
-  } > "$1"
-}
-make_large() {
-  {
-    printf 'From: bench@client.test\nTo: alice@example.test\nSubject: attachment bench mail\nMessage-ID: <large@bench.test>\nMIME-Version: 1.0\n'
-    printf 'Content-Type: multipart/mixed; boundary="b-bench"\n\n--b-bench\nContent-Type: text/plain; charset=us-ascii\n\nSee the attachment.\n\n'
-    printf -- '--b-bench\nContent-Type: application/octet-stream; name="data.bin"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment; filename="data.bin"\n\n'
-    head -c "$((attachment_mib * 1024 * 1024))" /dev/urandom | base64 -w 76
-    printf -- '--b-bench--\n'
-  } > "$1"
-}
 make_plain "$work/plain.eml"
-make_large "$work/large.eml"
+make_large "$work/large.eml" "$attachment_mib"
 
 sink_port="$(free_port)"
 smtp-sink -u nobody "127.0.0.1:$sink_port" 256 &
 pids+=($!)
 wait_port "$sink_port"
-
-# CPU time (user + system, in clock ticks) a process used so far.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # Runs smtp-source; prints "msgs/s MB/s" (MB = 10^6 bytes of message file sent per message) and, given a pid,
 # that process's CPU milliseconds per message. Extra smtp-source flags (e.g. -d) come after the pid.
@@ -159,8 +138,6 @@ CONF
   for _ in $(seq 1 600); do (exec 3<>"/dev/tcp/127.0.0.1/$clamd_port") 2>/dev/null && return 0; sleep 0.5; done
   echo "clamd did not start:" >&2; cat "$work/clamd/out.log" "$work/clamd/clamd.log" >&2; return 1
 }
-
-hwm() { awk '/VmHWM/ { printf "%.0f MiB", $2 / 1024 }' "/proc/$1/status"; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2/1048576 }' /proc/meminfo); sessions $sessions"
 echo "plain message $(stat -c %s "$work/plain.eml") bytes, attachment message $(stat -c %s "$work/large.eml") bytes"

@@ -34,6 +34,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+. "$here/../common.sh"
 
 seconds() {
   case "$1" in
@@ -91,8 +92,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; die "nothing listens on port $1"; }
 # Replaces the {{NAME}} placeholders of a committed fragment: render FILE NAME=value...
 render() {
   local file="$1" text; shift
@@ -114,7 +113,7 @@ DOTNET_gcServer=0 dotnet "$publish/detach.dll" serve \
   --set "Vault:IpfsApiUrl=http://127.0.0.1:$ipfs_port" --set "Vault:WhenNodeDown=Spool" --set "Vault:IpfsTimeoutSeconds=10" \
   --set "Vault:MaintenanceIntervalSeconds=$maintenance" > "$work/detach.log" 2>&1 &
 detach_pid=$!
-wait_port "$filter_port"
+wait_port "$filter_port" 60 || die "nothing listens on port $filter_port"
 
 # ---- Postfix: the documented before-queue proxy, delivering example.test into Maildirs --------------------------
 mkdir -p "$etc" "$work/queue" "$work/data" "$work/mail"
@@ -156,7 +155,7 @@ render "$root/deploy/postfix/master.cf.fragment" "INBOUND=127.0.0.1:$inbound_por
 postfix -c "$etc" check >/dev/null
 postfix -c "$etc" start >/dev/null
 postfix_started=1
-wait_port "$inbound_port"; wait_port "$reinject_port"
+wait_port "$inbound_port" 60 || die "nothing listens on port $inbound_port"; wait_port "$reinject_port" 60 || die "nothing listens on port $reinject_port"
 
 echo "soak: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); results in $out"
 echo "soak: duration ${duration}s, samples every ${sample}s, warm-up ${warmup}s, node killed every ${restart_every}s for ${down}s, retention ${retention}s"
