@@ -201,6 +201,18 @@ public sealed partial class DownloadHandler(
             return;
         }
 
+        // A whole download takes its place under the link's limit before its first byte goes out (a range does not count).
+        var counted = false;
+        if (range.Kind == ByteRangeKind.Whole && !HttpMethods.IsHead(request.Method))
+        {
+            (counted, var refusal) = await CountDownloadAsync(record, cancellationToken).ConfigureAwait(false);
+            if (refusal is not null)
+            {
+                await GatewayAnswers.WriteProblemAsync(context, refusal).ConfigureAwait(false);
+                return;
+            }
+        }
+
         response.StatusCode = range.Kind == ByteRangeKind.Partial ? StatusCodes.Status206PartialContent : StatusCodes.Status200OK;
         if (range.Kind == ByteRangeKind.Partial)
         {
@@ -219,44 +231,55 @@ public sealed partial class DownloadHandler(
         // Each record is read into Kestrel's own output buffer, opened there and sent from there; Kestrel sends one
         // record while the next is decrypted (DownloadGatewayExtensions.ResponseBufferBytes lets several wait).
         var counting = new CountingPipeWriter(response.BodyWriter);
+        var completed = false;
+        var cut = false;
         try
         {
             await response.StartAsync(cancellationToken).ConfigureAwait(false);
             await RecordDecryptor.DecryptRangeAsync(
                 unlocker.RangeOpener(attachment.Cid), record.CiphertextSize, attachment.Key, range.Start, range.Length, counting, cancellationToken).ConfigureAwait(false);
             await response.CompleteAsync().ConfigureAwait(false);
+            completed = true;
         }
         catch (RecordAuthenticationException exception)
         {
             // Never deliver a forged record: cut the connection so the client sees a failed transfer, not a short file.
             metrics.FailedMacs.Add(1);
             LogFailedMac(logger, record.Cid, exception.RecordIndex, counting.Written);
-            context.Abort();
-            return;
+            cut = true;
         }
         catch (Exception exception) when (AttachmentUnlocker.IsStorageFailure(exception) && !cancellationToken.IsCancellationRequested)
         {
             LogStorageFailedMidway(logger, record.Cid, counting.Written, exception.GetType().Name, exception);
-            context.Abort();
-            return;
+            cut = true;
         }
         catch (InvalidDataException exception)
         {
             LogStorageFailedMidway(logger, record.Cid, counting.Written, exception.GetType().Name, exception);
-            context.Abort();
-            return;
+            cut = true;
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception exception) when (exception is OperationCanceledException or IOException && cancellationToken.IsCancellationRequested)
         {
-            return; // the client went away
-        }
-        catch (IOException) when (cancellationToken.IsCancellationRequested)
-        {
-            return;
+            // The client went away.
         }
         finally
         {
             metrics.DownloadBytes.Add(counting.Written);
+            if (counted && !completed)
+            {
+                await UncountDownloadAsync(record.Cid).ConfigureAwait(false);
+            }
+        }
+
+        if (!completed)
+        {
+            if (cut)
+            {
+                // Only now, with its place under the limit given back: a client that sees the break may ask again.
+                context.Abort();
+            }
+
+            return;
         }
 
         if (firstDownloads is not null && range.Start + range.Length == length)
@@ -268,23 +291,44 @@ public sealed partial class DownloadHandler(
         if (range.Kind == ByteRangeKind.Whole)
         {
             metrics.Downloads.Add(1);
-            await CountDownloadAsync(record.Cid).ConfigureAwait(false);
         }
     }
 
-    /// <summary>The one write a download makes, after the file went out: if the index cannot take it (a full disk), the download stands.</summary>
-    private async Task CountDownloadAsync(string cid)
+    /// <summary>
+    /// Counts a whole download as it starts, in one statement with the limit check (the record's limit, else
+    /// Gateway:MaxDownloadsPerLink), so that neither a request racing it nor one sent the moment it ends gets past the
+    /// limit; one that does not complete gives its place back. The refusal says why when the count is refused; if the
+    /// index cannot take the write at all (a full disk), the download goes ahead uncounted.
+    /// </summary>
+    private async Task<(bool Counted, GatewayProblem? Refusal)> CountDownloadAsync(AttachmentRecord record, CancellationToken cancellationToken)
     {
         try
         {
-            if (!await index.TryCountDownloadAsync(cid, CancellationToken.None).ConfigureAwait(false))
+            if (await index.TryCountDownloadAsync(record.Cid, gatewayOptions.Value.MaxDownloadsPerLink, CancellationToken.None).ConfigureAwait(false))
             {
-                LogNotCounted(logger, cid);
+                return (true, null);
             }
         }
         catch (Exception exception) when (exception is System.Data.Common.DbException or IOException)
         {
-            LogCountFailed(logger, cid, exception.Message);
+            LogCountFailed(logger, record.Cid, exception.Message);
+            return (false, null);
+        }
+
+        // Used up, revoked or expired since the request was checked: answer as a new request would be answered.
+        var (_, _, problem) = await unlocker.FindAsync(record.Cid, cancellationToken).ConfigureAwait(false);
+        return (false, problem ?? GatewayProblem.DownloadLimitReached(record.SenderDomain));
+    }
+
+    private async Task UncountDownloadAsync(string cid)
+    {
+        try
+        {
+            await index.UncountDownloadAsync(cid, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is System.Data.Common.DbException or IOException)
+        {
+            LogUncountFailed(logger, cid, exception.Message);
         }
     }
 
@@ -361,10 +405,10 @@ public sealed partial class DownloadHandler(
     [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Store failed while serving {Cid} after {Bytes} bytes ({Error}); download aborted")]
     private static partial void LogStorageFailedMidway(ILogger logger, string cid, long bytes, string error, Exception exception);
 
-    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Completed download of {Cid} was not counted (record changed meanwhile)")]
-    private static partial void LogNotCounted(ILogger logger, string cid);
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "An unfinished download of {Cid} still counts: the index refused to take it back ({Error})")]
+    private static partial void LogUncountFailed(ILogger logger, string cid, string error);
 
-    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Completed download of {Cid} was not counted: the index refused the write ({Error})")]
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Download of {Cid} goes ahead uncounted: the index refused the write ({Error})")]
     private static partial void LogCountFailed(ILogger logger, string cid, string error);
 
     private sealed record FileMetadata(

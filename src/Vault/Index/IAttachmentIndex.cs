@@ -24,9 +24,13 @@ public interface IAttachmentIndex : IAsyncDisposable
 
     /// <summary>
     /// Counts one download atomically. False (and nothing counted) when the CID is unknown, shredded, past expiry,
-    /// orphaned, or already at <see cref="AttachmentRecord.MaxDownloads"/>.
+    /// orphaned, or already at its limit: <see cref="AttachmentRecord.MaxDownloads"/>, or <paramref name="limit"/> when
+    /// the record has none (null: no limit).
     /// </summary>
-    Task<bool> TryCountDownloadAsync(string cid, CancellationToken cancellationToken = default);
+    Task<bool> TryCountDownloadAsync(string cid, int? limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Takes back one counted download that did not complete (never below zero).</summary>
+    Task UncountDownloadAsync(string cid, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Shreds the record with this CID, or every record of this Message-ID: sets RevokedAt/RevokedReason and

@@ -204,15 +204,17 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
             c => AddParameter(c, "@message_id", messageId, DbType.String), cancellationToken);
     }
 
-    public async Task<bool> TryCountDownloadAsync(string cid, CancellationToken cancellationToken = default)
+    public async Task<bool> TryCountDownloadAsync(string cid, int? limit, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(cid);
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit ?? 1, 1, nameof(limit));
 
         // One statement: the row lock (Postgres) or the database write lock (SQLite) makes check-and-increment atomic,
-        // so concurrent downloads can never count past max_downloads.
+        // so concurrent downloads can never count past the limit (the record's own, else the caller's).
         const string sql =
             "UPDATE attachments SET downloads = downloads + 1 WHERE cid = @cid AND revoked_at IS NULL AND expires_at > @now " +
-            "AND store_state <> 'orphaned' AND (max_downloads IS NULL OR downloads < max_downloads) RETURNING downloads";
+            "AND store_state <> 'orphaned' AND (COALESCE(max_downloads, @limit) IS NULL OR downloads < COALESCE(max_downloads, @limit)) " +
+            "RETURNING downloads";
         using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
         var connection = await ConnectAsync(cancellationToken, relaxed: true).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -220,8 +222,22 @@ public abstract partial class SqlAttachmentIndex : IAttachmentIndex, ISenderNoti
             using var command = CreateCommand(connection, null, sql);
             AddParameter(command, "@cid", cid, DbType.String);
             AddTime(command, "@now", _time.GetUtcNow());
+            AddParameter(command, "@limit", limit, DbType.Int32);
             var result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             return result is not null and not DBNull;
+        }
+    }
+
+    public async Task UncountDownloadAsync(string cid, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(cid);
+        using var turn = await AwaitWriteTurnAsync(cancellationToken).ConfigureAwait(false);
+        var connection = await ConnectAsync(cancellationToken, relaxed: true).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using var command = CreateCommand(connection, null, "UPDATE attachments SET downloads = downloads - 1 WHERE cid = @cid AND downloads > 0");
+            AddParameter(command, "@cid", cid, DbType.String);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 

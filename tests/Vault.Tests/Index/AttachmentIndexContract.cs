@@ -335,11 +335,45 @@ public abstract partial class AttachmentIndexContract : IAsyncLifetime
         var record = TestRecords.New(Time.GetUtcNow(), maxDownloads: 10);
         await index.AddAsync(record, Ct);
 
-        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(() => index.TryCountDownloadAsync(record.Cid, Ct), Ct)));
+        var results = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(() => index.TryCountDownloadAsync(record.Cid, null, Ct), Ct)));
 
         Assert.Equal(10, results.Count(r => r));
         Assert.Equal(10, (await index.FindByCidAsync(record.Cid, Ct))!.Downloads);
-        Assert.False(await index.TryCountDownloadAsync(record.Cid, Ct));
+        Assert.False(await index.TryCountDownloadAsync(record.Cid, null, Ct));
+    }
+
+    [Fact]
+    public async Task TryCountDownload_TheCallersLimitHoldsForRecordsWithoutTheirOwn_AndTheirsWins()
+    {
+        var index = await OpenMigratedAsync();
+        var unlimited = TestRecords.New(Time.GetUtcNow());
+        var ownLimit = TestRecords.New(Time.GetUtcNow(), maxDownloads: 3);
+        await index.AddBatchAsync([unlimited, ownLimit], Ct);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => index.TryCountDownloadAsync(unlimited.Cid, 2, Ct), Ct)));
+        Assert.Equal(2, results.Count(r => r));
+        Assert.Equal(2, (await index.FindByCidAsync(unlimited.Cid, Ct))!.Downloads);
+
+        Assert.True(await index.TryCountDownloadAsync(ownLimit.Cid, 1, Ct));
+        Assert.True(await index.TryCountDownloadAsync(ownLimit.Cid, 1, Ct));
+        Assert.True(await index.TryCountDownloadAsync(ownLimit.Cid, 1, Ct));
+        Assert.False(await index.TryCountDownloadAsync(ownLimit.Cid, 10, Ct));
+    }
+
+    [Fact]
+    public async Task UncountDownload_GivesThePlaceBack_AndNeverGoesBelowZero()
+    {
+        var index = await OpenMigratedAsync();
+        var record = TestRecords.New(Time.GetUtcNow());
+        await index.AddAsync(record, Ct);
+        Assert.True(await index.TryCountDownloadAsync(record.Cid, 1, Ct));
+        Assert.False(await index.TryCountDownloadAsync(record.Cid, 1, Ct));
+
+        await index.UncountDownloadAsync(record.Cid, Ct);
+        Assert.Equal(0, (await index.FindByCidAsync(record.Cid, Ct))!.Downloads);
+        await index.UncountDownloadAsync(record.Cid, Ct);
+        Assert.Equal(0, (await index.FindByCidAsync(record.Cid, Ct))!.Downloads);
+        Assert.True(await index.TryCountDownloadAsync(record.Cid, 1, Ct));
     }
 
     [Fact]
@@ -351,7 +385,7 @@ public abstract partial class AttachmentIndexContract : IAsyncLifetime
 
         for (var i = 0; i < 5; i++)
         {
-            Assert.True(await index.TryCountDownloadAsync(record.Cid, Ct));
+            Assert.True(await index.TryCountDownloadAsync(record.Cid, null, Ct));
         }
 
         Assert.Equal(5, (await index.FindByCidAsync(record.Cid, Ct))!.Downloads);
@@ -367,14 +401,14 @@ public abstract partial class AttachmentIndexContract : IAsyncLifetime
         var orphan = TestRecords.New(now, state: StoreState.Orphaned);
         await index.AddBatchAsync([revoked, expiring, orphan], Ct);
         await index.RevokeAsync(revoked.Cid, RevocationReasons.RevokedByAdmin, now, Ct);
-        Assert.True(await index.TryCountDownloadAsync(expiring.Cid, Ct));
+        Assert.True(await index.TryCountDownloadAsync(expiring.Cid, null, Ct));
 
         Time.Advance(TimeSpan.FromHours(1));
 
-        Assert.False(await index.TryCountDownloadAsync(revoked.Cid, Ct));
-        Assert.False(await index.TryCountDownloadAsync(expiring.Cid, Ct));
-        Assert.False(await index.TryCountDownloadAsync(orphan.Cid, Ct));
-        Assert.False(await index.TryCountDownloadAsync(TestRecords.NewCid(), Ct));
+        Assert.False(await index.TryCountDownloadAsync(revoked.Cid, null, Ct));
+        Assert.False(await index.TryCountDownloadAsync(expiring.Cid, null, Ct));
+        Assert.False(await index.TryCountDownloadAsync(orphan.Cid, null, Ct));
+        Assert.False(await index.TryCountDownloadAsync(TestRecords.NewCid(), null, Ct));
         Assert.Equal(0, (await index.FindByCidAsync(revoked.Cid, Ct))!.Downloads);
         Assert.Equal(1, (await index.FindByCidAsync(expiring.Cid, Ct))!.Downloads);
         Assert.Equal(0, (await index.FindByCidAsync(orphan.Cid, Ct))!.Downloads);

@@ -128,7 +128,7 @@ public sealed class SqliteAttachmentIndexTests : AttachmentIndexContract
         var added = Enumerable.Range(0, 12).Select(_ => TestRecords.New(now)).ToList();
         var writes = added.Select(r => (Task)Task.Run(() => index.AddAsync(r, Ct), Ct)).ToList();
         writes.Add(Task.Run(() => index.MarkAsync([marked.Cid], StoreState.Stored, Ct), Ct));
-        writes.Add(Task.Run(() => index.TryCountDownloadAsync(marked.Cid, Ct), Ct));
+        writes.Add(Task.Run(() => index.TryCountDownloadAsync(marked.Cid, null, Ct), Ct));
         writes.Add(Task.Run(() => index.ExpireAsync(now, Ct), Ct));
 
         // Without a queue each writer would open its own connection and poll the lock from a blocked thread.
