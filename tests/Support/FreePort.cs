@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -28,27 +29,41 @@ public static class FreePort
         }
     }
 
-    /// <summary>
-    /// Asks the kernel for an ephemeral port by binding port 0, then releases it. Another process may take
-    /// it before the caller binds; the kernel hands ephemeral ports out round-robin, so that is rare.
-    /// </summary>
-    public static int Next()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A free port (see <see cref="Next(int)"/>).</summary>
+    public static int Next() => Next(1)[0];
 
-    /// <summary>Distinct free ports; all are held until the last is chosen, so they differ.</summary>
+    /// <summary>
+    /// Distinct free ports, all held until the last is chosen. They are drawn at random from below the kernel's
+    /// ephemeral range (ip_local_port_range), not by binding port 0: a port the kernel hands out for port 0 comes from
+    /// the range it also gives every outgoing connection its local port from, so under a busy test run a connection
+    /// could take it between its choice and the server's bind (seen: "address already in use" at a server's start).
+    /// Below the range only another test choosing the same port at the same moment can, and the bind checks it is free;
+    /// a port is handed out once per process, so two calls here never give the same one.
+    /// </summary>
     public static IReadOnlyList<int> Next(int count)
     {
         var listeners = new List<TcpListener>(count);
         try
         {
-            for (var i = 0; i < count; i++)
+            for (var tries = 0; listeners.Count < count; tries++)
             {
-                var listener = new TcpListener(IPAddress.Loopback, 0);
-                listener.Start();
+                var port = tries < 1000 && Pool.High > 0 ? Random.Shared.Next(Pool.Low, Pool.High) : 0;
+                if (port != 0 && !TryClaim(port))
+                {
+                    continue;
+                }
+
+                var listener = new TcpListener(IPAddress.Loopback, port);
+                try
+                {
+                    listener.Start();
+                }
+                catch (SocketException)
+                {
+                    listener.Dispose();
+                    continue;
+                }
+
                 listeners.Add(listener);
             }
 
@@ -61,6 +76,42 @@ public static class FreePort
                 listener.Dispose();
             }
         }
+    }
+
+    private static readonly HashSet<int> Given = [];
+
+    private static bool TryClaim(int port)
+    {
+        lock (Given)
+        {
+            return Given.Add(port);
+        }
+    }
+
+    /// <summary>Ports below this are left to the system's services.</summary>
+    private const int LowestPort = 10_000;
+
+    /// <summary>
+    /// Where ports are drawn from: below the kernel's ephemeral range, or above it if it starts too low; (0, 0), binding
+    /// port 0, if neither leaves room.
+    /// </summary>
+    private static (int Low, int High) Pool { get; } = ChoosePool();
+
+    private static (int Low, int High) ChoosePool()
+    {
+        var (start, end) = (32768, 60999); // Linux's default, where /proc cannot be read
+        try
+        {
+            var fields = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            (start, end) = (int.Parse(fields[0], CultureInfo.InvariantCulture), int.Parse(fields[1], CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+        }
+
+        return start - LowestPort >= 1000 ? (LowestPort, start)
+            : 65536 - (end + 1) >= 1000 ? (end + 1, 65536)
+            : (0, 0);
     }
 
     /// <summary>True when nothing listens on 127.0.0.1:<paramref name="port"/> (binding it succeeds).</summary>
