@@ -16,6 +16,9 @@
 #   BASELINE=/path/to/another/build (a folder with detach.dll, e.g. a copy of artifacts/bench-proxy made before a
 #   change) also runs the attachment scenario through a detach from that build, alternating with this one, and
 #   prints both CPU costs per message: an A/B of a change on the same machine in the same minutes.
+#   BASELINE_SETTINGS="KEY=VALUE ..." go to the baseline detach only (after this script's own): with BASELINE set to
+#   this build's folder (artifacts/bench-proxy), an A/B of a setting, e.g. the vault on another file system:
+#     BASELINE="$PWD/artifacts/bench-proxy" BASELINE_SETTINGS="DataPath=/mnt/other/detach" ONLY=large ...
 #   LARGE_WARMUP (200) attachment messages warm each detach up before the attachment rounds.
 #   Other detach settings reach every detach as environment variables, e.g. DETACH__TotalMessageMemoryBytes=0.
 #   Peak RSS per mail size: one run per size, e.g. ONLY=large ATTACHMENT_MIB=100 LARGE_MESSAGES=20 REPEAT=1.
@@ -192,7 +195,9 @@ if [ "$scan" = 1 ]; then
 fi
 
 if [ -n "$baseline" ]; then
-  DLL="$baseline/detach.dll" start_detach large-baseline
+  baseline_sets=()
+  for setting in ${BASELINE_SETTINGS:-}; do baseline_sets+=(--set "$setting"); done
+  DLL="$baseline/detach.dll" start_detach large-baseline "${baseline_sets[@]}"
   base_pid="$detach_pid"; base_port="$detach_port"
   smtp-source -s "$sessions" -m "$large_warmup" -F "$work/large.eml" "127.0.0.1:$base_port"
 fi
