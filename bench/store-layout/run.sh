@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The embedded store's file work per 1 MiB object against other layouts (layout.c says what each mode does), in
-# interleaved rounds (the order reversed every other round), each mode in a fresh folder on the file system of DIR. BENCHMARKS.md ("a pack file instead of a
-# file per object") has a run of it.
+# interleaved rounds (the order reversed every other round), each mode in a fresh folder on the file system of DIR.
+# BENCHMARKS.md ("a pack file instead of a file per object") has a run of it.
 #
 # Usage: bench/store-layout/run.sh   ROUNDS (3), OBJECTS (1000) per mode and round, DIR (/var/tmp), MODES
 # Needs: a C compiler (cc).
